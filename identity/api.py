@@ -1,0 +1,104 @@
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
+
+from memory_console.errors import FieldError
+from stores.api import api_store
+from traits.models import Trait
+
+from . import services
+from .models import IdentityRule, RuleSource
+from .selectors import identity_rules
+
+router = Router(tags=["Identity rules"])
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    kind: str
+    limit: int
+    priority: int
+    source: str
+    mapped_traits: list[str]
+    is_default: bool
+
+    @staticmethod
+    def resolve_mapped_traits(obj):
+        return [trait.path for trait in obj.mapped_traits.all()]
+
+
+class RuleIn(Schema):
+    name: str
+    kind: str
+    limit: int = 1
+    source: str = RuleSource.API
+    mapped_traits: list[str] = []
+
+
+class RuleUpdate(Schema):
+    name: str
+    limit: int
+    mapped_traits: list[str] = []
+
+
+class RuleOrder(Schema):
+    rule_ids: list[int]
+
+
+def _traits(store, paths: list[str]) -> list[Trait]:
+    """Resolve "Group.trait" paths to the store's traits; unknown paths are a 422 naming them."""
+    by_path = {t.path: t for t in Trait.objects.filter(store=store).select_related("group")}
+    unknown = [p for p in paths if p not in by_path]
+    if unknown:
+        raise ValidationError(
+            [FieldError(f"Unknown trait “{p}” (write it as Group.trait).", ("mapped_traits", p)) for p in unknown]
+        )
+    return [by_path[p] for p in paths]
+
+
+@router.get("/{store_id}/identity-rules", response=list[RuleOut], summary="List identity rules in priority order")
+def list_rules(request, store_id: int):
+    return list(identity_rules(store=api_store(request, store_id)))
+
+
+@router.post("/{store_id}/identity-rules", response={201: RuleOut}, summary="Add a rule (at the lowest priority)")
+def create_rule(request, store_id: int, payload: RuleIn):
+    store = api_store(request, store_id)
+    rule = services.identity_rule_create(
+        store=store,
+        actor=None,
+        name=payload.name,
+        kind=payload.kind,
+        limit=payload.limit,
+        source=payload.source,
+        mapped_traits=_traits(store, payload.mapped_traits),
+    )
+    return Status(201, rule)
+
+
+@router.put("/{store_id}/identity-rules/order", response=list[RuleOut], summary="Set the priority order of all rules")
+def order_rules(request, store_id: int, payload: RuleOrder):
+    store = api_store(request, store_id)
+    services.identity_rules_reorder(store=store, actor=None, rule_ids=payload.rule_ids)
+    return list(identity_rules(store=store))
+
+
+@router.put("/{store_id}/identity-rules/{rule_id}", response=RuleOut, summary="Edit a rule's name, limit and traits")
+def update_rule(request, store_id: int, rule_id: int, payload: RuleUpdate):
+    store = api_store(request, store_id)
+    rule = get_object_or_404(IdentityRule, pk=rule_id, store=store)
+    return services.identity_rule_update(
+        rule=rule,
+        actor=None,
+        name=payload.name,
+        limit=payload.limit,
+        mapped_traits=_traits(store, payload.mapped_traits),
+    )
+
+
+@router.delete("/{store_id}/identity-rules/{rule_id}", response={204: None}, summary="Delete a rule")
+def delete_rule(request, store_id: int, rule_id: int):
+    rule = get_object_or_404(IdentityRule, pk=rule_id, store=api_store(request, store_id))
+    services.identity_rule_delete(rule=rule, actor=None)
+    return Status(204, None)

@@ -1,0 +1,62 @@
+"""Normalise identifier values so one customer's identifier is stored, matched and searched one way.
+
+- phone: E.164 via `phonenumbers`, using the store's default region for numbers without a country code;
+- email: trimmed, lower-cased, syntax-checked;
+- whatsappid: ``whatsapp:+E164``, accepted with or without the ``whatsapp:`` prefix;
+- chat and custom kinds: trimmed, non-empty, at most 255 characters.
+"""
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MAX_LENGTH = 255
+WHATSAPP_PREFIX = "whatsapp:"
+
+
+class IdentifierError(ValueError):
+    def __init__(self, kind: str, value, reason: str):
+        self.kind, self.value, self.reason = kind, value, reason
+        super().__init__(f"{kind}: “{value}” {reason}")
+
+
+def normalize_phone(value: str, region: str = "US", *, kind: str = "phone") -> str:
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(text, (region or "US").upper())
+    except phonenumbers.NumberParseException:
+        raise IdentifierError(kind, value, "is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise IdentifierError(kind, value, f"is not a valid phone number (default region {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    text = value.strip().lower()
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise IdentifierError("email", value, "is not a valid email address") from None
+    return text
+
+
+def normalize_identifier(kind: str, value, *, region: str = "US") -> str:
+    """The stored form of `value` for `kind`, or IdentifierError naming both."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise IdentifierError(kind, value, "must be text")
+    value = str(value)
+    if not value.strip():
+        raise IdentifierError(kind, value, "is empty")
+    if kind == "phone":
+        return normalize_phone(value, region)
+    if kind == "email":
+        return normalize_email(value)
+    if kind == "whatsappid":
+        text = value.strip()
+        if text.lower().startswith(WHATSAPP_PREFIX):
+            text = text[len(WHATSAPP_PREFIX) :]
+        return WHATSAPP_PREFIX + normalize_phone(text, region, kind="whatsappid")
+    text = value.strip()
+    if len(text) > MAX_LENGTH:
+        raise IdentifierError(kind, value[:40] + "...", f"is longer than {MAX_LENGTH} characters")
+    return text

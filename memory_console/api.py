@@ -1,0 +1,64 @@
+"""The JSON API root (django-ninja): authentication, error shapes, and each app's router.
+
+Every endpoint authenticates with ``Authorization: Bearer <API key>``; a key sees only its
+account's stores (any other store id answers 404). Invalid input answers 422 with
+``{"detail": [{"loc": [...], "msg": "..."}]}``, the shape ninja uses for schema errors.
+"""
+
+from django.core.exceptions import ValidationError
+from ninja import NinjaAPI, Schema
+from ninja.security import HttpBearer
+
+from accounts.services import api_key_authenticate
+from memory_console.errors import error_items
+
+
+class ApiKeyAuth(HttpBearer):
+    def authenticate(self, request, token):
+        key = api_key_authenticate(token)
+        if key is not None:
+            request.api_key = key
+        return key
+
+
+api = NinjaAPI(
+    title="Memory Console API",
+    version="1",
+    description="Script everything the console does. Authenticate with `Authorization: Bearer <API key>` "
+    "(create keys under Account > API keys). OpenAPI at /api/v1/openapi.json.",
+    urls_namespace="api",
+    auth=ApiKeyAuth(),
+)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc):
+    return api.create_response(request, {"detail": [_body(i) for i in error_items(exc)]}, status=422)
+
+
+def _body(item):
+    return {"loc": ["body", *item["loc"]], "msg": item["msg"]}
+
+
+class Health(Schema):
+    status: str
+
+
+@api.get("/health", response=Health, auth=None, summary="Liveness check")
+def health(request):
+    return {"status": "ok"}
+
+
+def _mount():
+    from identity.api import router as identity_router
+    from profiles.api import router as profiles_router
+    from stores.api import router as stores_router
+    from traits.api import router as traits_router
+
+    api.add_router("/stores", stores_router)
+    api.add_router("/stores", profiles_router)
+    api.add_router("/stores", identity_router)
+    api.add_router("/stores", traits_router)
+
+
+_mount()

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.auth_views import LoginView, LogoutView
+from stores.views import home
+
+from .api import api
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("", include("accounts.urls")),
+    path("", include("stores.urls")),
+    path("", include("profiles.urls")),
+    path("", include("traits.urls")),
+    path("", include("identity.urls")),
+    path("", include("imports.urls")),
+    path("", include("conversations.urls")),
+    path("api/v1/", api.urls),
+    path("django-admin/", admin.site.urls),
+]

@@ -1,0 +1,54 @@
+from django.db import models
+
+from stores.models import Store
+
+
+class Profile(models.Model):
+    """One customer in one memory store.
+
+    Trait values live in one JSON column, ``{"<group>": {"<trait>": value}}`` (JSONB with a GIN
+    index on PostgreSQL): see docs/ARCHITECTURE.md for why. ``trait_sources`` mirrors its shape
+    with ``[changed_at_iso, source]`` for every value, written by the same service.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="profiles")
+    traits = models.JSONField(default=dict, blank=True)
+    trait_sources = models.JSONField(default=dict, blank=True)
+    # Set when identity resolution merged this profile into another: it stays as a tombstone
+    # so its id still resolves (to the live profile it points to).
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="tombstones")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["store", "-id"], name="profile_store_recent")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        contact = self.traits.get("Contact") or {}
+        name = " ".join(
+            str(contact.get(key)) for key in ("firstName", "lastName") if contact.get(key) not in (None, "")
+        )
+        return name or f"Profile {self.pk}"
+
+
+class Event(models.Model):
+    """Something the customer did, e.g. ``order_placed`` with its properties."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="events")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [models.Index(fields=["profile", "-timestamp"], name="event_profile_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.timestamp:%Y-%m-%d %H:%M}"

@@ -1,0 +1,167 @@
+"""Write paths for profiles: the one place trait values are written.
+
+`profile_set_traits` is the only write path for trait values: the console's inline edit, the API
+and CSV imports all go through `trait_values_coerce` + `trait_values_apply` (imports call the two
+halves directly on batches of profiles), so every path types, validates and records the same way.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from memory_console.errors import FieldError
+from stores.models import Store
+from traits.coercion import DELETE, TraitValueError, coerce_trait_value
+from traits.selectors import trait_schema
+
+from .models import Event, Profile
+from .selectors import holding_condition
+
+
+class Source:
+    """Who wrote a value: stored as "<kind>:<id>" beside every trait value."""
+
+    @staticmethod
+    def user(user) -> str:
+        return f"user:{user.email or user.pk}"
+
+    @staticmethod
+    def import_(import_id: int) -> str:
+        return f"import:{import_id}"
+
+    @staticmethod
+    def api_key(name: str) -> str:
+        return f"api:{name}"
+
+    @staticmethod
+    def conversation(conversation_id) -> str:
+        return f"conversation:{conversation_id}"
+
+
+def trait_values_coerce(*, schema, values: dict) -> tuple[dict, list[str]]:
+    """Type raw ``{group: {trait: raw}}`` values against the store's traits.
+
+    Returns ``(typed, errors)``: typed holds every value that passed (``DELETE`` for removals);
+    errors holds one message per unknown group/trait or bad value, naming it and the value.
+    """
+    typed: dict[str, dict] = {}
+    errors: list[str] = []
+    if not isinstance(values, dict):
+        return typed, [FieldError("Traits must be an object of trait groups.", ("traits",))]
+    for group_name, group_values in values.items():
+        group_schema = schema.get(group_name)
+        if group_schema is None:
+            errors.append(FieldError(f"Unknown trait group “{group_name}”.", ("traits", group_name)))
+            continue
+        if not isinstance(group_values, dict):
+            errors.append(FieldError(f"{group_name}: expected an object of traits.", ("traits", group_name)))
+            continue
+        for trait_name, raw in group_values.items():
+            loc = ("traits", group_name, trait_name)
+            trait = group_schema.get(trait_name)
+            if trait is None:
+                errors.append(FieldError(f"Unknown trait “{group_name}.{trait_name}”.", loc))
+                continue
+            try:
+                typed.setdefault(group_name, {})[trait_name] = coerce_trait_value(
+                    trait.data_type, raw, label=f"{group_name}.{trait_name}"
+                )
+            except TraitValueError as exc:
+                errors.append(FieldError(str(exc), loc))
+    return typed, errors
+
+
+def trait_values_apply(*, traits: dict, sources: dict, typed: dict, source: str, at: datetime) -> list[str]:
+    """Apply typed values to a profile's ``traits``/``trait_sources`` dicts in place.
+
+    Returns the changed trait paths; an unchanged value keeps its old source and time.
+    """
+    changed = []
+    stamp = at.isoformat()
+    for group_name, group_values in typed.items():
+        for trait_name, value in group_values.items():
+            current = traits.get(group_name, {})
+            if value is DELETE:
+                if trait_name in current:
+                    del current[trait_name]
+                    sources.get(group_name, {}).pop(trait_name, None)
+                    changed.append(f"{group_name}.{trait_name}")
+                continue
+            if trait_name in current and current[trait_name] == value and type(current[trait_name]) is type(value):
+                continue
+            traits.setdefault(group_name, {})[trait_name] = value
+            sources.setdefault(group_name, {})[trait_name] = [stamp, source]
+            changed.append(f"{group_name}.{trait_name}")
+    return changed
+
+
+@transaction.atomic
+def profile_set_traits(*, profile: Profile, values: dict, source: str, schema=None) -> list[str]:
+    """Set trait values on one profile from raw values; all or nothing.
+
+    Raises ValidationError listing every unknown trait and bad value. Returns changed paths.
+    """
+    schema = schema if schema is not None else trait_schema(store=profile.store)
+    typed, errors = trait_values_coerce(schema=schema, values=values)
+    if errors:
+        raise ValidationError(errors)
+    locked = Profile.objects.select_for_update().get(pk=profile.pk, store_id=profile.store_id)
+    changed = trait_values_apply(
+        traits=locked.traits, sources=locked.trait_sources, typed=typed, source=source, at=timezone.now()
+    )
+    if changed:
+        locked.save(update_fields=["traits", "trait_sources", "updated_at"])
+    profile.traits, profile.trait_sources, profile.updated_at = (
+        locked.traits,
+        locked.trait_sources,
+        locked.updated_at,
+    )
+    return changed
+
+
+@transaction.atomic
+def profile_create(*, store: Store, source: str, traits: dict | None = None) -> Profile:
+    profile = Profile.objects.create(store=store)
+    if traits:
+        profile_set_traits(profile=profile, values=traits, source=source)
+    return profile
+
+
+def event_record(*, profile: Profile, name: str, timestamp: datetime, properties: dict | None, source: str) -> Event:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "An event needs a name."})
+    return Event.objects.create(
+        store_id=profile.store_id,
+        profile=profile,
+        name=name[:128],
+        timestamp=timestamp,
+        properties=properties or {},
+        source=source,
+    )
+
+
+def profile_traits_remove(*, store: Store, group: str, trait: str | None = None) -> int:
+    """Remove a whole group's values, or one trait's, from every profile of the store.
+
+    One UPDATE per call (no row-by-row loop), so deleting a trait from a million profiles is a
+    single statement. Returns the number of profiles changed.
+    """
+    where, path, params = holding_condition(group=group, trait=trait)
+    if connection.vendor == "postgresql":
+        if trait is None:
+            setter, set_params = "traits = traits - %s, trait_sources = trait_sources - %s", [group, group]
+        else:
+            setter = "traits = traits #- %s::text[], trait_sources = trait_sources #- %s::text[]"
+            set_params = [[group, trait], [group, trait]]
+    else:
+        setter = "traits = json_remove(traits, %s), trait_sources = json_remove(trait_sources, %s)"
+        set_params = [path, path]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE profiles_profile SET {setter}, updated_at = %s WHERE store_id = %s AND {where}",
+            [*set_params, timezone.now(), store.pk, *params],
+        )
+        return cursor.rowcount

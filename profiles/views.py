@@ -1,0 +1,115 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from identity.services import profile_resolve
+from stores.access import store_view
+from traits.selectors import trait_get
+
+from .forms import TraitValueForm
+from .selectors import (
+    profile_events,
+    profile_get,
+    profile_identifiers,
+    profile_merges,
+    profile_search,
+    profile_trait_row,
+    profile_trait_rows,
+)
+from .services import Source, profile_set_traits
+
+
+def _int_or_none(value):
+    return int(value) if value and value.isdigit() else None
+
+
+def _profile_or_404(store, profile_id):
+    profile = profile_get(store=store, profile_id=profile_id)
+    if profile is None:
+        raise Http404("No such profile in this memory store.")
+    return profile
+
+
+@store_view()
+def profile_list(request, store):
+    q = request.GET.get("q", "")
+    page = profile_search(
+        store=store, q=q, after=_int_or_none(request.GET.get("after")), before=_int_or_none(request.GET.get("before"))
+    )
+    template = "profiles/_results.html" if request.htmx else "profiles/list.html"
+    return render(request, template, {"page": page, "q": q})
+
+
+@store_view()
+def profile_detail(request, store, profile_id):
+    profile = _profile_or_404(store, profile_id)
+    if profile.merged_into_id:
+        live = profile_resolve(store=store, profile_id=profile.pk)
+        messages.info(request, f"Profile #{profile.pk} was merged into profile #{live.pk}.")
+        return redirect("profiles:detail", store.pk, live.pk)
+    return render(
+        request,
+        "profiles/detail.html",
+        {
+            "profile": profile,
+            "groups": profile_trait_rows(profile=profile),
+            "identifiers": profile_identifiers(profile=profile),
+            "events": profile_events(profile=profile),
+            "merges": profile_merges(profile=profile),
+        },
+    )
+
+
+def _display_value(value):
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def trait_edit(request, store, profile_id, trait_id):
+    """Inline edit of one trait value (htmx swaps the row); a plain page without JavaScript."""
+    profile = _profile_or_404(store, profile_id)
+    trait = trait_get(store=store, trait_id=trait_id)
+    if trait is None:
+        raise Http404("No such trait in this memory store.")
+    row = profile_trait_row(profile=profile, trait=trait)
+    if request.method == "POST":
+        form = TraitValueForm(request.POST)
+        if form.is_valid():
+            try:
+                profile_set_traits(
+                    profile=profile,
+                    values={trait.group.name: {trait.name: form.cleaned_data["value"]}},
+                    source=Source.user(request.user),
+                )
+            except ValidationError as exc:
+                form.add_error("value", exc)
+            else:
+                if request.htmx:
+                    row = profile_trait_row(profile=profile, trait=trait)
+                    return render(request, "profiles/_trait_row.html", {"row": row, "profile": profile})
+                return redirect("profiles:detail", store.pk, profile.pk)
+    else:
+        form = TraitValueForm(initial={"value": _display_value(row.value) if row.has_value else ""})
+    template = "profiles/_trait_edit_row.html" if request.htmx else "profiles/trait_edit.html"
+    return render(request, template, {"row": row, "profile": profile, "form": form})
+
+
+@store_view()
+def trait_row(request, store, profile_id, trait_id):
+    """The read-only row again (Cancel in the inline editor)."""
+    profile = _profile_or_404(store, profile_id)
+    trait = trait_get(store=store, trait_id=trait_id)
+    if trait is None:
+        raise Http404("No such trait in this memory store.")
+    return render(
+        request,
+        "profiles/_trait_row.html",
+        {"row": profile_trait_row(profile=profile, trait=trait), "profile": profile},
+    )

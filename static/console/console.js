@@ -1,0 +1,41 @@
+// Side sheet: htmx loads a form into #side-sheet-body; show the offcanvas when it arrives and
+// hide it when the server answers a successful save with HX-Trigger: sheet:close.
+(function () {
+  function sheet() {
+    return bootstrap.Offcanvas.getOrCreateInstance(document.getElementById("side-sheet"));
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    // A successful save swaps nothing into the sheet (HX-Reswap: none) and closes it instead.
+    if (target && target.id === "side-sheet-body" && target.children.length > 0 && !event.detail.requestConfig.verb.match(/post/i)) {
+      sheet().show();
+      var first = target.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) { first.focus(); }
+    }
+  });
+  document.body.addEventListener("sheet:close", function () { sheet().hide(); });
+})();
+
+// Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
+// (without JavaScript those buttons submit and the server applies the move).
+htmx.onLoad(function (root) {
+  root.querySelectorAll("[data-sortable]").forEach(function (list) {
+    if (list.dataset.sortableReady) { return; }
+    list.dataset.sortableReady = "1";
+    if (window.Sortable) {
+      Sortable.create(list, { handle: ".mc-drag-handle", animation: 150, forceFallback: true });
+    }
+    list.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-move]");
+      if (!button) { return; }
+      event.preventDefault();
+      var item = button.closest("li");
+      if (button.dataset.move === "up" && item.previousElementSibling) {
+        item.parentNode.insertBefore(item, item.previousElementSibling);
+      } else if (button.dataset.move === "down" && item.nextElementSibling) {
+        item.parentNode.insertBefore(item.nextElementSibling, item);
+      }
+      button.focus();
+    });
+  });
+});

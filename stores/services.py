@@ -1,0 +1,232 @@
+"""Write paths for memory stores."""
+
+import secrets
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import Account
+from accounts.services import audit_record
+from identity.services import identity_rules_defaults_create
+from traits.services import trait_defaults_create
+
+from .models import Store
+
+NAME_MAX = Store._meta.get_field("name").max_length
+
+_ADJECTIVES = (
+    "amber",
+    "azure",
+    "bold",
+    "brisk",
+    "calm",
+    "cedar",
+    "clear",
+    "coral",
+    "crisp",
+    "dawn",
+    "deft",
+    "eager",
+    "ember",
+    "fern",
+    "gentle",
+    "golden",
+    "harbor",
+    "ivory",
+    "jade",
+    "keen",
+    "lively",
+    "lunar",
+    "maple",
+    "misty",
+    "noble",
+    "olive",
+    "pearl",
+    "quiet",
+    "rapid",
+    "river",
+    "sage",
+    "silver",
+    "solar",
+    "steady",
+    "swift",
+    "tidal",
+    "velvet",
+    "vivid",
+    "warm",
+    "willow",
+)
+_NOUNS = (
+    "falcon",
+    "harbor",
+    "meadow",
+    "comet",
+    "otter",
+    "summit",
+    "lantern",
+    "orchard",
+    "beacon",
+    "canyon",
+    "delta",
+    "ember",
+    "fjord",
+    "glade",
+    "heron",
+    "island",
+    "juniper",
+    "kestrel",
+    "lagoon",
+    "mesa",
+    "nebula",
+    "oasis",
+    "pine",
+    "quarry",
+    "reef",
+    "sparrow",
+    "tundra",
+    "valley",
+    "willow",
+    "zephyr",
+)
+
+
+def _generated_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES).title()} {secrets.choice(_NOUNS).title()}"
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "The memory store name is required."})
+    if len(name) > NAME_MAX:
+        raise ValidationError({"name": f"The memory store name can have at most {NAME_MAX} characters."})
+    return name
+
+
+def _check_unique(*, account_id: int, name: str, exclude_pk: int | None = None) -> None:
+    clash = Store.objects.filter(account_id=account_id, name__iexact=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"name": f"Your account already has a memory store named “{name}”."})
+
+
+def store_create(*, account: Account, actor, name: str | None = None, description: str = "") -> Store:
+    """Create a store; without a name, generate a readable one unique in the account."""
+    if name is not None:
+        name = _clean_name(name)
+        with transaction.atomic():
+            _check_unique(account_id=account.pk, name=name)
+            store = Store.objects.create(account=account, name=name, description=description.strip())
+            _after_create(store=store, actor=actor)
+        return store
+    for attempt in range(50):
+        candidate = _generated_name()
+        if attempt >= 10:
+            candidate = f"{candidate} {secrets.randbelow(9000) + 1000}"
+        try:
+            with transaction.atomic():
+                if Store.objects.filter(account=account, name__iexact=candidate).exists():
+                    continue
+                store = Store.objects.create(account=account, name=candidate, description=description.strip())
+                _after_create(store=store, actor=actor)
+            return store
+        except IntegrityError:
+            continue
+    raise ValidationError("Could not generate a free memory store name; please give one.")
+
+
+def _after_create(*, store: Store, actor) -> None:
+    trait_defaults_create(store=store)
+    identity_rules_defaults_create(store=store)
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="store.create",
+        summary=f"Created memory store {store.name}",
+        store_id=store.pk,
+    )
+
+
+@transaction.atomic
+def store_update(*, store: Store, actor, name: str, description: str, default_region: str | None = None) -> Store:
+    name = _clean_name(name)
+    description = (description or "").strip()
+    default_region = (default_region or store.default_region).upper()
+    if default_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError({"default_region": f"“{default_region}” is not a region phone numbers know."})
+    _check_unique(account_id=store.account_id, name=name, exclude_pk=store.pk)
+    changes = {}
+    for field, value in (("name", name), ("description", description), ("default_region", default_region)):
+        if getattr(store, field) != value:
+            changes[field] = [getattr(store, field), value]
+            setattr(store, field, value)
+    if not changes:
+        return store
+    store.save(update_fields=["name", "description", "default_region", "updated_at"])
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="store.update",
+        summary=f"Edited settings of memory store {store.name}",
+        store_id=store.pk,
+        details=changes,
+    )
+    return store
+
+
+@transaction.atomic
+def store_delete(*, store: Store, actor, confirm_name: str) -> None:
+    """Delete a store and everything in it. The typed name must match exactly."""
+    if (confirm_name or "").strip() != store.name:
+        raise ValidationError({"confirm_name": f"Type the store name “{store.name}” exactly to delete it."})
+    account, name, pk = store.account, store.name, store.pk
+    _delete_store_rows(store)
+    store.delete()
+    audit_record(
+        account=account,
+        actor=actor,
+        action="store.delete",
+        summary=f"Deleted memory store {name} and everything in it",
+        store_id=pk,
+    )
+
+
+def store_scoped_models():
+    """Every model with a `store` foreign key, children before parents (delete order)."""
+    from conversations.models import ConversationConfiguration
+    from identity.models import Identifier, IdentityRule, MergeRecord
+    from imports.models import ProfileImport
+    from profiles.models import Event, Profile
+    from traits.models import Trait, TraitGroup
+
+    return [
+        MergeRecord,
+        Event,
+        Identifier,
+        Profile,
+        IdentityRule,
+        Trait,
+        TraitGroup,
+        ConversationConfiguration,
+        ProfileImport,
+    ]
+
+
+def _delete_store_rows(store: Store) -> None:
+    """One DELETE per table instead of Django's collector, which would load every profile.
+
+    tests/test_stores.py checks that this list covers every model with a `store` foreign key.
+    """
+    with connection.cursor() as cursor:
+        for model in store_scoped_models():
+            for m2m in model._meta.many_to_many:  # e.g. a rule's mapped traits
+                through = m2m.remote_field.through._meta
+                column = m2m.m2m_column_name()
+                cursor.execute(
+                    f"DELETE FROM {through.db_table} WHERE {column} IN "
+                    f"(SELECT id FROM {model._meta.db_table} WHERE store_id = %s)",
+                    [store.pk],
+                )
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE store_id = %s", [store.pk])

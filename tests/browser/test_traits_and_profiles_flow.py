@@ -1,0 +1,93 @@
+import re
+
+from playwright.sync_api import expect
+
+from profiles.models import Profile
+from profiles.services import profile_set_traits
+from stores.services import store_create
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, AdminMembershipFactory
+from traits.models import Trait
+
+
+def test_admin_builds_a_trait_group_with_all_four_types_and_deletes_a_trait(page):
+    member = AdminMembershipFactory()
+    store = store_create(account=member.account, actor=None, name="Shop")
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/traits/")
+
+    page.get_by_role("link", name="+ Add trait group").click()
+    sheet = page.locator("#side-sheet")
+    expect(sheet).to_be_visible()
+    sheet.get_by_label("Name").fill("Loyalty")
+    sheet.get_by_label("Description").fill("Programme membership")
+    sheet.get_by_role("button", name="Save").click()
+    expect(sheet).to_be_hidden()
+    group = page.locator('section[data-group="Loyalty"]')
+    expect(group).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Added trait group Loyalty")
+
+    for name, data_type in [("tier", "String"), ("points", "Number"), ("vip", "Boolean"), ("tags", "Array")]:
+        group.get_by_role("link", name="+ Add trait to Loyalty").click()
+        expect(sheet).to_be_visible()
+        expect(sheet).to_contain_text("Trait group assignment is permanent")
+        sheet.get_by_label("Name").fill(name)
+        sheet.get_by_label("Data type").select_option(label=data_type)
+        sheet.get_by_role("button", name="Save").click()
+        expect(sheet).to_be_hidden()
+        expect(group.locator(f'tr[data-trait="Loyalty.{name}"]')).to_contain_text(data_type)
+
+    # A duplicate name is refused inside the sheet, which stays open.
+    group.get_by_role("link", name="+ Add trait to Loyalty").click()
+    sheet.get_by_label("Name").fill("tier")
+    sheet.get_by_role("button", name="Save").click()
+    expect(sheet.locator(".invalid-feedback")).to_contain_text("already has a trait named “tier”")
+    sheet.get_by_role("button", name="Close").click()
+    expect(sheet).to_be_hidden()
+
+    # Delete a trait from its more-actions menu, after confirming.
+    row = group.locator('tr[data-trait="Loyalty.vip"]')
+    row.get_by_role("button", name="More actions for vip").click()
+    row.get_by_role("link", name="Delete trait field").click()
+    expect(sheet).to_contain_text("0 profiles")
+    sheet.get_by_role("button", name="Delete trait field").click()
+    expect(sheet).to_be_hidden()
+    expect(group.locator('tr[data-trait="Loyalty.vip"]')).to_have_count(0)
+    assert sorted(Trait.objects.filter(group__name="Loyalty").values_list("name", flat=True)) == [
+        "points",
+        "tags",
+        "tier",
+    ]
+
+
+def test_admin_fixes_a_bad_number_inline_and_sees_the_value_and_its_source(page):
+    member = AdminMembershipFactory()
+    store = store_create(account=member.account, actor=None, name="Shop")
+    from traits.services import trait_create, trait_group_create
+
+    group = trait_group_create(store=store, actor=None, name="Loyalty")
+    trait_create(group=group, actor=None, name="points", data_type="number")
+    profile = Profile.objects.create(store=store)
+    profile_set_traits(
+        profile=profile, values={"Contact": {"firstName": "Ada"}, "Loyalty": {"points": "10"}}, source="import:1"
+    )
+
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/profiles/")
+    page.get_by_role("link", name="Ada").click()
+    expect(page).to_have_url(re.compile(rf"/profiles/{profile.pk}/$"))
+
+    row = page.locator('tr[data-trait="Loyalty.points"]')
+    expect(row.get_by_test_id("trait-value")).to_have_text("10")
+    expect(row.get_by_test_id("trait-source")).to_contain_text("CSV import #1")
+    row.get_by_role("link", name="Edit points").click()
+    row.get_by_label("New value of points").fill("ten")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator(".invalid-feedback")).to_contain_text("Loyalty.points: “ten” is not a number")
+
+    row.get_by_label("New value of points").fill("12.5")
+    row.get_by_role("button", name="Save").click()
+    expect(row.get_by_test_id("trait-value")).to_have_text("12.5")
+    expect(row.get_by_test_id("trait-source")).to_contain_text(f"Console: {member.user.email}")
+    page.reload()
+    expect(page.locator('tr[data-trait="Loyalty.points"]').get_by_test_id("trait-value")).to_have_text("12.5")

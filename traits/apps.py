@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TraitsConfig(AppConfig):
+    name = "traits"
+    verbose_name = "Traits and trait groups"
