@@ -14,6 +14,10 @@
     }
   });
   document.body.addEventListener("sheet:close", function () { sheet().hide(); });
+  // data-sheet-state tells scripts and tests when the slide-in has finished (positions are final).
+  var el = document.getElementById("side-sheet");
+  el.addEventListener("shown.bs.offcanvas", function () { el.dataset.sheetState = "shown"; });
+  el.addEventListener("hide.bs.offcanvas", function () { delete el.dataset.sheetState; });
 })();
 
 // Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
