@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.services import audit_record
 from memory_console.errors import FieldError
 from profiles.models import Event, Profile
-from profiles.services import event_record, trait_values_apply, trait_values_coerce
+from profiles.services import event_record, profile_set_traits, trait_values_apply, trait_values_coerce
 from stores.config import store_config, store_config_bump
 from stores.models import Store
 from traits.charset import name_problem
@@ -210,16 +210,7 @@ def identify_input_prepare(
     typed, trait_errors = trait_values_coerce(schema=schema, values=traits or {})
     errors += trait_errors
     # Mapped traits: whenever one is set, its value is also an identifier of the rule's kind.
-    for rule in rules:
-        if rule.source != RuleSource.TRAITS:
-            continue
-        for trait in rule.mapped_traits.all():
-            value = typed.get(trait.group.name, {}).get(trait.name)
-            if value is None or value is DELETE or value == "":
-                continue
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str | int) and not isinstance(item, bool):
-                    raw_pairs.append((rule.kind, str(item)))
+    raw_pairs += _mapped_pairs(rules, typed)
     pairs: list[tuple[str, str]] = []
     ignored: list[Note] = []
     for kind, raw in raw_pairs:
@@ -415,6 +406,59 @@ def profile_merge(*, store: Store, profile: Profile, into: Profile, matching, so
         matching_identifiers=[f"{k}:{v}" for k, v in matching],
         source=source,
     )
+
+
+@transaction.atomic
+def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[list[str], IdentifyResult]:
+    """Set trait values on one known profile (the console's inline edit) and honour mapped traits.
+
+    A value of a trait mapped by an identity rule also becomes an identifier of this profile. The
+    profile is the subject here, so nothing is merged: a value that already identifies another
+    profile is reported in `dropped`, as is one over the rule's limit. An invalid identifier value
+    (say a malformed phone number in a mapped trait) rejects the whole edit.
+    """
+    store = profile.store
+    config = store_config(store=store)
+    typed, errors = trait_values_coerce(schema=config.schema, values=values)
+    if errors:
+        raise ValidationError(errors)
+    pairs: list[tuple[str, str]] = []
+    for kind, raw in _mapped_pairs(config.rules, typed):
+        try:
+            value = normalize_identifier(kind, raw, region=store.default_region)
+        except IdentifierError as exc:
+            raise ValidationError(str(exc)) from exc
+        if (kind, value) not in pairs:
+            pairs.append((kind, value))
+    changed = profile_set_traits(profile=profile, values=values, source=source, schema=config.schema)
+    result = IdentifyResult(profile=profile, created=False)
+    holders = _holders(store, pairs)
+    free = []
+    for kind, value in pairs:
+        holder = holders.get((kind, value))
+        if holder is None:
+            free.append((kind, value))
+        elif holder != profile.pk:
+            result.dropped.append(Note(kind, value, f"it already identifies profile {holder}"))
+    limit = {rule.kind: rule.limit for rule in config.rules}
+    _attach(store, profile, free, limit, _counts(profile), result)
+    return changed, result
+
+
+def _mapped_pairs(rules: list[IdentityRule], typed: dict) -> list[tuple[str, str]]:
+    """(kind, raw value) for every mapped trait set in `typed` (coerced trait values by group)."""
+    pairs = []
+    for rule in rules:
+        if rule.source != RuleSource.TRAITS:
+            continue
+        for trait in rule.mapped_traits.all():
+            value = typed.get(trait.group.name, {}).get(trait.name)
+            if value is None or value is DELETE or value == "":
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str | int) and not isinstance(item, bool):
+                    pairs.append((rule.kind, str(item)))
+    return pairs
 
 
 def profile_owned_models():

@@ -2,9 +2,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
-from identity.services import profile_resolve
+from identity.services import profile_resolve, profile_traits_set
 from stores.access import store_view
 from traits.selectors import trait_get
 
@@ -18,7 +20,7 @@ from .selectors import (
     profile_trait_row,
     profile_trait_rows,
 )
-from .services import Source, profile_set_traits
+from .services import Source
 
 
 def _int_or_none(value):
@@ -83,7 +85,7 @@ def trait_edit(request, store, profile_id, trait_id):
         form = TraitValueForm(request.POST)
         if form.is_valid():
             try:
-                profile_set_traits(
+                _, identity = profile_traits_set(
                     profile=profile,
                     values={trait.group.name: {trait.name: form.cleaned_data["value"]}},
                     source=Source.user(request.user),
@@ -91,6 +93,18 @@ def trait_edit(request, store, profile_id, trait_id):
             except ValidationError as exc:
                 form.add_error("value", exc)
             else:
+                for kind, value in identity.added:
+                    messages.success(request, f"{kind} {value} now identifies this profile (mapped trait).")
+                for note in identity.dropped:
+                    messages.warning(
+                        request, f"{note.kind} {note.value} was not added as an identifier: {note.reason}."
+                    )
+                if identity.added or identity.dropped:
+                    # The identifiers card changed too: show the whole page again.
+                    url = reverse("profiles:detail", args=[store.pk, profile.pk])
+                    if request.htmx:
+                        return HttpResponseClientRedirect(url)
+                    return redirect(url)
                 if request.htmx:
                     row = profile_trait_row(profile=profile, trait=trait)
                     return render(request, "profiles/_trait_row.html", {"row": row, "profile": profile})

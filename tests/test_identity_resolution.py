@@ -248,6 +248,81 @@ def test_identifiers_are_scoped_to_their_store(store, account):
     assert theirs.created and theirs.profile.pk != mine.pk
 
 
+def _user_id_rule(store, limit=1):
+    from traits.services import trait_create, trait_group_create
+
+    group = trait_group_create(store=store, actor=None, name="Account")
+    user_id = trait_create(group=group, actor=None, name="userId", data_type="string")
+    identity_rule_create(
+        store=store,
+        actor=None,
+        name="User ID",
+        kind="user_id",
+        source=RuleSource.TRAITS,
+        mapped_traits=[user_id],
+        limit=limit,
+    )
+    return user_id
+
+
+def test_editing_a_mapped_trait_in_the_console_adds_the_identifier_to_that_profile(admin_client, store):
+    from django.urls import reverse
+
+    user_id = _user_id_rule(store, limit=2)
+    profile = identify(store, ("email", "a@example.com")).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
+    response = admin_client.post(url, {"value": "U-7"}, follow=True)
+    assert ("user_id", "U-7") in idents(profile)
+    assert "user_id U-7 now identifies this profile (mapped trait)." in response.content.decode()
+    # The next event carrying only that value finds this profile.
+    assert identify(store, ("user_id", "U-7")).profile.pk == profile.pk
+
+
+def test_a_mapped_value_already_identifying_another_profile_is_reported_not_stolen(admin_client, store):
+    from django.urls import reverse
+
+    user_id = _user_id_rule(store)
+    other = identify(store, ("email", "b@example.com"), traits={"Account": {"userId": "U-1"}}).profile
+    profile = identify(store, ("email", "a@example.com")).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
+    response = admin_client.post(url, {"value": "U-1"}, follow=True)
+    html = response.content.decode()
+    assert f"user_id U-1 was not added as an identifier: it already identifies profile {other.pk}." in html
+    assert ("user_id", "U-1") not in idents(profile)
+    assert ("user_id", "U-1") in idents(other)
+    profile.refresh_from_db()
+    assert profile.traits["Account"]["userId"] == "U-1"  # the trait value itself is kept
+    assert not MergeRecord.objects.filter(store=store).exists()
+
+
+def test_a_mapped_value_over_the_rule_limit_is_reported_on_console_edit(admin_client, store):
+    from django.urls import reverse
+
+    user_id = _user_id_rule(store, limit=1)
+    profile = identify(store, ("email", "a@example.com"), traits={"Account": {"userId": "U-1"}}).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
+    response = admin_client.post(url, {"value": "U-2"}, follow=True)
+    assert "user_id U-2 was not added as an identifier: the profile already holds the limit of 1" in (
+        response.content.decode()
+    )
+    assert idents(profile).count(("user_id", "U-1")) == 1
+    assert ("user_id", "U-2") not in idents(profile)
+
+
+def test_an_invalid_mapped_value_rejects_the_console_edit_and_keeps_the_old_value(admin_client, store):
+    from django.urls import reverse
+
+    user_id = _user_id_rule(store)
+    profile = identify(store, ("email", "a@example.com"), traits={"Account": {"userId": "U-1"}}).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
+    response = admin_client.post(url, {"value": "x" * 300})
+    assert response.status_code == 200
+    assert "is longer than 255 characters" in response.content.decode()
+    profile.refresh_from_db()
+    assert profile.traits["Account"]["userId"] == "U-1"
+    assert idents(profile) == [("email", "a@example.com"), ("user_id", "U-1")]
+
+
 def test_profile_page_shows_merge_history_and_a_tombstone_redirects_to_the_primary(admin_client, store):
     from django.urls import reverse
 
