@@ -5,23 +5,84 @@ from stores.models import Store
 
 
 class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", "Mapping"  # uploaded and checked, columns not mapped yet
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
 
 
+ACTIVE_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+FAILED_ROWS_LIMIT = 100  # this many failed rows (or more) fail the whole file
+
+
 class ProfileImport(models.Model):
+    """One uploaded CSV file and what became of it.
+
+    The file is checked on upload (file rules), mapped by the user, then ingested by a worker in
+    one transaction: either every good row is applied (Completed) or nothing is (Failed).
+    """
+
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="imports")
     file_name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=500, blank=True, default="")
+    file_size = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_by_label = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    headers = models.JSONField(default=list, blank=True)
+    samples = models.JSONField(default=list, blank=True)  # the first rows, per column
+    mapping = models.JSONField(default=list, blank=True)  # [{"column": i, "header": h, "target": t}]
+    total_rows = models.IntegerField(default=0)
+    rows_processed = models.IntegerField(default=0)
+    rows_ingested = models.IntegerField(default=0)
+    rows_failed = models.IntegerField(default=0)
+    profiles_created = models.IntegerField(default=0)
+    profiles_updated = models.IntegerField(default=0)
+    profiles_merged = models.IntegerField(default=0)
+    identifiers_dropped = models.IntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True, default="")
+    attempt = models.IntegerField(default=0)  # bumped on every (re)queue; a stale task sees a newer one
+    worker = models.CharField(max_length=255, blank=True, default="")  # "host:pid" of the running worker
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["store", "status"])]
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class ImportRowError(models.Model):
+    """One failed row (or one identifier of a row that could not be kept), with the reason."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.IntegerField()  # the file's line where the row starts (the header is line 1)
+    column = models.CharField(max_length=255, blank=True, default="")
+    value = models.TextField(blank=True, default="")
+    reason = models.TextField()
+    row_failed = models.BooleanField(default=True)  # False: a note (an identifier dropped), the row went in
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [models.Index(fields=["profile_import", "line"])]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

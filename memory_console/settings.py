@@ -149,6 +149,13 @@ STORAGES = {
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# Uploaded CSV files and their progress files. Web servers and workers must share this directory.
+IMPORTS_DIR = Path(os.environ.get("IMPORTS_DIR", MEDIA_ROOT / "imports"))
+# Uploads over 2.5 MB stream to a temporary file (never held whole in memory); a CSV of a million
+# rows can be a few hundred MB.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(1024 * 1024 * 1024)))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -184,6 +184,9 @@ def store_delete(*, store: Store, actor, confirm_name: str) -> None:
     account, name, pk = store.account, store.name, store.pk
     _delete_store_rows(store)
     store.delete()
+    from imports.services import import_store_files_delete
+
+    import_store_files_delete(store_id=pk)  # uploaded CSV files, once the delete is committed
     audit_record(
         account=account,
         actor=actor,
@@ -197,11 +200,12 @@ def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     from conversations.models import ConversationConfiguration
     from identity.models import Identifier, IdentityRule, MergeRecord
-    from imports.models import ProfileImport
+    from imports.models import ImportRowError, ProfileImport
     from profiles.models import Event, Profile
     from traits.models import Trait, TraitGroup
 
     return [
+        ImportRowError,
         MergeRecord,
         Event,
         Identifier,

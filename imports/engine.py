@@ -1,0 +1,328 @@
+"""Resolve a chunk of validated CSV rows to profiles and write them in bulk.
+
+The outcome equals calling `identity.services.profile_identify` for each row in file order (see
+docs/ARCHITECTURE.md, "CSV import"), but the work is done per chunk: one query finds the
+profiles already holding the chunk's identifiers, those are locked and loaded, the rows are
+resolved in memory in file order (creating, matching and merging), and the result is written
+with a handful of bulk statements (COPY on PostgreSQL). A profile created by one row and merged
+into another by a later row of the same file is never written.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Count
+
+from identity.models import Identifier, MergeRecord
+from identity.services import profile_owned_models
+from profiles.models import Profile
+from profiles.services import trait_values_apply
+
+from .rows import RowFailure
+
+
+@dataclass
+class _Profile:
+    key: int  # the pk of an existing profile; negative for one this import creates
+    traits: dict
+    sources: dict
+    created_at: datetime
+    counts: dict
+    new: bool
+    dirty: bool = False
+    merged_into: int | None = None
+
+
+@dataclass
+class ChunkOutcome:
+    created: int = 0
+    merged: int = 0
+    updated_ids: list[int] = field(default_factory=list)  # existing profiles (not this import's) changed
+    notes: list[RowFailure] = field(default_factory=list)  # dropped identifiers, blocked merges
+
+
+class ChunkResolver:
+    def __init__(self, *, store, rules, source: str, now: datetime):
+        self.store = store
+        self.limit = {rule.kind: rule.limit for rule in rules}
+        self.rank = {rule.kind: position for position, rule in enumerate(rules)}
+        self.source = source
+        self.now = now
+        self.postgres = connection.vendor == "postgresql"
+
+    # -- resolution in memory -----------------------------------------------------------------
+
+    def run(self, rows: list[tuple[int, list, dict]]) -> ChunkOutcome:
+        """Resolve and write `rows` ((line, pairs, typed traits), in file order)."""
+        self.outcome = ChunkOutcome()
+        pairs = {pair for _, row_pairs, _ in rows for pair in row_pairs}
+        self.owner: dict[tuple[str, str], int] = self._holders(pairs)
+        self.profiles: dict[int, _Profile] = self._load(set(self.owner.values()))
+        self.new_pairs: list[tuple[tuple[str, str], int]] = []
+        self.merges: list[tuple[int, int, list]] = []
+        self.next_key = -1
+        for line, row_pairs, typed in rows:
+            self._row(line, row_pairs, typed)
+        self._write()
+        return self.outcome
+
+    def _find(self, key: int) -> _Profile:
+        profile = self.profiles[key]
+        while profile.merged_into is not None:
+            profile = self.profiles[profile.merged_into]
+        return profile
+
+    def _order(self, profile: _Profile):
+        # Oldest first; profiles this import creates come after existing ones, in creation order.
+        return (profile.created_at, profile.new, -profile.key if profile.new else profile.key)
+
+    def _row(self, line, pairs, typed) -> None:
+        matched: dict[int, list] = {}
+        for pair in pairs:
+            if pair in self.owner:
+                matched.setdefault(self._find(self.owner[pair]).key, []).append(pair)
+        if not matched:
+            primary = _Profile(self.next_key, {}, {}, self.now, {}, new=True)
+            self.profiles[primary.key] = primary
+            self.next_key -= 1
+        else:
+            best = min(self.rank[kind] for pairs_ in matched.values() for kind, _ in pairs_)
+            candidates = [
+                self.profiles[key] for key, pairs_ in matched.items() if any(self.rank[k] == best for k, _ in pairs_)
+            ]
+            primary = min(candidates, key=self._order)
+            others = sorted(
+                (self.profiles[key] for key in matched if key != primary.key),
+                key=lambda p: (min(self.rank[k] for k, _ in matched[p.key]),) + self._order(p),
+            )
+            for other in others:
+                over = [
+                    kind
+                    for kind in self.limit
+                    if primary.counts.get(kind, 0) + other.counts.get(kind, 0) > self.limit[kind]
+                ]
+                if over:
+                    limits = ", ".join(f"{self.limit[k]} {k}" for k in over)
+                    shown = "; ".join(f"{k}:{v}" for k, v in matched[other.key])
+                    target = "another profile of this file" if other.new else f"profile {other.key}"
+                    self.outcome.notes.append(
+                        RowFailure(
+                            line,
+                            "",
+                            shown,
+                            f"not merged with {target}: merging would exceed the limit of {limits} identifiers",
+                        )
+                    )
+                    continue
+                self._merge(other, primary, matched[other.key])
+        for pair in pairs:
+            if pair in self.owner:
+                continue
+            kind, value = pair
+            if primary.counts.get(kind, 0) >= self.limit[kind]:
+                self.outcome.notes.append(
+                    RowFailure(
+                        line,
+                        kind,
+                        value,
+                        f"identifier not added: the profile already holds the limit of {self.limit[kind]} {kind}",
+                    )
+                )
+                continue
+            primary.counts[kind] = primary.counts.get(kind, 0) + 1
+            self.owner[pair] = primary.key
+            self.new_pairs.append((pair, primary.key))
+            primary.dirty = True
+        if typed and trait_values_apply(
+            traits=primary.traits, sources=primary.sources, typed=typed, source=self.source, at=self.now
+        ):
+            primary.dirty = True
+
+    def _merge(self, other: _Profile, into: _Profile, matching) -> None:
+        for kind, n in other.counts.items():
+            into.counts[kind] = into.counts.get(kind, 0) + n
+        for group, values in other.traits.items():
+            target = into.traits.setdefault(group, {})
+            sources = into.sources.setdefault(group, {})
+            for name, value in values.items():
+                if name not in target:
+                    target[name] = value
+                    if name in other.sources.get(group, {}):
+                        sources[name] = other.sources[group][name]
+        into.dirty = True
+        other.merged_into = into.key
+        self.merges.append((other.key, into.key, list(matching)))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _holders(self, pairs) -> dict[tuple[str, str], int]:
+        if not pairs:
+            return {}
+        if self.postgres:
+            kinds, values = zip(*pairs, strict=True)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT i.kind, i.value, i.profile_id FROM identity_identifier i "
+                    "JOIN unnest(%s::text[], %s::text[]) AS q(kind, value) "
+                    "ON i.kind = q.kind AND i.value = q.value WHERE i.store_id = %s",
+                    [list(kinds), list(values), self.store.pk],
+                )
+                return {(kind, value): pid for kind, value, pid in cursor.fetchall()}
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in pairs:
+            by_kind.setdefault(kind, []).append(value)
+        holders = {}
+        for kind, values in by_kind.items():
+            for start in range(0, len(values), 500):
+                rows = Identifier.objects.filter(store=self.store, kind=kind, value__in=values[start : start + 500])
+                for value, pid in rows.values_list("value", "profile_id"):
+                    holders[(kind, value)] = pid
+        return holders
+
+    def _load(self, ids: set[int]) -> dict[int, _Profile]:
+        profiles: dict[int, _Profile] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 5000):
+            batch = ordered[start : start + 5000]
+            rows = (
+                Profile.objects.select_for_update()
+                .filter(store=self.store, pk__in=batch)
+                .order_by("pk")
+                .values_list("pk", "traits", "trait_sources", "created_at")
+            )
+            for pk, traits, sources, created_at in rows:
+                profiles[pk] = _Profile(pk, traits or {}, sources or {}, created_at, {}, new=False)
+            counts = (
+                Identifier.objects.filter(profile_id__in=batch)
+                .values("profile_id", "kind")
+                .annotate(n=Count("id"))
+                .values_list("profile_id", "kind", "n")
+            )
+            for pid, kind, n in counts:
+                profiles[pid].counts[kind] = n
+        return profiles
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        new = [p for p in self.profiles.values() if p.new and p.merged_into is None]
+        pk = self._insert_profiles(new)
+        for profile in self.profiles.values():
+            if not profile.new:
+                pk[profile.key] = profile.key
+
+        def live_pk(key: int) -> int:
+            return pk[key] if key in pk else pk[self._find(key).key]
+
+        records = []
+        for from_key, into_key, matching in self.merges:
+            if from_key < 0:
+                continue  # created and merged within this import: never written
+            into = live_pk(into_key)
+            Identifier.objects.filter(profile_id=from_key).update(profile_id=into)
+            for model in profile_owned_models():
+                model.objects.filter(profile_id=from_key).update(profile_id=into)
+            Profile.objects.filter(pk=from_key).update(merged_into_id=into, updated_at=self.now)
+            Profile.objects.filter(merged_into_id=from_key).update(merged_into_id=into)
+            records.append(
+                MergeRecord(
+                    store=self.store,
+                    from_profile_id=from_key,
+                    into_profile_id=into,
+                    matching_identifiers=[f"{k}:{v}" for k, v in matching],
+                    source=self.source,
+                )
+            )
+            self.outcome.merged += 1
+        MergeRecord.objects.bulk_create(records)
+        self._insert_identifiers([(kind, value, live_pk(key)) for (kind, value), key in self.new_pairs])
+        dirty = [p for p in self.profiles.values() if not p.new and p.merged_into is None and p.dirty]
+        self._update_profiles(dirty)
+        self.outcome.created = len(new)
+        self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.now]
+
+    def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
+        if not new:
+            return {}
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) FROM generate_series(1, %s)",
+                    [len(new)],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                with cursor.cursor.copy(
+                    "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
+                ) as copy:
+                    for pid, profile in zip(ids, new, strict=True):
+                        copy.write_row(
+                            (
+                                pid,
+                                self.store.pk,
+                                json.dumps(profile.traits),
+                                json.dumps(profile.sources),
+                                self.now,
+                                self.now,
+                            )
+                        )
+            return {profile.key: pid for pid, profile in zip(ids, new, strict=True)}
+        objects = [
+            Profile(
+                store=self.store,
+                traits=profile.traits,
+                trait_sources=profile.sources,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            for profile in new
+        ]
+        Profile.objects.bulk_create(objects, batch_size=500)
+        return {profile.key: obj.pk for profile, obj in zip(new, objects, strict=True)}
+
+    def _insert_identifiers(self, rows: list[tuple[str, str, int]]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(
+                    "COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN"
+                ) as copy,
+            ):
+                for kind, value, pid in rows:
+                    copy.write_row((self.store.pk, pid, kind, value, self.now))
+            return
+        Identifier.objects.bulk_create(
+            [
+                Identifier(store=self.store, profile_id=pid, kind=kind, value=value, created_at=self.now)
+                for kind, value, pid in rows
+            ],
+            batch_size=500,
+        )
+
+    def _update_profiles(self, dirty: list[_Profile]) -> None:
+        if not dirty:
+            return
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS import_profile_update "
+                    "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP"
+                )
+                cursor.execute("TRUNCATE import_profile_update")
+                with cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy:
+                    for profile in dirty:
+                        copy.write_row((profile.key, json.dumps(profile.traits), json.dumps(profile.sources)))
+                cursor.execute(
+                    "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "
+                    "updated_at = %s FROM import_profile_update u WHERE p.id = u.id",
+                    [self.now],
+                )
+            return
+        objects = [
+            Profile(pk=p.key, store=self.store, traits=p.traits, trait_sources=p.sources, updated_at=self.now)
+            for p in dirty
+        ]
+        Profile.objects.bulk_update(objects, ["traits", "trait_sources", "updated_at"], batch_size=500)

@@ -1,0 +1,147 @@
+"""Column mapping: what each CSV column becomes (an identifier kind or a trait), and its rules.
+
+A mapping is a list of ``{"column": index, "header": text}`` plus either ``"identifier": kind`` or
+``"group": name, "trait": name``. Columns not in the list are ignored.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from .csvfile import DEFAULT_IDENTIFIER_KINDS
+
+MIN_TRAIT_COLUMNS = 2
+
+
+def _squash(text: str) -> str:
+    """Case- and punctuation-insensitive form used to suggest targets: "First Name" -> "firstname"."""
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+@dataclass
+class Target:
+    value: str  # "identifier:<kind>" or "trait:<trait id>"
+    label: str
+
+
+def target_choices(*, rules, schema) -> list[Target]:
+    choices = [Target(f"identifier:{rule.kind}", f"Identifier: {rule.kind}") for rule in rules]
+    for group, traits in schema.items():
+        for name, trait in traits.items():
+            choices.append(Target(f"trait:{trait.pk}", f"{group}.{name}"))
+    return choices
+
+
+def suggest_targets(*, headers: list[str], rules, schema) -> list[str]:
+    """A suggested target per header ("" for none): identifiers first, then group+trait, then trait."""
+    by_key: dict[str, str] = {}
+    for group, traits in schema.items():
+        for name, trait in traits.items():
+            by_key.setdefault(_squash(group + name), f"trait:{trait.pk}")
+    for traits in schema.values():
+        for name, trait in traits.items():
+            by_key.setdefault(_squash(name), f"trait:{trait.pk}")
+    for rule in rules:  # identifiers win over a trait of the same name (Contact.phone)
+        by_key[_squash(rule.kind)] = f"identifier:{rule.kind}"
+        by_key.setdefault(_squash(rule.name), f"identifier:{rule.kind}")
+    suggestions, used = [], set()
+    for header in headers:
+        target = by_key.get(_squash(header), "")
+        if target.startswith("trait:") and target in used:
+            target = ""  # a trait takes one column
+        used.add(target)
+        suggestions.append(target)
+    return suggestions
+
+
+def mapping_from_targets(*, headers: list[str], targets: dict[int, str], schema) -> list[dict]:
+    """Turn {column index: "identifier:kind" | "trait:<id>"} into the stored mapping."""
+    traits_by_id = {trait.pk: trait for traits in schema.values() for trait in traits.values()}
+    mapping = []
+    for column in sorted(targets):
+        target = targets[column]
+        if not target:
+            continue
+        entry = {"column": column, "header": headers[column]}
+        kind, _, rest = target.partition(":")
+        if kind == "identifier":
+            entry["identifier"] = rest
+        elif kind == "trait" and rest.isdigit() and int(rest) in traits_by_id:
+            trait = traits_by_id[int(rest)]
+            entry.update(group=trait.group.name, trait=trait.name)
+        else:
+            raise ValidationError(f"Column “{headers[column]}”: unknown target “{target}”.")
+        mapping.append(entry)
+    return mapping
+
+
+def mapping_from_specs(*, headers: list[str], specs: list[str], schema) -> list[dict]:
+    """Parse command-line/API specs ``'Header=identifier:email'`` or ``'Header=Group.trait'``."""
+    mapping, errors = [], []
+    for spec in specs:
+        header, sep, target = spec.partition("=")
+        if not sep:
+            errors.append(f"“{spec}”: expected HEADER=identifier:KIND or HEADER=Group.trait.")
+            continue
+        if header not in headers:
+            errors.append(f"“{spec}”: the file has no column “{header}”.")
+            continue
+        entry = {"column": headers.index(header), "header": header}
+        if target.startswith("identifier:"):
+            entry["identifier"] = target.removeprefix("identifier:")
+        else:
+            # Group and trait names may hold dots: take the split that names an existing trait.
+            for position in [i for i, char in enumerate(target) if char == "."]:
+                group, trait = target[:position], target[position + 1 :]
+                if trait in schema.get(group, {}):
+                    entry.update(group=group, trait=trait)
+                    break
+            else:
+                group, _, trait = target.partition(".")
+                entry.update(group=group, trait=trait)
+        mapping.append(entry)
+    if errors:
+        raise ValidationError(errors)
+    return mapping
+
+
+def mapping_validate(*, mapping: list[dict], headers: list[str], rules, schema) -> None:
+    """Every mapping rule; ValidationError lists each problem (nothing is queued until all pass)."""
+    errors = []
+    kinds = {rule.kind for rule in rules}
+    seen_columns, seen_traits = set(), {}
+    identifier_kinds, trait_columns = set(), 0
+    for entry in mapping:
+        column, header = entry.get("column"), entry.get("header", "")
+        if not isinstance(column, int) or not 0 <= column < len(headers) or headers[column] != header:
+            errors.append(f"Column “{header}” is not in the file.")
+            continue
+        if column in seen_columns:
+            errors.append(f"Column “{header}” is mapped twice.")
+        seen_columns.add(column)
+        if "identifier" in entry:
+            kind = entry["identifier"]
+            if kind not in kinds:
+                errors.append(f"Column “{header}”: there is no identity rule for the identifier kind “{kind}”.")
+            identifier_kinds.add(kind)
+        else:
+            group, trait = entry.get("group", ""), entry.get("trait", "")
+            if trait not in schema.get(group, {}):
+                errors.append(
+                    f"Column “{header}”: the trait “{group}.{trait}” does not exist in this memory store; "
+                    "create it on the Traits page first."
+                )
+                continue
+            if (group, trait) in seen_traits:
+                errors.append(
+                    f"Columns “{seen_traits[(group, trait)]}” and “{header}” are both mapped to {group}.{trait}."
+                )
+            seen_traits[(group, trait)] = header
+            trait_columns += 1
+    if not identifier_kinds & set(DEFAULT_IDENTIFIER_KINDS):
+        errors.append("Map at least one column to a default identifier: phone, email or whatsappid.")
+    if trait_columns < MIN_TRAIT_COLUMNS:
+        errors.append(f"Map at least {MIN_TRAIT_COLUMNS} columns to traits (now {trait_columns}).")
+    if errors:
+        raise ValidationError(errors)

@@ -1,0 +1,359 @@
+"""CSV imports: upload (file rules), mapping and queueing, the worker's run, and crash recovery.
+
+A file is ingested in one transaction: every good row is applied and the import is Completed, or,
+when 100 or more rows fail or anything goes wrong, nothing is applied and it is Failed. Failed
+rows are spilled to a temporary file while the transaction runs and saved afterwards, so the
+report survives the rollback.
+"""
+
+import contextlib
+import csv
+import logging
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.services import audit_record
+from profiles.services import Source
+from stores.config import store_config
+from stores.models import Store
+
+from . import storage
+from .csvfile import FileRuleError, csv_file_check, read_rows
+from .engine import ChunkResolver
+from .mapping import mapping_validate
+from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
+from .rows import RowValidator
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 10_000
+PROGRESS_EVERY = 5_000
+MAX_ATTEMPTS = 3
+STALE_AFTER_SECONDS = 15 * 60  # a worker on another host that has not reported for this long is gone
+
+
+def _actor_label(actor) -> str:
+    if actor is None:
+        return ""
+    return getattr(actor, "email", "") or str(actor)
+
+
+def _refuse_if_busy(store: Store, *, exclude_pk=None) -> None:
+    running = ProfileImport.objects.filter(store=store, status__in=ACTIVE_STATUSES).exclude(pk=exclude_pk).first()
+    if running:
+        raise ValidationError(
+            f"“{running.file_name}” (import #{running.pk}) is {running.get_status_display().lower()} in this "
+            "memory store; wait for it to finish before importing another file."
+        )
+
+
+def import_upload(*, store: Store, actor, file_name: str, chunks) -> ProfileImport:
+    """Save an uploaded file, apply the file rules and create an import waiting for its mapping.
+
+    `chunks` yields bytes (Django's UploadedFile.chunks(), or a file read in blocks), so the file
+    is never held whole in memory. A broken rule deletes the file and raises ValidationError.
+    """
+    _refuse_if_busy(store)
+    name = Path(file_name or "upload.csv").name[:255]
+    path, size = storage.upload_save(store_id=store.pk, chunks=chunks)
+    try:
+        checked = csv_file_check(path)
+    except FileRuleError as exc:
+        storage.file_delete(path)
+        raise ValidationError(f"{name}: {exc}") from None
+    except BaseException:
+        storage.file_delete(path)
+        raise
+    profile_import = ProfileImport.objects.create(
+        store=store,
+        file_name=name,
+        file_path=str(path),
+        file_size=size,
+        status=ImportStatus.MAPPING,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by_label=_actor_label(actor),
+        headers=checked.headers,
+        samples=checked.samples,
+        total_rows=checked.total_rows,
+    )
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="import.upload",
+        store_id=store.pk,
+        summary=f"Uploaded {name} ({checked.total_rows:,} rows) for import",
+    )
+    return profile_import
+
+
+@transaction.atomic
+def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict]) -> ProfileImport:
+    """Check the mapping and queue the import for a worker (one active import per store)."""
+    store = Store.objects.select_for_update().get(pk=profile_import.store_id)
+    profile_import = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
+    if profile_import.status != ImportStatus.MAPPING:
+        raise ValidationError(f"Import #{profile_import.pk} is already {profile_import.get_status_display().lower()}.")
+    _refuse_if_busy(store, exclude_pk=profile_import.pk)
+    config = store_config(store=store)
+    mapping_validate(mapping=mapping, headers=profile_import.headers, rules=config.rules, schema=config.schema)
+    profile_import.mapping = mapping
+    profile_import.status = ImportStatus.QUEUED
+    profile_import.queued_at = timezone.now()
+    profile_import.attempt += 1
+    profile_import.save(update_fields=["mapping", "status", "queued_at", "attempt"])
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="import.queue",
+        store_id=store.pk,
+        summary=f"Started importing {profile_import.file_name} ({len(mapping)} mapped columns)",
+    )
+    _enqueue(profile_import)
+    return profile_import
+
+
+def _enqueue(profile_import: ProfileImport) -> None:
+    pk, attempt = profile_import.pk, profile_import.attempt
+
+    def send():
+        from django_q.tasks import async_task
+
+        async_task("imports.tasks.import_run_task", pk, attempt, task_name=f"import-{pk}-{attempt}")
+
+    transaction.on_commit(send)
+
+
+def import_discard(*, profile_import: ProfileImport, actor) -> None:
+    """Drop an upload that was never queued (the user went back from the mapping page)."""
+    if profile_import.status != ImportStatus.MAPPING:
+        raise ValidationError("Only an upload that has not been started can be discarded.")
+    storage.file_delete(profile_import.file_path)
+    profile_import.delete()
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+def _worker_id() -> str:
+    start = ""
+    with contextlib.suppress(OSError, IndexError):
+        start = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    return f"{socket.gethostname()}:{os.getpid()}:{start}"
+
+
+def _worker_alive(worker: str) -> bool | None:
+    """True/False for a worker on this host, None when it ran elsewhere (we cannot tell)."""
+    host, _, rest = worker.partition(":")
+    if host != socket.gethostname() or not rest:
+        return None
+    pid, _, start = rest.partition(":")
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        try:
+            os.kill(int(pid), 0)
+        except (OSError, ValueError):
+            return False
+        return not start  # no /proc: the pid exists, trust it only if we never had a start time
+    return not start or stat.rsplit(")", 1)[1].split()[19] == start
+
+
+class _TooManyFailures(Exception):
+    pass
+
+
+def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
+    """Ingest a queued import (the worker's task). A stale task (an older attempt) does nothing."""
+    now = timezone.now()
+    claimed = ProfileImport.objects.filter(
+        pk=import_id, attempt=attempt, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
+    ).update(status=ImportStatus.RUNNING, started_at=now, worker=_worker_id(), finished_at=None, failure_reason="")
+    if not claimed:
+        return None
+    profile_import = ProfileImport.objects.select_related("store").get(pk=import_id)
+    ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
+    storage.progress_write(profile_import.file_path, rows_processed=0, rows_failed=0)
+    counts = {"processed": 0, "failed_rows": 0, "ingested": 0, "created": 0, "updated": 0, "merged": 0}
+    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spill:
+        writer = csv.writer(spill)
+        status, reason = ImportStatus.COMPLETED, ""
+        try:
+            _ingest(profile_import, now, writer, counts)
+        except _TooManyFailures:
+            status = ImportStatus.FAILED
+            reason = (
+                f"{counts['failed_rows']:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
+                "from the file was applied. Fix the failed rows and upload the file again."
+            )
+        except FileRuleError as exc:
+            status, reason = ImportStatus.FAILED, f"{exc} Nothing from the file was applied."
+        except Exception as exc:  # noqa: BLE001 - any error fails the import, with nothing applied
+            logger.exception("import %s failed", import_id)
+            status = ImportStatus.FAILED
+            reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
+        if status == ImportStatus.FAILED:
+            counts.update(ingested=0, created=0, updated=0, merged=0)
+        notes = _save_row_errors(profile_import, spill)
+    ProfileImport.objects.filter(pk=import_id, attempt=attempt).update(
+        status=status,
+        failure_reason=reason,
+        finished_at=timezone.now(),
+        rows_processed=counts["processed"],
+        rows_failed=counts["failed_rows"],
+        rows_ingested=counts["ingested"],
+        profiles_created=counts["created"],
+        profiles_updated=counts["updated"],
+        profiles_merged=counts["merged"],
+        identifiers_dropped=notes if status == ImportStatus.COMPLETED else 0,
+        worker="",
+    )
+    storage.file_delete(profile_import.file_path)
+    profile_import.refresh_from_db()
+    audit_record(
+        account=profile_import.store.account,
+        actor=None,
+        action=f"import.{status}",
+        store_id=profile_import.store_id,
+        summary=f"Import of {profile_import.file_name} {status}: {counts['ingested']:,} rows ingested, "
+        f"{counts['failed_rows']:,} failed",
+    )
+    return profile_import
+
+
+def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
+    store = profile_import.store
+    config = store_config(store=store)
+    mapping_validate(
+        mapping=profile_import.mapping, headers=profile_import.headers, rules=config.rules, schema=config.schema
+    )
+    validator = RowValidator(
+        mapping=profile_import.mapping,
+        headers=profile_import.headers,
+        rules=config.rules,
+        schema=config.schema,
+        region=store.default_region,
+    )
+    resolver = ChunkResolver(store=store, rules=config.rules, source=Source.import_(profile_import.pk), now=now)
+    updated: set[int] = set()
+    path = profile_import.file_path
+
+    def apply(chunk):
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with transaction.atomic():  # a savepoint: a lost race for an identifier redoes the chunk
+                    outcome = resolver.run(chunk)
+                break
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        counts["ingested"] += len(chunk)
+        counts["created"] += outcome.created
+        counts["merged"] += outcome.merged
+        updated.update(outcome.updated_ids)
+        for note in outcome.notes:
+            writer.writerow([note.line, note.column, note.value, note.reason, 0])
+
+    with transaction.atomic():
+        chunk: list = []
+        for line, cells in read_rows(Path(path)):
+            result = validator.validate(line, cells)
+            counts["processed"] += 1
+            if isinstance(result, list):
+                counts["failed_rows"] += 1
+                for failure in result:
+                    writer.writerow([failure.line, failure.column, failure.value, failure.reason, 1])
+            elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
+                chunk.append((line, *result))
+                if len(chunk) >= CHUNK_ROWS:
+                    apply(chunk)
+                    chunk = []
+            if counts["processed"] % PROGRESS_EVERY == 0:
+                storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+        if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
+            raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
+        if chunk:
+            apply(chunk)
+    counts["updated"] = len(updated)
+
+
+def _save_row_errors(profile_import: ProfileImport, spill) -> int:
+    """Store the spilled failures and notes; returns how many notes (kept rows' dropped identifiers)."""
+    spill.seek(0)
+    notes, batch = 0, []
+    for line, column, value, reason, failed in csv.reader(spill):
+        notes += failed == "0"
+        batch.append(
+            ImportRowError(
+                store_id=profile_import.store_id,
+                profile_import=profile_import,
+                line=int(line),
+                column=column,
+                value=value,
+                reason=reason,
+                row_failed=failed == "1",
+            )
+        )
+        if len(batch) >= 5000:
+            ImportRowError.objects.bulk_create(batch)
+            batch = []
+    ImportRowError.objects.bulk_create(batch)
+    return notes
+
+
+def imports_recover() -> list[int]:
+    """Requeue imports whose worker died mid-run (or fail them after MAX_ATTEMPTS); ids requeued.
+
+    Runs whenever a qcluster worker starts (imports/apps.py) and before each import. The dead
+    worker's transaction was rolled back by the database, so re-running from the start is safe.
+    """
+    requeued = []
+    for stale in ProfileImport.objects.filter(status=ImportStatus.RUNNING):
+        alive = _worker_alive(stale.worker) if stale.worker else False
+        if alive is None:
+            age = storage.heartbeat_age(stale.file_path)
+            alive = age is not None and age < STALE_AFTER_SECONDS
+        if alive:
+            continue
+        if stale.attempt >= MAX_ATTEMPTS:
+            ProfileImport.objects.filter(pk=stale.pk, status=ImportStatus.RUNNING, attempt=stale.attempt).update(
+                status=ImportStatus.FAILED,
+                finished_at=timezone.now(),
+                worker="",
+                failure_reason=f"The worker stopped {stale.attempt} times while importing this file; nothing "
+                "from the file was applied.",
+            )
+            storage.file_delete(stale.file_path)
+            continue
+        with transaction.atomic():
+            moved = ProfileImport.objects.filter(
+                pk=stale.pk, status=ImportStatus.RUNNING, attempt=stale.attempt
+            ).update(status=ImportStatus.QUEUED, attempt=stale.attempt + 1, worker="", queued_at=timezone.now())
+            if moved:
+                stale.attempt += 1
+                _enqueue(stale)
+                requeued.append(stale.pk)
+                logger.warning("import %s: its worker stopped mid-run; queued again (%s)", stale.pk, stale.attempt)
+    return requeued
+
+
+def import_failed_rows_csv(*, profile_import: ProfileImport, handle) -> None:
+    """Write the failed rows as CSV, with formula-like cells escaped (=, +, -, @ get a leading ')."""
+    writer = csv.writer(handle)
+    writer.writerow(["line", "column", "value", "reason"])
+    rows = ImportRowError.objects.filter(profile_import=profile_import).order_by("line", "id")
+    for line, column, value, reason in rows.values_list("line", "column", "value", "reason").iterator(2000):
+        writer.writerow([line, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
+
+
+def _safe_cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def import_store_files_delete(*, store_id: int) -> None:
+    transaction.on_commit(lambda: storage.store_files_delete(store_id))

@@ -1,0 +1,71 @@
+"""Where uploaded CSV files and their progress live (settings.IMPORTS_DIR, shared by web and workers).
+
+The worker ingests a file in one database transaction, which other connections cannot see (and
+SQLite would not even let them write beside), so it reports progress through a small JSON file next
+to the upload, replaced atomically; its modification time doubles as the worker's heartbeat.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+
+def store_dir(store_id: int) -> Path:
+    return Path(settings.IMPORTS_DIR) / f"store-{store_id}"
+
+
+def upload_save(*, store_id: int, chunks) -> tuple[Path, int]:
+    """Stream `chunks` (bytes) to a new file in the store's directory; (path, size)."""
+    directory = store_dir(store_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}.csv"
+    size = 0
+    with open(path, "wb") as handle:
+        for chunk in chunks:
+            size += len(chunk)
+            handle.write(chunk)
+    return path, size
+
+
+def file_delete(path: str | Path) -> None:
+    if not path:
+        return
+    for candidate in (Path(path), progress_path(path)):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+
+
+def store_files_delete(store_id: int) -> None:
+    shutil.rmtree(store_dir(store_id), ignore_errors=True)
+
+
+def progress_path(path: str | Path) -> Path:
+    return Path(f"{path}.progress.json")
+
+
+def progress_write(path: str | Path, **values) -> None:
+    target = progress_path(path)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(json.dumps({**values, "at": time.time()}))
+    os.replace(temporary, target)
+
+
+def progress_read(path: str | Path) -> dict | None:
+    try:
+        return json.loads(progress_path(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def heartbeat_age(path: str | Path) -> float | None:
+    """Seconds since the worker last wrote progress for this file, or None if it never did."""
+    try:
+        return time.time() - progress_path(path).stat().st_mtime
+    except FileNotFoundError:
+        return None
