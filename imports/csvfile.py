@@ -58,7 +58,10 @@ def check_encoding(path: Path) -> None:
         for signature, what in _SIGNATURES:
             if head.startswith(signature):
                 raise FileRuleError(f"This is {what}, not a CSV file. {_SAVE_AS}")
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # UTF-16 text with a BOM, or without one: ASCII text then has a NUL byte beside every letter.
+        zeros = b"\x00" * 4
+        utf16_ascii = len(head) == 8 and (head[::2] == zeros) != (head[1::2] == zeros)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or utf16_ascii:
             raise FileRuleError(f"The file is UTF-16 text; only UTF-8 CSV files can be imported. {_SAVE_AS}")
         handle.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -67,12 +70,14 @@ def check_encoding(path: Path) -> None:
             if b"\x00" in chunk:
                 line += chunk[: chunk.index(b"\x00")].count(b"\n")
                 raise FileRuleError(f"Line {line} holds a NUL byte: this is a binary file, not a CSV file.")
+            pending = decoder.getstate()[0]  # the start of a character cut by the previous block
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                line += chunk[: exc.start].count(b"\n")
+                data = pending + chunk  # exc.start counts from the pending bytes (never a line break)
+                line += data[: exc.start].count(b"\n")
                 raise FileRuleError(
-                    f"Line {line} is not valid UTF-8 text (byte 0x{chunk[exc.start]:02x}); the file may be in "
+                    f"Line {line} is not valid UTF-8 text (byte 0x{data[exc.start]:02x}); the file may be in "
                     f"another encoding such as Latin-1 or Windows-1252. {_SAVE_AS}"
                 ) from None
             line += chunk.count(b"\n")

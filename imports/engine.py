@@ -40,6 +40,8 @@ class ChunkOutcome:
     created: int = 0
     merged: int = 0
     updated_ids: list[int] = field(default_factory=list)  # existing profiles (not this import's) changed
+    created_ids: list[int] = field(default_factory=list)  # profiles inserted
+    merged_ids: list[int] = field(default_factory=list)  # profiles written as tombstones
     notes: list[RowFailure] = field(default_factory=list)  # dropped identifiers, blocked merges
 
 
@@ -236,14 +238,21 @@ class ChunkResolver:
                 )
             )
             self.outcome.merged += 1
+            self.outcome.merged_ids.append(from_key)
         MergeRecord.objects.bulk_create(records)
-        self._insert_identifiers([(kind, value, live_pk(key)) for (kind, value), key in self.new_pairs])
+        # A new identifier goes to the profile holding it at the end of the chunk: the profile a row
+        # attached it to may have been merged away by a later row (after the UPDATEs above moved its
+        # other identifiers), and live_pk() maps an existing profile to itself even when merged.
+        self._insert_identifiers([(kind, value, pk[self._find(key).key]) for (kind, value), key in self.new_pairs])
         dirty = [p for p in self.profiles.values() if not p.new and p.merged_into is None and p.dirty]
         self._update_profiles(dirty)
         self.outcome.created = len(new)
+        self.outcome.created_ids = [pk[p.key] for p in new]
         self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.now]
 
     def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
+        # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
+        # turns a UniqueViolation into django.db.IntegrityError, so services.apply() redoes the chunk.
         if not new:
             return {}
         if self.postgres:
@@ -253,9 +262,12 @@ class ChunkResolver:
                     [len(new)],
                 )
                 ids = [row[0] for row in cursor.fetchall()]
-                with cursor.cursor.copy(
-                    "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
-                ) as copy:
+                with (
+                    connection.wrap_database_errors,
+                    cursor.cursor.copy(
+                        "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
+                    ) as copy,
+                ):
                     for pid, profile in zip(ids, new, strict=True):
                         copy.write_row(
                             (
@@ -279,6 +291,12 @@ class ChunkResolver:
             for profile in new
         ]
         Profile.objects.bulk_create(objects, batch_size=500)
+        # bulk_create stamps auto_now_add/auto_now fields with the clock, not with self.now: set them to
+        # the import's time as COPY does, so a later chunk orders these profiles (oldest first, then by
+        # id) before the ones it creates and does not count them as updated.
+        ids = [obj.pk for obj in objects]
+        for start in range(0, len(ids), 500):
+            Profile.objects.filter(pk__in=ids[start : start + 500]).update(created_at=self.now, updated_at=self.now)
         return {profile.key: obj.pk for profile, obj in zip(new, objects, strict=True)}
 
     def _insert_identifiers(self, rows: list[tuple[str, str, int]]) -> None:
@@ -287,6 +305,7 @@ class ChunkResolver:
         if self.postgres:
             with (
                 connection.cursor() as cursor,
+                connection.wrap_database_errors,
                 cursor.cursor.copy(
                     "COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN"
                 ) as copy,
@@ -312,7 +331,10 @@ class ChunkResolver:
                     "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP"
                 )
                 cursor.execute("TRUNCATE import_profile_update")
-                with cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy:
+                with (
+                    connection.wrap_database_errors,
+                    cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
+                ):
                     for profile in dirty:
                         copy.write_row((profile.key, json.dumps(profile.traits), json.dumps(profile.sources)))
                 cursor.execute(

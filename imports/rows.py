@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from identity.models import RuleSource
-from identity.normalization import IdentifierError, normalize_identifier
+from identity.normalization import MAX_LENGTH, IdentifierError, normalize_identifier
 from traits.charset import ALLOWED, describe, disallowed_characters
 from traits.coercion import DELETE, DELETE_MARKER, TraitValueError, coerce_trait_value
 
@@ -29,6 +29,14 @@ class RowFailure:
     column: str
     value: str
     reason: str
+
+
+def _identifier(kind: str, raw: str, region: str) -> str:
+    """The normalised value; one that does not fit Identifier.value (a long email) fails like any invalid one."""
+    value = normalize_identifier(kind, raw, region=region)
+    if len(value) > MAX_LENGTH:
+        raise IdentifierError(kind, raw, f"is longer than {MAX_LENGTH} characters")
+    return value
 
 
 def _bad_characters(cell: str) -> list[str]:
@@ -91,7 +99,7 @@ class RowValidator:
             if not cell or cell == DELETE_MARKER:
                 continue
             try:
-                pair = (kind, normalize_identifier(kind, cell, region=self.region))
+                pair = (kind, _identifier(kind, cell, self.region))
             except IdentifierError as exc:
                 failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{exc.reason}"))
                 continue
@@ -105,7 +113,8 @@ class RowValidator:
             elif cell == "" or data_type == "string":
                 value = cell
             else:
-                raw = [part for part in cell.split("|") if part] if data_type == "array" else cell
+                # items trimmed, empty ones dropped: as the a;b;c form of traits.coercion
+                raw = [part.strip() for part in cell.split("|") if part.strip()] if data_type == "array" else cell
                 try:
                     value = coerce_trait_value(data_type, raw, label=f"{group}.{trait}")
                 except TraitValueError as exc:
@@ -114,9 +123,11 @@ class RowValidator:
             typed.setdefault(group, {})[trait] = value
             if kinds and value is not DELETE and value != "":
                 for item in value if isinstance(value, list) else [value]:
+                    if not isinstance(item, str | int) or isinstance(item, bool):
+                        continue  # as identity.services._mapped_pairs: only text and whole numbers identify
                     for kind in kinds:
                         try:
-                            pair = (kind, normalize_identifier(kind, str(item), region=self.region))
+                            pair = (kind, _identifier(kind, str(item), self.region))
                         except IdentifierError as exc:
                             failures.append(
                                 RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"as identifier {kind}: {exc.reason}")

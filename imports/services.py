@@ -14,6 +14,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -41,6 +42,8 @@ STALE_AFTER_SECONDS = 15 * 60  # a worker on another host that has not reported 
 def _actor_label(actor) -> str:
     if actor is None:
         return ""
+    if isinstance(actor, str):
+        return actor
     return getattr(actor, "email", "") or str(actor)
 
 
@@ -76,7 +79,7 @@ def import_upload(*, store: Store, actor, file_name: str, chunks) -> ProfileImpo
         file_path=str(path),
         file_size=size,
         status=ImportStatus.MAPPING,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=actor if isinstance(actor, get_user_model()) else None,
         created_by_label=_actor_label(actor),
         headers=checked.headers,
         samples=checked.samples,
@@ -161,7 +164,10 @@ def _worker_alive(worker: str) -> bool | None:
         except (OSError, ValueError):
             return False
         return not start  # no /proc: the pid exists, trust it only if we never had a start time
-    return not start or stat.rsplit(")", 1)[1].split()[19] == start
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return False  # killed and not reaped yet (a container's init may never reap it)
+    return not start or fields[19] == start
 
 
 class _TooManyFailures(Exception):
@@ -193,13 +199,18 @@ def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
             )
         except FileRuleError as exc:
             status, reason = ImportStatus.FAILED, f"{exc} Nothing from the file was applied."
+        except ValidationError as exc:  # the mapping no longer fits the store (a trait or rule deleted since)
+            status = ImportStatus.FAILED
+            reason = " ".join(exc.messages) + " Nothing from the file was applied."
         except Exception as exc:  # noqa: BLE001 - any error fails the import, with nothing applied
             logger.exception("import %s failed", import_id)
             status = ImportStatus.FAILED
             reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
         if status == ImportStatus.FAILED:
             counts.update(ingested=0, created=0, updated=0, merged=0)
-        notes = _save_row_errors(profile_import, spill)
+        # A failed import applied nothing, so its notes (identifiers "not added" to rows that "went in")
+        # would be false: keep only the failed rows.
+        notes = _save_row_errors(profile_import, spill, keep_notes=status == ImportStatus.COMPLETED)
     ProfileImport.objects.filter(pk=import_id, attempt=attempt).update(
         status=status,
         failure_reason=reason,
@@ -240,6 +251,11 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         region=store.default_region,
     )
     resolver = ChunkResolver(store=store, rules=config.rules, source=Source.import_(profile_import.pk), now=now)
+    # Profile ids, so the counts do not depend on where chunks end: a profile this import created in
+    # one chunk and merged away in a later one is neither created nor merged (as within one chunk),
+    # and an existing profile updated and later merged away counts as merged only.
+    created: set[int] = set()
+    merged: set[int] = set()
     updated: set[int] = set()
     path = profile_import.file_path
 
@@ -253,8 +269,8 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         counts["ingested"] += len(chunk)
-        counts["created"] += outcome.created
-        counts["merged"] += outcome.merged
+        created.update(outcome.created_ids)
+        merged.update(outcome.merged_ids)
         updated.update(outcome.updated_ids)
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0])
@@ -279,14 +295,18 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
             raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
         if chunk:
             apply(chunk)
-    counts["updated"] = len(updated)
+    counts["created"] = len(created - merged)
+    counts["merged"] = len(merged - created)
+    counts["updated"] = len(updated - merged - created)
 
 
-def _save_row_errors(profile_import: ProfileImport, spill) -> int:
+def _save_row_errors(profile_import: ProfileImport, spill, *, keep_notes: bool = True) -> int:
     """Store the spilled failures and notes; returns how many notes (kept rows' dropped identifiers)."""
     spill.seek(0)
     notes, batch = 0, []
     for line, column, value, reason, failed in csv.reader(spill):
+        if failed == "0" and not keep_notes:
+            continue
         notes += failed == "0"
         batch.append(
             ImportRowError(
@@ -342,13 +362,21 @@ def imports_recover() -> list[int]:
     return requeued
 
 
-def import_failed_rows_csv(*, profile_import: ProfileImport, handle) -> None:
-    """Write the failed rows as CSV, with formula-like cells escaped (=, +, -, @ get a leading ')."""
-    writer = csv.writer(handle)
-    writer.writerow(["line", "column", "value", "reason"])
+def import_failed_rows_csv(*, profile_import: ProfileImport):
+    """The failed rows as CSV text, yielded a line at a time (a bad file may have a million).
+
+    Cells starting with =, +, -, @ (or a tab/CR) get a leading ' so spreadsheets do not run them.
+    """
+
+    class _Line:
+        def write(self, text):
+            return text
+
+    writer = csv.writer(_Line())
+    yield writer.writerow(["line", "column", "value", "reason"])
     rows = ImportRowError.objects.filter(profile_import=profile_import).order_by("line", "id")
     for line, column, value, reason in rows.values_list("line", "column", "value", "reason").iterator(2000):
-        writer.writerow([line, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
+        yield writer.writerow([line, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
 
 
 def _safe_cell(text: str) -> str:

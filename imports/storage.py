@@ -50,6 +50,8 @@ def progress_path(path: str | Path) -> Path:
 
 
 def progress_write(path: str | Path, **values) -> None:
+    if not path:
+        return  # an import without a file (never uploaded) has nothing to report
     target = progress_path(path)
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps({**values, "at": time.time()}))

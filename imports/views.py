@@ -1,16 +1,167 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
+
 from stores.access import store_view
-from stores.placeholders import coming_soon
+from stores.config import store_config
+
+from . import services
+from .csvfile import MAX_COLUMNS, MAX_ROWS, template_csv
+from .forms import MappingForm, UploadForm
+from .mapping import MIN_TRAIT_COLUMNS, mapping_from_targets, suggest_targets, target_choices
+from .models import ImportStatus
+from .selectors import duration_text, import_get, import_list, import_progress, import_row_errors
+
+LIST_PAGE_SIZE = 25
+ROW_ERRORS_PAGE_SIZE = 50
+
+
+def _import_or_404(store, import_id):
+    profile_import = import_get(store=store, import_id=import_id)
+    if profile_import is None:
+        raise Http404("No such import in this memory store.")
+    return profile_import
+
+
+def _attachment(response, file_name: str):
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=file_name)
+    return response
 
 
 @store_view()
 def data_source_list(request, store):
-    return coming_soon(
+    page = Paginator(import_list(store=store), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "imports/list.html", {"page": page})
+
+
+@store_view()
+def import_template(request, store):
+    return _attachment(HttpResponse(template_csv(), content_type="text/csv; charset=utf-8"), "profiles-template.csv")
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def import_upload(request, store):
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    errors = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            profile_import = services.import_upload(
+                store=store, actor=request.user, file_name=upload.name, chunks=upload.chunks()
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            messages.success(
+                request, f"{profile_import.file_name} passed the file checks: map its columns and click Complete."
+            )
+            return redirect("imports:mapping", store.pk, profile_import.pk)
+    return render(
         request,
-        section="data_sources",
-        title="Data sources",
-        lead="Add profiles from CSV files and see every upload's status and details.",
-        points=[
-            "Upload a CSV, map its columns to identifiers and traits, and follow the import's progress.",
-            "See each file's rows ingested, failed rows and their reasons.",
-        ],
+        "imports/upload.html",
+        {
+            "form": form,
+            "errors": errors,
+            "max_rows": MAX_ROWS,
+            "max_columns": MAX_COLUMNS,
+            "min_traits": MIN_TRAIT_COLUMNS,
+        },
     )
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def import_mapping(request, store, import_id):
+    profile_import = _import_or_404(store, import_id)
+    if profile_import.status != ImportStatus.MAPPING:
+        messages.info(request, f"{profile_import.file_name} is already {profile_import.get_status_display().lower()}.")
+        return redirect("imports:detail", store.pk, profile_import.pk)
+    config = store_config(store=store)
+    form = MappingForm(
+        request.POST if request.method == "POST" else None,
+        headers=profile_import.headers,
+        samples=profile_import.samples,
+        choices=target_choices(rules=config.rules, schema=config.schema),
+        suggestions=suggest_targets(headers=profile_import.headers, rules=config.rules, schema=config.schema),
+    )
+    errors = []
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                mapping = mapping_from_targets(
+                    headers=profile_import.headers, targets=form.targets(), schema=config.schema
+                )
+                profile_import = services.import_queue(
+                    profile_import=profile_import, actor=request.user, mapping=mapping
+                )
+            except ValidationError as exc:
+                errors = exc.messages
+            else:
+                messages.success(request, f"Importing {profile_import.file_name}: {len(mapping)} columns mapped.")
+                return redirect("imports:detail", store.pk, profile_import.pk)
+        else:
+            errors = [f"{form.fields[name].label}: {' '.join(e)}" for name, e in form.errors.items()]
+    return render(request, "imports/mapping.html", {"profile_import": profile_import, "form": form, "errors": errors})
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def import_discard(request, store, import_id):
+    """Cancel upload: a confirmation page without JavaScript, the discard itself on POST."""
+    profile_import = _import_or_404(store, import_id)
+    if request.method == "POST":
+        try:
+            services.import_discard(profile_import=profile_import, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("imports:detail", store.pk, profile_import.pk)
+        messages.success(request, f"Cancelled the upload of {profile_import.file_name}.")
+        return redirect("imports:list", store.pk)
+    if profile_import.status != ImportStatus.MAPPING:
+        return redirect("imports:detail", store.pk, profile_import.pk)
+    return render(request, "imports/discard.html", {"profile_import": profile_import})
+
+
+@store_view()
+def import_detail(request, store, import_id):
+    profile_import = _import_or_404(store, import_id)
+    row_errors = Paginator(import_row_errors(profile_import=profile_import), ROW_ERRORS_PAGE_SIZE)
+    return render(
+        request,
+        "imports/detail.html",
+        {
+            "profile_import": profile_import,
+            "progress": import_progress(profile_import=profile_import),
+            "duration": duration_text(profile_import.duration),
+            "page": row_errors.get_page(request.GET.get("page")),
+        },
+    )
+
+
+@store_view()
+def import_progress_partial(request, store, import_id):
+    """Polled by the details page while the import is queued or running; once it has finished the
+    page reloads (HX-Refresh) to show the final numbers and the failed rows."""
+    profile_import = _import_or_404(store, import_id)
+    if not request.htmx:
+        return redirect("imports:detail", store.pk, profile_import.pk)
+    progress = import_progress(profile_import=profile_import)
+    if not progress.active:
+        return HttpResponseClientRefresh()
+    return render(request, "imports/_progress.html", {"profile_import": profile_import, "progress": progress})
+
+
+@store_view()
+def import_failed_rows_csv(request, store, import_id):
+    profile_import = _import_or_404(store, import_id)
+    response = StreamingHttpResponse(
+        services.import_failed_rows_csv(profile_import=profile_import), content_type="text/csv; charset=utf-8"
+    )
+    stem = profile_import.file_name.removesuffix(".csv")
+    return _attachment(response, f"{stem}-failed-rows.csv")

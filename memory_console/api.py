@@ -51,6 +51,7 @@ def health(request):
 
 def _mount():
     from identity.api import router as identity_router
+    from imports.api import router as imports_router
     from profiles.api import router as profiles_router
     from stores.api import router as stores_router
     from traits.api import router as traits_router
@@ -59,6 +60,7 @@ def _mount():
     api.add_router("/stores", profiles_router)
     api.add_router("/stores", identity_router)
     api.add_router("/stores", traits_router)
+    api.add_router("/stores", imports_router)
 
 
 _mount()

@@ -140,7 +140,7 @@ def test_checklist_steps_link_to_their_pages(admin_client, store):
     assert b"+ Add trait group" in pages["Configure traits and identifiers"].content
     # Sections of later issues say honestly that they are not built yet.
     assert b"Coming soon" in pages["Set up conversations"].content
-    assert b"Coming soon" in pages["Add profiles (CSV)"].content
+    assert b"No CSV uploads yet" in pages["Add profiles (CSV)"].content
 
 
 def test_switcher_lists_the_account_stores_and_keeps_the_section(admin_client, account, store, other_account):

@@ -41,6 +41,7 @@ def _tenant_objects(membership, store):
     """One object of every kind a console URL can name, inside `store`."""
     from accounts.services import api_key_create
     from identity.services import identity_rule_create
+    from imports.models import ImportStatus, ProfileImport
     from profiles.models import Profile
     from traits.services import trait_create, trait_group_create
 
@@ -55,6 +56,9 @@ def _tenant_objects(membership, store):
         "profile_id": profile.pk,
         "rule_id": identity_rule_create(store=store, actor=None, name="User ID", kind="user_id").pk,
         "key_id": api_key_create(account=membership.account, actor=None, name=f"key for {store.name}")[0].pk,
+        "import_id": ProfileImport.objects.create(
+            store=store, file_name="people.csv", status=ImportStatus.MAPPING, headers=["email", "a", "b"]
+        ).pk,
     }
 
 

@@ -1,0 +1,118 @@
+"""CSV imports over the API: upload a file with its mapping, then poll the import."""
+
+import json
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import File, Form, Router, Schema, Status, UploadedFile
+
+from memory_console.errors import FieldError
+from profiles.services import Source
+from stores.api import api_store
+from stores.config import store_config
+
+from .mapping import mapping_from_specs
+from .models import ProfileImport
+from .selectors import import_progress
+from .services import import_discard, import_queue, import_upload
+
+router = Router(tags=["Imports"])
+ERRORS_SHOWN = 100
+
+
+class RowErrorOut(Schema):
+    line: int
+    column: str
+    value: str
+    reason: str
+    row_failed: bool
+
+
+class ImportOut(Schema):
+    id: int
+    file_name: str
+    status: str
+    total_rows: int
+    rows_processed: int
+    rows_ingested: int
+    rows_failed: int
+    profiles_created: int
+    profiles_updated: int
+    profiles_merged: int
+    identifiers_dropped: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    failure_reason: str
+    mapping: list[dict]
+    errors: list[RowErrorOut]
+    errors_total: int
+
+
+def _out(profile_import: ProfileImport) -> dict:
+    live = import_progress(profile_import=profile_import)
+    errors = profile_import.row_errors.order_by("line", "id")
+    return {
+        **{field: getattr(profile_import, field) for field in ImportOut.model_fields if hasattr(profile_import, field)},
+        "rows_processed": live.rows_processed,
+        "rows_failed": live.rows_failed,
+        "errors": list(errors.values("line", "column", "value", "reason", "row_failed")[:ERRORS_SHOWN]),
+        "errors_total": errors.count(),
+    }
+
+
+SHAPE = '{"CSV header": "identifier:email" | "Group.trait"}'
+
+
+def _specs(raw: str) -> list[str]:
+    """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}."""
+    try:
+        mapping = json.loads(raw)
+    except ValueError:
+        raise ValidationError(f"mapping: not valid JSON; expected {SHAPE}") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ValidationError(f"mapping: expected an object {SHAPE}")
+    return [f"{header}={target}" for header, target in mapping.items()]
+
+
+@router.post(
+    "/{store_id}/imports",
+    response={202: ImportOut},
+    summary="Upload a CSV file with its column mapping and queue the import",
+    description="Multipart form: `file` (the CSV) and `mapping`, a JSON object such as "
+    '`{"Email": "identifier:email", "First Name": "Contact.firstName"}`. Columns not in the mapping '
+    "are ignored. File and mapping rules are checked before anything is queued (422 with the rule).",
+)
+def import_create(request, store_id: int, mapping: Form[str | None] = None, file: File[UploadedFile | None] = None):
+    store = api_store(request, store_id)  # the tenant wall answers 404 before any input check
+    missing = [name for name, value in (("file", file), ("mapping", mapping)) if value is None]
+    if missing:
+        raise ValidationError([FieldError(f"{name}: this field is required.", (name,)) for name in missing])
+    specs = _specs(mapping)
+    actor = Source.api_key(request.auth.name)
+    profile_import = import_upload(store=store, actor=actor, file_name=file.name, chunks=file.chunks())
+    try:
+        schema = store_config(store=store).schema
+        parsed = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
+        profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=parsed)
+    except ValidationError:
+        import_discard(profile_import=profile_import, actor=actor)
+        raise
+    return Status(202, _out(profile_import))
+
+
+@router.get("/{store_id}/imports", response=list[ImportOut], summary="The store's imports, newest first (50)")
+def import_list(request, store_id: int):
+    store = api_store(request, store_id)
+    return [_out(i) for i in ProfileImport.objects.filter(store=store).order_by("-created_at", "-id")[:50]]
+
+
+@router.get(
+    "/{store_id}/imports/{import_id}",
+    response=ImportOut,
+    summary="An import's status, counts and its first 100 row errors",
+)
+def import_get(request, store_id: int, import_id: int):
+    store = api_store(request, store_id)
+    return _out(get_object_or_404(ProfileImport, store=store, pk=import_id))

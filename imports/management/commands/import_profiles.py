@@ -1,0 +1,94 @@
+"""Import a CSV file into a store from the command line, with the same rules as the console."""
+
+import threading
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from imports.mapping import mapping_from_specs
+from imports.selectors import import_progress
+from imports.services import import_discard, import_queue, import_run, import_upload
+from stores.config import store_config
+from stores.models import Store
+
+
+def _messages(exc: ValidationError) -> str:
+    return "\n".join(f"  - {message}" for message in exc.messages)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import profiles from a CSV file: --map 'Email=identifier:email' --map 'First Name=Contact.firstName' ... "
+        "Runs the import in this process (printing progress) unless --queue hands it to the qcluster worker."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--store", type=int, required=True, help="memory store id")
+        parser.add_argument("file", help="path of the CSV file")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            dest="specs",
+            metavar="HEADER=TARGET",
+            help="TARGET is identifier:KIND or Group.trait; repeat for every column to import",
+        )
+        parser.add_argument("--queue", action="store_true", help="queue for the worker instead of running here")
+
+    def handle(self, *args, store, file, specs, queue, **options):
+        target = Store.objects.filter(pk=store).first()
+        if target is None:
+            raise CommandError(f"No memory store with id {store}.")
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"{file}: no such file.")
+        actor = "cli:import_profiles"
+
+        def chunks():
+            with open(path, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    yield block
+
+        try:
+            profile_import = import_upload(store=target, actor=actor, file_name=path.name, chunks=chunks())
+        except ValidationError as exc:
+            raise CommandError("The file was rejected:\n" + _messages(exc)) from None
+        self.stdout.write(f"Import #{profile_import.pk}: {profile_import.total_rows:,} rows, checked.")
+        try:
+            schema = store_config(store=target).schema
+            mapping = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
+            profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=mapping)
+        except ValidationError as exc:
+            import_discard(profile_import=profile_import, actor=actor)
+            raise CommandError("The mapping was rejected:\n" + _messages(exc)) from None
+        if queue:
+            self.stdout.write(f"Queued import #{profile_import.pk} for the worker.")
+            return
+        done = threading.Event()
+        watcher = threading.Thread(target=self._report, args=(profile_import, done), daemon=True)
+        watcher.start()
+        try:
+            finished = import_run(import_id=profile_import.pk, attempt=profile_import.attempt)
+        finally:
+            done.set()
+            watcher.join()
+        if finished is None:
+            raise CommandError(f"Import #{profile_import.pk} was taken by a worker; follow it in the console.")
+        self.stdout.write(
+            f"{finished.get_status_display()}: {finished.rows_ingested:,} rows ingested, "
+            f"{finished.rows_failed:,} failed; profiles created {finished.profiles_created:,}, "
+            f"updated {finished.profiles_updated:,}, merged {finished.profiles_merged:,}; "
+            f"{finished.identifiers_dropped:,} identifiers not kept; took {finished.duration}."
+        )
+        for error in finished.row_errors.filter(row_failed=True)[:20]:
+            self.stdout.write(f"  line {error.line} {error.column}: “{error.value}” {error.reason}")
+        if finished.status == "failed":
+            raise CommandError(finished.failure_reason)
+
+    def _report(self, profile_import, done):
+        total = profile_import.total_rows
+        while not done.wait(2):
+            profile_import.status = "running"
+            progress = import_progress(profile_import=profile_import)
+            self.stdout.write(f"  {progress.rows_processed:,} / {total:,} rows processed")

@@ -1,0 +1,109 @@
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from imports.models import ImportStatus, ProfileImport
+from imports.services import import_run
+from profiles.models import Profile
+from stores.services import store_create
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD, AdminMembershipFactory
+
+PEOPLE = (
+    "email,firstName,lastName,address\r\n"
+    "ada@example.com,Ada,Lovelace,12 St James Square\r\n"
+    "not-an-email,Bad,Row,Nowhere\r\n"
+    "grace@example.com,Grace,Hopper,Arlington\r\n"
+)
+PROGRESS = re.compile(r"/progress/$")
+
+
+@pytest.fixture(autouse=True)
+def _imports_dir(settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path / "imports"
+
+
+def _csv(name: str, text: str) -> dict:
+    return {"name": name, "mimeType": "text/csv", "buffer": text.encode("utf-8")}
+
+
+def _admin_with_store():
+    member = AdminMembershipFactory()
+    return member, store_create(account=member.account, actor=None, name="Shop")
+
+
+def test_admin_uploads_maps_and_follows_an_import_to_completed_with_its_failed_row(page):
+    member, store = _admin_with_store()
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/data-sources/")
+    expect(page.get_by_test_id("imports-empty")).to_be_visible()
+    page.get_by_role("link", name="+ Add profiles").click()
+
+    expect(page.get_by_role("heading", name="Select a CSV")).to_be_visible()
+    expect(page.get_by_role("link", name="Download the CSV template")).to_be_visible()
+    page.get_by_label("CSV file").set_input_files(files=[_csv("people.csv", PEOPLE)])
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_role("heading", name="Map CSV columns")).to_be_visible()
+    expect(page.get_by_label("Map column email to")).to_have_value("identifier:email")
+    address = page.get_by_label("Import column address")
+    expect(address).to_be_checked()
+    address.uncheck()
+    page.get_by_role("button", name="Complete").click()
+
+    # The details page shows the queued import and polls its progress.
+    expect(page.get_by_role("heading", name="people.csv")).to_be_visible()
+    progress = page.get_by_test_id("import-progress")
+    expect(progress.get_by_test_id("import-status")).to_have_text("Queued")
+    expect(page.get_by_test_id("progress-text")).to_have_text("0 of 3 rows processed")
+
+    # No worker runs here: run its function in this thread. Hold the page's next poll meanwhile, so
+    # the live server (which shares this thread's SQLite connection) answers nothing during the run.
+    held, release = [], []
+
+    def hold(route):
+        if release:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(PROGRESS, hold)
+    with page.expect_request(PROGRESS):
+        pass
+    profile_import = ProfileImport.objects.get(store=store)
+    assert import_run(import_id=profile_import.pk, attempt=profile_import.attempt).status == ImportStatus.COMPLETED
+    release.append(True)
+    for route in held:
+        route.continue_()
+
+    # The poll sees the import finished and reloads the page with the final numbers.
+    expect(page.get_by_test_id("import-status")).to_have_text("Completed")
+    expect(page.get_by_test_id("import-progress")).to_have_count(0)
+    expect(page.locator('[data-fact="rows_ingested"]')).to_have_text("2")
+    expect(page.locator('[data-fact="rows_failed"]')).to_have_text("1")
+    failed = page.get_by_test_id("row-errors").locator('tr[data-line="3"]')
+    expect(failed).to_contain_text("failed row")
+    expect(failed).to_contain_text("not-an-email")
+    expect(page.get_by_role("link", name="Download failed rows (CSV)")).to_be_visible()
+
+    # The unticked column was not imported.
+    ada = Profile.objects.get(store=store, identifiers__value="ada@example.com")
+    assert ada.traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
+
+    page.get_by_role("link", name="Data sources").first.click()
+    row = page.get_by_test_id("import-list").locator(f'tr[data-import="{profile_import.pk}"]')
+    expect(row).to_contain_text("Completed")
+    expect(row).to_contain_text(member.user.email)
+
+
+def test_an_upload_breaking_a_file_rule_shows_the_rule_and_stays_on_select_a_csv(page):
+    member, store = _admin_with_store()
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/data-sources/csv/upload/")
+    bad = "email,firstName,email\r\nada@example.com,Ada,ada@example.com\r\n"
+    page.get_by_label("CSV file").set_input_files(files=[_csv("dupes.csv", bad)])
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_test_id("upload-error")).to_contain_text("Header “email” appears twice (columns 1 and 3).")
+    expect(page.get_by_role("heading", name="Select a CSV")).to_be_visible()
+    assert not ProfileImport.objects.filter(store=store).exists()

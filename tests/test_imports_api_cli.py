@@ -1,0 +1,111 @@
+"""CSV imports through the JSON API and the import_profiles command."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from accounts.services import api_key_create
+from identity.models import Identifier
+from imports.models import ImportStatus, ProfileImport
+from imports.services import import_run
+from profiles.models import Profile
+from tests.factories import StoreFactory
+
+CSV = "Email,First Name,Last Name\r\nada@example.com,Ada,Lovelace\r\nnot-an-email,Bad,Row\r\n"
+MAPPING = {"Email": "identifier:email", "First Name": "Contact.firstName", "Last Name": "Contact.lastName"}
+
+
+@pytest.fixture
+def key(account):
+    return api_key_create(account=account, actor=None, name="CRM sync")[1]
+
+
+def _post(client, key, store, text=CSV, mapping=MAPPING, name="people.csv"):
+    return client.post(
+        f"/api/v1/stores/{store.pk}/imports",
+        {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv"), "mapping": json.dumps(mapping)},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+
+def test_api_upload_queues_the_import_and_get_reports_status_counts_and_errors(client, key, store):
+    response = _post(client, key, store)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued" and body["total_rows"] == 2
+    assert [m["header"] for m in body["mapping"]] == ["Email", "First Name", "Last Name"]
+    queued = ProfileImport.objects.get(pk=body["id"])
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    result = client.get(f"/api/v1/stores/{store.pk}/imports/{queued.pk}", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+    assert result["status"] == "completed"
+    assert (result["rows_ingested"], result["rows_failed"], result["profiles_created"]) == (1, 1, 1)
+    assert result["errors"] == [
+        {
+            "line": 3,
+            "column": "Email",
+            "value": "not-an-email",
+            "reason": "is not a valid email address",
+            "row_failed": True,
+        }
+    ]
+    assert Profile.objects.get(store=store).traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
+
+
+def test_api_rejects_a_file_rule_break_with_422_and_keeps_nothing(client, key, store):
+    response = _post(client, key, store, text="Email,Email\r\na@example.com,b@example.com\r\n")
+    assert response.status_code == 422
+    assert "appears twice" in response.json()["detail"][0]["msg"]
+    assert not ProfileImport.objects.filter(store=store).exists()
+
+
+def test_api_rejects_a_mapping_with_an_unknown_trait_before_anything_is_queued(client, key, store):
+    response = _post(client, key, store, mapping={**MAPPING, "Last Name": "Contact.surname"})
+    assert response.status_code == 422
+    assert "Contact.surname" in response.json()["detail"][0]["msg"]
+    assert not ProfileImport.objects.filter(store=store).exists()
+
+
+def test_api_import_of_another_accounts_store_is_404(client, key, store):
+    other = StoreFactory()
+    assert _post(client, key, other).status_code == 404
+    mine = ProfileImport.objects.create(store=other, file_name="x.csv")
+    assert (
+        client.get(f"/api/v1/stores/{store.pk}/imports/{mine.pk}", HTTP_AUTHORIZATION=f"Bearer {key}").status_code
+        == 404
+    )
+
+
+def test_cli_imports_a_file_and_prints_progress_status_and_counts(store, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(CSV)
+    out = StringIO()
+    call_command(
+        "import_profiles",
+        "--store",
+        str(store.pk),
+        str(path),
+        "--map",
+        "Email=identifier:email",
+        "--map",
+        "First Name=Contact.firstName",
+        "--map",
+        "Last Name=Contact.lastName",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "2 rows, checked" in text
+    assert "Completed: 1 rows ingested, 1 failed; profiles created 1" in text
+    assert "line 3 Email: “not-an-email” is not a valid email address" in text
+    assert Identifier.objects.filter(store=store, kind="email", value="ada@example.com").exists()
+    assert ProfileImport.objects.get(store=store).status == ImportStatus.COMPLETED
+
+
+def test_cli_reports_a_rejected_mapping_and_leaves_no_import(store, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(CSV)
+    with pytest.raises(CommandError, match="Map at least 2 columns to traits"):
+        call_command("import_profiles", "--store", str(store.pk), str(path), "--map", "Email=identifier:email")
+    assert not ProfileImport.objects.filter(store=store).exists()
