@@ -19,8 +19,11 @@ from identity.models import Identifier, MergeRecord
 from identity.services import profile_owned_models
 from profiles.models import Profile
 from profiles.services import trait_values_apply
+from traits.coercion import DELETE
 
 from .rows import RowFailure
+
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
 
 
 @dataclass
@@ -53,6 +56,8 @@ class ChunkResolver:
         self.source = source
         self.now = now
         self.postgres = connection.vendor == "postgresql"
+        self.stamp = [now.isoformat(), source]  # shared by every value this import writes
+        self.sources_json: dict[tuple, str] = {}
 
     # -- resolution in memory -----------------------------------------------------------------
 
@@ -137,7 +142,17 @@ class ChunkResolver:
             self.owner[pair] = primary.key
             self.new_pairs.append((pair, primary.key))
             primary.dirty = True
-        if typed and trait_values_apply(
+        if not typed:
+            pass
+        elif primary.new and not primary.traits:
+            # A profile this row created: every value is new, so no comparison is needed.
+            stamp = self.stamp
+            for group, values in typed.items():
+                kept = {name: value for name, value in values.items() if value is not DELETE}
+                if kept:
+                    primary.traits[group] = kept
+                    primary.sources[group] = dict.fromkeys(kept, stamp)
+        elif trait_values_apply(
             traits=primary.traits, sources=primary.sources, typed=typed, source=self.source, at=self.now
         ):
             primary.dirty = True
@@ -250,6 +265,17 @@ class ChunkResolver:
         self.outcome.created_ids = [pk[p.key] for p in new]
         self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.now]
 
+    def _sources_json(self, sources: dict) -> str:
+        """A new profile's trait sources as JSON. When every value carries this import's stamp (the
+        usual case) the text depends only on which traits are set, so it is built once per shape."""
+        if not all(stamp is self.stamp for values in sources.values() for stamp in values.values()):
+            return _dumps(sources)
+        shape = tuple((group, tuple(values)) for group, values in sources.items())
+        text = self.sources_json.get(shape)
+        if text is None:
+            text = self.sources_json[shape] = _dumps(sources)
+        return text
+
     def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
         # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
         # turns a UniqueViolation into django.db.IntegrityError, so services.apply() redoes the chunk.
@@ -273,8 +299,8 @@ class ChunkResolver:
                             (
                                 pid,
                                 self.store.pk,
-                                json.dumps(profile.traits),
-                                json.dumps(profile.sources),
+                                _dumps(profile.traits),
+                                self._sources_json(profile.sources),
                                 self.now,
                                 self.now,
                             )
@@ -336,7 +362,7 @@ class ChunkResolver:
                     cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
                 ):
                     for profile in dirty:
-                        copy.write_row((profile.key, json.dumps(profile.traits), json.dumps(profile.sources)))
+                        copy.write_row((profile.key, _dumps(profile.traits), _dumps(profile.sources)))
                 cursor.execute(
                     "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "
                     "updated_at = %s FROM import_profile_update u WHERE p.id = u.id",
