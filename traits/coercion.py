@@ -22,6 +22,9 @@ class _Delete:
     def __repr__(self) -> str:
         return "DELETE"
 
+    def __reduce__(self):
+        return "DELETE"  # unpickles as this module's DELETE: `value is DELETE` holds across processes
+
 
 DELETE = _Delete()
 
