@@ -38,8 +38,11 @@ class IdentityRule(models.Model):
 class Identifier(models.Model):
     """A normalised identifier value held by one profile: (store, kind, value) is unique."""
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="identifiers")
-    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="identifiers")
+    # Both covered by composite indexes below (unique (store, kind, value); (profile, kind)).
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
+    profile = models.ForeignKey(
+        "profiles.Profile", on_delete=models.CASCADE, related_name="identifiers", db_index=False
+    )
     kind = models.CharField(max_length=64)
     value = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
