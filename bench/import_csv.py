@@ -224,6 +224,9 @@ def main():
             f"  -> {result['status']}, {result['failed']:,} failed rows reported",
             flush=True,
         )
+    from stores.services import store_delete
+
+    store_delete(store=store, actor=None, confirm_name=store.name)  # runs do not pile up in the bench DB
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from .rows import RowValidator
 
 PARALLEL_MIN_ROWS = 20_000
 BATCH = 2_000
-BACKLOG_BLOCKS = 48  # at most ~48 MB of checked rows waiting for the worker
+BACKLOG_BLOCKS = 16  # at most ~16 MB of checked rows waiting for the worker
 
 
 def checked_rows(path: Path, validator: RowValidator, *, total_rows: int) -> Iterator[tuple[int, object]]:

@@ -270,6 +270,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         counts["ingested"] += len(chunk)
+        connection.queries_log.clear()  # with DEBUG on, the logged bulk SQL would grow without bound
         created.update(outcome.created_ids)
         merged.update(outcome.merged_ids)
         updated.update(outcome.updated_ids)
