@@ -22,6 +22,7 @@ from traits.charset import name_problem
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 100
 SAMPLE_ROWS = 3
+SAMPLE_LENGTH = 200  # characters of each sample value kept for the mapping page
 DEFAULT_IDENTIFIER_KINDS = ("phone", "email", "whatsappid")
 
 csv.field_size_limit(1024 * 1024)  # one cell may be up to 1 MB; more is not a customer attribute
@@ -117,10 +118,12 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         try:
             for cells in reader:
                 start, previous = previous + 1, reader.line_num
-                if start == 1 or not cells:
-                    continue
+                if start == 1 or not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # the header, or a blank line (nothing, or only spaces)
                 yield start, cells
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise FileRuleError(f"Line {previous + 1} has a cell longer than 1 MB.") from None
             raise FileRuleError(f"Line {previous + 1}: the CSV is malformed ({exc}).") from None
 
 
@@ -147,7 +150,7 @@ def csv_file_check(path: Path) -> CheckedFile:
         total += 1
         if total <= SAMPLE_ROWS:
             for position, cell in enumerate(cells[: len(headers)]):
-                samples[position].append(cell)
+                samples[position].append(cell[:SAMPLE_LENGTH])
         if total > MAX_ROWS:
             raise FileRuleError(f"The file has more than {MAX_ROWS:,} data rows; split it into smaller files.")
     if total == 0:

@@ -100,7 +100,14 @@ def _child(path: Path, validator: RowValidator, out) -> None:
 
 def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]:
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no memory or process slots for a child: check the rows here instead
+        os.close(read_end)
+        os.close(write_end)
+        for line, cells in read_rows(path):
+            yield line, validator.validate(line, cells)
+        return
     if pid == 0:  # the child: check rows, write them to the pipe, leave without cleanup
         code = 0
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from identity.models import RuleSource
 from identity.normalization import MAX_LENGTH, IdentifierError, normalize_identifier
 from traits.charset import ALLOWED, describe, disallowed_characters
-from traits.coercion import DELETE, DELETE_MARKER, TraitValueError, coerce_trait_value
+from traits.coercion import DELETE, DELETE_MARKER, coerce_trait_value
 
 _ASCII_ALLOWED = "".join(sorted(c for c in ALLOWED if c.isascii()))
 _ASCII_BAD = re.compile("[^" + re.escape(_ASCII_ALLOWED) + "]")
@@ -120,8 +120,9 @@ class RowValidator:
                 raw = [part.strip() for part in cell.split("|") if part.strip()] if data_type == "array" else cell
                 try:
                     value = coerce_trait_value(data_type, raw, label=f"{group}.{trait}")
-                except TraitValueError as exc:
-                    failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{exc.reason} ({data_type})"))
+                except ValueError as exc:  # TraitValueError, or anything else a value can raise
+                    reason = getattr(exc, "reason", str(exc))
+                    failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})"))
                     continue
             typed.setdefault(group, {})[trait] = value
             if kinds and value is not DELETE and value != "":

@@ -14,6 +14,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -64,28 +65,40 @@ def import_upload(*, store: Store, actor, file_name: str, chunks) -> ProfileImpo
     is never held whole in memory. A broken rule deletes the file and raises ValidationError.
     """
     _refuse_if_busy(store)
-    name = Path(file_name or "upload.csv").name[:255]
-    path, size = storage.upload_save(store_id=store.pk, chunks=chunks)
+    # A name the browser sent in another encoding arrives with surrogates: keep it printable.
+    name = Path(file_name or "upload.csv").name.encode("utf-8", "replace").decode("utf-8")[:255] or "upload.csv"
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+
+    def bounded(blocks):
+        total = 0
+        for block in blocks:
+            total += len(block)
+            if total > limit:
+                raise FileRuleError(f"The file is larger than the {limit / 1e6:,.0f} MB upload limit.")
+            yield block
+
+    path = None
     try:
+        path, size = storage.upload_save(store_id=store.pk, chunks=bounded(chunks))
         checked = csv_file_check(path)
+        profile_import = ProfileImport.objects.create(
+            store=store,
+            file_name=name,
+            file_path=str(path),
+            file_size=size,
+            status=ImportStatus.MAPPING,
+            created_by=actor if isinstance(actor, get_user_model()) else None,
+            created_by_label=_actor_label(actor),
+            headers=checked.headers,
+            samples=checked.samples,
+            total_rows=checked.total_rows,
+        )
     except FileRuleError as exc:
         storage.file_delete(path)
         raise ValidationError(f"{name}: {exc}") from None
     except BaseException:
-        storage.file_delete(path)
+        storage.file_delete(path)  # nothing half-uploaded stays on disk
         raise
-    profile_import = ProfileImport.objects.create(
-        store=store,
-        file_name=name,
-        file_path=str(path),
-        file_size=size,
-        status=ImportStatus.MAPPING,
-        created_by=actor if isinstance(actor, get_user_model()) else None,
-        created_by_label=_actor_label(actor),
-        headers=checked.headers,
-        samples=checked.samples,
-        total_rows=checked.total_rows,
-    )
     audit_record(
         account=store.account,
         actor=actor,
@@ -97,8 +110,11 @@ def import_upload(*, store: Store, actor, file_name: str, chunks) -> ProfileImpo
 
 
 @transaction.atomic
-def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict]) -> ProfileImport:
-    """Check the mapping and queue the import for a worker (one active import per store)."""
+def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict], enqueue: bool = True) -> ProfileImport:
+    """Check the mapping and queue the import (one active import per store).
+
+    `enqueue=False` when the caller runs `import_run` itself (the command line): no worker task.
+    """
     store = Store.objects.select_for_update().get(pk=profile_import.store_id)
     profile_import = ProfileImport.objects.select_for_update().get(pk=profile_import.pk)
     if profile_import.status != ImportStatus.MAPPING:
@@ -118,7 +134,8 @@ def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict]) -
         store_id=store.pk,
         summary=f"Started importing {profile_import.file_name} ({len(mapping)} mapped columns)",
     )
-    _enqueue(profile_import)
+    if enqueue:
+        _enqueue(profile_import)
     return profile_import
 
 
@@ -135,10 +152,10 @@ def _enqueue(profile_import: ProfileImport) -> None:
 
 def import_discard(*, profile_import: ProfileImport, actor) -> None:
     """Drop an upload that was never queued (the user went back from the mapping page)."""
-    if profile_import.status != ImportStatus.MAPPING:
+    deleted, _ = ProfileImport.objects.filter(pk=profile_import.pk, status=ImportStatus.MAPPING).delete()
+    if not deleted:  # checked and deleted in one statement: a concurrent Complete wins cleanly
         raise ValidationError("Only an upload that has not been started can be discarded.")
     storage.file_delete(profile_import.file_path)
-    profile_import.delete()
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -175,67 +192,113 @@ class _TooManyFailures(Exception):
     pass
 
 
+class _Superseded(Exception):
+    """Recovery gave the import to another attempt while this one ran: roll back, report nothing."""
+
+
 def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
-    """Ingest a queued import (the worker's task). A stale task (an older attempt) does nothing."""
+    """Ingest a queued import (the worker's task). A stale task (an older attempt) does nothing.
+
+    Only a Queued import can be claimed, so one attempt runs at most once. The data, the row
+    errors and the Completed status commit together; the commit also checks this attempt still
+    owns the import, so an import is never applied twice.
+    """
     now = timezone.now()
-    claimed = ProfileImport.objects.filter(
-        pk=import_id, attempt=attempt, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
-    ).update(status=ImportStatus.RUNNING, started_at=now, worker=_worker_id(), finished_at=None, failure_reason="")
+    worker = _worker_id()
+    claimed = ProfileImport.objects.filter(pk=import_id, attempt=attempt, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now, worker=worker, finished_at=None, failure_reason=""
+    )
     if not claimed:
         return None
     profile_import = ProfileImport.objects.select_related("store").get(pk=import_id)
-    ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
-    storage.progress_write(profile_import.file_path, rows_processed=0, rows_failed=0)
-    counts = {"processed": 0, "failed_rows": 0, "ingested": 0, "created": 0, "updated": 0, "merged": 0}
-    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spill:
-        writer = csv.writer(spill)
-        status, reason = ImportStatus.COMPLETED, ""
-        try:
-            _ingest(profile_import, now, writer, counts)
-        except _TooManyFailures:
-            status = ImportStatus.FAILED
-            reason = (
-                f"{counts['failed_rows']:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
-                "from the file was applied. Fix the failed rows and upload the file again."
+    try:
+        done = _run_claimed(profile_import, attempt, worker, now)
+    except Exception as exc:
+        # The database or the disk went away around the import itself: do not leave it Running
+        # (recovery would think its live worker still owns it, and the store would stay blocked).
+        logger.exception("import %s could not be finished", import_id)
+        if not connection.in_atomic_block:  # a broken connection is replaced by the next query
+            connection.close_if_unusable_or_obsolete()
+        with contextlib.suppress(Exception):
+            _finish(
+                import_id,
+                attempt,
+                worker,
+                ImportStatus.FAILED,
+                f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied.",
+                {},
+                0,
             )
-        except FileRuleError as exc:
-            status, reason = ImportStatus.FAILED, f"{exc} Nothing from the file was applied."
-        except ValidationError as exc:  # the mapping no longer fits the store (a trait or rule deleted since)
-            status = ImportStatus.FAILED
-            reason = " ".join(exc.messages) + " Nothing from the file was applied."
-        except Exception as exc:  # noqa: BLE001 - any error fails the import, with nothing applied
-            logger.exception("import %s failed", import_id)
-            status = ImportStatus.FAILED
-            reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
-        if status == ImportStatus.FAILED:
-            counts.update(ingested=0, created=0, updated=0, merged=0)
-        # A failed import applied nothing, so its notes (identifiers "not added" to rows that "went in")
-        # would be false: keep only the failed rows.
-        notes = _save_row_errors(profile_import, spill, keep_notes=status == ImportStatus.COMPLETED)
-    ProfileImport.objects.filter(pk=import_id, attempt=attempt).update(
-        status=status,
-        failure_reason=reason,
-        finished_at=timezone.now(),
-        rows_processed=counts["processed"],
-        rows_failed=counts["failed_rows"],
-        rows_ingested=counts["ingested"],
-        profiles_created=counts["created"],
-        profiles_updated=counts["updated"],
-        profiles_merged=counts["merged"],
-        identifiers_dropped=notes if status == ImportStatus.COMPLETED else 0,
-        worker="",
-    )
+        return ProfileImport.objects.filter(pk=import_id).first()
+    if done is None:
+        return None
     storage.file_delete(profile_import.file_path)
     profile_import.refresh_from_db()
     audit_record(
         account=profile_import.store.account,
         actor=None,
-        action=f"import.{status}",
+        action=f"import.{profile_import.status}",
         store_id=profile_import.store_id,
-        summary=f"Import of {profile_import.file_name} {status}: {counts['ingested']:,} rows ingested, "
-        f"{counts['failed_rows']:,} failed",
+        summary=f"Import of {profile_import.file_name} {profile_import.status}: "
+        f"{profile_import.rows_ingested:,} rows ingested, {profile_import.rows_failed:,} failed",
     )
     return profile_import
+
+
+def _finish(import_id, attempt, worker, status, reason, counts: dict, notes: int) -> int:
+    """Write the outcome if this attempt still owns the import; how many rows were updated (0 or 1)."""
+    return ProfileImport.objects.filter(
+        pk=import_id, attempt=attempt, worker=worker, status=ImportStatus.RUNNING
+    ).update(
+        status=status,
+        failure_reason=reason,
+        finished_at=timezone.now(),
+        rows_processed=counts.get("processed", 0),
+        rows_failed=counts.get("failed_rows", 0),
+        rows_ingested=counts.get("ingested", 0),
+        profiles_created=counts.get("created", 0),
+        profiles_updated=counts.get("updated", 0),
+        profiles_merged=counts.get("merged", 0),
+        identifiers_dropped=notes,
+        worker="",
+    )
+
+
+def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) -> bool | None:
+    import_id = profile_import.pk
+    ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
+    storage.progress_write(profile_import.file_path, rows_processed=0, rows_failed=0)
+    counts = {"processed": 0, "failed_rows": 0, "ingested": 0, "created": 0, "updated": 0, "merged": 0}
+    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spill:
+        writer = csv.writer(spill)
+        try:
+            with transaction.atomic():
+                _ingest(profile_import, now, writer, counts)
+                notes = _save_row_errors(profile_import, spill, keep_notes=True)
+                if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
+                    raise _Superseded
+            return True
+        except _Superseded:
+            logger.warning("import %s: attempt %s lost ownership; rolled back", import_id, attempt)
+            return None
+        except _TooManyFailures:
+            reason = (
+                f"{counts['failed_rows']:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
+                "from the file was applied. Fix the failed rows and upload the file again."
+            )
+        except FileRuleError as exc:
+            reason = f"{exc} Nothing from the file was applied."
+        except ValidationError as exc:  # the mapping no longer fits the store (a trait or rule deleted since)
+            reason = " ".join(exc.messages) + " Nothing from the file was applied."
+        except Exception as exc:  # noqa: BLE001 - any error fails the import, with nothing applied
+            logger.exception("import %s failed", import_id)
+            reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
+        # Failed: the transaction was rolled back. Its notes (identifiers "not added" to rows that
+        # "went in") would be false: keep only the failed rows.
+        counts.update(ingested=0, created=0, updated=0, merged=0)
+        _save_row_errors(profile_import, spill, keep_notes=False)
+        _finish(import_id, attempt, worker, ImportStatus.FAILED, reason, counts, 0)
+    return True
 
 
 def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:

@@ -26,10 +26,14 @@ def upload_save(*, store_id: int, chunks) -> tuple[Path, int]:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.csv"
     size = 0
-    with open(path, "wb") as handle:
-        for chunk in chunks:
-            size += len(chunk)
-            handle.write(chunk)
+    try:
+        with open(path, "wb") as handle:
+            for chunk in chunks:
+                size += len(chunk)
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)  # a failed or refused upload leaves nothing behind
+        raise
     return path, size
 
 

@@ -51,6 +51,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _imports_dir(settings, tmp_path):
+    """Uploaded CSV files of a test go to its own directory, never the project's var/."""
+    settings.IMPORTS_DIR = tmp_path / "imports"
+
+
 @pytest.fixture
 def account(db):
     return AccountFactory()

@@ -30,6 +30,7 @@ DELETE = _Delete()
 
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
+MAX_NUMBER_LENGTH = 64
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -46,6 +47,8 @@ def _number(raw, label):
     if isinstance(raw, bool):
         raise TraitValueError(label, raw, "is not a number")
     if isinstance(raw, int):
+        if abs(raw) >= 10**MAX_NUMBER_LENGTH:
+            raise TraitValueError(label, raw, f"is too large (more than {MAX_NUMBER_LENGTH} digits)")
         return raw
     if isinstance(raw, float):
         if not math.isfinite(raw):
@@ -53,6 +56,8 @@ def _number(raw, label):
         return int(raw) if raw.is_integer() and abs(raw) < 2**53 else raw
     if isinstance(raw, str):
         text = raw.strip()
+        if len(text) > MAX_NUMBER_LENGTH:
+            raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
         if not _NUMBER.match(text):
             raise TraitValueError(label, raw, "is not a number (expected e.g. 42 or 3.14)")
         try:

@@ -58,7 +58,7 @@ class Command(BaseCommand):
         try:
             schema = store_config(store=target).schema
             mapping = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
-            profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=mapping)
+            profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=mapping, enqueue=queue)
         except ValidationError as exc:
             import_discard(profile_import=profile_import, actor=actor)
             raise CommandError("The mapping was rejected:\n" + _messages(exc)) from None

@@ -1,0 +1,101 @@
+"""An import runs at most once, never stays Running after an error, and odd input fails one row."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from imports import services
+from imports.models import ImportStatus, ProfileImport
+from imports.services import import_discard, import_run
+from profiles.models import Profile
+from tests.imports_helpers import CONTACT, csv_text, queue, run, upload
+
+pytestmark = pytest.mark.django_db
+ROWS = ["ada@example.com,+14155552671,Ada,Lovelace", "grace@example.com,,Grace,Hopper"]
+
+
+def test_an_import_already_running_cannot_be_started_a_second_time(store):
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING, worker="elsewhere:1:1")
+    assert import_run(import_id=queued.pk, attempt=queued.attempt) is None
+    assert not Profile.objects.filter(store=store).exists()
+
+
+def test_a_run_that_no_longer_owns_its_import_at_commit_rolls_back_everything(store, monkeypatch):
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    finish = services._finish
+
+    def owned_by_another_attempt(import_id, attempt, worker, status, *args):
+        # What the commit-time check sees when imports_recover gave the import to a new attempt.
+        if status == ImportStatus.COMPLETED:
+            return 0
+        return finish(import_id, attempt, worker, status, *args)
+
+    monkeypatch.setattr(services, "_finish", owned_by_another_attempt)
+    assert import_run(import_id=queued.pk, attempt=queued.attempt) is None
+    assert not Profile.objects.filter(store=store).exists()  # the data went with the rollback
+    assert not ProfileImport.objects.get(pk=queued.pk).row_errors.exists()
+
+
+def test_an_error_while_finishing_marks_the_import_failed_not_running(store, monkeypatch):
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(services, "_save_row_errors", disk_full)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert done.status == ImportStatus.FAILED
+    assert "No space left on device" in done.failure_reason
+    assert not Profile.objects.filter(store=store).exists()
+
+
+def test_the_command_line_runs_the_import_itself_without_queueing_a_worker_task(
+    store, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    path = tmp_path / "people.csv"
+    path.write_text(csv_text(*ROWS))
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("import_profiles", "--store", str(store.pk), str(path), *[f"--map={m}" for m in CONTACT])
+    assert callbacks == []  # no async_task: the import cannot also run in a worker
+    assert ProfileImport.objects.get(store=store).status == ImportStatus.COMPLETED
+
+
+def test_a_number_far_too_long_fails_only_its_row(store):
+    from traits.models import TraitGroup
+    from traits.services import trait_create
+
+    contact = TraitGroup.objects.get(store=store, name="Contact")
+    trait_create(group=contact, actor=None, name="visits", data_type="number")
+    done = run(
+        store,
+        csv_text(
+            "ada@example.com,,Ada," + "9" * 5000, "grace@example.com,,Grace,12", header="Email,Phone,First,Visits"
+        ),
+        ["Email=identifier:email", "Phone=identifier:phone", "First=Contact.firstName", "Visits=Contact.visits"],
+    )
+    assert done.status == ImportStatus.COMPLETED
+    assert (done.rows_ingested, done.rows_failed) == (1, 1)
+    assert "too long for a number" in done.row_errors.get().reason
+
+
+def test_the_upload_size_limit_applies_to_every_path(store, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+    with pytest.raises(ValidationError, match="upload limit"):
+        upload(store, csv_text(*ROWS * 10))
+    assert not ProfileImport.objects.filter(store=store).exists()
+    assert not list((settings.IMPORTS_DIR / f"store-{store.pk}").glob("*.csv"))
+
+
+def test_a_line_of_only_spaces_is_a_blank_line_not_a_failed_row(store):
+    done = run(store, csv_text(ROWS[0], "   ", ROWS[1]), CONTACT)
+    assert (done.total_rows, done.rows_ingested, done.rows_failed) == (2, 2, 0)
+
+
+def test_an_upload_already_queued_cannot_be_discarded(store):
+    uploaded = upload(store, csv_text(*ROWS))
+    queue(uploaded, CONTACT)
+    with pytest.raises(ValidationError, match="has not been started"):
+        import_discard(profile_import=uploaded, actor=None)  # the stale object still says Mapping
+    assert ProfileImport.objects.get(pk=uploaded.pk).status == ImportStatus.QUEUED
