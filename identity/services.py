@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -259,14 +259,7 @@ def profile_identify(*, store: Store, identifiers, traits=None, events=None, sou
     prepared = identify_input_prepare(
         store=store, rules=rules, identifiers=identifiers, traits=traits, events=events, schema=config.schema
     )
-    for attempt in range(ATTEMPTS):
-        try:
-            with transaction.atomic():
-                return _resolve(store, rules, prepared, source)
-        except (IntegrityError, _Retry):
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _identify_prepared(store, rules, prepared, source)
 
 
 def _resolve(store: Store, rules: list[IdentityRule], prepared: ResolutionInput, source: str) -> IdentifyResult:
@@ -520,10 +513,19 @@ def _identify_prepared(store, rules, prepared: ResolutionInput, source: str) -> 
         try:
             with transaction.atomic():
                 return _resolve(store, rules, prepared, source)
-        except (IntegrityError, _Retry):
-            if attempt == ATTEMPTS - 1:
+        except (IntegrityError, _Retry, OperationalError) as exc:
+            if attempt == ATTEMPTS - 1 or (isinstance(exc, OperationalError) and not is_deadlock(exc)):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """PostgreSQL chose this transaction as a deadlock victim (SQLSTATE 40P01): retrying is safe.
+
+    Happens when another transaction holding profile locks (a CSV import holds each chunk's until it
+    commits) asks for one this call holds; the savepoint is rolled back with its locks and redone.
+    """
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
 def _holders_many(store: Store, pairs) -> dict[tuple[str, str], int]:

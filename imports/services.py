@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -39,6 +40,8 @@ CHUNK_ROWS = 10_000
 PROGRESS_EVERY = 5_000
 MAX_ATTEMPTS = 3
 STALE_AFTER_SECONDS = 15 * 60  # a worker on another host that has not reported for this long is gone
+REQUEUE_AFTER_SECONDS = int(os.environ.get("IMPORT_REQUEUE_AFTER", 3600))  # Queued this long: task lost
+ABANDONED_AFTER_SECONDS = 24 * 3600  # an upload left on the mapping page this long is deleted
 
 
 def _actor_label(actor) -> str:
@@ -156,6 +159,30 @@ def import_discard(*, profile_import: ProfileImport, actor) -> None:
     if not deleted:  # checked and deleted in one statement: a concurrent Complete wins cleanly
         raise ValidationError("Only an upload that has not been started can be discarded.")
     storage.file_delete(profile_import.file_path)
+
+
+def import_cancel(*, profile_import: ProfileImport, actor) -> bool:
+    """Stop a queued or running import (say its task was lost): it becomes Failed at once.
+
+    A worker still running it finds at commit that it no longer owns the import and rolls back, so
+    nothing from the file is applied. True if the import was cancelled.
+    """
+    label = _actor_label(actor) or "an administrator"
+    cancelled = ProfileImport.objects.filter(pk=profile_import.pk, status__in=ACTIVE_STATUSES).update(
+        status=ImportStatus.FAILED,
+        finished_at=timezone.now(),
+        worker="",
+        failure_reason=f"Cancelled by {label}; nothing from the file was applied.",
+    )
+    if cancelled:
+        audit_record(
+            account=profile_import.store.account,
+            actor=actor,
+            action="import.cancel",
+            store_id=profile_import.store_id,
+            summary=f"Cancelled the import of {profile_import.file_name}",
+        )
+    return bool(cancelled)
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -402,6 +429,25 @@ def imports_recover() -> list[int]:
     worker's transaction was rolled back by the database, so re-running from the start is safe.
     """
     requeued = []
+    now = timezone.now()
+    for abandoned in ProfileImport.objects.filter(
+        status=ImportStatus.MAPPING, created_at__lt=now - timedelta(seconds=ABANDONED_AFTER_SECONDS)
+    ):
+        # Uploaded but never mapped: the file (up to IMPORT_MAX_UPLOAD_BYTES) should not stay forever.
+        if ProfileImport.objects.filter(pk=abandoned.pk, status=ImportStatus.MAPPING).delete()[0]:
+            storage.file_delete(abandoned.file_path)
+    for waiting in ProfileImport.objects.filter(
+        status=ImportStatus.QUEUED, queued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_SECONDS)
+    ):
+        # Its task was lost (a broker flushed, a worker killed before it started): send a new one;
+        # the old task, should it still come, is for an older attempt and does nothing.
+        with transaction.atomic():
+            if ProfileImport.objects.filter(pk=waiting.pk, status=ImportStatus.QUEUED, attempt=waiting.attempt).update(
+                attempt=waiting.attempt + 1, queued_at=now
+            ):
+                waiting.attempt += 1
+                _enqueue(waiting)
+                requeued.append(waiting.pk)
     for stale in ProfileImport.objects.filter(status=ImportStatus.RUNNING):
         alive = _worker_alive(stale.worker) if stale.worker else False
         if alive is None:

@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{prefix}csv/<int:import_id>/", views.import_detail, name="detail"),
     path(f"{prefix}csv/<int:import_id>/mapping/", views.import_mapping, name="mapping"),
     path(f"{prefix}csv/<int:import_id>/discard/", views.import_discard, name="discard"),
+    path(f"{prefix}csv/<int:import_id>/cancel/", views.import_cancel, name="cancel"),
     path(f"{prefix}csv/<int:import_id>/progress/", views.import_progress_partial, name="progress"),
     path(f"{prefix}csv/<int:import_id>/failed-rows.csv", views.import_failed_rows_csv, name="failed_rows_csv"),
 ]

@@ -128,6 +128,19 @@ def import_discard(request, store, import_id):
     return render(request, "imports/discard.html", {"profile_import": profile_import})
 
 
+@store_view(write=True)
+def import_cancel(request, store, import_id):
+    """Stop a queued or running import (POST; the details page asks for confirmation first)."""
+    profile_import = _import_or_404(store, import_id)
+    if request.method != "POST":
+        return redirect("imports:detail", store.pk, profile_import.pk)
+    if services.import_cancel(profile_import=profile_import, actor=request.user):
+        messages.success(request, f"Cancelled the import of {profile_import.file_name}; nothing was applied.")
+    else:
+        messages.error(request, "Only a queued or running import can be cancelled.")
+    return redirect("imports:detail", store.pk, profile_import.pk)
+
+
 @store_view()
 def import_detail(request, store, import_id):
     profile_import = _import_or_404(store, import_id)

@@ -69,3 +69,32 @@ def test_concurrent_overlapping_identifies_merge_without_deadlock_into_one_profi
     survivor = live.get()
     assert Identifier.objects.filter(store=store).exclude(profile=survivor).count() == 0
     assert all(Profile.objects.get(pk=p.pk).merged_into_id in (None, survivor.pk) for p in people)
+
+
+def test_an_identify_chosen_as_deadlock_victim_is_retried_and_succeeds():
+    """A long transaction (like a CSV import) holds profile B and then asks for A, while an identify
+    merging A and B holds A and waits for B: PostgreSQL aborts the identify, which must retry."""
+    import time
+
+    from django.db import transaction
+
+    store = store_create(account=AccountFactory(), actor=None, name="Deadlock")
+    a = profile_identify(store=store, identifiers=[("chat", "a")], source="seed").profile
+    b = profile_identify(store=store, identifiers=[("chat", "b")], source="seed").profile
+
+    def long_transaction():
+        with transaction.atomic():
+            Profile.objects.select_for_update().get(pk=b.pk)
+            time.sleep(0.3)  # the identify locks A and starts waiting for B first
+            Profile.objects.select_for_update().get(pk=a.pk)
+            time.sleep(0.5)
+        return "committed"
+
+    def merge_call():
+        time.sleep(0.1)
+        return profile_identify(store=store, identifiers=[("chat", "a"), ("chat", "b")], source="test:merge")
+
+    results = _run_concurrently([long_transaction, merge_call])
+    merged = next(r for r in results if r != "committed")
+    assert merged.merged_profile_ids  # it went through on retry and merged the two profiles
+    assert Profile.objects.filter(store=store, merged_into=None).count() == 1

@@ -99,3 +99,46 @@ def test_an_upload_already_queued_cannot_be_discarded(store):
     with pytest.raises(ValidationError, match="has not been started"):
         import_discard(profile_import=uploaded, actor=None)  # the stale object still says Mapping
     assert ProfileImport.objects.get(pk=uploaded.pk).status == ImportStatus.QUEUED
+
+
+def test_an_admin_cancels_a_stuck_queued_import_and_the_store_takes_uploads_again(admin_client, store):
+    from django.urls import reverse
+
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    response = admin_client.post(reverse("imports:cancel", args=[store.pk, queued.pk]), follow=True)
+    assert "Cancelled the import of people.csv; nothing was applied." in response.content.decode()
+    cancelled = ProfileImport.objects.get(pk=queued.pk)
+    assert cancelled.status == ImportStatus.FAILED and cancelled.failure_reason.startswith("Cancelled by")
+    assert import_run(import_id=queued.pk, attempt=queued.attempt) is None  # its task, if it comes, does nothing
+    upload(store, csv_text(*ROWS))  # no longer refused as "one import at a time"
+
+
+def test_support_cannot_cancel_an_import(support_client, store):
+    from django.urls import reverse
+
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    assert support_client.post(reverse("imports:cancel", args=[store.pk, queued.pk])).status_code == 403
+    assert ProfileImport.objects.get(pk=queued.pk).status == ImportStatus.QUEUED
+
+
+def test_recovery_resends_an_import_queued_too_long_and_deletes_abandoned_uploads(
+    store, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from imports.services import imports_recover
+
+    abandoned = upload(store, csv_text(*ROWS), name="left.csv")
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    ProfileImport.objects.filter(pk=queued.pk).update(queued_at=timezone.now() - timedelta(hours=2))
+    ProfileImport.objects.filter(pk=abandoned.pk).update(created_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert imports_recover() == [queued.pk]
+    assert len(callbacks) == 1  # a new task for the new attempt
+    assert ProfileImport.objects.get(pk=queued.pk).attempt == queued.attempt + 1
+    assert not ProfileImport.objects.filter(pk=abandoned.pk).exists()
+    from pathlib import Path
+
+    assert not Path(abandoned.file_path).exists()
