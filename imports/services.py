@@ -22,13 +22,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
+from identity.models import Identifier
 from profiles.services import Source
 from stores.config import store_config
 from stores.models import Store
 
 from . import storage
 from .csvfile import FileRuleError, csv_file_check
-from .engine import ChunkResolver
+from .engine import ChunkResolver, PairFilter
 from .mapping import mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
 from .pipeline import checked_rows
@@ -341,7 +342,16 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         schema=config.schema,
         region=store.default_region,
     )
-    resolver = ChunkResolver(store=store, rules=config.rules, source=Source.import_(profile_import.pk), now=now)
+    # An empty store (the first import): only this file's own identifiers can match, so a filter
+    # of what it wrote spares a database lookup for every new identifier.
+    empty = not Identifier.objects.filter(store=store).exists()
+    resolver = ChunkResolver(
+        store=store,
+        rules=config.rules,
+        source=Source.import_(profile_import.pk),
+        now=now,
+        written=PairFilter(profile_import.total_rows * 3) if empty else None,
+    )
     # Profile ids, so the counts do not depend on where chunks end: a profile this import created in
     # one chunk and merged away in a later one is neither created nor merged (as within one chunk),
     # and an existing profile updated and later merged away counts as merged only.
@@ -354,7 +364,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with transaction.atomic():  # a savepoint: a lost race for an identifier redoes the chunk
-                    outcome = resolver.run(chunk)
+                    outcome = resolver.run(chunk, full_lookup=attempt > 0)
                 break
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS - 1:

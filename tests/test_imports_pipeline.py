@@ -63,3 +63,66 @@ def test_a_file_error_found_by_the_forked_reader_fails_the_import_and_applies_no
     assert done.status == ImportStatus.FAILED
     assert "malformed" in done.failure_reason and "Nothing from the file was applied" in done.failure_reason
     assert not Profile.objects.filter(store=store).exists()
+
+
+EMPTY_STORE_ROWS = [
+    "a@example.com,+14155552671,A1,L",
+    "b@example.com,,B1,L",
+    "a@example.com,,A2,",  # repeat of row 2 in a later chunk: matches, later value wins
+    "c@example.com,+14155552671,C1,L",  # the phone of A (phone outranks email): joins A
+    "b@example.com,+14155550100,B2,\\N",
+    "d@example.com,+14155550100,D1,L",  # B's new phone: joins B
+]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_ends(account, monkeypatch, chunk_rows):
+    from identity.services import profile_identify
+    from imports import services as import_services
+    from stores.services import store_create
+
+    row_by_row = store_create(account=account, actor=None, name="Row by row")
+    for line in EMPTY_STORE_ROWS:
+        email, phone, first, last = line.split(",")
+        traits = {"firstName": first, "lastName": None if last == "\\N" else last}
+        profile_identify(
+            store=row_by_row,
+            identifiers=[("email", email)] + ([("phone", phone)] if phone else []),
+            traits={"Contact": traits},
+            source="rows",
+        )
+    imported = store_create(account=account, actor=None, name="Imported")
+    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    done = run(imported, csv_text(*EMPTY_STORE_ROWS), CONTACT)
+    assert done.status == ImportStatus.COMPLETED, done.failure_reason
+
+    def live(store):
+        return sorted(
+            (tuple(sorted(Identifier.objects.filter(profile=p).values_list("kind", "value"))), repr(p.traits))
+            for p in Profile.objects.filter(store=store, merged_into=None)
+        )
+
+    assert live(imported) == live(row_by_row)
+    assert len(live(imported)) == 2 and done.profiles_created == 2
+
+
+@pytest.mark.django_db
+def test_an_identifier_another_writer_adds_during_a_first_import_is_matched_not_duplicated(store, monkeypatch):
+    from identity.services import profile_identify
+    from imports import engine
+
+    real_init = engine.PairFilter.__init__
+    rival = {}
+
+    def rival_writes_after_the_import_began(self, expected):
+        real_init(self, expected)
+        rival["profile"] = profile_identify(
+            store=store, identifiers=[("email", "ada@example.com")], source="api"
+        ).profile
+
+    monkeypatch.setattr(engine.PairFilter, "__init__", rival_writes_after_the_import_began)
+    done = run(store, csv_text(*ROWS), CONTACT)
+    assert done.status == ImportStatus.COMPLETED, done.failure_reason
+    ada = Identifier.objects.get(store=store, kind="email", value="ada@example.com").profile
+    assert ada.pk == rival["profile"].pk  # the import matched the rival's profile on retry
+    assert ada.traits["Contact"] == {"firstName": "Ada"}
