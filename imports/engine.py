@@ -23,7 +23,7 @@ from traits.coercion import DELETE
 
 from .rows import RowFailure
 
-_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
+compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
 
 
 class PairFilter:
@@ -59,6 +59,7 @@ class _Profile:
     new: bool
     dirty: bool = False
     merged_into: int | None = None
+    packed: tuple | None = None  # (traits JSON, shape) of a new profile not yet needed as a dict
 
 
 @dataclass
@@ -172,6 +173,12 @@ class ChunkResolver:
             self.owner[pair] = primary.key
             self.new_pairs.append((pair, primary.key))
             primary.dirty = True
+        if isinstance(typed, tuple):  # traits checked in the forked child, as JSON text (see pipeline.py)
+            if primary.new and primary.packed is None and not primary.traits:
+                primary.packed = typed  # written as is unless a later row or a merge needs the dict
+                return
+            typed = json.loads(typed[0])
+        self._materialize(primary)
         if not typed:
             pass
         elif primary.new and not primary.traits:
@@ -187,7 +194,16 @@ class ChunkResolver:
         ):
             primary.dirty = True
 
+    def _materialize(self, profile: _Profile) -> None:
+        if profile.packed is not None:
+            text, shape = profile.packed
+            profile.traits = json.loads(text)
+            profile.sources = {group: dict.fromkeys(names, self.stamp) for group, names in shape}
+            profile.packed = None
+
     def _merge(self, other: _Profile, into: _Profile, matching) -> None:
+        self._materialize(other)
+        self._materialize(into)
         for kind, n in other.counts.items():
             into.counts[kind] = into.counts.get(kind, 0) + n
         for group, values in other.traits.items():
@@ -332,15 +348,24 @@ class ChunkResolver:
         self.outcome.created_ids = [pk[p.key] for p in new]
         self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.now]
 
+    def _shape_json(self, shape: tuple) -> str:
+        """Trait sources JSON of a packed new profile: this import's stamp on every trait it set."""
+        text = self.sources_json.get(shape)
+        if text is None:
+            text = self.sources_json[shape] = compact_json(
+                {group: dict.fromkeys(names, self.stamp) for group, names in shape}
+            )
+        return text
+
     def _sources_json(self, sources: dict) -> str:
         """A new profile's trait sources as JSON. When every value carries this import's stamp (the
         usual case) the text depends only on which traits are set, so it is built once per shape."""
         if not all(stamp is self.stamp for values in sources.values() for stamp in values.values()):
-            return _dumps(sources)
+            return compact_json(sources)
         shape = tuple((group, tuple(values)) for group, values in sources.items())
         text = self.sources_json.get(shape)
         if text is None:
-            text = self.sources_json[shape] = _dumps(sources)
+            text = self.sources_json[shape] = compact_json(sources)
         return text
 
     def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
@@ -366,13 +391,17 @@ class ChunkResolver:
                             (
                                 pid,
                                 self.store.pk,
-                                _dumps(profile.traits),
-                                self._sources_json(profile.sources),
+                                profile.packed[0] if profile.packed else compact_json(profile.traits),
+                                self._shape_json(profile.packed[1])
+                                if profile.packed
+                                else self._sources_json(profile.sources),
                                 self.now,
                                 self.now,
                             )
                         )
             return {profile.key: pid for pid, profile in zip(ids, new, strict=True)}
+        for profile in new:
+            self._materialize(profile)
         objects = [
             Profile(
                 store=self.store,
@@ -429,7 +458,7 @@ class ChunkResolver:
                     cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
                 ):
                     for profile in dirty:
-                        copy.write_row((profile.key, _dumps(profile.traits), _dumps(profile.sources)))
+                        copy.write_row((profile.key, compact_json(profile.traits), compact_json(profile.sources)))
                 cursor.execute("ANALYZE import_profile_update")  # row count for the planner: index join
                 cursor.execute(
                     "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "

@@ -157,8 +157,13 @@ def fate_of_seeded(store, pks):
     return fates
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["rows checked in-process", "rows checked in a child"])
 @pytest.mark.parametrize("chunk_rows", [2, 1000])
-def test_an_import_ends_where_identifying_each_row_in_file_order_ends(account, monkeypatch, chunk_rows):
+def test_an_import_ends_where_identifying_each_row_in_file_order_ends(account, monkeypatch, chunk_rows, forked):
+    from imports import pipeline
+
+    if forked:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     assert ROWS[22]["First"] == "NB" and 22 % 2 == 0  # rows 22-23 share a chunk of 2; row 20 was written before
     row_by_row, row_pks = _store(account, "Row by row")
     imported, import_pks = _store(account, "Imported")

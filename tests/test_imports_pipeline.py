@@ -75,8 +75,13 @@ EMPTY_STORE_ROWS = [
 ]
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["in-process", "child"])
 @pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
-def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_ends(account, monkeypatch, chunk_rows):
+def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_ends(
+    account, monkeypatch, chunk_rows, forked
+):
+    if forked:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     from identity.services import profile_identify
     from imports import services as import_services
     from stores.services import store_create
