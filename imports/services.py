@@ -449,13 +449,13 @@ def imports_recover() -> list[int]:
     for waiting in ProfileImport.objects.filter(
         status=ImportStatus.QUEUED, queued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_SECONDS)
     ):
-        # Its task was lost (a broker flushed, a worker killed before it started): send a new one;
-        # the old task, should it still come, is for an older attempt and does nothing.
+        # Its task may be lost (a broker flushed, a worker killed before it started): send another
+        # for the same attempt. Whichever task comes first claims the import; the other finds it no
+        # longer Queued and does nothing. (A new attempt would make a merely slow queue starve it.)
         with transaction.atomic():
-            if ProfileImport.objects.filter(pk=waiting.pk, status=ImportStatus.QUEUED, attempt=waiting.attempt).update(
-                attempt=waiting.attempt + 1, queued_at=now
-            ):
-                waiting.attempt += 1
+            if ProfileImport.objects.filter(
+                pk=waiting.pk, status=ImportStatus.QUEUED, queued_at=waiting.queued_at
+            ).update(queued_at=now):
                 _enqueue(waiting)
                 requeued.append(waiting.pk)
     for stale in ProfileImport.objects.filter(status=ImportStatus.RUNNING):

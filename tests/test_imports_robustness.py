@@ -136,8 +136,12 @@ def test_recovery_resends_an_import_queued_too_long_and_deletes_abandoned_upload
     ProfileImport.objects.filter(pk=abandoned.pk).update(created_at=timezone.now() - timedelta(days=2))
     with django_capture_on_commit_callbacks() as callbacks:
         assert imports_recover() == [queued.pk]
-    assert len(callbacks) == 1  # a new task for the new attempt
-    assert ProfileImport.objects.get(pk=queued.pk).attempt == queued.attempt + 1
+    assert len(callbacks) == 1  # one more task for the same attempt: the first to come runs it
+    resent = ProfileImport.objects.get(pk=queued.pk)
+    assert resent.attempt == queued.attempt and resent.queued_at > timezone.now() - timedelta(minutes=1)
+    assert imports_recover() == []  # not sent again until another IMPORT_REQUEUE_AFTER has passed
+    assert import_run(import_id=queued.pk, attempt=queued.attempt).status == ImportStatus.COMPLETED
+    assert import_run(import_id=queued.pk, attempt=queued.attempt) is None  # the duplicate task: nothing
     assert not ProfileImport.objects.filter(pk=abandoned.pk).exists()
     from pathlib import Path
 
