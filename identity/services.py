@@ -16,7 +16,13 @@ from django.utils import timezone
 from accounts.services import audit_record
 from memory_console.errors import FieldError
 from profiles.models import Event, Profile
-from profiles.services import event_record, profile_set_traits, trait_values_apply, trait_values_coerce
+from profiles.services import (
+    event_record,
+    profile_set_traits,
+    trait_values_apply,
+    trait_values_coerce,
+    trait_values_fill,
+)
 from stores.config import store_config, store_config_bump
 from stores.models import Store
 from traits.charset import name_problem
@@ -26,6 +32,7 @@ from traits.selectors import trait_schema
 from .defaults import CUSTOM_RULE_LIMIT, DEFAULT_RULES
 from .models import Identifier, IdentityRule, MergeRecord, RuleSource
 from .normalization import IdentifierError, normalize_identifier
+from .selectors import identifier_holders
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTEMPTS = 5
@@ -377,21 +384,12 @@ def profile_merge(*, store: Store, profile: Profile, into: Profile, matching, so
     gaps from `profile`. Later capabilities add their profile-owned rows (observations, summaries,
     conversation participants) to `profile_owned_models`.
     """
-    Identifier.objects.filter(profile=profile).update(profile=into)
-    for model in profile_owned_models():
-        model.objects.filter(profile=profile).update(profile=into)
-    for group, values in profile.traits.items():
-        target = into.traits.setdefault(group, {})
-        sources = into.trait_sources.setdefault(group, {})
-        for name, value in values.items():
-            if name not in target:
-                target[name] = value
-                if name in profile.trait_sources.get(group, {}):
-                    sources[name] = profile.trait_sources[group][name]
+    trait_values_fill(
+        traits=into.traits, sources=into.trait_sources, other_traits=profile.traits, other_sources=profile.trait_sources
+    )
     into.save(update_fields=["traits", "trait_sources", "updated_at"])
+    profile_merge_rows(from_id=profile.pk, into_id=into.pk, at=timezone.now())
     profile.merged_into = into
-    profile.save(update_fields=["merged_into", "updated_at"])
-    Profile.objects.filter(merged_into=profile).update(merged_into=into)  # keep chains one hop long
     return MergeRecord.objects.create(
         store=store,
         from_profile=profile,
@@ -452,6 +450,17 @@ def _mapped_pairs(rules: list[IdentityRule], typed: dict) -> list[tuple[str, str
                 if isinstance(item, str | int) and not isinstance(item, bool):
                     pairs.append((rule.kind, str(item)))
     return pairs
+
+
+def profile_merge_rows(*, from_id: int, into_id: int, at) -> None:
+    """The row moves of a merge: identifiers and profile-owned rows go to `into_id`, `from_id`
+    becomes its tombstone, and tombstones that pointed at `from_id` point at `into_id` (one hop).
+    Traits are the caller's: `profile_merge` and CSV imports merge them in memory first."""
+    Identifier.objects.filter(profile_id=from_id).update(profile_id=into_id)
+    for model in profile_owned_models():
+        model.objects.filter(profile_id=from_id).update(profile_id=into_id)
+    Profile.objects.filter(pk=from_id).update(merged_into_id=into_id, updated_at=at)
+    Profile.objects.filter(merged_into_id=from_id).update(merged_into_id=into_id)
 
 
 def profile_owned_models():
@@ -528,25 +537,12 @@ def is_deadlock(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
-def _holders_many(store: Store, pairs) -> dict[tuple[str, str], int]:
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in pairs:
-        by_kind.setdefault(kind, []).append(value)
-    holders = {}
-    for kind, values in by_kind.items():
-        for start in range(0, len(values), 2000):
-            rows = Identifier.objects.filter(store=store, kind=kind, value__in=values[start : start + 2000])
-            for value, pid in rows.values_list("value", "profile_id"):
-                holders[(kind, value)] = pid
-    return holders
-
-
 def _identify_batch(store, rules, limit, prepared, results, source) -> None:
     uses: dict[tuple[str, str], int] = {}
     for ready in prepared.values():
         for pair in ready.pairs:
             uses[pair] = uses.get(pair, 0) + 1
-    holders = _holders_many(store, list(uses))
+    holders = identifier_holders(store=store, pairs=list(uses))
     new, matched, sequential = [], {}, []
     for position, ready in prepared.items():
         if any(uses[pair] > 1 for pair in ready.pairs):
@@ -607,7 +603,9 @@ def _batch_matched(store, limit, matched, prepared, holders, results, source, no
         return
     locked = _lock(store, matched)
     # Anything that moved between the lookup and the lock is resolved one by one instead.
-    current = _holders_many(store, [pair for ps in matched.values() for p in ps for pair in prepared[p].pairs])
+    current = identifier_holders(
+        store=store, pairs=[pair for ps in matched.values() for p in ps for pair in prepared[p].pairs]
+    )
     counts: dict[int, dict[str, int]] = {pid: {} for pid in locked}
     for pid, kind, n in (
         Identifier.objects.filter(profile_id__in=list(locked))

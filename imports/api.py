@@ -10,12 +10,11 @@ from ninja import File, Form, Router, Schema, Status, UploadedFile
 from memory_console.errors import FieldError
 from profiles.services import Source
 from stores.api import api_store
-from stores.config import store_config
 
-from .mapping import mapping_from_specs
 from .models import ProfileImport
+from .selectors import import_list as import_list_selector
 from .selectors import import_progress
-from .services import import_discard, import_queue, import_upload
+from .services import import_start
 
 router = Router(tags=["Imports"])
 ERRORS_SHOWN = 100
@@ -90,22 +89,16 @@ def import_create(request, store_id: int, mapping: Form[str | None] = None, file
     if missing:
         raise ValidationError([FieldError(f"{name}: this field is required.", (name,)) for name in missing])
     specs = _specs(mapping)
-    actor = Source.api_key(request.auth.name)
-    profile_import = import_upload(store=store, actor=actor, file_name=file.name, chunks=file.chunks())
-    try:
-        schema = store_config(store=store).schema
-        parsed = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
-        profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=parsed)
-    except ValidationError:
-        import_discard(profile_import=profile_import, actor=actor)
-        raise
+    profile_import = import_start(
+        store=store, actor=Source.api_key(request.auth.name), file_name=file.name, chunks=file.chunks(), specs=specs
+    )
     return Status(202, _out(profile_import))
 
 
 @router.get("/{store_id}/imports", response=list[ImportOut], summary="The store's imports, newest first (50)")
 def import_list(request, store_id: int):
     store = api_store(request, store_id)
-    return [_out(i) for i in ProfileImport.objects.filter(store=store).order_by("-created_at", "-id")[:50]]
+    return [_out(i) for i in import_list_selector(store=store)[:50]]
 
 
 @router.get(

@@ -16,9 +16,10 @@ from django.db import connection
 from django.db.models import Count
 
 from identity.models import Identifier, MergeRecord
-from identity.services import profile_owned_models
+from identity.selectors import identifier_holders
+from identity.services import profile_merge_rows
 from profiles.models import Profile
-from profiles.services import trait_values_apply
+from profiles.services import trait_values_apply, trait_values_fill
 from traits.coercion import DELETE
 
 from .rows import RowFailure
@@ -206,14 +207,9 @@ class ChunkResolver:
         self._materialize(into)
         for kind, n in other.counts.items():
             into.counts[kind] = into.counts.get(kind, 0) + n
-        for group, values in other.traits.items():
-            target = into.traits.setdefault(group, {})
-            sources = into.sources.setdefault(group, {})
-            for name, value in values.items():
-                if name not in target:
-                    target[name] = value
-                    if name in other.sources.get(group, {}):
-                        sources[name] = other.sources[group][name]
+        trait_values_fill(
+            traits=into.traits, sources=into.sources, other_traits=other.traits, other_sources=other.sources
+        )
         into.dirty = True
         other.merged_into = into.key
         self.merges.append((other.key, into.key, list(matching)))
@@ -236,16 +232,7 @@ class ChunkResolver:
                     [list(kinds), list(values), self.store.pk],
                 )
                 return {(kind, value): pid for kind, value, pid in cursor.fetchall()}
-        by_kind: dict[str, list[str]] = {}
-        for kind, value in pairs:
-            by_kind.setdefault(kind, []).append(value)
-        holders = {}
-        for kind, values in by_kind.items():
-            for start in range(0, len(values), 500):
-                rows = Identifier.objects.filter(store=self.store, kind=kind, value__in=values[start : start + 500])
-                for value, pid in rows.values_list("value", "profile_id"):
-                    holders[(kind, value)] = pid
-        return holders
+        return identifier_holders(store=self.store, pairs=pairs)
 
     def _load(self, ids: set[int]) -> dict[int, _Profile]:
         """The matched profiles, locked in id order, with their identifier counts per kind."""
@@ -318,11 +305,7 @@ class ChunkResolver:
             if from_key < 0:
                 continue  # created and merged within this import: never written
             into = live_pk(into_key)
-            Identifier.objects.filter(profile_id=from_key).update(profile_id=into)
-            for model in profile_owned_models():
-                model.objects.filter(profile_id=from_key).update(profile_id=into)
-            Profile.objects.filter(pk=from_key).update(merged_into_id=into, updated_at=self.now)
-            Profile.objects.filter(merged_into_id=from_key).update(merged_into_id=into)
+            profile_merge_rows(from_id=from_key, into_id=into, at=self.now)
             records.append(
                 MergeRecord(
                     store=self.store,

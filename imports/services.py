@@ -30,7 +30,7 @@ from stores.models import Store
 from . import storage
 from .csvfile import FileRuleError, csv_file_check
 from .engine import ChunkResolver, PairFilter
-from .mapping import mapping_validate
+from .mapping import mapping_from_specs, mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
 from .pipeline import checked_rows
 from .rows import RowValidator
@@ -141,6 +141,22 @@ def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict], e
     if enqueue:
         _enqueue(profile_import)
     return profile_import
+
+
+def import_start(
+    *, store: Store, actor, file_name: str, chunks, specs: list[str], enqueue: bool = True
+) -> ProfileImport:
+    """Upload and queue in one go, with a mapping given as ``HEADER=identifier:KIND`` /
+    ``HEADER=Group.trait`` specs (the API and the command line). A file or mapping that breaks a
+    rule raises ValidationError and leaves no import behind."""
+    profile_import = import_upload(store=store, actor=actor, file_name=file_name, chunks=chunks)
+    try:
+        schema = store_config(store=store).schema
+        mapping = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
+        return import_queue(profile_import=profile_import, actor=actor, mapping=mapping, enqueue=enqueue)
+    except ValidationError:
+        import_discard(profile_import=profile_import, actor=actor)
+        raise
 
 
 def _enqueue(profile_import: ProfileImport) -> None:

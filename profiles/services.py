@@ -97,6 +97,19 @@ def trait_values_apply(*, traits: dict, sources: dict, typed: dict, source: str,
     return changed
 
 
+def trait_values_fill(*, traits: dict, sources: dict, other_traits: dict, other_sources: dict) -> None:
+    """A merge's trait rule: keep every value `traits` has, fill its gaps from `other_traits`
+    (with their source and time). Both dicts are changed in place."""
+    for group, values in other_traits.items():
+        target = traits.setdefault(group, {})
+        stamps = sources.setdefault(group, {})
+        for name, value in values.items():
+            if name not in target:
+                target[name] = value
+                if name in other_sources.get(group, {}):
+                    stamps[name] = other_sources[group][name]
+
+
 @transaction.atomic
 def profile_set_traits(*, profile: Profile, values: dict, source: str, schema=None) -> list[str]:
     """Set trait values on one profile from raw values; all or nothing.

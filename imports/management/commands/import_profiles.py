@@ -6,10 +6,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from imports.mapping import mapping_from_specs
 from imports.selectors import import_progress
-from imports.services import import_discard, import_queue, import_run, import_upload
-from stores.config import store_config
+from imports.services import import_run, import_start
 from stores.models import Store
 
 
@@ -51,17 +49,12 @@ class Command(BaseCommand):
                     yield block
 
         try:
-            profile_import = import_upload(store=target, actor=actor, file_name=path.name, chunks=chunks())
+            profile_import = import_start(
+                store=target, actor=actor, file_name=path.name, chunks=chunks(), specs=specs, enqueue=queue
+            )
         except ValidationError as exc:
-            raise CommandError("The file was rejected:\n" + _messages(exc)) from None
+            raise CommandError("The import was rejected:\n" + _messages(exc)) from None
         self.stdout.write(f"Import #{profile_import.pk}: {profile_import.total_rows:,} rows, checked.")
-        try:
-            schema = store_config(store=target).schema
-            mapping = mapping_from_specs(headers=profile_import.headers, specs=specs, schema=schema)
-            profile_import = import_queue(profile_import=profile_import, actor=actor, mapping=mapping, enqueue=queue)
-        except ValidationError as exc:
-            import_discard(profile_import=profile_import, actor=actor)
-            raise CommandError("The mapping was rejected:\n" + _messages(exc)) from None
         if queue:
             self.stdout.write(f"Queued import #{profile_import.pk} for the worker.")
             return
