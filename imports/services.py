@@ -205,11 +205,17 @@ def import_cancel(*, profile_import: ProfileImport, actor) -> bool:
 # --- the worker --------------------------------------------------------------------------------
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state first, start time at index 19), or None without one."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _worker_id() -> str:
-    start = ""
-    with contextlib.suppress(OSError, IndexError):
-        start = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    return f"{socket.gethostname()}:{os.getpid()}:{start}"
+    fields = _proc_stat(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}:{fields[19] if fields else ''}"
 
 
 def _worker_alive(worker: str) -> bool | None:
@@ -218,15 +224,15 @@ def _worker_alive(worker: str) -> bool | None:
     if host != socket.gethostname() or not rest:
         return None
     pid, _, start = rest.partition(":")
-    try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-    except (OSError, ValueError):
+    if not pid.isdigit():
+        return False
+    fields = _proc_stat(int(pid))
+    if fields is None:
         try:
             os.kill(int(pid), 0)
-        except (OSError, ValueError):
+        except OSError:
             return False
         return not start  # no /proc: the pid exists, trust it only if we never had a start time
-    fields = stat.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):
         return False  # killed and not reaped yet (a container's init may never reap it)
     return not start or fields[19] == start
