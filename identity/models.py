@@ -39,9 +39,13 @@ class Identifier(models.Model):
     """A normalised identifier value held by one profile: (store, kind, value) is unique."""
 
     # Both covered by composite indexes below (unique (store, kind, value); (profile, kind)).
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
+    # Checked per statement, not per row: on PostgreSQL a trigger checks that every inserted or
+    # moved identifier's profile exists in the identifier's store (migration 0006).
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="identifiers", db_index=False, db_constraint=False
+    )
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.CASCADE, related_name="identifiers", db_index=False
+        "profiles.Profile", on_delete=models.CASCADE, related_name="identifiers", db_index=False, db_constraint=False
     )
     kind = models.CharField(max_length=64)
     value = models.CharField(max_length=255)

@@ -13,7 +13,11 @@ class Profile(models.Model):
 
     # Indexed by profile_store_recent (store, -id) and, for tombstones only, profile_merged_into:
     # every index is paid for on each of the millions of rows an import writes.
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="profiles", db_index=False)
+    # No row-by-row foreign key constraint on PostgreSQL: statement-level triggers check the whole
+    # batch at once (identity migration 0006, docs/ARCHITECTURE.md "Referential integrity").
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="profiles", db_index=False, db_constraint=False
+    )
     traits = models.JSONField(default=dict, blank=True)
     trait_sources = models.JSONField(default=dict, blank=True)
     # Set when identity resolution merged this profile into another: it stays as a tombstone

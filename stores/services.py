@@ -182,6 +182,9 @@ def store_delete(*, store: Store, actor, confirm_name: str) -> None:
     if (confirm_name or "").strip() != store.name:
         raise ValidationError({"confirm_name": f"Type the store name “{store.name}” exactly to delete it."})
     account, name, pk = store.account, store.name, store.pk
+    # First, as the triggers guarding profile and identifier references expect (identity migration
+    # 0006): writers in this store wait for the delete, or the delete waits for them.
+    Store.objects.select_for_update().filter(pk=pk).first()
     _delete_store_rows(store)
     store.delete()
     from imports.services import import_store_files_delete
