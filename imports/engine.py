@@ -20,6 +20,7 @@ from identity.selectors import identifier_holders
 from identity.services import profile_merge_rows
 from profiles.models import Profile
 from profiles.services import trait_values_apply, trait_values_fill
+from profiles.stamps import SHARED
 from traits.coercion import DELETE
 
 from .rows import RowFailure
@@ -60,7 +61,7 @@ class _Profile:
     new: bool
     dirty: bool = False
     merged_into: int | None = None
-    packed: tuple | None = None  # (traits JSON, shape) of a new profile not yet needed as a dict
+    packed: str | None = None  # traits JSON of a new profile not yet needed as a dict
 
 
 @dataclass
@@ -87,7 +88,8 @@ class ChunkResolver:
         self.now = now
         self.postgres = connection.vendor == "postgresql"
         self.stamp = [now.isoformat(), source]  # shared by every value this import writes
-        self.sources_json: dict[tuple, str] = {}
+        # The trait sources of a profile whose every value this import wrote (profiles.stamps).
+        self.own_sources_json = compact_json({SHARED: self.stamp})
 
     # -- resolution in memory -----------------------------------------------------------------
 
@@ -174,22 +176,21 @@ class ChunkResolver:
             self.owner[pair] = primary.key
             self.new_pairs.append((pair, primary.key))
             primary.dirty = True
-        if isinstance(typed, tuple):  # traits checked in the forked child, as JSON text (see pipeline.py)
+        if isinstance(typed, str):  # traits checked in the forked child, as JSON text (see pipeline.py)
             if primary.new and primary.packed is None and not primary.traits:
                 primary.packed = typed  # written as is unless a later row or a merge needs the dict
                 return
-            typed = json.loads(typed[0])
+            typed = json.loads(typed)
         self._materialize(primary)
         if not typed:
             pass
         elif primary.new and not primary.traits:
             # A profile this row created: every value is new, so no comparison is needed.
-            stamp = self.stamp
             for group, values in typed.items():
                 kept = {name: value for name, value in values.items() if value is not DELETE}
                 if kept:
                     primary.traits[group] = kept
-                    primary.sources[group] = dict.fromkeys(kept, stamp)
+                    primary.sources[SHARED] = self.stamp
         elif trait_values_apply(
             traits=primary.traits, sources=primary.sources, typed=typed, source=self.source, at=self.now
         ):
@@ -197,9 +198,8 @@ class ChunkResolver:
 
     def _materialize(self, profile: _Profile) -> None:
         if profile.packed is not None:
-            text, shape = profile.packed
-            profile.traits = json.loads(text)
-            profile.sources = {group: dict.fromkeys(names, self.stamp) for group, names in shape}
+            profile.traits = json.loads(profile.packed)
+            profile.sources = {SHARED: self.stamp} if profile.traits else {}
             profile.packed = None
 
     def _merge(self, other: _Profile, into: _Profile, matching) -> None:
@@ -280,8 +280,11 @@ class ChunkResolver:
                 traits = loads(traits) if isinstance(traits, str) else traits
                 sources = loads(sources) if isinstance(sources, str) else sources
                 profiles[pk] = _Profile(pk, traits or {}, sources or {}, created_at, {}, new=False)
+            # Per profile through the (profile, kind) index, whatever the statistics say: planned as one
+            # statement, a store grown since its last ANALYZE got a full scan of identifiers per chunk.
             cursor.execute(
-                "SELECT profile_id, kind, count(*) FROM identity_identifier WHERE profile_id = ANY(%s) GROUP BY 1, 2",
+                "SELECT q.id, c.kind, c.n FROM unnest(%s::bigint[]) AS q(id) CROSS JOIN LATERAL "
+                "(SELECT kind, count(*) AS n FROM identity_identifier WHERE profile_id = q.id GROUP BY kind) c",
                 [ordered],
             )
             for pid, kind, n in cursor.fetchall():
@@ -331,25 +334,12 @@ class ChunkResolver:
         self.outcome.created_ids = [pk[p.key] for p in new]
         self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.now]
 
-    def _shape_json(self, shape: tuple) -> str:
-        """Trait sources JSON of a packed new profile: this import's stamp on every trait it set."""
-        text = self.sources_json.get(shape)
-        if text is None:
-            text = self.sources_json[shape] = compact_json(
-                {group: dict.fromkeys(names, self.stamp) for group, names in shape}
-            )
-        return text
-
-    def _sources_json(self, sources: dict) -> str:
-        """A new profile's trait sources as JSON. When every value carries this import's stamp (the
-        usual case) the text depends only on which traits are set, so it is built once per shape."""
-        if not all(stamp is self.stamp for values in sources.values() for stamp in values.values()):
-            return compact_json(sources)
-        shape = tuple((group, tuple(values)) for group, values in sources.items())
-        text = self.sources_json.get(shape)
-        if text is None:
-            text = self.sources_json[shape] = compact_json(sources)
-        return text
+    def _sources_json(self, profile: _Profile) -> str:
+        if profile.packed is not None:
+            return self.own_sources_json if profile.packed != "{}" else "{}"
+        if profile.sources == {SHARED: self.stamp}:
+            return self.own_sources_json  # the usual case: built once per import
+        return compact_json(profile.sources)
 
     def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
         # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
@@ -374,10 +364,8 @@ class ChunkResolver:
                             (
                                 pid,
                                 self.store.pk,
-                                profile.packed[0] if profile.packed else compact_json(profile.traits),
-                                self._shape_json(profile.packed[1])
-                                if profile.packed
-                                else self._sources_json(profile.sources),
+                                profile.packed if profile.packed is not None else compact_json(profile.traits),
+                                self._sources_json(profile),
                                 self.now,
                                 self.now,
                             )

@@ -84,25 +84,22 @@ class _Backlog(io.RawIOBase):
         os.close(self.fd)
 
 
-def _pack(result, shapes: dict):
-    """A good row's traits as (JSON text, shape) when it deletes nothing: the worker writes a new
-    profile's traits from the text as is, and only decodes it when a later row or a merge needs it.
-    Shapes are shared objects, so pickle sends each one once per batch."""
+def _pack(result):
+    """A good row's traits as JSON text when it deletes nothing: the worker writes a new profile's
+    traits from the text as is, and only decodes it when a later row or a merge needs it."""
     if isinstance(result, list):
         return result
     pairs, typed = result
     if any(value is DELETE for values in typed.values() for value in values.values()):
         return result
-    shape = tuple((group, tuple(values)) for group, values in typed.items())
-    return pairs, (compact_json(typed), shapes.setdefault(shape, shape))
+    return pairs, compact_json(typed)
 
 
 def _child(path: Path, validator: RowValidator, out) -> None:
     batch = []
-    shapes: dict = {}
     try:
         for line, cells in read_rows(path):
-            batch.append((line, _pack(validator.validate(line, cells), shapes)))
+            batch.append((line, _pack(validator.validate(line, cells))))
             if len(batch) >= BATCH:
                 pickle.dump(("rows", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
                 batch = []

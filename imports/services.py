@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -284,6 +284,8 @@ def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
         return None
     storage.file_delete(profile_import.file_path)
     profile_import.refresh_from_db()
+    if profile_import.status == ImportStatus.COMPLETED and connection.vendor == "postgresql":
+        _trait_index_flush()
     audit_record(
         account=profile_import.store.account,
         actor=None,
@@ -293,6 +295,20 @@ def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
         f"{profile_import.rows_ingested:,} rows ingested, {profile_import.rows_failed:,} failed",
     )
     return profile_import
+
+
+def _trait_index_flush() -> None:
+    """Move the trait index's pending entries into the index proper, once the import is committed.
+
+    During an import, new trait values go to the GIN index's pending list in bulk (see `_ingest`),
+    which is cheaper than one index update per profile; searches read that list too, but scan it
+    in full, so it is emptied right after the commit rather than left for autovacuum."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cursor.execute("SELECT gin_clean_pending_list('profile_traits_gin'::regclass)")
+    except DatabaseError:  # the data is in and searchable; autovacuum will finish the job
+        logger.exception("could not flush the trait index's pending list")
 
 
 def _finish(import_id, attempt, worker, status, reason, counts: dict, notes: int) -> int:
@@ -405,6 +421,10 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
             # them: hundreds of milliseconds per chunk for nothing. Only for this transaction.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
+                # New trait values go to the GIN index's pending list and are merged into the index
+                # in large batches (the list is emptied after the commit: _trait_index_flush).
+                cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         chunk: list = []
         for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
             counts["processed"] += 1

@@ -17,6 +17,7 @@ from traits.models import Trait, TraitGroup
 from traits.services import trait_create, trait_group_create
 
 from .models import Event, Profile
+from .stamps import SHARED
 
 FIRST = [
     "Ada",
@@ -161,7 +162,7 @@ def _profile_rows(rng: random.Random, start: int, count: int, stamp: str, source
             "tags": rng.sample(TAGS, rng.randint(0, 2)),
         }
         traits = {"Contact": contact, "Loyalty": loyalty}
-        sources = {g: {k: [stamp, source] for k in values} for g, values in traits.items()}
+        sources = {SHARED: [stamp, source]}  # every value written at once (profiles.stamps)
         email = f"{first}.{last}.{n}@example.com".lower()
         yield traits, sources, email, phone
 

@@ -8,7 +8,8 @@ class Profile(models.Model):
 
     Trait values live in one JSON column, ``{"<group>": {"<trait>": value}}`` (JSONB with a GIN
     index on PostgreSQL): see docs/ARCHITECTURE.md for why. ``trait_sources`` mirrors its shape
-    with ``[changed_at_iso, source]`` for every value, written by the same service.
+    with ``[changed_at_iso, source]`` for every value, the most common one stored once
+    (``profiles.stamps``), written by the same service.
     """
 
     # Indexed by profile_store_recent (store, -id) and, for tombstones only, profile_merged_into:

@@ -20,6 +20,7 @@ from traits.coercion import DELETE, TraitValueError, coerce_trait_value
 from traits.selectors import trait_groups_with_traits, trait_schema
 
 from .models import Event, Profile
+from .stamps import trait_stamp
 
 PAGE_SIZE = 50
 DEFAULT_KINDS = ("phone", "email", "whatsappid", "chat")
@@ -240,10 +241,9 @@ def profile_trait_rows(*, profile: Profile) -> list[tuple[object, list[TraitRow]
     result = []
     for group in trait_groups_with_traits(store=profile.store):
         values = profile.traits.get(group.name, {})
-        sources = profile.trait_sources.get(group.name, {})
         rows = []
         for trait in group.traits.all():
-            meta = sources.get(trait.name) or [None, None]
+            meta = trait_stamp(profile.trait_sources, group.name, trait.name) or [None, None]
             rows.append(TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1]))
         result.append((group, rows))
     return result
@@ -251,7 +251,7 @@ def profile_trait_rows(*, profile: Profile) -> list[tuple[object, list[TraitRow]
 
 def profile_trait_row(*, profile: Profile, trait) -> TraitRow:
     values = profile.traits.get(trait.group.name, {})
-    meta = profile.trait_sources.get(trait.group.name, {}).get(trait.name) or [None, None]
+    meta = trait_stamp(profile.trait_sources, trait.group.name, trait.name) or [None, None]
     return TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1])
 
 

@@ -18,6 +18,7 @@ from traits.selectors import trait_schema
 
 from .models import Event, Profile
 from .selectors import holding_condition
+from .stamps import trait_stamp, trait_stamp_set, trait_stamps_share
 
 
 class Source:
@@ -76,10 +77,12 @@ def trait_values_coerce(*, schema, values: dict) -> tuple[dict, list[str]]:
 def trait_values_apply(*, traits: dict, sources: dict, typed: dict, source: str, at: datetime) -> list[str]:
     """Apply typed values to a profile's ``traits``/``trait_sources`` dicts in place.
 
-    Returns the changed trait paths; an unchanged value keeps its old source and time.
+    Returns the changed trait paths; an unchanged value keeps its old source and time. Stamps are
+    stored as `profiles.stamps` describes (the most common one once).
     """
     changed = []
-    stamp = at.isoformat()
+    stamp = [at.isoformat(), source]
+    stamped = 0
     for group_name, group_values in typed.items():
         for trait_name, value in group_values.items():
             current = traits.get(group_name, {})
@@ -92,8 +95,11 @@ def trait_values_apply(*, traits: dict, sources: dict, typed: dict, source: str,
             if trait_name in current and current[trait_name] == value and type(current[trait_name]) is type(value):
                 continue
             traits.setdefault(group_name, {})[trait_name] = value
-            sources.setdefault(group_name, {})[trait_name] = [stamp, source]
+            trait_stamp_set(sources, group_name, trait_name, stamp)
+            stamped += 1
             changed.append(f"{group_name}.{trait_name}")
+    if changed:
+        trait_stamps_share(traits, sources, stamp, stamped)
     return changed
 
 
@@ -102,12 +108,10 @@ def trait_values_fill(*, traits: dict, sources: dict, other_traits: dict, other_
     (with their source and time). Both dicts are changed in place."""
     for group, values in other_traits.items():
         target = traits.setdefault(group, {})
-        stamps = sources.setdefault(group, {})
         for name, value in values.items():
             if name not in target:
                 target[name] = value
-                if name in other_sources.get(group, {}):
-                    stamps[name] = other_sources[group][name]
+                trait_stamp_set(sources, group, name, trait_stamp(other_sources, group, name))
 
 
 @transaction.atomic

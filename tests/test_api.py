@@ -10,6 +10,7 @@ from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
 from identity.models import IdentityRule
 from profiles.models import Profile
+from profiles.stamps import trait_stamp
 from tests.factories import StoreFactory
 from traits.models import Trait
 
@@ -132,7 +133,7 @@ def test_identify_creates_matches_and_merges_with_a_full_report(api, store):
     assert merged["merged_profile_ids"] == [body["profile_id"]]
     assert merged["added_identifiers"] == ["phone:+16282000001"]
     profile = Profile.objects.get(pk=merged["profile_id"])
-    assert profile.trait_sources["Contact"]["firstName"][1] == "api:CRM sync"
+    assert trait_stamp(profile.trait_sources, "Contact", "firstName")[1] == "api:CRM sync"
 
 
 def test_identify_bad_input_answers_422_with_field_paths_and_writes_nothing(api, store):

@@ -12,6 +12,7 @@ from identity.services import (
     profile_resolve,
 )
 from profiles.models import Event, Profile
+from profiles.stamps import trait_stamp
 from traits.models import Trait
 
 
@@ -76,7 +77,7 @@ def test_merge_fills_trait_gaps_from_the_merged_profile(store):
     identify(store, ("phone", "+14155552671"), ("email", "ada@example.com"))
     a.refresh_from_db()
     assert a.traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
-    assert a.trait_sources["Contact"]["lastName"][1] == "test:1"
+    assert trait_stamp(a.trait_sources, "Contact", "lastName")[1] == "test:1"
 
 
 def test_ties_on_the_same_priority_go_to_the_oldest_profile(store):

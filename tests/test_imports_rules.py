@@ -18,6 +18,7 @@ from imports.engine import ChunkResolver
 from imports.models import ImportRowError, ImportStatus, ProfileImport
 from imports.storage import store_dir
 from profiles.models import Event, Profile
+from profiles.stamps import trait_stamp
 from tests.imports_helpers import CONTACT, csv_text, queue, run, upload
 from traits.models import Trait
 from traits.services import trait_create, trait_delete, trait_group_create
@@ -471,7 +472,7 @@ def test_an_empty_cell_and_a_quoted_empty_cell_set_the_trait_to_the_empty_string
         "Contact": {"firstName": "", "lastName": ""},
         "Prefs": {"age": "", "vip": "", "tags": ""},
     }
-    assert profile.trait_sources["Contact"]["firstName"][1] == f"import:{finished.pk}"
+    assert trait_stamp(profile.trait_sources, "Contact", "firstName")[1] == f"import:{finished.pk}"
 
 
 def test_backslash_n_deletes_an_existing_trait(store, prefs):
@@ -483,7 +484,9 @@ def test_backslash_n_deletes_an_existing_trait(store, prefs):
     profile = holder(store, "email", "ada@example.com")
     assert profile.traits["Contact"] == {"lastName": "Byron"}
     assert "age" not in profile.traits.get("Prefs", {})
-    assert "firstName" not in profile.trait_sources["Contact"] and "age" not in profile.trait_sources.get("Prefs", {})
+    assert "firstName" not in profile.trait_sources.get("Contact", {}) and "age" not in profile.trait_sources.get(
+        "Prefs", {}
+    )
     assert holder(store, "email", "new@example.com").traits["Contact"] == {"lastName": "New"}
 
 
