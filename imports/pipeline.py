@@ -1,11 +1,14 @@
-"""Read and check a file's rows, in a second process when the file is big enough to be worth it.
+"""Read and check a file's rows, in child processes when the file is big enough to be worth it.
 
 Checking rows (phone and email normalisation, typing, the character rules) is pure CPU work that
-needs no database, while resolving and writing wait on PostgreSQL: a forked child reads and
-checks the file and streams the results, in file order, through a pipe while the worker resolves
-the previous rows. The child never touches the inherited database connection and leaves with
-``os._exit`` so no finaliser can write to the parent's socket. Without ``os.fork`` (or for small
-files) the rows are checked in-process; the results are the same either way.
+needs no database, while resolving and writing wait on PostgreSQL: forked children (one per core,
+at least two) each read the whole file, check every n-th batch of rows and stream the results
+through a pipe; the worker takes the batches from the children in turn, so rows arrive in file
+order, while it resolves and writes earlier ones. Several children let the checks use whatever
+CPU the worker and PostgreSQL leave idle. A child never touches the inherited database connection
+and leaves with ``os._exit`` so no finaliser can write to the parent's socket. Without
+``os.fork`` (or for small files) the rows are checked in-process; the results are the same
+either way.
 """
 
 import contextlib
@@ -95,15 +98,24 @@ def _pack(result):
     return pairs, compact_json(typed)
 
 
-def _child(path: Path, validator: RowValidator, out) -> None:
+def _child(path: Path, validator: RowValidator, out, *, index: int = 0, children: int = 1) -> None:
+    """Read every row (line numbers and file rules need the whole file) but check and send only
+    batches number index, index + children, ...: the parent reads the children in turn."""
     batch = []
+    number = 0
     try:
         for line, cells in read_rows(path):
-            batch.append((line, _pack(validator.validate(line, cells))))
+            if number % children == index:
+                batch.append((line, _pack(validator.validate(line, cells))))
+            else:
+                batch.append(None)  # another child's row: only counted
             if len(batch) >= BATCH:
-                pickle.dump(("rows", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
+                if number % children == index:
+                    pickle.dump(("rows", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
                 batch = []
-        pickle.dump(("rows", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
+                number += 1
+        if batch and number % children == index:
+            pickle.dump(("rows", batch), out, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(("end", None), out)
     except FileRuleError as exc:
         pickle.dump(("file_error", str(exc)), out)
@@ -112,48 +124,85 @@ def _child(path: Path, validator: RowValidator, out) -> None:
     out.flush()
 
 
+def _checkers() -> int:
+    """How many checking children: one per core, so the checks (the import's biggest CPU cost) use
+    whatever the worker and PostgreSQL leave idle; at least two so the work interleaves."""
+    return max(2, min(4, os.cpu_count() or 1))
+
+
 def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]:
-    read_end, write_end = os.pipe()
+    count = _checkers()
+    started: list[tuple[int, int]] = []  # (pid, read end)
+    children: list[tuple[int, io.BufferedReader, _Backlog]] = []
     try:
-        pid = os.fork()
-    except OSError:  # no memory or process slots for a child: check the rows here instead
-        os.close(read_end)
-        os.close(write_end)
+        # Every child is forked before any reader thread starts: a fork copies only the forking
+        # thread, and nothing a child uses may be left locked by another.
+        for index in range(count):
+            read_end, write_end = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:  # no memory or process slots for a child
+                os.close(read_end)
+                os.close(write_end)
+                break
+            if pid == 0:  # a child: check its rows, write them to the pipe, leave without cleanup
+                code = 0
+                try:
+                    os.close(read_end)
+                    for _, other in started:  # the other children's pipes are not this one's
+                        os.close(other)
+                    with os.fdopen(write_end, "wb", buffering=1 << 20) as out:
+                        _child(path, validator, out, index=index, children=count)
+                except BaseException:  # noqa: BLE001 - e.g. the parent went away (broken pipe)
+                    code = 1
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            started.append((pid, read_end))
+        for pid, read_end in started:
+            backlog = _Backlog(read_end)
+            children.append((pid, io.BufferedReader(backlog, buffer_size=1 << 20), backlog))
+        started = []
+        if len(children) == count:
+            yield from _merge(children)
+            return
+        _stop(children)  # could not start them all: check the rows here instead
         for line, cells in read_rows(path):
             yield line, validator.validate(line, cells)
-        return
-    if pid == 0:  # the child: check rows, write them to the pipe, leave without cleanup
-        code = 0
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb", buffering=1 << 20) as out:
-                _child(path, validator, out)
-        except BaseException:  # noqa: BLE001 - e.g. the parent went away (broken pipe)
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    backlog = _Backlog(read_end)
-    source = io.BufferedReader(backlog, buffer_size=1 << 20)
-    finished = False
-    try:
-        while True:
-            try:
-                kind, payload = pickle.load(source)
-            except EOFError:
-                raise RuntimeError("the row checking process stopped unexpectedly") from None
-            if kind == "rows":
-                yield from payload
-            elif kind == "end":
-                finished = True
-                return
-            elif kind == "file_error":
-                raise FileRuleError(payload)
-            else:
-                raise RuntimeError(f"checking rows failed: {payload}")
     finally:
-        if not finished:
+        for pid, read_end in started:  # forked, not yet read (an error in between)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_end)
+        _stop(children)
+
+
+def _merge(children) -> Iterator[tuple[int, object]]:
+    """The children's batches in file order: batch n comes from child n % len(children)."""
+    turn = 0
+    while True:
+        _, source, _ = children[turn % len(children)]
+        try:
+            kind, payload = pickle.load(source)
+        except EOFError:
+            raise RuntimeError("a row checking process stopped unexpectedly") from None
+        if kind == "rows":
+            yield from (row for row in payload if row is not None)
+        elif kind == "end":
+            return
+        elif kind == "file_error":
+            raise FileRuleError(payload)
+        else:
+            raise RuntimeError(f"checking rows failed: {payload}")
+        turn += 1
+
+
+def _stop(children) -> None:
+    """Once the import has what it needs (or failed): end the children, close their pipes."""
+    for pid, _, backlog in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         backlog.stop()
+    children.clear()

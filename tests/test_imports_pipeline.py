@@ -39,6 +39,7 @@ def test_forked_row_checking_gives_the_same_import_as_in_process(store, account,
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(pipeline, "BATCH", 2)  # several batches through the pipe
     forked = run(store, csv_text(*ROWS), CONTACT)
+    assert pipeline._checkers() >= 2  # the batches alternate between children
     assert _outcome(store, forked) == _outcome(twin, in_process)
     assert forked.status == ImportStatus.COMPLETED and forked.rows_failed == 1
     ada = Identifier.objects.get(store=store, kind="email", value="ada@example.com").profile
@@ -52,8 +53,10 @@ def test_the_delete_marker_stays_itself_through_pickle():
 
 
 @pytest.mark.django_db
-def test_a_file_error_found_by_the_forked_reader_fails_the_import_and_applies_nothing(store, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 2, 1000], ids=["second-child's-batch", "first-child's-batch", "one-batch"])
+def test_a_file_error_found_by_the_forked_reader_fails_the_import_and_applies_nothing(store, monkeypatch, batch):
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(pipeline, "BATCH", batch)  # the broken last row falls in either child's batch
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     with open(Path(queued.file_path), "a", encoding="utf-8") as handle:
         handle.write('late@example.com,,"never closed,x\r\n')  # the file changed after its check
