@@ -8,7 +8,9 @@ The file: email, phone and 10 Contact/Shop trait columns; 2% of rows repeat an e
 (same email, new trait values), 0.5% are bad (an invalid email), some cells are `\\N` or empty.
 Measures, in one run:
 - baseline: raw `COPY` of the same file into an UNLOGGED staging table (no checks at all);
-- import into an empty store (goal: Completed in <= 60 s);
+- import into an empty store (goal: Completed in <= 60 s; the time is to the final status as
+  committed, and the worker's whole time, with the trait index flush after the commit, is printed
+  beside it);
 - the same file again into that store, so every row updates an existing profile (goal <= 90 s);
 and prints rows/s, the ratio to the raw COPY, and the worker's peak memory (ru_maxrss; goal < 400 MB).
 The import runs `import_run`, the function the qcluster worker runs, in a child process so its
@@ -117,9 +119,12 @@ def _run_import(store_id: int, path: str, queue) -> None:
     ]
     mapping = mapping_from_specs(headers=uploaded.headers, specs=specs, schema=store_config(store=store).schema)
     queued = import_queue(profile_import=uploaded, actor="bench", mapping=mapping)
-    started = time.perf_counter()  # from "Complete" (queued) to Completed
+    from django.utils import timezone
+
+    started, started_at = time.perf_counter(), timezone.now()  # from "Complete" (queued)...
     done = import_run(import_id=queued.pk, attempt=queued.attempt)
-    ingest = time.perf_counter() - started
+    busy = time.perf_counter() - started  # ...to the worker's return (after the trait index flush)
+    ingest = (done.finished_at - started_at).total_seconds()  # ...to the final status, as committed
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(
         {
@@ -127,6 +132,7 @@ def _run_import(store_id: int, path: str, queue) -> None:
             "reason": done.failure_reason,
             "check": checked,
             "ingest": ingest,
+            "busy": busy,
             "peak_mb": peak_mb,
             "created": done.profiles_created,
             "updated": done.profiles_updated,
@@ -201,7 +207,8 @@ def main():
             print(
                 f"{label:<50} {result['ingest']:6.1f} s  {rate:9,.0f} rows/s  "
                 f"ratio to raw COPY {result['ingest'] / copy_s:5.1f}x  peak {result['peak_mb']:.0f} MB  "
-                f"(file check at upload {result['check']:.1f} s)",
+                f"(file check at upload {result['check']:.1f} s; worker busy {result['busy']:.1f} s in all, "
+                "with the trait index flush after the commit)",
                 flush=True,
             )
             print(

@@ -29,6 +29,7 @@ from .rows import RowValidator
 
 PARALLEL_MIN_ROWS = 20_000
 BATCH = 2_000
+CHILD_NICENESS = 10
 BACKLOG_BLOCKS = 16  # at most ~16 MB of checked rows waiting for the worker
 
 
@@ -148,6 +149,10 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
             if pid == 0:  # a child: check its rows, write them to the pipe, leave without cleanup
                 code = 0
                 try:
+                    # Below the worker and PostgreSQL, which wait on each other: the checks run ahead
+                    # in the backlog and only need the CPU time those two leave.
+                    with contextlib.suppress(OSError):
+                        os.nice(CHILD_NICENESS)
                     os.close(read_end)
                     for _, other in started:  # the other children's pipes are not this one's
                         os.close(other)
