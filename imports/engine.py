@@ -449,12 +449,17 @@ class ChunkResolver:
                     "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP"
                 )
                 cursor.execute("TRUNCATE import_profile_update")
+                text = "".join(
+                    [
+                        f"{p.key}\t{compact_json(p.traits)}\t{compact_json(p.sources)}\n".replace("\\", "\\\\")
+                        for p in dirty
+                    ]
+                )  # COPY text in one piece, as in _insert_profiles
                 with (
                     connection.wrap_database_errors,
                     cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
                 ):
-                    for profile in dirty:
-                        copy.write_row((profile.key, compact_json(profile.traits), compact_json(profile.sources)))
+                    copy.write(text)
                 cursor.execute("ANALYZE import_profile_update")  # row count for the planner: index join
                 cursor.execute(
                     "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "

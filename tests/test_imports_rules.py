@@ -702,3 +702,9 @@ def test_backslashes_and_json_like_text_reach_the_store_unchanged(store):
     assert finished.rows_failed == 0
     for i, value in enumerate(values):
         assert holder(store, "chat", f"c\\{i}").traits["Contact"]["firstName"] == value
+    # the same people again with new values: the update path writes them unchanged too
+    rows = [f"p{i}@example.com,c\\{i},{value}\\2,L" for i, value in enumerate(values)]
+    again = run(store, csv_text(*rows, header="Email,Chat,First,Last"), specs)
+    assert again.rows_failed == 0 and again.profiles_updated == len(values)
+    for i, value in enumerate(values):
+        assert holder(store, "chat", f"c\\{i}").traits["Contact"]["firstName"] == value + "\\2"
