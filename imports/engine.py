@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from django.db import connection
 from django.db.models import Count
 
@@ -25,7 +26,17 @@ from traits.coercion import DELETE
 
 from .rows import RowFailure
 
-compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
+
+
+def compact_json(value) -> str:
+    """JSON text for PostgreSQL: orjson (7x faster on trait dicts; a million per import) unless it
+    refuses the value, e.g. an integer beyond 64 bits, which the standard encoder writes exactly.
+    Only for writing: orjson reads such integers back as floats, so decoding stays with json."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _encode(value)
 
 
 def _epoch_us(moment: datetime) -> int:

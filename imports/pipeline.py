@@ -30,7 +30,6 @@ from .rows import RowValidator
 PARALLEL_MIN_ROWS = 20_000
 BATCH = 2_000
 CHILD_NICENESS = 10
-PREFETCH_BATCHES = 8  # checked batches unpickled ahead of the worker (2,000 rows each)
 BACKLOG_BLOCKS = 16  # at most ~16 MB of checked rows waiting for the worker
 
 
@@ -170,7 +169,7 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
             children.append((pid, io.BufferedReader(backlog, buffer_size=1 << 20), backlog))
         started = []
         if len(children) == count:
-            yield from _prefetched(_merge(children))
+            yield from _merge(children)
             return
         _stop(children)  # could not start them all: check the rows here instead
         for line, cells in read_rows(path):
@@ -184,7 +183,7 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
         _stop(children)
 
 
-def _merge(children) -> Iterator[list]:
+def _merge(children) -> Iterator[tuple[int, object]]:
     """The children's batches in file order: batch n comes from child n % len(children)."""
     turn = 0
     while True:
@@ -194,7 +193,7 @@ def _merge(children) -> Iterator[list]:
         except EOFError:
             raise RuntimeError("a row checking process stopped unexpectedly") from None
         if kind == "rows":
-            yield [row for row in payload if row is not None]
+            yield from (row for row in payload if row is not None)
         elif kind == "end":
             return
         elif kind == "file_error":
@@ -202,46 +201,6 @@ def _merge(children) -> Iterator[list]:
         else:
             raise RuntimeError(f"checking rows failed: {payload}")
         turn += 1
-
-
-def _prefetched(batches: Iterator[list]) -> Iterator[tuple[int, object]]:
-    """The rows of `batches`, unpickled by a thread while the worker waits on the database.
-
-    The thread never waits for the consumer for long: once the consumer is gone it stops, and
-    `_stop` ending the children ends any read it is blocked in."""
-    ready: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
-    gone = threading.Event()
-
-    def put(item) -> bool:
-        while not gone.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for batch in batches:
-                if not put(("rows", batch)):
-                    return
-            put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the consumer
-            put(("error", exc))
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        while True:
-            kind, payload = ready.get()
-            if kind == "rows":
-                yield from payload
-            elif kind == "end":
-                return
-            else:
-                raise payload
-    finally:
-        gone.set()
 
 
 def _stop(children) -> None:

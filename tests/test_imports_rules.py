@@ -708,3 +708,13 @@ def test_backslashes_and_json_like_text_reach_the_store_unchanged(store):
     assert again.rows_failed == 0 and again.profiles_updated == len(values)
     for i, value in enumerate(values):
         assert holder(store, "chat", f"c\\{i}").traits["Contact"]["firstName"] == value + "\\2"
+
+
+def test_a_whole_number_beyond_64_bits_is_stored_exactly_when_created_and_when_updated(store, prefs):
+    big = 123456789012345678901234567890
+    finished = run_wide(store, f"big@example.com,,Big,Number,{big},true,a|b")
+    assert finished.rows_failed == 0
+    assert holder(store, "email", "big@example.com").traits["Prefs"] == {"age": big, "vip": True, "tags": ["a", "b"]}
+    again = run_wide(store, f"big@example.com,,Bigger,Number,{big + 1},true,a|b")
+    assert again.profiles_updated == 1
+    assert holder(store, "email", "big@example.com").traits["Prefs"]["age"] == big + 1
