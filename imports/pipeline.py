@@ -164,10 +164,11 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
                     os._exit(code)
             os.close(write_end)
             started.append((pid, read_end))
-        for pid, read_end in started:
+        while started:
+            pid, read_end = started[0]
             backlog = _Backlog(read_end)
             children.append((pid, io.BufferedReader(backlog, buffer_size=1 << 20), backlog))
-        started = []
+            started.pop(0)
         if len(children) == count:
             yield from _merge(children)
             return
@@ -190,7 +191,7 @@ def _merge(children) -> Iterator[tuple[int, object]]:
         _, source, _ = children[turn % len(children)]
         try:
             kind, payload = pickle.load(source)
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):  # a child killed mid-write
             raise RuntimeError("a row checking process stopped unexpectedly") from None
         if kind == "rows":
             yield from (row for row in payload if row is not None)

@@ -243,7 +243,7 @@ def profile_trait_rows(*, profile: Profile) -> list[tuple[object, list[TraitRow]
         values = profile.traits.get(group.name, {})
         rows = []
         for trait in group.traits.all():
-            meta = trait_stamp(profile.trait_sources, group.name, trait.name) or [None, None]
+            meta = (trait.name in values and trait_stamp(profile.trait_sources, group.name, trait.name)) or [None, None]
             rows.append(TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1]))
         result.append((group, rows))
     return result
@@ -251,7 +251,7 @@ def profile_trait_rows(*, profile: Profile) -> list[tuple[object, list[TraitRow]
 
 def profile_trait_row(*, profile: Profile, trait) -> TraitRow:
     values = profile.traits.get(trait.group.name, {})
-    meta = trait_stamp(profile.trait_sources, trait.group.name, trait.name) or [None, None]
+    meta = (trait.name in values and trait_stamp(profile.trait_sources, trait.group.name, trait.name)) or [None, None]
     return TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1])
 
 

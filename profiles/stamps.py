@@ -11,7 +11,8 @@ SHARED = ""
 
 
 def trait_stamp(sources: dict, group: str, name: str) -> list | None:
-    """The ``[changed_at_iso, source]`` of one value (None when unknown)."""
+    """The ``[changed_at_iso, source]`` of one value that exists (None when unknown). The shared
+    stamp answers for any name, so ask only for values the profile has."""
     own = sources.get(group)
     if own is not None and name in own:
         return own[name]

@@ -42,6 +42,19 @@ def ada(store, prefs):
 # --- the trait service -----------------------------------------------------------------------
 
 
+def test_a_trait_without_a_value_shows_no_source_even_after_its_value_is_deleted(ada):
+    from profiles.selectors import profile_trait_rows
+
+    profile_set_traits(profile=ada, values={"Prefs": {"age": None}}, source="api:crm")
+    ada.refresh_from_db()
+    rows = {
+        (group.name, row.trait.name): row for group, group_rows in profile_trait_rows(profile=ada) for row in group_rows
+    }
+    assert "age" not in ada.traits["Prefs"]
+    assert (rows[("Prefs", "age")].changed_at, rows[("Prefs", "age")].source) == (None, None)
+    assert rows[("Prefs", "city")].source == "user:admin@example.com"  # values keep theirs
+
+
 def test_set_traits_types_values_and_records_source_and_time(ada):
     ada.refresh_from_db()
     assert ada.traits["Prefs"] == {"age": 36, "vip": True, "colors": ["red", "green"], "city": "London"}
