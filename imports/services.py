@@ -423,10 +423,11 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 cursor.execute("SET LOCAL jit = off")
                 # New trait values go to the GIN index's pending list and are merged into the index
                 # in large batches (the list is emptied after the commit: _trait_index_flush).
-                # 64 MB: searches during the import scan the pending list too (even entries they
-                # cannot see yet), so it is kept well below what would make them slow.
-                cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
-                cursor.execute("SET LOCAL work_mem = '64MB'")
+                # 256 MB, so the list is moved into the index once, after the commit: measured at a
+                # million rows, 51 s to Completed against 59 s with 64 MB. The price: searches made
+                # during the import scan the list too (even entries they cannot see yet).
+                cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         chunk: list = []
         for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
             counts["processed"] += 1
