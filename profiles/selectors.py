@@ -238,21 +238,22 @@ class TraitRow:
 
 def profile_trait_rows(*, profile: Profile) -> list[tuple[object, list[TraitRow]]]:
     """Traits by group, every declared trait with its value (or none) and last change."""
-    result = []
-    for group in trait_groups_with_traits(store=profile.store):
-        values = profile.traits.get(group.name, {})
-        rows = []
-        for trait in group.traits.all():
-            meta = (trait.name in values and trait_stamp(profile.trait_sources, group.name, trait.name)) or [None, None]
-            rows.append(TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1]))
-        result.append((group, rows))
-    return result
+    return [
+        (group, [_trait_row(profile, group.name, trait) for trait in group.traits.all()])
+        for group in trait_groups_with_traits(store=profile.store)
+    ]
 
 
 def profile_trait_row(*, profile: Profile, trait) -> TraitRow:
-    values = profile.traits.get(trait.group.name, {})
-    meta = (trait.name in values and trait_stamp(profile.trait_sources, trait.group.name, trait.name)) or [None, None]
-    return TraitRow(trait, trait.name in values, values.get(trait.name), meta[0], meta[1])
+    return _trait_row(profile, trait.group.name, trait)
+
+
+def _trait_row(profile: Profile, group_name: str, trait) -> TraitRow:
+    values = profile.traits.get(group_name, {})
+    if trait.name not in values:
+        return TraitRow(trait, False, None, None, None)  # no value, so no source either
+    changed_at, source = trait_stamp(profile.trait_sources, group_name, trait.name) or [None, None]
+    return TraitRow(trait, True, values[trait.name], changed_at, source)
 
 
 def profile_events(*, profile: Profile, limit: int = 100):
