@@ -21,10 +21,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
+
 from traits.coercion import DELETE
 
 from .csvfile import FileRuleError, read_rows
-from .engine import compact_json
 from .rows import RowValidator
 
 PARALLEL_MIN_ROWS = 20_000
@@ -89,14 +90,19 @@ class _Backlog(io.RawIOBase):
 
 
 def _pack(result):
-    """A good row's traits as JSON text when it deletes nothing: the worker writes a new profile's
-    traits from the text as is, and only decodes it when a later row or a merge needs it."""
+    """A good row's traits as orjson's JSON text when it deletes nothing: the worker writes a new
+    profile's traits from the text as is, and only decodes it (with orjson, which reads back
+    exactly what it wrote) when a later row or a merge needs it. Values orjson cannot write (an
+    integer beyond 64 bits) go as they are."""
     if isinstance(result, list):
         return result
     pairs, typed = result
     if any(value is DELETE for values in typed.values() for value in values.values()):
         return result
-    return pairs, compact_json(typed)
+    try:
+        return pairs, orjson.dumps(typed).decode()
+    except TypeError:
+        return result
 
 
 def _child(path: Path, validator: RowValidator, out, *, index: int = 0, children: int = 1) -> None:

@@ -74,14 +74,18 @@ def trait_values_coerce(*, schema, values: dict) -> tuple[dict, list[str]]:
     return typed, errors
 
 
-def trait_values_apply(*, traits: dict, sources: dict, typed: dict, source: str, at: datetime) -> list[str]:
+def trait_values_apply(
+    *, traits: dict, sources: dict, typed: dict, source: str, at: datetime, stamp: list | None = None
+) -> list[str]:
     """Apply typed values to a profile's ``traits``/``trait_sources`` dicts in place.
 
     Returns the changed trait paths; an unchanged value keeps its old source and time. Stamps are
-    stored as `profiles.stamps` describes (the most common one once).
+    stored as `profiles.stamps` describes (the most common one once). `stamp`: ``[at.isoformat(),
+    source]`` when the caller applies many rows with the same one (an import).
     """
     changed = []
-    stamp = [at.isoformat(), source]
+    if stamp is None:
+        stamp = [at.isoformat(), source]
     stamped = 0
     for group_name, group_values in typed.items():
         for trait_name, value in group_values.items():

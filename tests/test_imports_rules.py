@@ -718,3 +718,20 @@ def test_a_whole_number_beyond_64_bits_is_stored_exactly_when_created_and_when_u
     again = run_wide(store, f"big@example.com,,Bigger,Number,{big + 1},true,a|b")
     assert again.profiles_updated == 1
     assert holder(store, "email", "big@example.com").traits["Prefs"]["age"] == big + 1
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["rows checked in-process", "rows checked in a child"])
+def test_a_whole_number_beyond_64_bits_survives_an_update_of_other_traits(store, prefs, monkeypatch, forked):
+    """The worker decodes an updated profile's stored traits (orjson, falling back to json for long
+    numbers) and writes them all back: a value the file does not map must come back exactly."""
+    from imports import pipeline
+
+    if forked:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
+    big, negative = 2**64 + 1, -(2**63) - 1
+    run_wide(store, f"big@example.com,,Big,Number,{big},true,a|b", f"neg@example.com,,Neg,Number,{negative},,")
+    again = run(store, csv_text("big@example.com,,Bigger,Number", "neg@example.com,,Negative,Number"), CONTACT)
+    assert again.profiles_updated == 2
+    assert holder(store, "email", "big@example.com").traits["Prefs"] == {"age": big, "vip": True, "tags": ["a", "b"]}
+    assert holder(store, "email", "neg@example.com").traits["Prefs"]["age"] == negative
+    assert holder(store, "email", "neg@example.com").traits["Contact"]["firstName"] == "Negative"
