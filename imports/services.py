@@ -8,6 +8,7 @@ report survives the rollback.
 
 import contextlib
 import csv
+import gc
 import logging
 import os
 import socket
@@ -367,6 +368,25 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
     return True
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while the rows go in; the collector's state is restored after.
+
+    An import makes millions of short-lived dicts and lists, none in a reference cycle (reference
+    counting frees them), while it holds a chunk's rows and profiles: the collector kept walking
+    those live objects, 8.1 s of the worker's 19.8 s of CPU on an update run of 200,000 rows.
+    Measured with it paused: a few hundred unreachable objects left per 200,000 rows, for the
+    collection after. The checking children, forked inside, inherit the pause.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
     store = profile_import.store
     config = store_config(store=store)
@@ -415,7 +435,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0])
 
-    with transaction.atomic():
+    with transaction.atomic(), _collector_paused():
         if connection.vendor == "postgresql":
             # Bulk statements on big tables look expensive to the planner, which then JIT-compiles
             # them: hundreds of milliseconds per chunk for nothing. Only for this transaction.

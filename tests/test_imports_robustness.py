@@ -1,5 +1,7 @@
 """An import runs at most once, never stays Running after an error, and odd input fails one row."""
 
+import gc
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -47,6 +49,30 @@ def test_an_error_while_finishing_marks_the_import_failed_not_running(store, mon
     assert done.status == ImportStatus.FAILED
     assert "No space left on device" in done.failure_reason
     assert not Profile.objects.filter(store=store).exists()
+
+
+def test_the_worker_collects_garbage_again_after_an_import_completes_or_fails(store, monkeypatch):
+    # The import pauses the cyclic garbage collector while rows go in; a long-lived worker process
+    # left without it would grow with every later task.
+    paused = []
+    resolve = services.ChunkResolver.run
+
+    def record_and_resolve(self, rows, **kwargs):
+        paused.append(not gc.isenabled())
+        return resolve(self, rows, **kwargs)
+
+    monkeypatch.setattr(services.ChunkResolver, "run", record_and_resolve)
+    done = run(store, csv_text(*ROWS), CONTACT)
+    assert done.status == ImportStatus.COMPLETED
+    assert paused == [True] and gc.isenabled()
+
+    def broken(self, rows, **kwargs):
+        raise RuntimeError("resolver broke")
+
+    monkeypatch.setattr(services.ChunkResolver, "run", broken)
+    done = run(store, csv_text("lin@example.com,,Lin,Su"), CONTACT)
+    assert done.status == ImportStatus.FAILED and "resolver broke" in done.failure_reason
+    assert gc.isenabled()
 
 
 def test_the_command_line_runs_the_import_itself_without_queueing_a_worker_task(
