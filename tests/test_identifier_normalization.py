@@ -1,14 +1,16 @@
-"""Email normalisation accepts exactly the addresses Django's validator accepts: the import's fast
-path (precompiled patterns) may only answer sooner, never differently."""
+"""Email normalisation accepts exactly the addresses Django's validator accepts, and phone
+normalisation exactly the numbers phonenumbers calls valid: the import's fast paths (precompiled
+patterns, one pattern check instead of two) may only answer sooner, never differently."""
 
 import random
 import string
 
+import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from identity.normalization import IdentifierError, normalize_email
+from identity.normalization import IdentifierError, normalize_email, normalize_phone
 
 TRICKY = [
     "Ada@Example.COM",
@@ -66,3 +68,55 @@ def test_email_normalisation_agrees_with_djangos_validator_on_random_addresses()
         )
         address = f"{local}@{domain}"
         assert _ours_accepts(address) == _django_accepts(address), address
+
+
+def _phonenumbers_answer(text: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _our_answer(text: str, region: str) -> str | None:
+    try:
+        return normalize_phone(text, region)
+    except IdentifierError:
+        return None
+
+
+def test_phone_normalisation_agrees_with_phonenumbers_for_every_region_and_its_neighbours():
+    # Every region's example numbers of every type, and numbers of the same length with digits
+    # changed: the regions that share a calling code (+1, +44, +7, ...) must be told apart as
+    # phonenumbers does, and invalid numbers refused as it does.
+    rng = random.Random(11)
+    kinds = [getattr(phonenumbers.PhoneNumberType, name) for name in ("FIXED_LINE", "MOBILE", "TOLL_FREE", "VOIP")]
+    checked = valid = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in kinds:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            texts = [e164, national]
+            for _ in range(6):
+                digits = list(e164[1:])
+                for _ in range(rng.randint(1, 3)):
+                    digits[rng.randrange(len(digits))] = rng.choice("0123456789")
+                texts.append("+" + "".join(digits))
+            for text in texts:
+                answer = _phonenumbers_answer(text, region)
+                assert _our_answer(text, region) == answer, (region, text)
+                checked += 1
+                valid += answer is not None
+    assert checked > 2000 and 0 < valid < checked  # both answers were compared, many times
+
+
+def test_phone_normalisation_agrees_with_phonenumbers_on_random_north_american_numbers():
+    rng = random.Random(3)
+    for _ in range(20_000):
+        text = "+1" + "".join(rng.choice("0123456789") for _ in range(10))
+        assert _our_answer(text, "US") == _phonenumbers_answer(text, "US"), text
