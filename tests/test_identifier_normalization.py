@@ -120,3 +120,22 @@ def test_phone_normalisation_agrees_with_phonenumbers_on_random_north_american_n
     for _ in range(20_000):
         text = "+1" + "".join(rng.choice("0123456789") for _ in range(10))
         assert _our_answer(text, "US") == _phonenumbers_answer(text, "US"), text
+
+
+def test_e164_north_american_numbers_agree_with_phonenumbers_whatever_the_default_region():
+    # "+1" and ten digits skip phonenumbers' parsing: the answer must not change with the store's
+    # region, the spaces around the number, or a length or first digit just outside the shortcut.
+    rng = random.Random(5)
+    regions = ["US", "CA", "JM", "PR", "GB", "DE", "IT", "BR", "IN", "JP", "AU", "ZA", "RU", "KZ"]
+    shapes = [(10, "23456789"), (10, "01"), (9, "0123456789"), (11, "0123456789")]
+    checked = valid = 0
+    for _ in range(12_000):
+        length, first = rng.choice(shapes)
+        digits = rng.choice(first) + "".join(rng.choice("0123456789") for _ in range(length - 1))
+        text = rng.choice(["", " ", "\t"]) + "+1" + digits + rng.choice(["", " ", "\u00a0"])
+        region = rng.choice(regions)
+        answer = _phonenumbers_answer(text, region)
+        assert _our_answer(text, region) == answer, (region, text)
+        checked += 1
+        valid += answer is not None
+    assert 0 < valid < checked
