@@ -10,11 +10,12 @@ into another by a later row of the same file is never written.
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Count
 
 from identity.models import Identifier, MergeRecord
@@ -122,7 +123,34 @@ class ChunkOutcome:
     notes: list[RowFailure] = field(default_factory=list)  # dropped identifiers, blocked merges
 
 
+@dataclass
+class PendingWrite:
+    """A resolved chunk, until it is written. `resolve` fills the part that does not depend on the
+    ids of the profiles it creates, `prepare` gives those ids and builds the rest, `write` sends it."""
+
+    new: list[_Profile]  # created by the chunk, in creation order
+    new_lines: list[str]  # their COPY lines, without the id
+    dirty: list[_Profile]
+    update_text: str
+    merges: list[tuple[_Profile, _Profile, list]]  # (from, into, matching identifiers), in order
+    pairs: list[tuple[str, str, _Profile]]  # new identifiers and the profile holding each at the end
+    outcome: ChunkOutcome
+    # filled by prepare()
+    insert_text: str = ""
+    identifier_rows: list[tuple[str, str, int]] = field(default_factory=list)
+    merge_rows: list[tuple[int, int, list]] = field(default_factory=list)
+    prepared: bool = False
+
+
 class ChunkResolver:
+    """Resolves chunks in file order, each in three steps: `resolve` (lock and load what the rows
+    match, then run the rows in memory), `prepare` (ids for the profiles it creates) and `write`.
+
+    A chunk may be resolved before the previous one is written (see ChunkPipeline): the database
+    then lags one chunk behind. What the previous chunk changed is carried over in memory (the
+    profiles it creates, changes or merges away, and the holder of each of its identifiers) and
+    answers before the database does; everything else the database answers as it would."""
+
     def __init__(self, *, store, rules, source: str, now: datetime, written: "PairFilter | None" = None):
         """`written`: given when the store held no identifiers as the import began. Then only pairs
         this import wrote can be held by anyone (a concurrent writer's pair makes the insert fail,
@@ -141,24 +169,53 @@ class ChunkResolver:
         self.stamp = [now.isoformat(), source]  # shared by every value this import writes
         # The trait sources of a profile whose every value this import wrote (profiles.stamps).
         self.own_sources_json = compact_json({SHARED: self.stamp})
+        self.next_key = -1  # keys of profiles created and not yet given an id: -1, -2, ...
+        self.sequence: str | None = None  # the profile id sequence (PostgreSQL)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the carried-over chunk: everything resolved so far is written (or rolled back)."""
+        self.carry: dict[int, _Profile] = {}
+        self.carry_owner: dict[tuple[str, str], int] = {}
+
+    def run(self, rows: list[tuple[int, list, dict]], *, full_lookup: bool = False) -> ChunkOutcome:
+        """Resolve and write `rows` ((line, pairs, typed traits), in file order), all at once."""
+        pending = self.resolve(rows, full_lookup=full_lookup)
+        self.prepare(pending)
+        return self.write(pending)
 
     # -- resolution in memory -----------------------------------------------------------------
 
-    def run(self, rows: list[tuple[int, list, dict]], *, full_lookup: bool = False) -> ChunkOutcome:
-        """Resolve and write `rows` ((line, pairs, typed traits), in file order)."""
-        self.outcome = ChunkOutcome()
+    def resolve(self, rows, *, full_lookup: bool = False) -> PendingWrite:
+        self.read(rows, full_lookup=full_lookup)
+        return self.resolve_read(rows)
+
+    def read(self, rows, *, full_lookup: bool = False) -> None:
+        """Find, lock and load the profiles the rows' identifiers belong to."""
         pairs = {pair for _, row_pairs, _ in rows for pair in row_pairs}
+        owner: dict[tuple[str, str], int] = {}
+        if self.carry_owner:
+            carried = self.carry_owner
+            owner = {pair: carried[pair] for pair in pairs if pair in carried}
+            pairs = pairs.difference(owner)
         if self.written is not None and not full_lookup:
             pairs = self.written.seen(pairs)
-        self.owner: dict[tuple[str, str], int] = self._holders(pairs)
-        self.profiles: dict[int, _Profile] = self._load(set(self.owner.values()))
+        owner.update(self._holders(pairs))
+        profiles = dict(self.carry)
+        for profile in profiles.values():
+            profile.dirty = False  # its changes are on their way to the database
+        profiles.update(self._load({key for key in owner.values() if key not in profiles}))
+        self.owner = owner
+        self.profiles = profiles
+
+    def resolve_read(self, rows) -> PendingWrite:
+        """Run the rows (after `read`) in memory, in file order; what to write."""
+        self.outcome = ChunkOutcome()
         self.new_pairs: list[tuple[tuple[str, str], int]] = []
         self.merges: list[tuple[int, int, list]] = []
-        self.next_key = -1
         for line, row_pairs, typed in rows:
             self._row(line, row_pairs, typed)
-        self._write()
-        return self.outcome
+        return self._pending()
 
     def _find(self, key: int) -> _Profile:
         profile = self.profiles[key]
@@ -356,46 +413,105 @@ class ChunkResolver:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _write(self) -> None:
-        new = [p for p in self.profiles.values() if p.new and p.merged_into is None]
-        pk = self._insert_profiles(new)
-        for profile in self.profiles.values():
-            if not profile.new:
-                pk[profile.key] = profile.key
-
-        def live_pk(key: int) -> int:
-            return pk[key] if key in pk else pk[self._find(key).key]
-
-        records = []
+    def _pending(self) -> PendingWrite:
+        """The chunk's writes, as far as they do not depend on ids not yet given; and the carry-over
+        for the next chunk, which may be resolved before these writes reach the database."""
+        profiles = self.profiles
+        new = [p for p in profiles.values() if p.new and p.merged_into is None]
+        dirty = [p for p in profiles.values() if not p.new and p.merged_into is None and p.dirty]
+        merges = []
         for from_key, into_key, matching in self.merges:
-            if from_key < 0:
-                continue  # created and merged within this import: never written
-            into = live_pk(into_key)
-            profile_merge_rows(from_id=from_key, into_id=into, at=self.now)
+            source = profiles[from_key]
+            if source.new:
+                continue  # created and merged within this chunk: never written
+            into = profiles[into_key]
+            if into.new and into.merged_into is not None:  # never written: its final profile instead
+                into = self._find(into_key)
+            # An existing profile is written as merged into the profile it was merged into, even when
+            # that one is merged away later: the later merge moves the tombstone on (one hop).
+            merges.append((source, into, matching))
+        # A new identifier goes to the profile holding it at the end of the chunk: the profile a row
+        # attached it to may have been merged away by a later row.
+        pairs = [(kind, value, self._find(key)) for (kind, value), key in self.new_pairs]
+        if self.written is not None:
+            self.written.add_all(pair for pair, _ in self.new_pairs)
+        store, now = self.store.pk, self.now.isoformat()
+        new_lines = []
+        if self.postgres:
+            # JSON text never holds a raw tab or line break, only backslashes to double.
+            for profile in new:
+                traits = profile.packed if profile.packed is not None else compact_json(profile.traits)
+                sources = self._sources_json(profile)
+                new_lines.append(f"\t{store}\t{traits}\t{sources}\t{now}\t{now}\n".replace("\\", "\\\\"))
+        update_text = ""
+        if self.postgres and dirty:
+            update_text = "".join(
+                [f"{p.key}\t{compact_json(p.traits)}\t{compact_json(p.sources)}\n".replace("\\", "\\\\") for p in dirty]
+            )  # COPY text in one piece: psycopg's write_row costs more per row
+        outcome = self.outcome
+        outcome.updated_ids = [p.key for p in dirty if p.created_at != self.created_now]
+        # Carried over: every profile these writes change, with merged ones pointing at their final
+        # profile, and the final holder of each identifier the chunk saw that one of them holds.
+        carry = {p.key: p for p in new}
+        for p in dirty:
+            carry[p.key] = p
+        for source, _, _ in merges:
+            source.merged_into = self._find(source.key).key
+            carry[source.key] = source
+        holder = {key: self._find(key).key for key in set(self.owner.values())}
+        self.carry = carry
+        self.carry_owner = {pair: holder[key] for pair, key in self.owner.items() if holder[key] in carry}
+        return PendingWrite(new, new_lines, dirty, update_text, merges, pairs, outcome)
+
+    def prepare(self, pending: PendingWrite) -> None:
+        """Give the chunk's new profiles their ids (on SQLite: insert them), and build the writes
+        that need ids. Must run before the next chunk is read; the database must not be busy."""
+        new = pending.new
+        ids = self._reserve_ids(new)
+        rekey = {}
+        for profile, pid in zip(new, ids, strict=True):
+            rekey[profile.key] = pid
+            profile.key = pid
+            profile.new = False  # from now on an existing profile, as if loaded from the database
+        if rekey and self.carry:  # the carry-over is this chunk's: its keys become the new ids
+            self.carry = {profile.key: profile for profile in self.carry.values()}
+            for profile in self.carry.values():
+                if profile.merged_into is not None:
+                    profile.merged_into = rekey.get(profile.merged_into, profile.merged_into)
+            self.carry_owner = {pair: rekey.get(key, key) for pair, key in self.carry_owner.items()}
+        if self.postgres:
+            pending.insert_text = "".join([f"{pid}{line}" for pid, line in zip(ids, pending.new_lines, strict=True)])
+        pending.identifier_rows = [(kind, value, profile.key) for kind, value, profile in pending.pairs]
+        pending.merge_rows = [(source.key, into.key, matching) for source, into, matching in pending.merges]
+        outcome = pending.outcome
+        outcome.created = len(new)
+        outcome.created_ids = list(ids)
+        outcome.merged = len(pending.merge_rows)
+        outcome.merged_ids = [from_id for from_id, _, _ in pending.merge_rows]
+        pending.prepared = True
+
+    def write(self, pending: PendingWrite) -> ChunkOutcome:
+        """Send a prepared chunk's writes. Touches nothing the next chunk's resolution changes, so it
+        may run in another thread meanwhile (on the same connection, which nothing else uses then)."""
+        assert pending.prepared
+        if pending.insert_text:
+            self._copy_profiles(pending.insert_text)
+        records = []
+        for from_id, into_id, matching in pending.merge_rows:
+            profile_merge_rows(from_id=from_id, into_id=into_id, at=self.now)
             records.append(
                 MergeRecord(
                     store=self.store,
-                    from_profile_id=from_key,
-                    into_profile_id=into,
+                    from_profile_id=from_id,
+                    into_profile_id=into_id,
                     matching_identifiers=[f"{k}:{v}" for k, v in matching],
                     source=self.source,
                 )
             )
-            self.outcome.merged += 1
-            self.outcome.merged_ids.append(from_key)
         MergeRecord.objects.bulk_create(records)
-        # A new identifier goes to the profile holding it at the end of the chunk: the profile a row
-        # attached it to may have been merged away by a later row (after the UPDATEs above moved its
-        # other identifiers), and live_pk() maps an existing profile to itself even when merged.
-        final = {key: pk[self._find(key).key] for key in {key for _, key in self.new_pairs}}
-        self._insert_identifiers([(kind, value, final[key]) for (kind, value), key in self.new_pairs])
-        if self.written is not None:
-            self.written.add_all(pair for pair, _ in self.new_pairs)
-        dirty = [p for p in self.profiles.values() if not p.new and p.merged_into is None and p.dirty]
-        self._update_profiles(dirty)
-        self.outcome.created = len(new)
-        self.outcome.created_ids = [pk[p.key] for p in new]
-        self.outcome.updated_ids = [p.key for p in dirty if p.created_at != self.created_now]
+        self._insert_identifiers(pending.identifier_rows)
+        self._update_profiles(pending.dirty, pending.update_text)
+        return pending.outcome
 
     def _sources_json(self, profile: _Profile) -> str:
         if profile.packed is not None:
@@ -404,34 +520,18 @@ class ChunkResolver:
             return self.own_sources_json  # the usual case: built once per import
         return compact_json(profile.sources)
 
-    def _insert_profiles(self, new: list[_Profile]) -> dict[int, int]:
-        # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
-        # turns a UniqueViolation into django.db.IntegrityError, so services.apply() redoes the chunk.
+    def _reserve_ids(self, new: list[_Profile]) -> list[int]:
         if not new:
-            return {}
+            return []
         if self.postgres:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence('profiles_profile', 'id')) FROM generate_series(1, %s)",
-                    [len(new)],
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-                # The COPY text is built here in one piece: psycopg's write_row costs more per row.
-                # JSON text never holds a raw tab or line break, only backslashes to double.
-                store, now = self.store.pk, self.now.isoformat()
-                lines = []
-                for pid, profile in zip(ids, new, strict=True):
-                    traits = profile.packed if profile.packed is not None else compact_json(profile.traits)
-                    sources = self._sources_json(profile)
-                    lines.append(f"{pid}\t{store}\t{traits}\t{sources}\t{now}\t{now}\n".replace("\\", "\\\\"))
-                with (
-                    connection.wrap_database_errors,
-                    cursor.cursor.copy(
-                        "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
-                    ) as copy,
-                ):
-                    copy.write("".join(lines))
-            return {profile.key: pid for pid, profile in zip(ids, new, strict=True)}
+                if self.sequence is None:
+                    cursor.execute("SELECT pg_get_serial_sequence('profiles_profile', 'id')")
+                    self.sequence = cursor.fetchone()[0]
+                # The sequence by name, looked up once: pg_get_serial_sequence() in the query would run
+                # for every row (it is not constant), nine times the cost of the nextval() calls.
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequence, len(new)])
+                return [row[0] for row in cursor.fetchall()]
         for profile in new:
             self._materialize(profile)
         objects = [
@@ -451,7 +551,19 @@ class ChunkResolver:
         ids = [obj.pk for obj in objects]
         for start in range(0, len(ids), 500):
             Profile.objects.filter(pk__in=ids[start : start + 500]).update(created_at=self.now, updated_at=self.now)
-        return {profile.key: obj.pk for profile, obj in zip(new, objects, strict=True)}
+        return ids
+
+    def _copy_profiles(self, text: str) -> None:
+        # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
+        # turns a UniqueViolation into django.db.IntegrityError, so the chunk is redone.
+        with (
+            connection.cursor() as cursor,
+            connection.wrap_database_errors,
+            cursor.cursor.copy(
+                "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
+            ) as copy,
+        ):
+            copy.write(text)
 
     def _insert_identifiers(self, rows: list[tuple[str, str, int]]) -> None:
         if not rows:
@@ -478,7 +590,7 @@ class ChunkResolver:
             batch_size=500,
         )
 
-    def _update_profiles(self, dirty: list[_Profile]) -> None:
+    def _update_profiles(self, dirty: list[_Profile], text: str) -> None:
         if not dirty:
             return
         if self.postgres:
@@ -488,12 +600,6 @@ class ChunkResolver:
                     "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP"
                 )
                 cursor.execute("TRUNCATE import_profile_update")
-                text = "".join(
-                    [
-                        f"{p.key}\t{compact_json(p.traits)}\t{compact_json(p.sources)}\n".replace("\\", "\\\\")
-                        for p in dirty
-                    ]
-                )  # COPY text in one piece, as in _insert_profiles
                 with (
                     connection.wrap_database_errors,
                     cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
@@ -518,3 +624,121 @@ class ChunkResolver:
             for p in dirty
         ]
         Profile.objects.bulk_update(objects, ["traits", "trait_sources", "updated_at"], batch_size=500)
+
+
+class ChunkPipeline:
+    """Writes chunk k while chunk k+1 is resolved: on PostgreSQL the writes run in a thread, on the
+    import's one connection, so the database works while the worker runs the next rows in memory.
+
+    The connection is never used by both threads at once: per chunk the worker waits for the
+    previous write, gives the resolved chunk its ids, reads (locks and loads) the next chunk, then
+    hands the write over and resolves the next chunk in memory. Each write runs in a savepoint: a
+    write that loses a race for an identifier (IntegrityError) is rolled back and its chunk redone
+    with a full lookup, after which the chunk resolved meanwhile is resolved again. On SQLite, whose
+    connections stay in their thread, the same steps run one after the other."""
+
+    def __init__(self, resolver: ChunkResolver, *, on_written, attempts: int, threaded: bool):
+        self.resolver = resolver
+        self.on_written = on_written  # called with (rows, outcome) once a chunk is written, in order
+        self.attempts = attempts
+        self.threaded = threaded
+        self.resolved: tuple[list, PendingWrite] | None = None
+        self.writing: tuple | None = None  # (rows, pending, savepoint, thread or None, [error])
+        self.shared = None  # the connection, while shared with writer threads
+
+    def add(self, rows: list) -> None:
+        self._settle()
+        previous, self.resolved = self.resolved, None
+        if previous is None:
+            self.resolver.read(rows)
+        else:
+            savepoint = transaction.savepoint()
+            self.resolver.prepare(previous[1])
+            self.resolver.read(rows)  # before the previous chunk's writes: its changes are carried over
+            self._start(*previous, savepoint)
+        self.resolved = (rows, self.resolver.resolve_read(rows))
+
+    def finish(self) -> None:
+        self._settle()
+        if self.resolved is not None:
+            (rows, pending), self.resolved = self.resolved, None
+            savepoint = transaction.savepoint()
+            self.resolver.prepare(pending)
+            self._start(rows, pending, savepoint)
+            self._settle()
+
+    def close(self) -> None:
+        """Wait for a write still running (after an error elsewhere), before anything else uses the
+        connection; stop sharing it."""
+        if self.writing is not None and self.writing[3] is not None:
+            self.writing[3].join()
+        self.writing = None
+        if self.shared is not None:
+            self.shared.dec_thread_sharing()
+            self.shared = None
+
+    def _start(self, rows, pending: PendingWrite, savepoint) -> None:
+        errors: list[BaseException] = []
+        if not self.threaded:
+            try:
+                self.resolver.write(pending)
+            except IntegrityError as exc:
+                errors.append(exc)
+            self.writing = (rows, pending, savepoint, None, errors)
+            return
+        if self.shared is None:
+            self.shared = connections[DEFAULT_DB_ALIAS]
+            self.shared.inc_thread_sharing()
+        shared = self.shared
+
+        def write() -> None:
+            connections[DEFAULT_DB_ALIAS] = shared  # this thread's queries go to the import's connection
+            try:
+                self.resolver.write(pending)
+            except BaseException as exc:  # noqa: BLE001 - raised in the worker's thread by _settle
+                errors.append(exc)
+
+        thread = threading.Thread(target=write, name="import-write", daemon=True)
+        self.writing = (rows, pending, savepoint, thread, errors)
+        thread.start()
+
+    def _settle(self) -> None:
+        """Wait for the write in progress; on a lost race, redo its chunk (and the one after it)."""
+        if self.writing is None:
+            return
+        rows, pending, savepoint, thread, errors = self.writing
+        if thread is not None:
+            thread.join()
+        self.writing = None
+        if not errors:
+            transaction.savepoint_commit(savepoint)
+            self.on_written(rows, pending.outcome)
+            return
+        _rollback_to(savepoint)
+        if not isinstance(errors[0], IntegrityError) or self.attempts < 2:
+            raise errors[0]
+        later, self.resolved = self.resolved, None  # resolved against the rolled-back writes
+        self.resolver.reset()  # the database now holds every write before this chunk
+        for attempt in range(1, self.attempts):
+            savepoint = transaction.savepoint()
+            try:
+                outcome = self.resolver.run(rows, full_lookup=True)
+            except IntegrityError:
+                _rollback_to(savepoint)
+                self.resolver.reset()
+                if attempt == self.attempts - 1:
+                    raise
+                continue
+            transaction.savepoint_commit(savepoint)
+            self.on_written(rows, outcome)
+            break
+        if later is not None:
+            self.add(later[0])
+
+
+def _rollback_to(savepoint) -> None:
+    """Undo a chunk's writes, as leaving an atomic block with an error does: an error inside one of
+    Django's own savepoint-less blocks (bulk_create's) marked the whole transaction for rollback,
+    but after the rollback to this savepoint the transaction is sound again."""
+    transaction.set_rollback(False)  # first: no statement runs while it is set, the rollback neither
+    transaction.savepoint_rollback(savepoint)

@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -30,7 +30,7 @@ from stores.models import Store
 
 from . import storage
 from .csvfile import FileRuleError, csv_file_check
-from .engine import ChunkResolver, PairFilter
+from .engine import ChunkPipeline, ChunkResolver, PairFilter
 from .mapping import mapping_from_specs, mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
 from .pipeline import checked_rows
@@ -418,15 +418,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
     updated: set[int] = set()
     path = profile_import.file_path
 
-    def apply(chunk):
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with transaction.atomic():  # a savepoint: a lost race for an identifier redoes the chunk
-                    outcome = resolver.run(chunk, full_lookup=attempt > 0)
-                break
-            except IntegrityError:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
+    def written(chunk, outcome):
         counts["ingested"] += len(chunk)
         connection.queries_log.clear()  # with DEBUG on, the logged bulk SQL would grow without bound
         created.update(outcome.created_ids)
@@ -435,6 +427,11 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0])
 
+    # Chunk k is written while chunk k+1 is resolved (a thread on PostgreSQL); a chunk that loses a
+    # race for an identifier is redone with a full lookup.
+    pipeline = ChunkPipeline(
+        resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=connection.vendor == "postgresql"
+    )
     with transaction.atomic(), _collector_paused():
         if connection.vendor == "postgresql":
             # Bulk statements on big tables look expensive to the planner, which then JIT-compiles
@@ -449,23 +446,27 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
                 cursor.execute("SET LOCAL work_mem = '256MB'")
         chunk: list = []
-        for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
-            counts["processed"] += 1
-            if isinstance(result, list):
-                counts["failed_rows"] += 1
-                for failure in result:
-                    writer.writerow([failure.line, failure.column, failure.value, failure.reason, 1])
-            elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
-                chunk.append((line, *result))
-                if len(chunk) >= CHUNK_ROWS:
-                    apply(chunk)
-                    chunk = []
-            if counts["processed"] % PROGRESS_EVERY == 0:
-                storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
-        if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
-            raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
-        if chunk:
-            apply(chunk)
+        try:
+            for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
+                counts["processed"] += 1
+                if isinstance(result, list):
+                    counts["failed_rows"] += 1
+                    for failure in result:
+                        writer.writerow([failure.line, failure.column, failure.value, failure.reason, 1])
+                elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
+                    chunk.append((line, *result))
+                    if len(chunk) >= CHUNK_ROWS:
+                        pipeline.add(chunk)
+                        chunk = []
+                if counts["processed"] % PROGRESS_EVERY == 0:
+                    storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+            if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
+                raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
+            if chunk:
+                pipeline.add(chunk)
+            pipeline.finish()
+        finally:
+            pipeline.close()  # no write may still run when the transaction ends
     counts["created"] = len(created - merged)
     counts["merged"] = len(merged - created)
     counts["updated"] = len(updated - merged - created)

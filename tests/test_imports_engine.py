@@ -383,3 +383,64 @@ def test_a_chunk_that_keeps_losing_the_race_fails_the_import_with_nothing_applie
     assert finished.failure_reason.startswith(f"Internal error ({IntegrityError.__name__}")
     assert Profile.objects.filter(store=store).count() == 1
     assert not Identifier.objects.filter(store=store, value="free@example.com").exists()
+
+
+def test_a_lost_race_in_a_later_chunk_redoes_it_and_the_chunk_resolved_meanwhile(store, monkeypatch):
+    # Chunk 2 is resolved while chunk 1 is written, and chunk 3 while chunk 2 is written: when chunk 2's
+    # write loses the race, chunk 3 (resolved against chunk 2's rolled-back writes) is resolved again.
+    winner = profile_identify(
+        store=store, identifiers=[("email", "taken@example.com")], traits={"Contact": {"lastName": "W"}}, source="s"
+    ).profile
+    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    real = ChunkResolver._holders
+    stale = []
+
+    def stale_once(self, pairs):
+        holders = real(self, pairs)
+        if ("email", "taken@example.com") in holders and not stale:
+            stale.append(1)  # as if another writer added it just after this lookup
+            holders.pop(("email", "taken@example.com"))
+        return holders
+
+    monkeypatch.setattr(ChunkResolver, "_holders", stale_once)
+    rows = [
+        "one@example.com,,One,L",
+        "taken@example.com,,Ada,L",
+        "taken@example.com,,Ada2,",  # chunk 3: must find the winner, not chunk 2's rolled-back profile
+        "one@example.com,,One2,",
+    ]
+    finished = run(store, csv_text(*rows), CONTACT)
+    assert finished.status == ImportStatus.COMPLETED, finished.failure_reason
+    assert stale == [1]
+    assert Identifier.objects.get(store=store, value="taken@example.com").profile_id == winner.pk
+    assert Profile.objects.get(pk=winner.pk).traits["Contact"] == {"firstName": "Ada2", "lastName": ""}
+    one = Identifier.objects.get(store=store, value="one@example.com").profile
+    assert one.traits["Contact"] == {"firstName": "One2", "lastName": ""}
+    assert Profile.objects.filter(store=store).count() == 2
+    assert (finished.rows_ingested, finished.profiles_created, finished.profiles_updated) == (4, 1, 1)
+
+
+@pytest.mark.parametrize("failing", ["_update_profiles", "_load"], ids=["a chunk's write", "reading the next chunk"])
+def test_an_error_while_a_chunk_is_written_fails_the_import_with_nothing_applied(store, monkeypatch, failing):
+    # With chunks of one row, chunk 1's write runs (in a thread on PostgreSQL) while chunk 2 is read.
+    before = profile_identify(
+        store=store, identifiers=[("email", "old@example.com")], traits={"Contact": {"firstName": "Old"}}, source="s"
+    ).profile
+    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    real = getattr(ChunkResolver, failing)
+    calls = []
+
+    def breaks_the_second_time(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(self, *args)
+
+    monkeypatch.setattr(ChunkResolver, failing, breaks_the_second_time)
+    rows = ["old@example.com,,New,", "a@example.com,,A,", "old@example.com,,Newer,", "b@example.com,,B,"]
+    finished = run(store, csv_text(*rows), CONTACT)
+    assert finished.status == ImportStatus.FAILED
+    assert "RuntimeError: disk full" in finished.failure_reason
+    assert Profile.objects.filter(store=store).count() == 1
+    assert Identifier.objects.filter(store=store).count() == 1
+    assert Profile.objects.get(pk=before.pk).traits["Contact"] == {"firstName": "Old"}

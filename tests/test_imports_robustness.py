@@ -55,21 +55,21 @@ def test_the_worker_collects_garbage_again_after_an_import_completes_or_fails(st
     # The import pauses the cyclic garbage collector while rows go in; a long-lived worker process
     # left without it would grow with every later task.
     paused = []
-    resolve = services.ChunkResolver.run
+    resolve = services.ChunkResolver.resolve_read
 
-    def record_and_resolve(self, rows, **kwargs):
+    def record_and_resolve(self, rows):
         paused.append(not gc.isenabled())
-        return resolve(self, rows, **kwargs)
+        return resolve(self, rows)
 
-    monkeypatch.setattr(services.ChunkResolver, "run", record_and_resolve)
+    monkeypatch.setattr(services.ChunkResolver, "resolve_read", record_and_resolve)
     done = run(store, csv_text(*ROWS), CONTACT)
     assert done.status == ImportStatus.COMPLETED
     assert paused == [True] and gc.isenabled()
 
-    def broken(self, rows, **kwargs):
+    def broken(self, rows):
         raise RuntimeError("resolver broke")
 
-    monkeypatch.setattr(services.ChunkResolver, "run", broken)
+    monkeypatch.setattr(services.ChunkResolver, "resolve_read", broken)
     done = run(store, csv_text("lin@example.com,,Lin,Su"), CONTACT)
     assert done.status == ImportStatus.FAILED and "resolver broke" in done.failure_reason
     assert gc.isenabled()

@@ -598,16 +598,16 @@ def test_a_failed_import_keeps_no_notes_about_identifiers_it_did_not_apply(popul
 def test_an_internal_error_mid_import_fails_it_and_nothing_from_the_file_is_applied(populated, monkeypatch):
     store = populated
     monkeypatch.setattr(import_services, "CHUNK_ROWS", 2)
-    real_write = ChunkResolver._write
+    real_write = ChunkResolver.write
     calls = []
 
-    def write_then_break(self):
+    def write_then_break(self, pending):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk on fire")
-        return real_write(self)
+        return real_write(self, pending)
 
-    monkeypatch.setattr(ChunkResolver, "_write", write_then_break)
+    monkeypatch.setattr(ChunkResolver, "write", write_then_break)
     before = snapshot(store)
     finished = run(store, csv_text(*GOOD_BEFORE, *GOOD_AFTER), CONTACT)
     assert len(calls) == 2  # the first chunk was written, the second broke
