@@ -10,6 +10,7 @@ into another by a later row of the same file is never written.
 
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -595,29 +596,32 @@ class ChunkResolver:
             return
         if self.postgres:
             with connection.cursor() as cursor:
+                # Statements without parameters go together, one round trip each group: every round trip
+                # of a write thread waits for the interpreter lock the resolving thread holds.
                 cursor.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS import_profile_update "
-                    "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP"
+                    "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP; "
+                    "TRUNCATE import_profile_update"
                 )
-                cursor.execute("TRUNCATE import_profile_update")
                 with (
                     connection.wrap_database_errors,
                     cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
                 ):
                     copy.write(text)
-                # The row count for the planner (an index join); the id column only: statistics of the
-                # JSON columns cost ten times more and no plan uses them.
-                cursor.execute("ANALYZE import_profile_update (id)")
-                # One primary-key probe per changed profile, whatever the table's size: costed by the
-                # planner, a table of up to a few hundred thousand profiles (of all stores) looks cheaper
-                # to scan whole and hash, which took a third longer per chunk (measured at 200,000).
-                cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+                # ANALYZE: the row count for the planner (an index join); the id column only: statistics of
+                # the JSON columns cost ten times more and no plan uses them. Hash and merge joins off: one
+                # primary-key probe per changed profile, whatever the table's size; costed by the planner,
+                # a table of up to a few hundred thousand profiles (of all stores) looks cheaper to scan
+                # whole and hash, which took a third longer per chunk (measured at 200,000). The time is
+                # the import's own, written as a literal so the statements need no parameters.
                 cursor.execute(
+                    "ANALYZE import_profile_update (id); "
+                    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
                     "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "
-                    "updated_at = %s FROM import_profile_update u WHERE p.id = u.id",
-                    [self.now],
+                    f"updated_at = '{self.now.isoformat()}'::timestamptz FROM import_profile_update u "
+                    "WHERE p.id = u.id; "
+                    "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
                 )
-                cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")
             return
         objects = [
             Profile(pk=p.key, store=self.store, traits=p.traits, trait_sources=p.sources, updated_at=self.now)
@@ -676,6 +680,7 @@ class ChunkPipeline:
         if self.shared is not None:
             self.shared.dec_thread_sharing()
             self.shared = None
+            sys.setswitchinterval(self.switch_interval)
 
     def _start(self, rows, pending: PendingWrite, savepoint) -> None:
         errors: list[BaseException] = []
@@ -689,6 +694,11 @@ class ChunkPipeline:
         if self.shared is None:
             self.shared = connections[DEFAULT_DB_ALIAS]
             self.shared.inc_thread_sharing()
+            # The write thread mostly waits on the database; each time it gets an answer it needs the
+            # interpreter lock, which the resolving thread hands over only every switch interval
+            # (5 ms by default): a millisecond while writes run.
+            self.switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self.switch_interval, 0.001))
         shared = self.shared
 
         def write() -> None:

@@ -1,6 +1,7 @@
 """An import runs at most once, never stays Running after an error, and odd input fails one row."""
 
 import gc
+import sys
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -172,3 +173,24 @@ def test_recovery_resends_an_import_queued_too_long_and_deletes_abandoned_upload
     from pathlib import Path
 
     assert not Path(abandoned.file_path).exists()
+
+
+@pytest.mark.postgres
+def test_the_worker_gets_its_thread_switch_interval_back_after_an_import(store, monkeypatch):
+    # On PostgreSQL chunks are written by a thread while the next is resolved, with a short switch
+    # interval so the thread gets the interpreter lock soon after each answer; the worker's later
+    # tasks must not keep it.
+    monkeypatch.setattr(services, "CHUNK_ROWS", 1)
+    before = sys.getswitchinterval()
+    during = []
+    resolve = services.ChunkResolver.resolve_read
+
+    def record_and_resolve(self, rows):
+        during.append(sys.getswitchinterval())
+        return resolve(self, rows)
+
+    monkeypatch.setattr(services.ChunkResolver, "resolve_read", record_and_resolve)
+    done = run(store, csv_text(*ROWS), CONTACT)
+    assert done.status == ImportStatus.COMPLETED
+    assert max(during[1:]) <= 0.001 < before  # from the second chunk on, a write runs meanwhile
+    assert sys.getswitchinterval() == before
