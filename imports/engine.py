@@ -125,6 +125,13 @@ class ChunkOutcome:
 
 
 @dataclass
+class ChunkRead:
+    pairs: set  # every identifier of the chunk's rows
+    owner: dict  # (kind, value) -> id of the profile holding it in the database
+    profiles: dict  # id -> _Profile, locked and loaded
+
+
+@dataclass
 class PendingWrite:
     """A resolved chunk, until it is written. `resolve` fills the part that does not depend on the
     ids of the profiles it creates, `prepare` gives those ids and builds the rest, `write` sends it."""
@@ -144,11 +151,12 @@ class PendingWrite:
 
 
 class ChunkResolver:
-    """Resolves chunks in file order, each in three steps: `resolve` (lock and load what the rows
-    match, then run the rows in memory), `prepare` (ids for the profiles it creates) and `write`.
+    """Resolves chunks in file order, each in steps: `read` (find, lock and load what the rows match),
+    `adopt` and `resolve_read` (run the rows in memory), `prepare` (ids for the profiles the chunk
+    creates) and `write`; `run` does them all at once.
 
-    A chunk may be resolved before the previous one is written (see ChunkPipeline): the database
-    then lags one chunk behind. What the previous chunk changed is carried over in memory (the
+    A chunk may be read before the previous one is written (see ChunkPipeline): the database then
+    lags one chunk behind. What the previous chunk changed is carried over in memory (the
     profiles it creates, changes or merges away, and the holder of each of its identifiers) and
     answers before the database does; everything else the database answers as it would."""
 
@@ -188,24 +196,31 @@ class ChunkResolver:
     # -- resolution in memory -----------------------------------------------------------------
 
     def resolve(self, rows, *, full_lookup: bool = False) -> PendingWrite:
-        self.read(rows, full_lookup=full_lookup)
+        self.adopt(self.read(rows, full_lookup=full_lookup))
         return self.resolve_read(rows)
 
-    def read(self, rows, *, full_lookup: bool = False) -> None:
-        """Find, lock and load the profiles the rows' identifiers belong to."""
+    def read(self, rows, *, full_lookup: bool = False) -> "ChunkRead":
+        """Find, lock and load the profiles holding the rows' identifiers, as the database has them.
+        Uses no state the resolution of another chunk changes: may run while one is resolved."""
         pairs = {pair for _, row_pairs, _ in rows for pair in row_pairs}
-        owner: dict[tuple[str, str], int] = {}
-        if self.carry_owner:
-            carried = self.carry_owner
-            owner = {pair: carried[pair] for pair in pairs if pair in carried}
-            pairs = pairs.difference(owner)
+        lookup = pairs
         if self.written is not None and not full_lookup:
-            pairs = self.written.seen(pairs)
-        owner.update(self._holders(pairs))
+            lookup = self.written.seen(pairs)
+        owner = self._holders(lookup)
+        return ChunkRead(pairs, owner, self._load(set(owner.values())))
+
+    def adopt(self, read: "ChunkRead") -> None:
+        """Take a chunk's read, with what the chunk before it changed (carried over) answering first:
+        the database may not hold that chunk's writes yet, or did not when it was read."""
+        owner = read.owner
+        carried = self.carry_owner
+        if carried:
+            owner.update({pair: carried[pair] for pair in read.pairs if pair in carried})
         profiles = dict(self.carry)
         for profile in profiles.values():
             profile.dirty = False  # its changes are on their way to the database
-        profiles.update(self._load({key for key in owner.values() if key not in profiles}))
+        for key, profile in read.profiles.items():
+            profiles.setdefault(key, profile)
         self.owner = owner
         self.profiles = profiles
 
@@ -631,103 +646,114 @@ class ChunkResolver:
 
 
 class ChunkPipeline:
-    """Writes chunk k while chunk k+1 is resolved: on PostgreSQL the writes run in a thread, on the
-    import's one connection, so the database works while the worker runs the next rows in memory.
+    """Overlaps the database with the worker: on PostgreSQL a thread, on the import's connection,
+    writes chunk k-1 and then reads (locks and loads) chunk k+1, while the worker resolves chunk k in
+    memory and gathers the rows of the next chunk.
 
-    The connection is never used by both threads at once: per chunk the worker waits for the
-    previous write, gives the resolved chunk its ids, reads (locks and loads) the next chunk, then
-    hands the write over and resolves the next chunk in memory. Each write runs in a savepoint: a
-    write that loses a race for an identifier (IntegrityError) is rolled back and its chunk redone
-    with a full lookup, after which the chunk resolved meanwhile is resolved again. On SQLite, whose
-    connections stay in their thread, the same steps run one after the other."""
+    The connection is never used by both threads at once: the worker touches it only between two
+    jobs (ids for the resolved chunk, savepoints). Chunk k+1 is read before chunk k is written, so
+    what chunk k changes is carried over in memory and answers first (`ChunkResolver.adopt`). Each
+    write runs in a savepoint: a write that loses a race for an identifier (IntegrityError) is
+    rolled back and its chunk redone with a full lookup; the chunks resolved or read after it are
+    then fed again. On SQLite, whose connections stay in their thread, each job runs at once."""
 
     def __init__(self, resolver: ChunkResolver, *, on_written, attempts: int, threaded: bool):
         self.resolver = resolver
         self.on_written = on_written  # called with (rows, outcome) once a chunk is written, in order
         self.attempts = attempts
         self.threaded = threaded
-        self.resolved: tuple[list, PendingWrite] | None = None
-        self.writing: tuple | None = None  # (rows, pending, savepoint, thread or None, [error])
-        self.shared = None  # the connection, while shared with writer threads
+        self.resolved: tuple[list, PendingWrite] | None = None  # resolved, not yet handed to a write
+        self.job: _Job | None = None
+        self.shared = None  # the connection, while shared with job threads
+        self.switch_interval = sys.getswitchinterval()
 
     def add(self, rows: list) -> None:
-        self._settle()
-        previous, self.resolved = self.resolved, None
-        if previous is None:
-            self.resolver.read(rows)
-        else:
-            savepoint = transaction.savepoint()
-            self.resolver.prepare(previous[1])
-            self.resolver.read(rows)  # before the previous chunk's writes: its changes are carried over
-            self._start(*previous, savepoint)
-        self.resolved = (rows, self.resolver.resolve_read(rows))
+        self._step(rows)
 
     def finish(self) -> None:
-        self._settle()
-        if self.resolved is not None:
-            (rows, pending), self.resolved = self.resolved, None
-            savepoint = transaction.savepoint()
-            self.resolver.prepare(pending)
-            self._start(rows, pending, savepoint)
-            self._settle()
+        while self.job is not None or self.resolved is not None:
+            self._step(None)
 
     def close(self) -> None:
-        """Wait for a write still running (after an error elsewhere), before anything else uses the
+        """Wait for a job still running (after an error elsewhere), before anything else uses the
         connection; stop sharing it."""
-        if self.writing is not None and self.writing[3] is not None:
-            self.writing[3].join()
-        self.writing = None
+        if self.job is not None and self.job.thread is not None:
+            self.job.thread.join()
+        self.job = None
         if self.shared is not None:
             self.shared.dec_thread_sharing()
             self.shared = None
             sys.setswitchinterval(self.switch_interval)
 
-    def _start(self, rows, pending: PendingWrite, savepoint) -> None:
-        errors: list[BaseException] = []
+    def _step(self, rows: list | None) -> None:
+        """Wait for the job; start the next (write the resolved chunk, read `rows`); resolve the
+        chunk the finished job read."""
+        done, self.job = self.job, None
+        read = self._settle(done) if done is not None else None
+        if read is _REDONE:
+            if rows is not None:
+                self._step(rows)
+            return
+        write = None
+        if self.resolved is not None:
+            (written_rows, pending), self.resolved = self.resolved, None
+            savepoint = transaction.savepoint()
+            self.resolver.prepare(pending)  # ids: before the next chunk is adopted and the write sent
+            write = (written_rows, pending, savepoint)
+        if write is not None or rows is not None:
+            self._start(_Job(write, rows))
+        if read is not None:
+            self.resolver.adopt(read)
+            self.resolved = (done.rows, self.resolver.resolve_read(done.rows))
+
+    def _start(self, job: "_Job") -> None:
         if not self.threaded:
-            try:
-                self.resolver.write(pending)
-            except IntegrityError as exc:
-                errors.append(exc)
-            self.writing = (rows, pending, savepoint, None, errors)
+            job.run(self.resolver)
+            self.job = job
             return
         if self.shared is None:
             self.shared = connections[DEFAULT_DB_ALIAS]
             self.shared.inc_thread_sharing()
-            # The write thread mostly waits on the database; each time it gets an answer it needs the
+            # The job thread mostly waits on the database; each time it gets an answer it needs the
             # interpreter lock, which the resolving thread hands over only every switch interval
-            # (5 ms by default): a millisecond while writes run.
-            self.switch_interval = sys.getswitchinterval()
+            # (5 ms by default): a millisecond while jobs run.
             sys.setswitchinterval(min(self.switch_interval, 0.001))
         shared = self.shared
 
-        def write() -> None:
+        def run() -> None:
             connections[DEFAULT_DB_ALIAS] = shared  # this thread's queries go to the import's connection
-            try:
-                self.resolver.write(pending)
-            except BaseException as exc:  # noqa: BLE001 - raised in the worker's thread by _settle
-                errors.append(exc)
+            job.run(self.resolver)
 
-        thread = threading.Thread(target=write, name="import-write", daemon=True)
-        self.writing = (rows, pending, savepoint, thread, errors)
-        thread.start()
+        job.thread = threading.Thread(target=run, name="import-database", daemon=True)
+        self.job = job
+        job.thread.start()
 
-    def _settle(self) -> None:
-        """Wait for the write in progress; on a lost race, redo its chunk (and the one after it)."""
-        if self.writing is None:
-            return
-        rows, pending, savepoint, thread, errors = self.writing
-        if thread is not None:
-            thread.join()
-        self.writing = None
-        if not errors:
-            transaction.savepoint_commit(savepoint)
-            self.on_written(rows, pending.outcome)
-            return
-        _rollback_to(savepoint)
-        if not isinstance(errors[0], IntegrityError) or self.attempts < 2:
-            raise errors[0]
-        later, self.resolved = self.resolved, None  # resolved against the rolled-back writes
+    def _settle(self, job: "_Job"):
+        """The finished job's read; or _REDONE after redoing a chunk whose write lost a race."""
+        if job.thread is not None:
+            job.thread.join()
+        if job.write is not None:
+            written_rows, pending, savepoint = job.write
+            if job.error is None:
+                transaction.savepoint_commit(savepoint)
+                self.on_written(written_rows, pending.outcome)
+            else:
+                _rollback_to(savepoint)
+                if not isinstance(job.error, IntegrityError) or self.attempts < 2:
+                    raise job.error
+                self._redo(written_rows, job)
+                return _REDONE
+        if job.error is not None:
+            raise job.error
+        return job.read
+
+    def _redo(self, rows: list, job: "_Job") -> None:
+        """Redo a chunk whose write lost a race, then feed again the chunks resolved or read since
+        (against writes now rolled back)."""
+        later = [self.resolved[0]] if self.resolved is not None else []
+        if job.rows is not None:
+            later.append(job.rows)
+        self.resolved = None
         self.resolver.reset()  # the database now holds every write before this chunk
         for attempt in range(1, self.attempts):
             savepoint = transaction.savepoint()
@@ -742,8 +768,31 @@ class ChunkPipeline:
             transaction.savepoint_commit(savepoint)
             self.on_written(rows, outcome)
             break
-        if later is not None:
-            self.add(later[0])
+        for chunk in later:
+            self._step(chunk)
+
+
+_REDONE = object()
+
+
+class _Job:
+    """One turn of the database: write a prepared chunk (in its savepoint), then read the next."""
+
+    def __init__(self, write, rows):
+        self.write = write  # (rows, PendingWrite, savepoint) or None
+        self.rows = rows  # the rows to read, or None
+        self.read: ChunkRead | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def run(self, resolver: ChunkResolver) -> None:
+        try:
+            if self.write is not None:
+                resolver.write(self.write[1])
+            if self.rows is not None:
+                self.read = resolver.read(self.rows)
+        except BaseException as exc:  # noqa: BLE001 - raised in the worker's thread by _settle
+            self.error = exc
 
 
 def _rollback_to(savepoint) -> None:
