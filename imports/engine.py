@@ -570,16 +570,7 @@ class ChunkResolver:
         return ids
 
     def _copy_profiles(self, text: str) -> None:
-        # COPY goes to psycopg's cursor directly, past Django's error wrapping: wrap_database_errors
-        # turns a UniqueViolation into django.db.IntegrityError, so the chunk is redone.
-        with (
-            connection.cursor() as cursor,
-            connection.wrap_database_errors,
-            cursor.cursor.copy(
-                "COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN"
-            ) as copy,
-        ):
-            copy.write(text)
+        _copy_in("COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN", text)
 
     def _insert_identifiers(self, rows: list[tuple[str, str, int]]) -> None:
         if not rows:
@@ -589,14 +580,7 @@ class ChunkResolver:
             text = "".join(
                 [f"{store}\t{pid}\t{_copy_text(kind)}\t{_copy_text(value)}\t{now}\n" for kind, value, pid in rows]
             )
-            with (
-                connection.cursor() as cursor,
-                connection.wrap_database_errors,
-                cursor.cursor.copy(
-                    "COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN"
-                ) as copy,
-            ):
-                copy.write(text)
+            _copy_in("COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN", text)
             return
         Identifier.objects.bulk_create(
             [
@@ -618,11 +602,7 @@ class ChunkResolver:
                     "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP; "
                     "TRUNCATE import_profile_update"
                 )
-                with (
-                    connection.wrap_database_errors,
-                    cursor.cursor.copy("COPY import_profile_update (id, traits, trait_sources) FROM STDIN") as copy,
-                ):
-                    copy.write(text)
+                _copy_in("COPY import_profile_update (id, traits, trait_sources) FROM STDIN", text)
                 # ANALYZE: the row count for the planner (an index join); the id column only: statistics of
                 # the JSON columns cost ten times more and no plan uses them. Hash and merge joins off: one
                 # primary-key probe per changed profile, whatever the table's size; costed by the planner,
@@ -793,6 +773,14 @@ class _Job:
                 self.read = resolver.read(self.rows)
         except BaseException as exc:  # noqa: BLE001 - raised in the worker's thread by _settle
             self.error = exc
+
+
+def _copy_in(statement: str, text: str) -> None:
+    """Send `text` (COPY text format, built in one piece: psycopg's write_row costs more per row)
+    with `COPY ... FROM STDIN`, through psycopg's cursor but inside Django's error wrapping, which
+    turns a UniqueViolation into django.db.IntegrityError so the chunk is redone."""
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
+        copy.write(text)
 
 
 def _rollback_to(savepoint) -> None:
