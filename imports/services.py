@@ -427,8 +427,8 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0])
 
-    # Chunk k is written while chunk k+1 is resolved (a thread on PostgreSQL); a chunk that loses a
-    # race for an identifier is redone with a full lookup.
+    # On PostgreSQL a thread writes chunk k-1 and reads chunk k+1 while chunk k is resolved; a chunk
+    # that loses a race for an identifier is redone with a full lookup.
     pipeline = ChunkPipeline(
         resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=connection.vendor == "postgresql"
     )
