@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models import Count
 
 from identity.models import Identifier, MergeRecord
@@ -657,8 +657,9 @@ class ChunkPipeline:
     def close(self) -> None:
         """Wait for a job still running (after an error elsewhere), before anything else uses the
         connection; stop sharing it."""
-        if self.job is not None and self.job.thread is not None:
-            self.job.thread.join()
+        thread = self.job.thread if self.job is not None else None
+        if thread is not None and thread.ident is not None:  # started (start() itself may have failed)
+            thread.join()
         self.job = None
         if self.shared is not None:
             self.shared.dec_thread_sharing()
@@ -668,7 +669,7 @@ class ChunkPipeline:
     def _step(self, rows: list | None) -> None:
         """Wait for the job; start the next (write the resolved chunk, read `rows`); resolve the
         chunk the finished job read."""
-        done, self.job = self.job, None
+        done = self.job  # cleared by _settle once its thread is joined: close() must still see it
         read = self._settle(done) if done is not None else None
         if read is _REDONE:
             if rows is not None:
@@ -712,13 +713,14 @@ class ChunkPipeline:
         """The finished job's read; or _REDONE after redoing a chunk whose write lost a race."""
         if job.thread is not None:
             job.thread.join()
+        self.job = None
         if job.write is not None:
             written_rows, pending, savepoint = job.write
             if job.error is None:
                 transaction.savepoint_commit(savepoint)
                 self.on_written(written_rows, pending.outcome)
             else:
-                _rollback_to(savepoint)
+                _rollback_to(savepoint, job.error)
                 if not isinstance(job.error, IntegrityError) or self.attempts < 2:
                     raise job.error
                 self._redo(written_rows, job)
@@ -739,8 +741,8 @@ class ChunkPipeline:
             savepoint = transaction.savepoint()
             try:
                 outcome = self.resolver.run(rows, full_lookup=True)
-            except IntegrityError:
-                _rollback_to(savepoint)
+            except IntegrityError as exc:
+                _rollback_to(savepoint, exc)
                 self.resolver.reset()
                 if attempt == self.attempts - 1:
                     raise
@@ -783,9 +785,14 @@ def _copy_in(statement: str, text: str) -> None:
         copy.write(text)
 
 
-def _rollback_to(savepoint) -> None:
-    """Undo a chunk's writes, as leaving an atomic block with an error does: an error inside one of
-    Django's own savepoint-less blocks (bulk_create's) marked the whole transaction for rollback,
-    but after the rollback to this savepoint the transaction is sound again."""
+def _rollback_to(savepoint, error: BaseException) -> None:
+    """Undo a chunk's writes after `error`, as leaving an atomic block with an error does: an error
+    inside one of Django's own savepoint-less blocks (bulk_create's) marked the whole transaction
+    for rollback, but after the rollback to this savepoint the transaction is sound again. If the
+    rollback fails too (a broken connection), `error` is raised: it names the cause."""
     transaction.set_rollback(False)  # first: no statement runs while it is set, the rollback neither
-    transaction.savepoint_rollback(savepoint)
+    try:
+        transaction.savepoint_rollback(savepoint)
+    except DatabaseError:
+        transaction.set_rollback(True)
+        raise error  # noqa: B904 - the rollback's own failure stays attached as the context

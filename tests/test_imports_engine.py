@@ -7,6 +7,9 @@ it. The comparison is therefore of live profiles (identifiers and traits) and of
 the profiles that existed before the import.
 """
 
+import threading
+import time
+
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
@@ -14,7 +17,7 @@ from django.utils import timezone
 from identity.models import Identifier, IdentityRule
 from identity.services import identity_rule_update, profile_identify, profile_resolve
 from imports import services as import_services
-from imports.engine import ChunkResolver
+from imports.engine import ChunkPipeline, ChunkResolver
 from imports.models import ImportRowError, ImportStatus
 from profiles.models import Event, Profile
 from stores.services import store_create
@@ -444,3 +447,46 @@ def test_an_error_while_a_chunk_is_written_fails_the_import_with_nothing_applied
     assert Profile.objects.filter(store=store).count() == 1
     assert Identifier.objects.filter(store=store).count() == 1
     assert Profile.objects.get(pk=before.pk).traits["Contact"] == {"firstName": "Old"}
+
+
+@pytest.mark.postgres
+def test_an_interrupt_while_the_worker_waits_for_the_database_thread_waits_for_it_before_rolling_back(
+    store, monkeypatch
+):
+    # Ctrl-C during `import_profiles` most likely lands while the worker waits for the database
+    # thread: the transaction may only be rolled back once that thread has stopped using the connection.
+    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    started, alive_at_close = [], []
+
+    class InterruptedOnce(threading.Thread):
+        interrupted = False
+
+        def start(self):
+            started.append(self)
+            super().start()
+
+        def join(self, timeout=None):
+            if writing and not InterruptedOnce.interrupted:
+                InterruptedOnce.interrupted = True
+                raise KeyboardInterrupt  # while a chunk is being written
+            super().join(timeout)
+
+    real_write, real_close = ChunkResolver.write, ChunkPipeline.close
+    writing = []
+
+    def slow_write(self, pending):
+        writing.append(1)
+        time.sleep(0.5)  # still writing when the interrupt arrives
+        return real_write(self, pending)
+
+    def close(self):
+        real_close(self)
+        alive_at_close.extend(thread.is_alive() for thread in started)
+
+    monkeypatch.setattr(threading, "Thread", InterruptedOnce)
+    monkeypatch.setattr(ChunkResolver, "write", slow_write)
+    monkeypatch.setattr(ChunkPipeline, "close", close)
+    with pytest.raises(KeyboardInterrupt):
+        run(store, csv_text("a@example.com,,A,", "b@example.com,,B,", "c@example.com,,C,"), CONTACT)
+    assert InterruptedOnce.interrupted and alive_at_close == [False] * len(started)
+    assert not Profile.objects.filter(store=store).exists()
