@@ -116,8 +116,6 @@ class _Profile:
 
 @dataclass
 class ChunkOutcome:
-    created: int = 0
-    merged: int = 0
     updated_ids: list[int] = field(default_factory=list)  # existing profiles (not this import's) changed
     created_ids: list[int] = field(default_factory=list)  # profiles inserted
     merged_ids: list[int] = field(default_factory=list)  # profiles written as tombstones
@@ -133,7 +131,7 @@ class ChunkRead:
 
 @dataclass
 class PendingWrite:
-    """A resolved chunk, until it is written. `resolve` fills the part that does not depend on the
+    """A resolved chunk, until it is written. `resolve_read` fills the part that does not depend on the
     ids of the profiles it creates, `prepare` gives those ids and builds the rest, `write` sends it."""
 
     new: list[_Profile]  # created by the chunk, in creation order
@@ -189,15 +187,12 @@ class ChunkResolver:
 
     def run(self, rows: list[tuple[int, list, dict]], *, full_lookup: bool = False) -> ChunkOutcome:
         """Resolve and write `rows` ((line, pairs, typed traits), in file order), all at once."""
-        pending = self.resolve(rows, full_lookup=full_lookup)
+        self.adopt(self.read(rows, full_lookup=full_lookup))
+        pending = self.resolve_read(rows)
         self.prepare(pending)
         return self.write(pending)
 
     # -- resolution in memory -----------------------------------------------------------------
-
-    def resolve(self, rows, *, full_lookup: bool = False) -> PendingWrite:
-        self.adopt(self.read(rows, full_lookup=full_lookup))
-        return self.resolve_read(rows)
 
     def read(self, rows, *, full_lookup: bool = False) -> "ChunkRead":
         """Find, lock and load the profiles holding the rows' identifiers, as the database has them.
@@ -500,9 +495,7 @@ class ChunkResolver:
         pending.identifier_rows = [(kind, value, profile.key) for kind, value, profile in pending.pairs]
         pending.merge_rows = [(source.key, into.key, matching) for source, into, matching in pending.merges]
         outcome = pending.outcome
-        outcome.created = len(new)
         outcome.created_ids = list(ids)
-        outcome.merged = len(pending.merge_rows)
         outcome.merged_ids = [from_id for from_id, _, _ in pending.merge_rows]
         pending.prepared = True
 
