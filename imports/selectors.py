@@ -45,8 +45,7 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
     if profile_import.status == ImportStatus.QUEUED:
         processed = failed = 0
     elif profile_import.status == ImportStatus.RUNNING:
-        live = storage.progress_read(profile_import.file_path) or {}
-        processed, failed = live.get("rows_processed", 0), live.get("rows_failed", 0)
+        processed, failed = import_live_counts(profile_import=profile_import) or (0, 0)
     return ImportProgress(
         status=profile_import.status,
         status_label=profile_import.get_status_display(),
@@ -55,6 +54,15 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         rows_failed=failed,
         active=profile_import.is_active,
     )
+
+
+def import_live_counts(*, profile_import: ProfileImport) -> tuple[int, int] | None:
+    """(rows processed, rows failed) as the worker last reported them; None before it started and
+    once it has finished (its file is gone then, and the import's row holds the counts)."""
+    live = storage.progress_read(profile_import.file_path)
+    if live is None:
+        return None
+    return live.get("rows_processed", 0), live.get("rows_failed", 0)
 
 
 def duration_text(delta) -> str:

@@ -1,6 +1,7 @@
 """CSV imports through the JSON API and the import_profiles command."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.services import api_key_create
 from identity.models import Identifier
+from imports.management.commands import import_profiles
 from imports.models import ImportStatus, ProfileImport
 from imports.services import import_run
 from profiles.models import Profile
@@ -101,6 +103,33 @@ def test_cli_imports_a_file_and_prints_progress_status_and_counts(store, tmp_pat
     assert "line 3 Email: “not-an-email” is not a valid email address" in text
     assert Identifier.objects.filter(store=store, kind="email", value="ada@example.com").exists()
     assert ProfileImport.objects.get(store=store).status == ImportStatus.COMPLETED
+
+
+def test_cli_prints_rows_processed_while_a_big_file_is_imported(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_profiles.Command, "report_every", 0.01)
+    path = tmp_path / "people.csv"
+    lines = [f"customer{i}@example.com,First{i},Last{i}" for i in range(30_000)]
+    path.write_text("Email,First Name,Last Name\r\n" + "\r\n".join(lines) + "\r\n")
+    out = StringIO()
+    call_command(
+        "import_profiles",
+        "--store",
+        str(store.pk),
+        str(path),
+        "--map",
+        "Email=identifier:email",
+        "--map",
+        "First Name=Contact.firstName",
+        "--map",
+        "Last Name=Contact.lastName",
+        stdout=out,
+    )
+    text = out.getvalue()
+    processed = [int(n.replace(",", "")) for n in re.findall(r"^  ([\d,]+) / 30,000 rows processed$", text, re.M)]
+    assert processed, text
+    assert processed == sorted(processed)  # never goes back
+    assert 0 < max(processed) <= 30_000  # the worker's count as the rows go by, not only the total at the end
+    assert text.index("rows processed") < text.index("Completed: 30,000 rows ingested, 0 failed")
 
 
 def test_cli_reports_a_rejected_mapping_and_leaves_no_import(store, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from imports.selectors import import_progress
+from imports.selectors import import_live_counts
 from imports.services import import_run, import_start
 from stores.models import Store
 
@@ -20,6 +20,7 @@ class Command(BaseCommand):
         "Import profiles from a CSV file: --map 'Email=identifier:email' --map 'First Name=Contact.firstName' ... "
         "Runs the import in this process (printing progress) unless --queue hands it to the qcluster worker."
     )
+    report_every = 2.0  # seconds between two progress lines
 
     def add_arguments(self, parser):
         parser.add_argument("--store", type=int, required=True, help="memory store id")
@@ -81,7 +82,8 @@ class Command(BaseCommand):
 
     def _report(self, profile_import, done):
         total = profile_import.total_rows
-        while not done.wait(2):
-            profile_import.status = "running"
-            progress = import_progress(profile_import=profile_import)
-            self.stdout.write(f"  {progress.rows_processed:,} / {total:,} rows processed")
+        while not done.wait(self.report_every):
+            live = import_live_counts(profile_import=profile_import)
+            if live is None:
+                continue  # not started, or finished (then the outcome is printed next)
+            self.stdout.write(f"  {live[0]:,} / {total:,} rows processed")
