@@ -194,3 +194,82 @@ def test_the_worker_gets_its_thread_switch_interval_back_after_an_import(store, 
     assert done.status == ImportStatus.COMPLETED
     assert max(during[1:]) <= 0.001 < before  # from the second chunk on, a write runs meanwhile
     assert sys.getswitchinterval() == before
+
+
+def _dead_local_worker() -> str:
+    """A worker id (host:pid:start) of this host whose process has exited."""
+    import socket
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}:1"
+
+
+def _running(store, worker: str, attempt: int) -> ProfileImport:
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING, worker=worker, attempt=attempt)
+    return ProfileImport.objects.get(pk=queued.pk)
+
+
+def test_recovery_requeues_an_import_whose_worker_on_this_host_died(store, django_capture_on_commit_callbacks):
+    stale = _running(store, _dead_local_worker(), attempt=1)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.imports_recover() == [stale.pk]
+    assert len(callbacks) == 1
+    again = ProfileImport.objects.get(pk=stale.pk)
+    assert (again.status, again.attempt, again.worker) == (ImportStatus.QUEUED, 2, "")
+    assert import_run(import_id=stale.pk, attempt=1) is None  # the dead attempt's task finds nothing to do
+    assert import_run(import_id=stale.pk, attempt=2).status == ImportStatus.COMPLETED
+    assert Profile.objects.filter(store=store).count() == 2
+
+
+def test_recovery_fails_an_import_whose_worker_died_on_its_last_attempt_and_frees_the_store(store):
+    from pathlib import Path
+
+    stale = _running(store, _dead_local_worker(), attempt=services.MAX_ATTEMPTS)
+    assert services.imports_recover() == []
+    failed = ProfileImport.objects.get(pk=stale.pk)
+    assert failed.status == ImportStatus.FAILED
+    assert failed.failure_reason == (
+        f"The worker stopped {services.MAX_ATTEMPTS} times while importing this file; "
+        "nothing from the file was applied."
+    )
+    assert failed.finished_at is not None
+    assert not Path(stale.file_path).exists()
+    assert not Profile.objects.filter(store=store).exists()
+    upload(store, csv_text(*ROWS), name="next.csv")  # the store takes a new upload
+
+
+def test_recovery_trusts_a_worker_on_another_host_only_while_it_reports_progress(store):
+    import os
+    import time
+
+    from imports import storage
+
+    elsewhere = _running(store, "another-host:4242:99", attempt=1)
+    storage.progress_write(elsewhere.file_path, rows_processed=1, rows_failed=0)
+    assert services.imports_recover() == []  # it reported just now: still running there
+    assert ProfileImport.objects.get(pk=elsewhere.pk).status == ImportStatus.RUNNING
+    silent_since = time.time() - services.STALE_AFTER_SECONDS - 60
+    os.utime(storage.progress_path(elsewhere.file_path), (silent_since, silent_since))
+    assert services.imports_recover() == [elsewhere.pk]  # silent for too long: gone, run it again
+    assert ProfileImport.objects.get(pk=elsewhere.pk).status == ImportStatus.QUEUED
+
+
+def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store, monkeypatch):
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+    from django_q.models import OrmQ, Schedule
+    from django_q.scheduler import scheduler
+    from django_q.signing import SignedPackage
+
+    schedule = Schedule.objects.get(func="imports.tasks.imports_recover_task")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 5, -1)
+    Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now())
+    # The cluster calls it between transactions; here the test's transaction would look broken to it.
+    monkeypatch.setattr("django_q.scheduler.close_old_django_connections", lambda: None)
+    scheduler(broker=get_broker())
+    sent = [SignedPackage.loads(message.payload) for message in OrmQ.objects.all()]
+    assert [task["func"] for task in sent] == ["imports.tasks.imports_recover_task"]
+    assert Schedule.objects.get(pk=schedule.pk).next_run > timezone.now()
