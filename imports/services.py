@@ -554,7 +554,8 @@ def imports_recover() -> list[int]:
 
 
 def import_failed_rows_csv(*, profile_import: ProfileImport):
-    """The failed rows as CSV text, yielded a line at a time (a bad file may have a million).
+    """The failed rows and the notes (identifiers of ingested rows not kept), as on the details
+    page, with their kind; CSV text yielded a line at a time (a bad file may have a million).
 
     Cells starting with =, +, -, @ (or a tab/CR) get a leading ' so spreadsheets do not run them.
     """
@@ -564,10 +565,12 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
             return text
 
     writer = csv.writer(_Line())
-    yield writer.writerow(["line", "column", "value", "reason"])
+    yield writer.writerow(["line", "kind", "column", "value", "reason"])
     rows = ImportRowError.objects.filter(profile_import=profile_import).order_by("line", "id")
-    for line, column, value, reason in rows.values_list("line", "column", "value", "reason").iterator(2000):
-        yield writer.writerow([line, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
+    fields = ("line", "row_failed", "column", "value", "reason")
+    for line, failed, column, value, reason in rows.values_list(*fields).iterator(2000):
+        kind = "failed row" if failed else "note"
+        yield writer.writerow([line, kind, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
 
 
 def _safe_cell(text: str) -> str:

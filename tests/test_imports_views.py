@@ -374,13 +374,19 @@ def test_failed_rows_are_paginated_50_per_page_and_notes_are_told_apart(admin_cl
     assert ">note<" in note
 
 
-def test_failed_rows_csv_escapes_cells_that_spreadsheets_would_run_as_formulas(admin_client, store):
+def test_failed_rows_csv_says_each_line_kind_and_escapes_cells_spreadsheets_would_run_as_formulas(admin_client, store):
     profile_import = upload(store, GOOD_CSV)
     values = ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "plain"]
     ImportRowError.objects.bulk_create(
         [
             ImportRowError(
-                store=store, profile_import=profile_import, line=n + 2, column="nickname", value=value, reason="bad"
+                store=store,
+                profile_import=profile_import,
+                line=n + 2,
+                column="nickname",
+                value=value,
+                reason="-bad" if value == "plain" else "bad",
+                row_failed=value != "-2",
             )
             for n, value in enumerate(values)
         ]
@@ -389,8 +395,10 @@ def test_failed_rows_csv_escapes_cells_that_spreadsheets_would_run_as_formulas(a
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == 'attachment; filename="people-failed-rows.csv"'
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["line", "column", "value", "reason"]
-    assert [row[2] for row in rows[1:]] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert rows[0] == ["line", "kind", "column", "value", "reason"]
+    assert [row[3] for row in rows[1:]] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert rows[5][4] == "'-bad"  # every text column is escaped, the reason too
+    assert [row[1] for row in rows[1:]] == ["failed row", "failed row", "note", "failed row", "failed row"]
 
 
 # --- roles and tenants ----------------------------------------------------------------------------

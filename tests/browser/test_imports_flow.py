@@ -85,7 +85,7 @@ def test_admin_uploads_maps_and_follows_an_import_to_completed_with_its_failed_r
     failed = page.get_by_test_id("row-errors").locator('tr[data-line="3"]')
     expect(failed).to_contain_text("failed row")
     expect(failed).to_contain_text("not-an-email")
-    expect(page.get_by_role("link", name="Download failed rows (CSV)")).to_be_visible()
+    expect(page.get_by_role("link", name="Download failed rows and notes (CSV)")).to_be_visible()
 
     # The unticked column was not imported.
     ada = Profile.objects.get(store=store, identifiers__value="ada@example.com")
