@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from imports import storage
 from imports.models import ImportRowError, ImportStatus, ProfileImport
@@ -192,6 +194,19 @@ def test_good_upload_leads_to_the_mapping_page_with_suggested_targets(admin_clie
     assert '<optgroup label="Identifiers">' in html and "Contact.address" in html
 
 
+def test_suggested_targets_ignore_case_spaces_and_punctuation_in_headers(admin_client, store):
+    text = "E-Mail,FIRST NAME,last_name,Contact Address,Phone Number,firstname\r\nada@example.com,Ada,L,Paris,,A\r\n"
+    response = admin_client.post(_url("upload", store), {"file": _csv_file(text)}, follow=True)
+    html = response.content.decode()
+    assert _selected(html, "target_0") == "identifier:email"
+    assert _selected(html, "target_1") == _trait_value(store, "Contact.firstName")
+    assert _selected(html, "target_2") == _trait_value(store, "Contact.lastName")
+    assert _selected(html, "target_3") == _trait_value(store, "Contact.address")  # group + trait name
+    assert _selected(html, "target_4") in (None, "")  # "phonenumber" is not "phone": no guess
+    assert _selected(html, "target_5") in (None, "")  # Contact.firstName already went to column 1
+    assert [_checked(html, f"import_{i}") for i in range(6)] == [True, True, True, True, False, False]
+
+
 # --- Map CSV columns ------------------------------------------------------------------------------
 
 
@@ -334,6 +349,27 @@ def test_details_show_counts_and_failed_rows_after_the_worker_ran(admin_client, 
     assert "failed row" in row and "not-an-email" in row and "<code>email</code>" in row
     assert f'href="{_url("failed_rows_csv", store, queued)}"' in html
     assert Profile.objects.filter(store=store).count() == 2
+
+
+def test_details_show_who_uploaded_when_and_the_profiles_updated_and_merged(admin_client, admin_user, store):
+    specs = ["Email=identifier:email", "Phone=identifier:phone", "First=Contact.firstName", "Last=Contact.lastName"]
+    first = "Email,Phone,First,Last\r\nada@example.com,,Ada,L\r\n,+14155552671,Augusta,L\r\n" + (
+        "grace@example.com,,Grace,H\r\n"
+    )
+    assert _finished(queue(upload(store, first), specs)).profiles_created == 3
+    # Ada's email and phone now arrive together: her two profiles become one (one merged away, the
+    # other updated with the new last name); Grace is updated with a new first name.
+    second = "Email,Phone,First,Last\r\nada@example.com,+14155552671,Ada,King\r\ngrace@example.com,,Amazing,H\r\n"
+    admin_client.post(_url("upload", store), {"file": _csv_file(second, name="second.csv")})
+    later = ProfileImport.objects.get(file_name="second.csv")
+    assert _finished(queue(later, specs)).status == ImportStatus.COMPLETED
+    html = admin_client.get(_url("detail", store, later)).content.decode()
+    facts = dict(re.findall(r'data-fact="(\w+)">([^<]*)<', html))
+    assert (facts["profiles_created"], facts["profiles_updated"], facts["profiles_merged"]) == ("0", "2", "1")
+    assert f"uploaded by {admin_user.email}" in html
+    uploaded = date_format(localtime(later.created_at), "DATETIME_FORMAT")
+    assert f">{uploaded}</span>" in html
+    assert Profile.objects.filter(store=store, merged_into__isnull=True).count() == 2
 
 
 def test_details_of_a_failed_import_show_the_failure_reason(admin_client, store):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -218,3 +220,11 @@ def test_default_phone_region_is_a_setting_used_to_read_local_numbers(admin_clie
     assert result.added == [("phone", "+442079460958")]
     bad = admin_client.post(reverse("stores:edit", args=[store.pk]), {"name": store.name, "default_region": "XX"})
     assert b"Select a valid choice" in bad.content
+
+
+def test_add_profiles_on_the_store_page_opens_select_a_csv(admin_client, store):
+    html = admin_client.get(reverse("stores:overview", args=[store.pk])).content.decode()
+    link = re.search(r'<a class="btn btn-primary" href="([^"]+)">\+ Add profiles</a>', html)
+    assert link, "no + Add profiles button"
+    assert link.group(1) == reverse("imports:upload", args=[store.pk])
+    assert b"Select a CSV" in admin_client.get(link.group(1)).content
