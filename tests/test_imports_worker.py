@@ -1,9 +1,12 @@
 """A real qcluster ingests an import; killed mid-import, it leaves nothing half-applied and the
-next worker to start runs the import again from the start."""
+next worker to start runs the import again from the start. On PostgreSQL and on SQLite (what
+`make run` uses), each with its own processes."""
 
 import contextlib
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,15 +22,21 @@ from imports.storage import progress_read
 from profiles.models import Profile
 from tests.imports_helpers import queue, upload
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 60_000
 
 
-def _qcluster(imports_dir: Path, log: Path) -> subprocess.Popen:
+def _postgres_url() -> str:
     db = connection.settings_dict
-    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "IMPORTS_DIR": str(imports_dir), "Q_WORKERS": "1"}
+    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _env(url: str, imports_dir: Path) -> dict:
+    return {**os.environ, "DATABASE_URL": url, "IMPORTS_DIR": str(imports_dir), "Q_WORKERS": "1"}
+
+
+def _qcluster(imports_dir: Path, log: Path, url: str) -> subprocess.Popen:
+    env = _env(url, imports_dir)
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
@@ -60,13 +69,15 @@ def _csv(rows: int) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_killing_the_qcluster_mid_import_applies_nothing_and_a_new_worker_reruns_it(store, tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "IMPORTS_DIR", tmp_path / "imports")
     log = tmp_path / "qcluster.log"
     profile_import = queue(
         upload(store, _csv(ROWS)), ["Email=identifier:email", "First=Contact.firstName", "Last=Contact.lastName"]
     )
-    cluster = _qcluster(tmp_path / "imports", log)
+    cluster = _qcluster(tmp_path / "imports", log, _postgres_url())
     try:
 
         def running_with_progress():
@@ -82,7 +93,7 @@ def test_killing_the_qcluster_mid_import_applies_nothing_and_a_new_worker_reruns
         assert Profile.objects.filter(store=store).count() == 0
         assert Identifier.objects.filter(store=store).count() == 0
 
-        cluster = _qcluster(tmp_path / "imports", log)
+        cluster = _qcluster(tmp_path / "imports", log, _postgres_url())
 
         def finished():
             current = ProfileImport.objects.get(pk=profile_import.pk)
@@ -96,3 +107,66 @@ def test_killing_the_qcluster_mid_import_applies_nothing_and_a_new_worker_reruns
     assert done.rows_ingested == ROWS and done.profiles_created == ROWS
     assert Profile.objects.filter(store=store).count() == ROWS
     assert Identifier.objects.filter(store=store, kind="email").count() == ROWS
+
+
+def _manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_worker_reruns_it(tmp_path):
+    # The embedded default: its own database file, set up and fed through the commands a user runs.
+    database = tmp_path / "console.sqlite3"
+    imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 100_000
+    url = f"sqlite:///{database}"
+    env = _env(url, imports_dir)
+    _manage(env, "migrate", "-v0")
+    account = _manage(
+        env, "create_account", "Acme", "--admin-email", "a@example.com", "--admin-password", "x9-pass-long"
+    )
+    store = _manage(env, "create_store", "--account", account.strip(), "Shop").strip()
+    path = tmp_path / "people.csv"
+    path.write_text(_csv(rows))
+    maps = ["--map", "Email=identifier:email", "--map", "First=Contact.firstName", "--map", "Last=Contact.lastName"]
+    assert "Queued import #1" in _manage(env, "import_profiles", "--store", store, str(path), *maps, "--queue")
+
+    def query(sql: str):
+        with contextlib.closing(sqlite3.connect(database, timeout=20)) as db:
+            return db.execute(sql).fetchone()
+
+    wal = Path(f"{database}-wal")
+    cluster = _qcluster(imports_dir, log, url)
+    try:
+
+        def mid_import():
+            files = list(imports_dir.glob("store-*/*.progress.json"))
+            processed = json.loads(files[0].read_text())["rows_processed"] if files else 0
+            # Half the rows checked and chunks written into the open transaction (the WAL grows).
+            return processed >= rows // 2 and wal.exists() and wal.stat().st_size > 1_000_000
+
+        _wait(mid_import, 90, "the worker to be mid-import", log)
+        _kill(cluster)
+        assert query("SELECT status FROM imports_profileimport") == ("running",)
+        assert query("SELECT count(*) FROM profiles_profile") == (0,)
+        assert query("SELECT count(*) FROM identity_identifier") == (0,)
+
+        cluster = _qcluster(imports_dir, log, url)
+
+        def finished():
+            status = query("SELECT status FROM imports_profileimport")[0]
+            return status if status in (ImportStatus.COMPLETED, ImportStatus.FAILED) else None
+
+        _wait(finished, 180, "the restarted worker to finish the import", log)
+    finally:
+        _kill(cluster)
+    assert query("SELECT status, attempt, rows_ingested, profiles_created FROM imports_profileimport") == (
+        ImportStatus.COMPLETED,
+        2,
+        rows,
+        rows,
+    )
+    assert query("SELECT count(*) FROM profiles_profile") == (rows,)
+    assert query("SELECT count(*) FROM identity_identifier WHERE kind = 'email'") == (rows,)
