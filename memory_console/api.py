@@ -6,10 +6,12 @@ account's stores (any other store id answers 404). Invalid input answers 422 wit
 """
 
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
 from ninja import NinjaAPI, Schema
 from ninja.security import HttpBearer
 
 from accounts.services import api_key_authenticate
+from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 
 
@@ -29,6 +31,13 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ApiKeyAuth(),
 )
+
+
+@api.exception_handler(OperationalError)
+def database_busy(request, exc):
+    if is_database_busy(exc):
+        return busy_api_response()
+    raise exc
 
 
 @api.exception_handler(ValidationError)

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "memory_console.busy.DatabaseBusyMiddleware",  # SQLite's "database is locked": 503 with the reason
 ]
 
 ROOT_URLCONF = "memory_console.urls"
