@@ -43,3 +43,44 @@ htmx.onLoad(function (root) {
     });
   });
 });
+
+// A request htmx sent that failed (the database busy behind an import, a refusal, a server error,
+// no network): say so where the user is looking instead of leaving the form as if nothing happened.
+// The page the server answered with gives the reason when it has one.
+(function () {
+  function show(text) {
+    var sheet = document.getElementById("side-sheet");
+    var where = sheet.classList.contains("show")
+      ? document.getElementById("side-sheet-body")
+      : document.getElementById("messages");
+    var old = where.querySelector("[data-request-error]");
+    if (old) { old.remove(); }
+    var box = document.createElement("div");
+    box.className = "alert alert-danger alert-dismissible m-3";
+    box.setAttribute("role", "alert");
+    box.dataset.requestError = "1";
+    box.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", "Close");
+    box.appendChild(close);
+    where.prepend(box);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var reason = page.querySelector("[data-testid=busy-reason], [data-testid=forbidden-reason]");
+    if (reason) {
+      show(reason.textContent.trim());
+    } else if (xhr.status >= 500) {
+      show("Something went wrong on the server (" + xhr.status + "); the error was logged. Try again.");
+    } else {
+      show("The request was refused (" + xhr.status + "). Reload the page and try again.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    show("The console could not reach the server. Check the connection and try again.");
+  });
+})();

@@ -91,3 +91,30 @@ def test_admin_fixes_a_bad_number_inline_and_sees_the_value_and_its_source(page)
     expect(row.get_by_test_id("trait-source")).to_contain_text(f"Console: {member.user.email}")
     page.reload()
     expect(page.locator('tr[data-trait="Loyalty.points"]').get_by_test_id("trait-value")).to_have_text("12.5")
+
+
+def test_a_save_refused_because_the_database_is_busy_says_why_in_the_side_sheet(page, monkeypatch):
+    from django.db import OperationalError
+
+    from traits import services as trait_services
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")  # SQLite's answer while an import holds the lock
+
+    member = AdminMembershipFactory()
+    store = store_create(account=member.account, actor=None, name="Shop")
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/traits/")
+    page.get_by_role("link", name="+ Add trait group").click()
+    sheet = page.locator("#side-sheet")
+    expect(sheet).to_be_visible()
+    sheet.get_by_label("Name").fill("Loyalty")
+    monkeypatch.setattr(trait_services, "trait_group_create", locked)
+    sheet.get_by_role("button", name="Save").click()
+    alert = sheet.get_by_role("alert")
+    expect(alert).to_contain_text("The database is busy with another write")
+    expect(sheet.get_by_label("Name")).to_have_value("Loyalty")  # the form is still there to retry
+    monkeypatch.undo()
+    sheet.get_by_role("button", name="Save").click()
+    expect(sheet).to_be_hidden()
+    expect(page.locator('section[data-group="Loyalty"]')).to_be_visible()
