@@ -80,24 +80,18 @@ def test_api_import_of_another_accounts_store_is_404(client, key, store):
     )
 
 
+def _cli_import(store, path) -> str:
+    """Run import_profiles on `path` with the Email/First Name/Last Name mapping; what it printed."""
+    out = StringIO()
+    maps = ["Email=identifier:email", "First Name=Contact.firstName", "Last Name=Contact.lastName"]
+    call_command("import_profiles", "--store", str(store.pk), str(path), *[f"--map={m}" for m in maps], stdout=out)
+    return out.getvalue()
+
+
 def test_cli_imports_a_file_and_prints_progress_status_and_counts(store, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text(CSV)
-    out = StringIO()
-    call_command(
-        "import_profiles",
-        "--store",
-        str(store.pk),
-        str(path),
-        "--map",
-        "Email=identifier:email",
-        "--map",
-        "First Name=Contact.firstName",
-        "--map",
-        "Last Name=Contact.lastName",
-        stdout=out,
-    )
-    text = out.getvalue()
+    text = _cli_import(store, path)
     assert "2 rows, checked" in text
     assert "Completed: 1 rows ingested, 1 failed; profiles created 1" in text
     assert "line 3 Email: “not-an-email” is not a valid email address" in text
@@ -110,21 +104,7 @@ def test_cli_prints_rows_processed_while_a_big_file_is_imported(store, tmp_path,
     path = tmp_path / "people.csv"
     lines = [f"customer{i}@example.com,First{i},Last{i}" for i in range(30_000)]
     path.write_text("Email,First Name,Last Name\r\n" + "\r\n".join(lines) + "\r\n")
-    out = StringIO()
-    call_command(
-        "import_profiles",
-        "--store",
-        str(store.pk),
-        str(path),
-        "--map",
-        "Email=identifier:email",
-        "--map",
-        "First Name=Contact.firstName",
-        "--map",
-        "Last Name=Contact.lastName",
-        stdout=out,
-    )
-    text = out.getvalue()
+    text = _cli_import(store, path)
     processed = [int(n.replace(",", "")) for n in re.findall(r"^  ([\d,]+) / 30,000 rows processed$", text, re.M)]
     assert processed, text
     assert processed == sorted(processed)  # never goes back

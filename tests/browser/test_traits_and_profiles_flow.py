@@ -10,15 +10,20 @@ from tests.factories import PASSWORD, AdminMembershipFactory
 from traits.models import Trait
 
 
-def test_admin_builds_a_trait_group_with_all_four_types_and_deletes_a_trait(page):
+def _add_trait_group_sheet(page):
+    """Signed in as the administrator of a new store, with the Add trait group sheet open."""
     member = AdminMembershipFactory()
     store = store_create(account=member.account, actor=None, name="Shop")
     sign_in(page, member.user.email, PASSWORD)
     page.goto(f"/stores/{store.pk}/traits/")
-
     page.get_by_role("link", name="+ Add trait group").click()
     sheet = page.locator("#side-sheet")
     expect(sheet).to_be_visible()
+    return sheet
+
+
+def test_admin_builds_a_trait_group_with_all_four_types_and_deletes_a_trait(page):
+    sheet = _add_trait_group_sheet(page)
     sheet.get_by_label("Name").fill("Loyalty")
     sheet.get_by_label("Description").fill("Programme membership")
     sheet.get_by_role("button", name="Save").click()
@@ -101,13 +106,7 @@ def test_a_save_refused_because_the_database_is_busy_says_why_in_the_side_sheet(
     def locked(**kwargs):
         raise OperationalError("database is locked")  # SQLite's answer while an import holds the lock
 
-    member = AdminMembershipFactory()
-    store = store_create(account=member.account, actor=None, name="Shop")
-    sign_in(page, member.user.email, PASSWORD)
-    page.goto(f"/stores/{store.pk}/traits/")
-    page.get_by_role("link", name="+ Add trait group").click()
-    sheet = page.locator("#side-sheet")
-    expect(sheet).to_be_visible()
+    sheet = _add_trait_group_sheet(page)
     sheet.get_by_label("Name").fill("Loyalty")
     monkeypatch.setattr(trait_services, "trait_group_create", locked)
     sheet.get_by_role("button", name="Save").click()
