@@ -1,6 +1,8 @@
 import logging
 
 from django.apps import AppConfig
+from django.apps import apps as global_apps
+from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +17,24 @@ def _recover_on_worker_start(sender, proc_name=None, **kwargs):
         logger.exception("could not check for interrupted imports")
 
 
+RECOVER_SCHEDULE = "Recover interrupted CSV imports"
+
+
+def _recover_schedule_ensure(sender, apps=None, using="default", **kwargs):
+    """After every migrate (and flush): the django-q2 schedule that runs recovery every 5 minutes.
+
+    Besides each worker start and each import task: an import whose worker died on a host where no
+    worker starts again (or whose task was lost) is requeued or failed within minutes, and its store
+    takes uploads again. imports_recover is idempotent, so several clusters may run it. Not a data
+    migration: a flush (tests, `manage.py flush`) would delete it for good.
+    """
+    Schedule = (apps or global_apps).get_model("django_q", "Schedule")
+    Schedule.objects.using(using).update_or_create(
+        name=RECOVER_SCHEDULE,
+        defaults={"func": "imports.tasks.imports_recover_task", "schedule_type": "I", "minutes": 5, "repeats": -1},
+    )
+
+
 class ImportsConfig(AppConfig):
     name = "imports"
     verbose_name = "CSV imports"
@@ -23,3 +43,4 @@ class ImportsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         post_spawn.connect(_recover_on_worker_start, dispatch_uid="imports.recover")
+        post_migrate.connect(_recover_schedule_ensure, sender=self, dispatch_uid="imports.recover_schedule")

@@ -273,3 +273,14 @@ def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store
     sent = [SignedPackage.loads(message.payload) for message in OrmQ.objects.all()]
     assert [task["func"] for task in sent] == ["imports.tasks.imports_recover_task"]
     assert Schedule.objects.get(pk=schedule.pk).next_run > timezone.now()
+
+
+def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted(db):
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    Schedule.objects.filter(func="imports.tasks.imports_recover_task").delete()
+    call_command("migrate", verbosity=0)  # nothing to apply; flush sends the same signal
+    assert Schedule.objects.filter(func="imports.tasks.imports_recover_task", minutes=5).count() == 1
+    call_command("migrate", verbosity=0)
+    assert Schedule.objects.filter(func="imports.tasks.imports_recover_task").count() == 1  # never twice
