@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from io import StringIO
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.services import api_key_create
 from identity.models import Identifier
+from imports import storage
 from imports.management.commands import import_profiles
 from imports.models import ImportStatus, ProfileImport
 from imports.services import import_run
@@ -101,6 +103,13 @@ def test_cli_imports_a_file_and_prints_progress_status_and_counts(store, tmp_pat
 
 def test_cli_prints_rows_processed_while_a_big_file_is_imported(store, tmp_path, monkeypatch):
     monkeypatch.setattr(import_profiles.Command, "report_every", 0.01)
+    delete = storage.file_delete
+
+    def slow_delete(path):  # the worker's progress is gone while the import has not returned yet
+        delete(path)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(storage, "file_delete", slow_delete)
     path = tmp_path / "people.csv"
     lines = [f"customer{i}@example.com,First{i},Last{i}" for i in range(30_000)]
     path.write_text("Email,First Name,Last Name\r\n" + "\r\n".join(lines) + "\r\n")
