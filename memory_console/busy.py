@@ -5,20 +5,42 @@ file in one transaction, so while it runs every other write waits (up to the bus
 and then fails with "database is locked". PostgreSQL has no such wait: this only shows on SQLite.
 """
 
-from django.db import OperationalError
+import contextlib
+
+from django.db import OperationalError, connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
 RETRY_AFTER_SECONDS = 30
 MESSAGE = (
-    "The database is busy with another write and could not take this one in time, so it was not "
-    "applied. On SQLite one write runs at a time, and a CSV import holds the database until it "
-    "finishes. Try again in a moment (a deployment on PostgreSQL does not wait like this)."
+    "The database is busy with another write and could not take this request's changes in time. On "
+    "SQLite one write runs at a time, and a CSV import holds the database until it finishes. Try "
+    "again in a moment (a deployment on PostgreSQL does not wait like this)."
 )
 
 
 def is_database_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+@contextlib.contextmanager
+def skipped_when_busy():
+    """Run a write that may be left out (a last-used time) without waiting for SQLite's lock: if
+    another connection holds it, the write is skipped at once. A plain `with` on PostgreSQL."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    waits_ms = int(float(connection.settings_dict["OPTIONS"].get("timeout", 5)) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    except OperationalError as exc:
+        if not is_database_busy(exc):
+            raise
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {waits_ms}")
 
 
 def busy_api_response() -> JsonResponse:
@@ -37,7 +59,7 @@ class DatabaseBusyMiddleware:
     def process_exception(self, request, exception):
         if not is_database_busy(exception):
             return None
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             return busy_api_response()
         response = render(request, "503.html", {"message": MESSAGE}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -2,6 +2,10 @@
 answers 503 with the reason, in the console and in the API, instead of a server error."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.db import OperationalError
@@ -56,3 +60,26 @@ def test_other_database_errors_are_not_dressed_up_as_busy(admin_client, store, m
     data = {"name": "Renamed", "description": "", "default_region": "US"}
     with pytest.raises(OperationalError, match="disk I/O error"):
         admin_client.post(reverse("stores:edit", args=[store.pk]), data)
+
+
+@pytest.mark.sqlite
+def test_behind_a_real_sqlite_write_lock_reads_answer_at_once_and_writes_get_503_after_the_timeout(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'locked.sqlite3'}", "SQLITE_BUSY_TIMEOUT": "1"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True, timeout=120)
+    probe = subprocess.run(
+        [sys.executable, "tests/sqlite_lock_probe.py"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr
+    answers = json.loads(probe.stdout.strip().splitlines()[-1])
+    # Reading needs no lock: the page, and the API call whose "last used" time is skipped, not awaited.
+    assert answers["console_get"]["status"] == 200
+    assert answers["api_get"]["status"] == 200 and answers["api_get"]["seconds"] < 0.9
+    # A write waits out SQLITE_BUSY_TIMEOUT (1 s here), then says why.
+    post = answers["console_post"]
+    assert post["status"] == 503 and post["seconds"] >= 0.9 and post["retry_after"] == "30"
+    assert "The database is busy with another write" in post["body"]
+    api_post = answers["api_post"]
+    assert api_post["status"] == 503 and api_post["retry_after"] == "30"
+    assert "On SQLite one write runs at a time" in json.loads(api_post["body"])["detail"]
+    assert answers["store_name_after"] == "Shop"

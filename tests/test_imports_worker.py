@@ -117,6 +117,7 @@ def _manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.sqlite
 def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_worker_reruns_it(tmp_path):
     # The embedded default: its own database file, set up and fed through the commands a user runs.
     database = tmp_path / "console.sqlite3"

@@ -75,7 +75,7 @@ htmx.onLoad(function (root) {
     if (reason) {
       show(reason.textContent.trim());
     } else if (xhr.status >= 500) {
-      show("Something went wrong on the server (" + xhr.status + "); the error was logged. Try again.");
+      show("Something went wrong on the server (" + xhr.status + "). Try again in a moment.");
     } else {
       show("The request was refused (" + xhr.status + "). Reload the page and try again.");
     }
