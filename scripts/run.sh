@@ -10,10 +10,19 @@ PORT=${PORT:-8000}
 $PY manage.py migrate --noinput
 $PY manage.py demo_admin
 
-$PY manage.py qcluster &
+# In a process group of its own, so it gets exactly one signal, from stop(): a Ctrl-C or a TERM to
+# this script's group would reach it too, and django-q2 can hang when a second signal arrives while
+# it is stopping.
+setsid $PY manage.py qcluster &
 QCLUSTER_PID=$!
 stop() {
+  trap - EXIT INT TERM
   kill -TERM "$QCLUSTER_PID" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    kill -0 "$QCLUSTER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$QCLUSTER_PID" 2>/dev/null || true  # not stopped within 15 s: end it and its workers
   wait "$QCLUSTER_PID" 2>/dev/null || true
 }
 trap stop EXIT INT TERM
