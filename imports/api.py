@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from memory_console.errors import FieldError
 from profiles.services import Source
@@ -34,6 +34,7 @@ class ImportOut(Schema):
     status: str
     total_rows: int
     rows_processed: int
+    seconds_left: int | None = Field(None, description="While running: an estimate at the pace so far")
     rows_ingested: int
     rows_failed: int
     profiles_created: int
@@ -56,6 +57,7 @@ def _out(profile_import: ProfileImport) -> dict:
         **{field: getattr(profile_import, field) for field in ImportOut.model_fields if hasattr(profile_import, field)},
         "rows_processed": live.rows_processed,
         "rows_failed": live.rows_failed,
+        "seconds_left": live.seconds_left,
         "errors": list(errors.values("line", "column", "value", "reason", "row_failed")[:ERRORS_SHOWN]),
         "errors_total": errors.count(),
     }

@@ -30,6 +30,21 @@ class ImportProgress:
     rows_processed: int
     rows_failed: int
     active: bool
+    seconds_left: int | None = None  # while running, once the pace is known: an estimate
+
+    @property
+    def time_left(self) -> str:
+        """ "about 2 min left", or "finishing" once every row is checked (the last chunks and the
+        commit remain); "" while there is no estimate."""
+        if self.seconds_left is None:
+            return ""
+        if self.rows_processed >= self.total_rows:
+            return "finishing"
+        if self.seconds_left < 10:
+            return "a few seconds left"
+        if self.seconds_left < 60:
+            return f"about {self.seconds_left // 5 * 5 or 5} s left"
+        return f"about {round(self.seconds_left / 60)} min left"
 
     @property
     def percent(self) -> int:
@@ -42,10 +57,15 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
     """Rows processed so far. While running, the worker's counts live in the progress file only:
     its transaction (and the counts written at its end) cannot be seen from another connection."""
     processed, failed = profile_import.rows_processed, profile_import.rows_failed
+    seconds_left = None
     if profile_import.status == ImportStatus.QUEUED:
         processed = failed = 0
     elif profile_import.status == ImportStatus.RUNNING:
-        processed, failed = import_live_counts(profile_import=profile_import) or (0, 0)
+        live = storage.progress_read(profile_import.file_path) or {}
+        processed, failed = live.get("rows_processed", 0), live.get("rows_failed", 0)
+        if profile_import.started_at and "at" in live:
+            elapsed = live["at"] - profile_import.started_at.timestamp()
+            seconds_left = _seconds_left(processed, profile_import.total_rows, elapsed)
     return ImportProgress(
         status=profile_import.status,
         status_label=profile_import.get_status_display(),
@@ -53,7 +73,15 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         rows_processed=processed,
         rows_failed=failed,
         active=profile_import.is_active,
+        seconds_left=seconds_left,
     )
+
+
+def _seconds_left(processed: int, total: int, elapsed: float) -> int | None:
+    """At the pace so far; None until a hundredth of the rows (and a second) has gone by."""
+    if elapsed < 1 or processed < max(1, total // 100):
+        return None
+    return max(0, round((total - processed) * elapsed / processed))
 
 
 def import_live_counts(*, profile_import: ProfileImport) -> tuple[int, int] | None:

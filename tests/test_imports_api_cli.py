@@ -58,6 +58,20 @@ def test_api_upload_queues_the_import_and_get_reports_status_counts_and_errors(c
     assert Profile.objects.get(store=store).traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
 
 
+def test_api_reports_rows_processed_and_an_estimate_of_the_time_left_while_running(client, key, store):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    queued = ProfileImport.objects.get(pk=_post(client, key, store).json()["id"])
+    started = timezone.now() - timedelta(seconds=20)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING, started_at=started)
+    storage.progress_write(queued.file_path, rows_processed=1, rows_failed=0)  # 1 of 2 rows in 20 s
+    result = client.get(f"/api/v1/stores/{store.pk}/imports/{queued.pk}", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+    assert (result["status"], result["rows_processed"]) == ("running", 1)
+    assert 19 <= result["seconds_left"] <= 21
+
+
 def test_api_rejects_a_file_rule_break_with_422_and_keeps_nothing(client, key, store):
     response = _post(client, key, store, text="Email,Email\r\na@example.com,b@example.com\r\n")
     assert response.status_code == 422

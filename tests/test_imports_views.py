@@ -313,6 +313,35 @@ def test_progress_of_a_running_import_reads_the_workers_progress_file(admin_clie
     assert 'aria-valuenow="2"' in html and "Running" in html
 
 
+def test_progress_of_a_running_import_estimates_the_time_left_at_the_pace_so_far(admin_client, store):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    queued = queue(
+        upload(store, GOOD_CSV), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+    )
+    started = timezone.now() - timedelta(seconds=20)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING, started_at=started)
+    storage.progress_write(queued.file_path, rows_processed=1, rows_failed=0)  # 1 row in 20 s, 2 to go
+    html = admin_client.get(_url("progress", store, queued), HTTP_HX_REQUEST="true").content.decode()
+    assert '1 of 3 rows processed · <span data-testid="time-left">about 40 s left</span>' in html
+    storage.progress_write(queued.file_path, rows_processed=3, rows_failed=0)
+    html = admin_client.get(_url("progress", store, queued), HTTP_HX_REQUEST="true").content.decode()
+    assert '3 of 3 rows processed · <span data-testid="time-left">finishing</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("processed", "seconds_left", "text"),
+    [(0, None, ""), (10, 4, "a few seconds left"), (10, 33, "about 30 s left"), (10, 150, "about 2 min left")],
+)
+def test_time_left_reads_as_a_rounded_estimate(processed, seconds_left, text):
+    from imports.selectors import ImportProgress
+
+    progress = ImportProgress("running", "Running", 100, processed, 0, True, seconds_left)
+    assert progress.time_left == text
+
+
 def test_progress_asks_the_page_to_reload_once_the_import_has_finished(admin_client, store):
     queued = queue(
         upload(store, GOOD_CSV), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
