@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the console (runserver) and the django-q2 worker (qcluster) together on SQLite.
-# Ctrl-C stops both.
+# Ctrl-C (or a TERM to this script or its process group) stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -10,24 +10,32 @@ PORT=${PORT:-8000}
 $PY manage.py migrate --noinput
 $PY manage.py demo_admin
 
-# In a process group of its own, so it gets exactly one signal, from stop(): a Ctrl-C or a TERM to
-# this script's group would reach it too, and django-q2 can hang when a second signal arrives while
-# it is stopping.
-setsid $PY manage.py qcluster &
+# The worker in a session of its own (os.setsid: no util-linux needed), so it gets exactly one
+# signal, from stop(): a Ctrl-C or a TERM to this script's group would reach it too, and django-q2
+# can hang when a second signal arrives while it is stopping.
+$PY -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' "$PY" manage.py qcluster &
 QCLUSTER_PID=$!
+RUNSERVER_PID=
 stop() {
-  trap - EXIT INT TERM
+  trap '' INT TERM  # a second Ctrl-C while stopping must not leave the worker behind
+  trap - EXIT
+  [ -n "$RUNSERVER_PID" ] && kill -TERM "$RUNSERVER_PID" 2>/dev/null || true
   kill -TERM "$QCLUSTER_PID" 2>/dev/null || true
   for _ in $(seq 1 150); do
     kill -0 "$QCLUSTER_PID" 2>/dev/null || break
     sleep 0.1
   done
   kill -KILL -- "-$QCLUSTER_PID" 2>/dev/null || true  # not stopped within 15 s: end it and its workers
-  wait "$QCLUSTER_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  exit 0
 }
 trap stop EXIT INT TERM
 
 echo
 echo "Memory Console is starting at http://$HOST:$PORT/  (worker pid $QCLUSTER_PID; Ctrl-C stops both)"
 echo
-$PY manage.py runserver --noreload "$HOST:$PORT"
+# In the background and waited for, so a TERM to this script alone is handled at once (bash runs a
+# trap only when the foreground command has ended).
+$PY manage.py runserver --noreload "$HOST:$PORT" &
+RUNSERVER_PID=$!
+wait "$RUNSERVER_PID"

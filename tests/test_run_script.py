@@ -37,9 +37,17 @@ def _group_members(group: int) -> list[int]:
     return members
 
 
+STOPS = {
+    "ctrl-c": lambda pid: os.killpg(pid, signal.SIGINT),  # what a terminal sends: the whole group
+    "ctrl-c twice": lambda pid: (os.killpg(pid, signal.SIGINT), time.sleep(0.3), os.killpg(pid, signal.SIGINT)),
+    "term to the group": lambda pid: os.killpg(pid, signal.SIGTERM),
+    "term to the script only": lambda pid: os.kill(pid, signal.SIGTERM),
+}
+
+
 @pytest.mark.sqlite
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
-def test_make_run_serves_the_console_and_stops_the_worker_with_it(tmp_path, stop_signal):
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_make_run_serves_the_console_and_stops_the_worker_with_it(tmp_path, stop):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(
@@ -78,15 +86,16 @@ def test_make_run_serves_the_console_and_stops_the_worker_with_it(tmp_path, stop
         # Its own process group (so the check below sees all its processes, and one signal reaches it).
         assert _group_members(worker), "the worker is not in a process group of its own"
 
-        os.killpg(script.pid, stop_signal)
+        STOPS[stop](script.pid)
         script.wait(timeout=30)
+        assert _group_members(script.pid) == [], "the console outlived make run"
         deadline = time.monotonic() + 10
         while _group_members(worker) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _group_members(worker) == [], "the worker (or one of its processes) outlived make run"
-    finally:
+    finally:  # whatever a failed run left behind
         for group in (script.pid, worker):
-            if group:
+            if group and _group_members(group):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, signal.SIGKILL)
         script.wait(timeout=10)
