@@ -27,8 +27,8 @@ def is_database_busy(exc: BaseException) -> bool:
 def skipped_when_busy():
     """Run a write that may be left out (a last-used time) without waiting for SQLite's lock: if
     another connection holds it, the write is skipped at once. A plain `with` on PostgreSQL."""
-    if connection.vendor != "sqlite":
-        yield
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield  # in a transaction the lock is already held (IMMEDIATE), or a failure would break it
         return
     waits_ms = int(float(connection.settings_dict["OPTIONS"].get("timeout", 5)) * 1000)
     with connection.cursor() as cursor:
