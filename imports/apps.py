@@ -29,10 +29,9 @@ def _recover_schedule_ensure(sender, apps=None, using="default", **kwargs):
     migration: a flush (tests, `manage.py flush`) would delete it for good.
     """
     Schedule = (apps or global_apps).get_model("django_q", "Schedule")
-    Schedule.objects.using(using).update_or_create(
-        name=RECOVER_SCHEDULE,
-        defaults={"func": "imports.tasks.imports_recover_task", "schedule_type": "I", "minutes": 5, "repeats": -1},
-    )
+    func = "imports.tasks.imports_recover_task"
+    if not Schedule.objects.using(using).filter(func=func).exists():  # an operator's edits are kept
+        Schedule.objects.using(using).create(name=RECOVER_SCHEDULE, func=func, schedule_type="I", minutes=5, repeats=-1)
 
 
 class ImportsConfig(AppConfig):

@@ -43,7 +43,7 @@ class ImportProgress:
         if self.seconds_left < 10:
             return "a few seconds left"
         if self.seconds_left < 60:
-            return f"about {self.seconds_left // 5 * 5 or 5} s left"
+            return f"about {self.seconds_left // 5 * 5} s left"
         return f"about {round(self.seconds_left / 60)} min left"
 
     @property

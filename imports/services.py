@@ -460,6 +460,8 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                         chunk = []
                 if counts["processed"] % PROGRESS_EVERY == 0:
                     storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+            # Every row checked: the page says "finishing" while the last chunks are written.
+            storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
             if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
                 raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
             if chunk:

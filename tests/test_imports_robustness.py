@@ -275,12 +275,32 @@ def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store
     assert Schedule.objects.get(pk=schedule.pk).next_run > timezone.now()
 
 
-def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted(db):
+def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted_and_keeps_an_edited_one(db):
     from django.core.management import call_command
     from django_q.models import Schedule
 
     Schedule.objects.filter(func="imports.tasks.imports_recover_task").delete()
     call_command("migrate", verbosity=0)  # nothing to apply; flush sends the same signal
     assert Schedule.objects.filter(func="imports.tasks.imports_recover_task", minutes=5).count() == 1
+    Schedule.objects.filter(func="imports.tasks.imports_recover_task").update(minutes=10)  # an operator's choice
     call_command("migrate", verbosity=0)
-    assert Schedule.objects.filter(func="imports.tasks.imports_recover_task").count() == 1  # never twice
+    kept = Schedule.objects.filter(func="imports.tasks.imports_recover_task")
+    assert [s.minutes for s in kept] == [10]  # never twice, and the operator's interval is kept
+
+
+def test_the_progress_file_counts_every_row_before_the_last_chunks_are_written(store, monkeypatch):
+    from imports import storage
+    from imports.engine import ChunkPipeline
+
+    seen = []
+    finish = ChunkPipeline.finish
+
+    def finish_and_look(pipeline):
+        seen.append(storage.progress_read(queued.file_path))  # what the page reads at this moment
+        return finish(pipeline)
+
+    monkeypatch.setattr(ChunkPipeline, "finish", finish_and_look)
+    rows = [f"p{i}@example.com,,First{i},Last{i}" for i in range(7_003)]  # not a multiple of 5,000
+    queued = queue(upload(store, csv_text(*rows)), CONTACT)
+    assert import_run(import_id=queued.pk, attempt=queued.attempt).status == ImportStatus.COMPLETED
+    assert [(s["rows_processed"], s["rows_failed"]) for s in seen] == [(7_003, 0)]
