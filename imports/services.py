@@ -252,8 +252,14 @@ def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
 
     Only a Queued import can be claimed, so one attempt runs at most once. The data, the row
     errors and the Completed status commit together; the commit also checks this attempt still
-    owns the import, so an import is never applied twice.
+    owns the import, so an import is never applied twice. On SQLite imports take turns (it has one
+    writer); the waiting one stays Queued.
     """
+    with storage.import_turn(exclusive=connection.vendor == "sqlite"):
+        return _import_run(import_id, attempt)
+
+
+def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
     now = timezone.now()
     worker = _worker_id()
     claimed = ProfileImport.objects.filter(pk=import_id, attempt=attempt, status=ImportStatus.QUEUED).update(

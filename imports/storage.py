@@ -6,6 +6,7 @@ to the upload, replaced atomically; its modification time doubles as the worker'
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -75,3 +76,24 @@ def heartbeat_age(path: str | Path) -> float | None:
         return time.time() - progress_path(path).stat().st_mtime
     except FileNotFoundError:
         return None
+
+
+@contextlib.contextmanager
+def import_turn(*, exclusive: bool):
+    """With `exclusive`, wait until no other import on this host is running, and hold the turn.
+
+    For SQLite: it has one writer, and an import holds it for its whole transaction, so a second
+    import (of another store) would wait out the busy timeout and fail. SQLite means one host, so
+    a lock file beside the uploads is enough; the operating system releases it if a worker dies.
+    """
+    if not exclusive:
+        yield
+        return
+    directory = Path(settings.IMPORTS_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".import-turn.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

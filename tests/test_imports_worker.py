@@ -31,12 +31,12 @@ def _postgres_url() -> str:
     return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _env(url: str, imports_dir: Path) -> dict:
-    return {**os.environ, "DATABASE_URL": url, "IMPORTS_DIR": str(imports_dir), "Q_WORKERS": "1"}
+def _env(url: str, imports_dir: Path, workers: int = 1) -> dict:
+    return {**os.environ, "DATABASE_URL": url, "IMPORTS_DIR": str(imports_dir), "Q_WORKERS": str(workers)}
 
 
-def _qcluster(imports_dir: Path, log: Path, url: str) -> subprocess.Popen:
-    env = _env(url, imports_dir)
+def _qcluster(imports_dir: Path, log: Path, url: str, workers: int = 1, **extra: str) -> subprocess.Popen:
+    env = {**_env(url, imports_dir, workers), **extra}
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
@@ -117,27 +117,55 @@ def _manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-@pytest.mark.sqlite
-def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_worker_reruns_it(tmp_path):
-    # The embedded default: its own database file, set up and fed through the commands a user runs.
+def _sqlite_console(tmp_path: Path, stores: int, rows: int):
+    """The embedded default, set up and fed through the commands a user runs: a database file of
+    its own, an account, `stores` stores and a queued import of `rows` rows in each. Returns the
+    database, its URL and a one-row query function."""
     database = tmp_path / "console.sqlite3"
-    imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 100_000
     url = f"sqlite:///{database}"
-    env = _env(url, imports_dir)
+    env = _env(url, tmp_path / "imports")
     _manage(env, "migrate", "-v0")
     account = _manage(
         env, "create_account", "Acme", "--admin-email", "a@example.com", "--admin-password", "x9-pass-long"
     )
-    store = _manage(env, "create_store", "--account", account.strip(), "Shop").strip()
     path = tmp_path / "people.csv"
     path.write_text(_csv(rows))
     maps = ["--map", "Email=identifier:email", "--map", "First=Contact.firstName", "--map", "Last=Contact.lastName"]
-    assert "Queued import #1" in _manage(env, "import_profiles", "--store", store, str(path), *maps, "--queue")
+    for n in range(1, stores + 1):
+        store = _manage(env, "create_store", "--account", account.strip(), f"Shop {n}").strip()
+        assert f"Queued import #{n}" in _manage(env, "import_profiles", "--store", store, str(path), *maps, "--queue")
 
     def query(sql: str):
         with contextlib.closing(sqlite3.connect(database, timeout=20)) as db:
             return db.execute(sql).fetchone()
 
+    return database, url, query
+
+
+@pytest.mark.sqlite
+def test_two_stores_importing_at_once_on_sqlite_take_turns_and_both_complete(tmp_path):
+    imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 40_000
+    _, url, query = _sqlite_console(tmp_path, stores=2, rows=rows)
+    # Both tasks start at once; each import takes longer than a write may wait for SQLite's lock.
+    cluster = _qcluster(imports_dir, log, url, workers=2, SQLITE_BUSY_TIMEOUT="0.5")
+    try:
+
+        def finished():
+            done = query("SELECT count(*) FROM imports_profileimport WHERE status IN ('completed', 'failed')")
+            return done[0] == 2
+
+        _wait(finished, 180, "both imports to finish", log)
+    finally:
+        _kill(cluster)
+    statuses = query("SELECT group_concat(status || ' ' || rows_ingested, ', ') FROM imports_profileimport")
+    assert statuses == (f"completed {rows}, completed {rows}",)  # not "database is locked" for the second
+    assert query("SELECT count(DISTINCT store_id), count(*) FROM profiles_profile") == (2, 2 * rows)
+
+
+@pytest.mark.sqlite
+def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_worker_reruns_it(tmp_path):
+    imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 100_000
+    database, url, query = _sqlite_console(tmp_path, stores=1, rows=rows)
     wal = Path(f"{database}-wal")
     cluster = _qcluster(imports_dir, log, url)
     try:
