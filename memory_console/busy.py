@@ -1,8 +1,9 @@
 """A database too busy to take a write answers 503 with a reason, not a server error.
 
 SQLite (the embedded default) lets one connection write at a time. A CSV import writes its whole
-file in one transaction, so while it runs every other write waits (up to the busy timeout, 20 s)
-and then fails with "database is locked". PostgreSQL has no such wait: this only shows on SQLite.
+file in one transaction, so while it runs every other write waits (up to the busy timeout,
+SQLITE_BUSY_TIMEOUT, 20 s by default) and then fails with "database is locked". PostgreSQL has no
+such wait: this only shows on SQLite.
 """
 
 import contextlib
