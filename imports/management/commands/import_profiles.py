@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from imports.selectors import import_live_counts
 from imports.services import import_run, import_start
@@ -81,9 +82,13 @@ class Command(BaseCommand):
             raise CommandError(finished.failure_reason)
 
     def _report(self, profile_import, done):
-        total = profile_import.total_rows
+        total, started, told = profile_import.total_rows, False, False
         while not done.wait(self.report_every):
             live = import_live_counts(profile_import=profile_import)
-            if live is None:
-                continue  # not started, or finished (then the outcome is printed next)
+            if live is None:  # not started, or finished (then the outcome is printed next)
+                if not started and not told and connection.vendor == "sqlite":
+                    self.stdout.write("  waiting for the import already running to finish (SQLite runs one at a time)")
+                    told = True
+                continue
+            started = True
             self.stdout.write(f"  {live[0]:,} / {total:,} rows processed")
