@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.db import connection
+
 from stores.models import Store
 
 from . import storage
@@ -31,6 +33,15 @@ class ImportProgress:
     rows_failed: int
     active: bool
     seconds_left: int | None = None  # while running, once the pace is known: an estimate
+    one_at_a_time: bool = False  # SQLite: imports of all stores take turns
+
+    @property
+    def waiting_text(self) -> str:
+        if self.status != ImportStatus.QUEUED:
+            return ""
+        if self.one_at_a_time:
+            return "Waiting for a worker (on SQLite one import runs at a time)…"
+        return "Waiting for a worker…"
 
     @property
     def time_left(self) -> str:
@@ -74,6 +85,7 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         rows_failed=failed,
         active=profile_import.is_active,
         seconds_left=seconds_left,
+        one_at_a_time=connection.vendor == "sqlite",
     )
 
 
