@@ -19,11 +19,12 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
 from identity.models import Identifier
+from memory_console.busy import is_database_busy
 from profiles.services import Source
 from stores.config import store_config
 from stores.models import Store
@@ -559,6 +560,18 @@ def imports_recover() -> list[int]:
                 requeued.append(stale.pk)
                 logger.warning("import %s: its worker stopped mid-run; queued again (%s)", stale.pk, stale.attempt)
     return requeued
+
+
+def imports_recover_before_run() -> None:
+    """Recovery as an import's task starts. On SQLite, behind another import's write lock, a
+    recovery that has something to write is left to its next pass (every 5 minutes, and at each
+    worker start) instead of failing this task: the import then waits for its turn."""
+    try:
+        imports_recover()
+    except OperationalError as exc:
+        if not is_database_busy(exc):
+            raise
+        logger.warning("import recovery skipped: the database is busy with another import")
 
 
 def import_failed_rows_csv(*, profile_import: ProfileImport):

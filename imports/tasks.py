@@ -1,10 +1,10 @@
 """django-q2 entry points for imports; the logic is in services.py."""
 
-from .services import import_run, imports_recover
+from .services import import_run, imports_recover, imports_recover_before_run
 
 
 def import_run_task(import_id: int, attempt: int) -> str:
-    imports_recover()
+    imports_recover_before_run()
     result = import_run(import_id=import_id, attempt=attempt)
     return "stale task: a newer attempt owns this import" if result is None else result.status
 

@@ -304,3 +304,31 @@ def test_the_progress_file_counts_every_row_before_the_last_chunks_are_written(s
     queued = queue(upload(store, csv_text(*rows)), CONTACT)
     assert import_run(import_id=queued.pk, attempt=queued.attempt).status == ImportStatus.COMPLETED
     assert [(s["rows_processed"], s["rows_failed"]) for s in seen] == [(7_003, 0)]
+
+
+def test_an_import_task_still_runs_when_its_recovery_pass_finds_sqlite_locked(store, monkeypatch):
+    from django.db import OperationalError
+
+    from imports import tasks
+
+    def locked():
+        raise OperationalError("database is locked")  # another import holds SQLite's write lock
+
+    monkeypatch.setattr(services, "imports_recover", locked)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    assert tasks.import_run_task(queued.pk, queued.attempt) == ImportStatus.COMPLETED
+    assert Profile.objects.filter(store=store).count() == 2
+
+
+def test_an_import_task_fails_loudly_when_recovery_meets_another_database_error(store, monkeypatch):
+    from django.db import OperationalError
+
+    from imports import tasks
+
+    def broken():
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(services, "imports_recover", broken)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        tasks.import_run_task(queued.pk, queued.attempt)
