@@ -256,7 +256,8 @@ def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
     owns the import, so an import is never applied twice. On SQLite imports take turns (it has one
     writer); the waiting one stays Queued.
     """
-    with storage.import_turn(exclusive=connection.vendor == "sqlite"):
+    sqlite_file = str(connection.settings_dict["NAME"]) if connection.vendor == "sqlite" else None
+    with storage.import_turn(sqlite_file=sqlite_file):
         return _import_run(import_id, attempt)
 
 

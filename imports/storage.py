@@ -79,19 +79,24 @@ def heartbeat_age(path: str | Path) -> float | None:
 
 
 @contextlib.contextmanager
-def import_turn(*, exclusive: bool):
-    """With `exclusive`, wait until no other import on this host is running, and hold the turn.
+def import_turn(*, sqlite_file: str | None):
+    """On SQLite (`sqlite_file`, its database's name), wait until no other import of that database
+    is running, and hold the turn; otherwise do nothing.
 
-    For SQLite: it has one writer, and an import holds it for its whole transaction, so a second
-    import (of another store) would wait out the busy timeout and fail. SQLite means one host, so
-    a lock file beside the uploads is enough; the operating system releases it if a worker dies.
+    SQLite has one writer, and an import holds it for its whole transaction, so a second import
+    (of another store) would wait out the busy timeout and fail. SQLite means one host, so a lock
+    file beside the database is enough (beside the uploads for an in-memory database); the
+    operating system releases it when the process holding it dies.
     """
-    if not exclusive:
+    if sqlite_file is None:
         yield
         return
-    directory = Path(settings.IMPORTS_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".import-turn.lock", "a") as handle:
+    if sqlite_file == ":memory:" or sqlite_file.startswith("file:"):
+        Path(settings.IMPORTS_DIR).mkdir(parents=True, exist_ok=True)
+        lock = Path(settings.IMPORTS_DIR) / ".import-turn.lock"
+    else:
+        lock = Path(f"{sqlite_file}.import-turn")
+    with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -135,31 +135,17 @@ def test_cli_prints_rows_processed_while_a_big_file_is_imported(store, tmp_path,
     assert text.index("rows processed") < text.index("Completed: 30,000 rows ingested, 0 failed")
 
 
-@pytest.mark.sqlite
-def test_cli_on_sqlite_says_it_waits_while_another_import_runs(store, tmp_path, monkeypatch):
-    import threading
+def test_cli_says_the_database_is_busy_instead_of_a_traceback(store, tmp_path, monkeypatch):
+    from django.db import OperationalError
 
-    monkeypatch.setattr(import_profiles.Command, "report_every", 0.05)
+    def locked(**kwargs):
+        raise OperationalError("database is locked")  # SQLite, behind a running import
+
+    monkeypatch.setattr(import_profiles, "import_start", locked)
     path = tmp_path / "people.csv"
     path.write_text(CSV)
-    holding, release = threading.Event(), threading.Event()
-
-    def another_import():
-        with storage.import_turn(exclusive=True):
-            holding.set()
-            release.wait(10)
-
-    other = threading.Thread(target=another_import)
-    other.start()
-    holding.wait(10)
-    threading.Timer(0.5, release.set).start()  # the other import ends half a second later
-    try:
-        text = _cli_import(store, path)
-    finally:
-        release.set()
-        other.join()
-    assert "waiting for the import already running to finish (SQLite runs one at a time)" in text
-    assert text.index("waiting for the import") < text.index("Completed: 1 rows ingested")
+    with pytest.raises(CommandError, match="The database is busy with another write"):
+        _cli_import(store, path)
 
 
 def test_cli_reports_a_rejected_mapping_and_leaves_no_import(store, tmp_path):

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import OperationalError
 
 from imports.selectors import import_live_counts
 from imports.services import import_run, import_start
+from memory_console.busy import is_database_busy
 from stores.models import Store
 
 
@@ -56,6 +57,13 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("The import was rejected:\n" + _messages(exc)) from None
+        except OperationalError as exc:
+            if not is_database_busy(exc):
+                raise
+            raise CommandError(
+                "The database is busy with another write (on SQLite, a running import holds it until it "
+                "finishes) and this import could not be recorded. Run the command again once it is done."
+            ) from None
         self.stdout.write(f"Import #{profile_import.pk}: {profile_import.total_rows:,} rows, checked.")
         if queue:
             self.stdout.write(f"Queued import #{profile_import.pk} for the worker.")
@@ -82,13 +90,9 @@ class Command(BaseCommand):
             raise CommandError(finished.failure_reason)
 
     def _report(self, profile_import, done):
-        total, started, told = profile_import.total_rows, False, False
+        total = profile_import.total_rows
         while not done.wait(self.report_every):
             live = import_live_counts(profile_import=profile_import)
-            if live is None:  # not started, or finished (then the outcome is printed next)
-                if not started and not told and connection.vendor == "sqlite":
-                    self.stdout.write("  waiting for the import already running to finish (SQLite runs one at a time)")
-                    told = True
-                continue
-            started = True
+            if live is None:
+                continue  # not started, or finished (then the outcome is printed next)
             self.stdout.write(f"  {live[0]:,} / {total:,} rows processed")
