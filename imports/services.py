@@ -454,6 +454,10 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
                 cursor.execute("SET LOCAL work_mem = '256MB'")
         chunk: list = []
+
+        def report_progress():
+            storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+
         try:
             for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
                 counts["processed"] += 1
@@ -467,9 +471,8 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                         pipeline.add(chunk)
                         chunk = []
                 if counts["processed"] % PROGRESS_EVERY == 0:
-                    storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
-            # Every row checked: the page says "finishing" while the last chunks are written.
-            storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+                    report_progress()
+            report_progress()  # every row checked: the page says "finishing" while the last chunks are written
             if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
                 raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
             if chunk:

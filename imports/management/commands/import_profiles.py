@@ -9,6 +9,7 @@ from django.db import OperationalError
 
 from imports.selectors import import_live_counts
 from imports.services import import_run, import_start
+from memory_console.busy import MESSAGE as BUSY_MESSAGE
 from memory_console.busy import is_database_busy
 from stores.models import Store
 
@@ -60,10 +61,7 @@ class Command(BaseCommand):
         except OperationalError as exc:
             if not is_database_busy(exc):
                 raise
-            raise CommandError(
-                "The database is busy with another write (on SQLite, a running import holds it until it "
-                "finishes) and this import could not be recorded. Run the command again once it is done."
-            ) from None
+            raise CommandError(BUSY_MESSAGE) from None
         self.stdout.write(f"Import #{profile_import.pk}: {profile_import.total_rows:,} rows, checked.")
         if queue:
             self.stdout.write(f"Queued import #{profile_import.pk} for the worker.")
