@@ -1,0 +1,172 @@
+"""The one rule for text that reaches us (CSV cells, API JSON, console forms, query strings).
+
+Every path that stores or matches text calls this module, so a value is accepted or refused the
+same way wherever it comes from:
+
+- **Canonical form**: stored text is Unicode NFC (``e`` + U+0301 is stored as ``é``), and searches
+  normalise their query the same way.
+- **Never text**: lone surrogates (U+D800 to U+DFFF; JSON's ``"\\ud800"`` escape makes them), which
+  no database can store, and control characters (Unicode category Cc: U+0000 to U+001F and U+007F
+  to U+009F), of which only tab, line feed and carriage return are allowed, and only in multi-line
+  text such as string trait values and descriptions.
+- **Invisible characters** are named by code point in every message (``contains U+200B ZERO WIDTH
+  SPACE``), never printed raw. `strip_invisible` trims Unicode white space (NBSP included) and the
+  zero-width characters around identifiers.
+- **Length**: one value holds at most `MAX_VALUE_LENGTH` characters (1 MB), the CSV cell limit.
+
+Rules for *names* (CSV headers, trait and group names: the seed's character list and spacing
+rules) are in `traits/charset.py`; they are stricter and apply on top of this one.
+"""
+
+import re
+import unicodedata
+
+MAX_VALUE_LENGTH = 1024 * 1024
+MAX_VALUE_MESSAGE = "is longer than 1 MB (1,048,576 characters)"
+
+# Names of the C0 controls and DELETE, which unicodedata.name() does not know (Unicode gives
+# control characters no name, only these aliases).
+_C0_NAMES = (
+    "NULL",
+    "START OF HEADING",
+    "START OF TEXT",
+    "END OF TEXT",
+    "END OF TRANSMISSION",
+    "ENQUIRY",
+    "ACKNOWLEDGE",
+    "BELL",
+    "BACKSPACE",
+    "CHARACTER TABULATION",
+    "LINE FEED",
+    "LINE TABULATION",
+    "FORM FEED",
+    "CARRIAGE RETURN",
+    "SHIFT OUT",
+    "SHIFT IN",
+    "DATA LINK ESCAPE",
+    "DEVICE CONTROL ONE",
+    "DEVICE CONTROL TWO",
+    "DEVICE CONTROL THREE",
+    "DEVICE CONTROL FOUR",
+    "NEGATIVE ACKNOWLEDGE",
+    "SYNCHRONOUS IDLE",
+    "END OF TRANSMISSION BLOCK",
+    "CANCEL",
+    "END OF MEDIUM",
+    "SUBSTITUTE",
+    "ESCAPE",
+    "INFORMATION SEPARATOR FOUR",
+    "INFORMATION SEPARATOR THREE",
+    "INFORMATION SEPARATOR TWO",
+    "INFORMATION SEPARATOR ONE",
+)
+
+# Characters that never show: trimmed around identifiers, named by code point in messages.
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE_EDGES = re.compile(r"^[\s" + ZERO_WIDTH + r"]+|[\s" + ZERO_WIDTH + r"]+$")
+
+_CONTROL_SINGLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_MULTI = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class TextError(ValueError):
+    """Text that cannot be stored; `reason` reads after the value, e.g. "contains U+0000 NULL"."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def describe_char(char: str) -> str:
+    """``U+200B ZERO WIDTH SPACE``: a character named by code point, safe to print anywhere."""
+    code = ord(char)
+    if code < 0x20:
+        name = _C0_NAMES[code]
+    elif code == 0x7F:
+        name = "DELETE"
+    elif 0xD800 <= code <= 0xDFFF:
+        name = "(a lone surrogate, not a character)"
+    else:
+        name = unicodedata.name(char, "")
+        if not name:
+            name = "CONTROL CHARACTER" if unicodedata.category(char) == "Cc" else "(unnamed character)"
+    return f"U+{code:04X} {name}"
+
+
+def shows_raw(char: str) -> bool:
+    """Whether `char` can be printed as itself in a message (it is visible and stands alone)."""
+    if char == " ":
+        return True
+    category = unicodedata.category(char)
+    return char.isprintable() and category[0] not in "MCZ" and char not in ZERO_WIDTH
+
+
+def text_problem(text: str, *, multiline: bool = False) -> str | None:
+    """Why `text` cannot be stored as text (``"contains U+0000 NULL"``), or None.
+
+    `multiline` allows tab, line feed and carriage return. Surrogates and every other control
+    character are refused. Length is not checked here (`text_clean` does).
+    """
+    found = (_CONTROL_MULTI if multiline else _CONTROL_SINGLE).findall(text)
+    if not found:
+        return None
+    return "contains " + ", ".join(describe_char(char) for char in dict.fromkeys(found))
+
+
+def text_clean(text: str, *, multiline: bool = False, max_length: int | None = MAX_VALUE_LENGTH) -> str:
+    """`text` in NFC, or TextError with the reason (control character, surrogate, over the length).
+
+    The ASCII case costs one regex scan: ASCII text is already NFC.
+    """
+    problem = text_problem(text, multiline=multiline)
+    if problem:
+        raise TextError(problem)
+    if max_length is not None and len(text) > max_length:
+        long = MAX_VALUE_MESSAGE if max_length == MAX_VALUE_LENGTH else f"is longer than {max_length:,} characters"
+        raise TextError(long)
+    return text_nfc(text)
+
+
+def text_nfc(text: str) -> str:
+    """`text` in Unicode NFC (cheap when it already is: ASCII, or most real text)."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without leading or trailing Unicode white space (NBSP too) and zero-width characters."""
+    if text.isascii():
+        return text.strip()
+    return _INVISIBLE_EDGES.sub("", text)
+
+
+def json_text_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
+    """The first string (key or value) in decoded JSON that no database can store: (loc, reason).
+
+    Catches NUL and lone surrogates anywhere in a request body before any of it reaches a
+    service, so no path can hand them to the database. Other control characters are the
+    business of each kind's own rule (a string trait value may hold a line break).
+    """
+    if isinstance(value, str):
+        found = _NEVER_STORABLE.findall(value)
+        if found:
+            return loc, "contains " + ", ".join(describe_char(char) for char in dict.fromkeys(found))
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _NEVER_STORABLE.search(key):
+                return (*loc, key), "has a key that " + json_text_problem(key, ())[1]
+            problem = json_text_problem(item, (*loc, key))
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        for position, item in enumerate(value):
+            problem = json_text_problem(item, (*loc, position))
+            if problem:
+                return problem
+    return None
+
+
+_NEVER_STORABLE = re.compile(r"[\x00\ud800-\udfff]")
