@@ -141,32 +141,9 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE_EDGES.sub("", text)
 
 
-def json_text_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
-    """The first string (key or value) in decoded JSON that no database can store: (loc, reason).
-
-    Catches NUL and lone surrogates anywhere in a request body before any of it reaches a
-    service, so no path can hand them to the database. Other control characters are the
-    business of each kind's own rule (a string trait value may hold a line break).
-    """
-    if isinstance(value, str):
-        found = _NEVER_STORABLE.findall(value)
-        if found:
-            return loc, "contains " + ", ".join(describe_char(char) for char in dict.fromkeys(found))
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and _NEVER_STORABLE.search(key):
-                return (*loc, key), "has a key that " + json_text_problem(key, ())[1]
-            problem = json_text_problem(item, (*loc, key))
-            if problem:
-                return problem
-        return None
-    if isinstance(value, list):
-        for position, item in enumerate(value):
-            problem = json_text_problem(item, (*loc, position))
-            if problem:
-                return problem
-    return None
+def never_storable(text: str) -> list[str]:
+    """The distinct characters of `text` that no database stores (NUL, lone surrogates), in order."""
+    return list(dict.fromkeys(_NEVER_STORABLE.findall(text)))
 
 
 _NEVER_STORABLE = re.compile(r"[\x00\ud800-\udfff]")

@@ -6,7 +6,6 @@ from memory_console.text import (
     MAX_VALUE_LENGTH,
     TextError,
     describe_char,
-    json_text_problem,
     strip_invisible,
     text_clean,
     text_problem,
@@ -56,12 +55,3 @@ def test_strip_invisible_trims_unicode_spaces_and_zero_width_characters():
 def test_invisible_characters_are_described_not_printed():
     assert describe_char("\u200b") == "U+200B ZERO WIDTH SPACE"
     assert describe_char("\u00a0") == "U+00A0 NO-BREAK SPACE"
-
-
-def test_json_walk_names_the_path_of_a_nul_or_surrogate():
-    assert json_text_problem({"traits": {"Contact": {"firstName": "a\x00"}}}) == (
-        ("traits", "Contact", "firstName"),
-        "contains U+0000 NULL",
-    )
-    assert json_text_problem({"items": [{"ok": "x"}, {"id": "\udc00"}]})[0] == ("items", 1, "id")
-    assert json_text_problem({"fine": ["a\nb", 1.5, None]}) is None

@@ -1,0 +1,118 @@
+"""JSON that keeps every number exactly as written, and the check every request body passes.
+
+Python's `json` reads ``123456789012345678.5`` and ``1.0000000000000001`` as floats, which round
+them (to ``123456789012345680.0`` and ``1.0``); PostgreSQL's JSONB keeps any precision, and so must
+we on every path: an API body, a CSV cell, a stored profile read back, an answer.
+
+- `loads` reads a JSON number with a fraction or exponent as a `float` when the float's shortest
+  text is the same number (``0.1``, ``2.5e-3``: the usual case), else as a `Decimal` that keeps
+  every digit. Integers are `int`, of any size. A number too large for a float (``1e400``) and the
+  non-standard ``NaN``/``Infinity`` literals come back as non-finite floats, which `json_problem`
+  refuses.
+- `dumps` writes `Decimal` and integers beyond 64 bits as their exact digits (orjson, with
+  `orjson.Fragment` for those).
+- `json_problem` finds the first value in decoded JSON that must not be stored: a string holding
+  NUL or a lone surrogate (no database stores them), or a non-finite number.
+"""
+
+import json
+import math
+from decimal import Decimal
+
+import orjson
+
+from memory_console.text import describe_char, never_storable
+
+
+def exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or exponent: a float when that loses nothing, else a Decimal."""
+    value = float(text)
+    if not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
+        return value
+    return Decimal(text)
+
+
+def _constant(name: str) -> float:
+    return float(name)  # NaN, Infinity, -Infinity: refused by json_problem with the field named
+
+
+def loads(data: str | bytes):
+    """Decode JSON keeping numbers exact (see the module docstring). Raises ValueError when malformed."""
+    return json.loads(data, parse_float=exact_number, parse_constant=_constant)
+
+
+def _exact(value):
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _big_ints(value):
+    """`value` with integers beyond 64 bits as orjson fragments of their digits."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return orjson.Fragment(str(value)) if not -(2**63) <= value < 2**64 else value
+    if isinstance(value, dict):
+        return {key: _big_ints(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_big_ints(item) for item in value]
+    return value
+
+
+def dumps_bytes(value, *, option: int = 0) -> bytes:
+    """UTF-8 JSON for `value`, every number exact. Raises TypeError for what JSON cannot hold."""
+    try:
+        return orjson.dumps(value, default=_exact, option=option)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return orjson.dumps(_big_ints(value), default=_exact, option=option)
+
+
+def dumps(value) -> str:
+    return dumps_bytes(value).decode()
+
+
+class ExactJSONEncoder(json.JSONEncoder):
+    """For Django's ``JSONField(encoder=...)``: `encode` writes exact numbers through `dumps`."""
+
+    def encode(self, o) -> str:
+        return dumps(o)
+
+
+class ExactJSONDecoder(json.JSONDecoder):
+    """For Django's ``JSONField(decoder=...)``: numbers come back as `loads` reads them."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("parse_float", exact_number)
+        kwargs.setdefault("parse_constant", _constant)
+        super().__init__(*args, **kwargs)
+
+
+def json_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
+    """The first value in decoded JSON that must not be stored, as (loc, reason), or None.
+
+    Strings (keys included) holding NUL or a lone surrogate, and non-finite numbers (``NaN``,
+    ``Infinity``, ``1e400``). Other control characters are left to each kind's own rule (a string
+    trait value may hold a line break; a name may not).
+    """
+    if isinstance(value, str):
+        found = never_storable(value)
+        return (loc, "contains " + ", ".join(describe_char(c) for c in found)) if found else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (loc, "is not a finite number (or is too large)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and never_storable(key):
+                return (*loc, key), "is a key that " + json_problem(key)[1]
+            problem = json_problem(item, (*loc, key))
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        for position, item in enumerate(value):
+            problem = json_problem(item, (*loc, position))
+            if problem:
+                return problem
+    return None

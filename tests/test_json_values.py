@@ -1,0 +1,32 @@
+"""Exact JSON numbers (memory_console/jsonvalues.py) and the check every request body passes."""
+
+from decimal import Decimal
+
+from memory_console.jsonvalues import dumps, json_problem, loads
+
+
+def test_numbers_a_float_would_round_come_back_exact():
+    data = loads('{"a": 123456789012345678.5, "b": 1.0000000000000001, "c": 0.1, "d": 12345678901234567890123}')
+    assert data == {
+        "a": Decimal("123456789012345678.5"),
+        "b": Decimal("1.0000000000000001"),
+        "c": 0.1,
+        "d": 12345678901234567890123,
+    }
+    assert isinstance(data["c"], float)
+    assert dumps(data) == '{"a":123456789012345678.5,"b":1.0000000000000001,"c":0.1,"d":12345678901234567890123}'
+
+
+def test_json_walk_names_the_path_of_a_nul_surrogate_or_non_finite_number():
+    assert json_problem({"traits": {"Contact": {"firstName": "a\x00"}}}) == (
+        ("traits", "Contact", "firstName"),
+        "contains U+0000 NULL",
+    )
+    assert json_problem(loads('{"items": [{"ok": "x"}, {"id": "\\udc00"}]}'))[0] == ("items", 1, "id")
+    assert json_problem(loads('{"e": [{"p": {"v": 1e400}}]}')) == (
+        ("e", 0, "p", "v"),
+        "is not a finite number (or is too large)",
+    )
+    assert json_problem(loads('{"v": NaN}'))[0] == ("v",)
+    assert json_problem(loads('{"k\\u0000": 1}')) == (("k\x00",), "is a key that contains U+0000 NULL")
+    assert json_problem({"fine": ["a\nb", 1.5, None, Decimal("1.0000000000000001")]}) is None
