@@ -53,8 +53,9 @@ class ExactJSONParser(Parser):
 
     `parse_body` answers a dict or raises `BodyRefused` (ninja wraps it in a 400 `HttpError`,
     which `http_error` below turns into the 422). `parse_querydict` raises ninja's ValidationError
-    (422, ``loc: ["query", name]``) for a query or form value holding NUL (Django already turns
-    undecodable bytes, the only way to a lone surrogate there, into U+FFFD).
+    (422, ``loc: ["query", name]``, or ``"form"``) for a query or form value holding NUL (Django
+    turns undecodable bytes, the only way to a lone surrogate there, into U+FFFD, and drops
+    unprintable characters from uploaded file names).
     """
 
     def parse_body(self, request) -> dict:

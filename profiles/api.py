@@ -4,6 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from ninja import Router, Schema
+from ninja.errors import ValidationError as NinjaValidationError
 
 from identity.models import Identifier
 from identity.normalization import IdentifierError, normalize_identifier
@@ -186,19 +187,22 @@ def identify_batch(request, store_id: int, payload: IdentifyBatchIn):
     return {"results": out}
 
 
+def _query_error(name: str, message: str) -> NinjaValidationError:
+    """A 422 naming the query parameter: ``{"loc": ["query", name], "msg": message}``."""
+    return NinjaValidationError([{"loc": ["query", name], "msg": message}])
+
+
 @router.get("/{store_id}/profiles", response=ProfileOut, summary="Find the profile holding an identifier")
 def find_profile(request, store_id: int, identifier: str):
     """`identifier` is `kind:value`, e.g. `email:ada@example.com` or `phone:+14155552671`."""
     store = api_store(request, store_id)
     kind, sep, value = identifier.partition(":")
     if not sep or not kind or not value:
-        raise ValidationError(
-            [FieldError("Write the identifier as kind:value, e.g. email:ada@example.com.", ("identifier",))]
-        )
+        raise _query_error("identifier", "Write the identifier as kind:value, e.g. email:ada@example.com.")
     try:
         value = normalize_identifier(kind, value, region=store.default_region)
     except IdentifierError as exc:
-        raise ValidationError([FieldError(str(exc), ("identifier",))]) from None
+        raise _query_error("identifier", str(exc)) from None
     found = Identifier.objects.filter(store=store, kind=kind, value=value).values_list("profile_id", flat=True).first()
     profile = profile_resolve(store=store, profile_id=found) if found else None
     if profile is None:
