@@ -635,3 +635,46 @@ def test_a_nul_in_an_import_upload_is_refused(client, key, world, mapping, file_
         _refused(response, loc, "U+0000 NULL")
     assert not ProfileImport.objects.exists()
     world.assert_untouched()
+
+
+# --- shapes a parser can choke on ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            '{"identifiers": {"email": "a@example.com"}, "events": [{"name": "x", "properties": {"n": 1%s}}]}'
+            % ("0" * 5000),
+            "not valid JSON",
+        ),
+        (
+            '{"identifiers": {"email": "a@example.com"}, "traits": {"Contact": {"x": '
+            + "[" * 100
+            + "1"
+            + "]" * 100
+            + "}}}",
+            "64 levels",
+        ),
+        ('{"a": ' + "[" * 100000 + "1" + "]" * 100000 + "}", ""),
+    ],
+    ids=["5000-digit integer", "100 levels", "100000 levels"],
+)
+def test_bodies_that_would_choke_a_parser_are_refused_as_422(api, world, body, words):
+    response = api.raw("post", f"/stores/{world.store.pk}/profiles/identify", body)
+    _refused(response, ["body"], words)
+    world.assert_untouched()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/stores/99999999999999999999",
+        "/stores/{s}/profiles/99999999999999999999",
+        "/stores/9223372036854775808/trait-groups",
+    ],
+)
+def test_ids_beyond_the_database_integer_range_answer_404_or_422(api, world, path):
+    response = api.call("get", _path(path, world))
+    assert response.status_code in (404, 422), response.content
+    assert response["Content-Type"].startswith("application/json")
