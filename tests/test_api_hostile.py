@@ -678,3 +678,82 @@ def test_ids_beyond_the_database_integer_range_answer_404_or_422(api, world, pat
     response = api.call("get", _path(path, world))
     assert response.status_code in (404, 422), response.content
     assert response["Content-Type"].startswith("application/json")
+
+
+# --- wrong JSON types in every field of every JSON route: 4xx, never 500 --------------------------
+
+WRONG_VALUES = [None, True, 0, -1, 10**30, "123456789012345678.5", 1.5, "", "x" * 70, [], [None], {}, {"a": {"b": []}}]
+WRONG_VALUE_TEXT = [json.dumps(v) for v in WRONG_VALUES] + ["123456789012345678.5", "1e300", "-0.0"]
+
+
+def _valid_bodies(world):
+    rules = list(IdentityRule.objects.filter(store=world.store).order_by("priority").values_list("pk", flat=True))
+    identify = {
+        "identifiers": {"email": "new@example.com", "chat": ["c1"]},
+        "traits": {"Contact": {"firstName": "Ann"}},
+        "events": [{"name": "paid", "timestamp": "2026-11-24T10:00:00Z", "properties": {"total": 1}}],
+    }
+    return {
+        ("post", "/stores"): {"name": "Fuzz", "description": "d"},
+        ("post", "/stores/{store_id}/trait-groups"): {"name": "Fuzz", "description": "d"},
+        ("post", "/stores/{store_id}/trait-groups/{group_id}/traits"): {
+            "name": "fuzz",
+            "data_type": "string",
+            "description": "d",
+        },
+        ("post", "/stores/{store_id}/identity-rules"): {
+            "name": "Fuzz",
+            "kind": "fuzz",
+            "limit": 1,
+            "source": "api",
+            "mapped_traits": [],
+        },
+        ("put", "/stores/{store_id}/identity-rules/order"): {"rule_ids": rules},
+        ("put", "/stores/{store_id}/identity-rules/{rule_id}"): {"name": "Fuzz", "limit": 2, "mapped_traits": []},
+        ("post", "/stores/{store_id}/profiles/identify"): identify,
+        ("post", "/stores/{store_id}/profiles/identify-batch"): {"items": [identify]},
+    }
+
+
+def _paths(value, prefix=()):
+    """Every path into a JSON value (dict keys and list positions), the value itself first."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _paths(item, (*prefix, position))
+
+
+def _replaced(value, path, text):
+    """The JSON text of `value` with the item at `path` replaced by the raw JSON `text`."""
+    marker = "@@MARK@@"
+    copy = json.loads(json.dumps(value))
+    if not path:
+        return text
+    holder = copy
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = marker
+    return json.dumps(copy).replace(json.dumps(marker), text)
+
+
+def test_no_json_route_answers_500_to_a_wrong_type_in_any_field(api, world):
+    rule = IdentityRule.objects.get(store=world.store, kind="user_id")
+    group = TraitGroup.objects.get(store=world.store, name="Prefs")
+    ids = {"store_id": world.store.pk, "group_id": group.pk, "rule_id": rule.pk}
+    bodies = _valid_bodies(world)
+    assert set(bodies) == set(_json_routes()), "a JSON route is missing from this test"
+    texts = WRONG_VALUE_TEXT
+    if Event._meta.get_field("properties").encoder is None:  # Decimals are stored once the values branch is in
+        texts = [text for text in texts if text != "123456789012345678.5"]
+    failures = []
+    for (method, path), body in bodies.items():
+        for field_path in list(_paths(body))[1:]:
+            for text in texts:
+                response = api.raw(method, path.format(**ids), _replaced(body, field_path, text))
+                if response.status_code >= 500:
+                    failures.append((method, path, field_path, text, response.status_code))
+    assert not failures, failures[:10]
+    world.assert_readable()
