@@ -152,6 +152,22 @@ def http_error(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
+BODY_PARAMETER = "payload"  # every handler names its JSON body parameter so
+
+
+@api.exception_handler(NinjaValidationError)
+def schema_error(request, exc):
+    """ninja's 422, with ``loc`` the path inside the JSON body (``["body", "name"]``), as the
+    parser's and the services' errors have it, not ``["body", "payload", "name"]``."""
+    detail = []
+    for error in exc.errors:
+        loc = list(error.get("loc", ()))
+        if loc[:2] == ["body", BODY_PARAMETER]:
+            loc = ["body", *loc[2:]]
+        detail.append({**error, "loc": loc})
+    return api.create_response(request, {"detail": detail}, status=422)
+
+
 @api.exception_handler(RequestDataTooBig)
 def body_too_big(request, exc):
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

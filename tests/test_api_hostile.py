@@ -755,5 +755,24 @@ def test_no_json_route_answers_500_to_a_wrong_type_in_any_field(api, world):
                 response = api.raw(method, path.format(**ids), _replaced(body, field_path, text))
                 if response.status_code >= 500:
                     failures.append((method, path, field_path, text, response.status_code))
+                elif response.status_code == 422:  # each error's loc is a path into the body, as sent
+                    for error in response.json()["detail"]:
+                        if error["loc"][:1] != ["body"] or "payload" in error["loc"][1:2]:
+                            failures.append((method, path, field_path, text, error["loc"]))
     assert not failures, failures[:10]
     world.assert_readable()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/stores", {"name": 5}, ["body", "name"]),
+        ("/stores/{s}/profiles/identify", _identify(events=[{"name": ["x"]}]), ["body", "events", 0, "name"]),
+        ("/stores/{s}/identity-rules", {"name": "Ext", "kind": "ext", "limit": "many"}, ["body", "limit"]),
+    ],
+)
+def test_schema_errors_name_the_field_by_its_path_in_the_body(api, world, path, body, loc):
+    """The same path the parser and the services use: no handler parameter name inside it."""
+    response = api.call("post", _path(path, world), body)
+    _refused(response, loc)
+    world.assert_untouched()
