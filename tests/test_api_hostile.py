@@ -776,3 +776,27 @@ def test_schema_errors_name_the_field_by_its_path_in_the_body(api, world, path, 
     response = api.call("post", _path(path, world), body)
     _refused(response, loc)
     world.assert_untouched()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/v1/no-such-route", 404),
+        ("get", "/api/v1/stores/1/profiles/1/nothing", 404),
+        ("delete", "/api/v1/stores", 405),
+        ("patch", "/api/v1/stores/{s}/profiles/identify", 405),
+    ],
+)
+def test_errors_made_outside_an_endpoint_are_json_too(client, key, world, method, path, status):
+    response = getattr(client, method)(_path(path, world), HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["detail"]
+    if status == 405:
+        assert "POST" in response["Allow"] or "GET" in response["Allow"]
+
+
+def test_console_errors_stay_html(admin_client, world):
+    response = admin_client.get("/stores/999999/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
