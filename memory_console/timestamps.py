@@ -26,22 +26,33 @@ class TimestampError(ValueError):
         super().__init__(reason)
 
 
+def timestamp_parse(value) -> datetime:
+    """ISO 8601 text (``2026-11-24T10:00:00Z``, offset optional) as a `datetime`, naive if it had no
+    offset; a `datetime` is returned as it is. No range check (`timestamp_clean` does that).
+
+    Raises TimestampError(`FORMAT_MESSAGE`) for anything else, numbers included: a bare number
+    could be seconds or milliseconds since 1970, so it is not guessed.
+    """
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TimestampError(FORMAT_MESSAGE)
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:  # well formed but impossible, e.g. month 13 or offset +24:00
+        parsed = None
+    if parsed is None:
+        raise TimestampError(FORMAT_MESSAGE)
+    return parsed
+
+
 def timestamp_clean(value) -> datetime:
     """`value` (a `datetime`, or ISO 8601 text) as an aware UTC `datetime`, or TimestampError.
 
     Naive values are read as UTC. Raises TimestampError(`FORMAT_MESSAGE`) for anything that is not
     a date and time, TimestampError(`RANGE_MESSAGE`) outside `EARLIEST` to `LATEST` in UTC.
     """
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:  # well formed but impossible, e.g. month 13 or offset +24:00
-            parsed = None
-        if parsed is None:
-            raise TimestampError(FORMAT_MESSAGE)
-        value = parsed
-    if not isinstance(value, datetime):
-        raise TimestampError(FORMAT_MESSAGE)
+    value = timestamp_parse(value)
     if value.utcoffset() is None:
         value = value.replace(tzinfo=UTC)
     try:

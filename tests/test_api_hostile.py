@@ -800,3 +800,17 @@ def test_console_errors_stay_html(admin_client, world):
     response = admin_client.get("/stores/999999/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "timestamp", [0, 1732442400, "0", "1732442400", "24/11/2026", "2026-11-24T10:00:00+24:00", True]
+)
+@pytest.mark.parametrize("route", ["identify", "identify-batch"])
+def test_a_timestamp_that_is_not_iso_8601_text_is_refused_by_the_schema(api, world, timestamp, route):
+    """Not guessed as seconds since 1970 (pydantic's default): the whole request is a 422."""
+    item = {"identifiers": {"chat": "ada-chat"}, "events": [{"name": "paid", "timestamp": timestamp}]}
+    body = item if route == "identify" else {"items": [item]}
+    response = api.call("post", f"/stores/{world.store.pk}/profiles/{route}", body)
+    loc = ["body", "events", 0, "timestamp"] if route == "identify" else ["body", "items", 0, "events", 0, "timestamp"]
+    _refused(response, loc, "ISO 8601")
+    world.assert_untouched()
