@@ -4,8 +4,8 @@ Every path calls `normalize_identifier` (CSV rows, the API's identify, identify-
 ``?identifier=`` lookup, console edits of mapped traits, profile search), so a value is accepted,
 refused and spelled the same way wherever it comes from. For every kind:
 
-- the value must be text (a whole number is read as its digits; ``true``, ``1.5``, ``null``,
-  lists and objects are refused: "must be text");
+- the value must be text: ``true``, ``1.5``, ``42``, ``null``, lists and objects are refused
+  ("must be text"; a mapped number trait's whole number reaches us as its digits);
 - Unicode white space (NBSP U+00A0 included) and zero-width characters (U+200B, U+200C, U+200D,
   U+2060, U+FEFF) around it are trimmed (`memory_console.text.strip_invisible`); what is left
   empty is refused as "is empty";
@@ -243,14 +243,13 @@ def _email_by_library(value: str) -> str:
 def normalize_identifier(kind: str, value, *, region: str = "US") -> str:
     """The stored form of `value` for `kind` (a str of at most 255 characters), or IdentifierError.
 
-    `value` is text or a whole number; `region` is the store's default phone region. The error's
+    `value` must be a str (callers that take a whole number from a mapped number trait pass its
+    digits); `region` is the store's default phone region. The error's
     `reason` says why ("is empty", "must be text", "contains U+0000 NULL", "is longer than 255
     characters", "is not a valid email address (...)") and its message names kind and value.
     """
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise IdentifierError(kind, value, "must be text")
     if not isinstance(value, str):
-        value = str(value)
+        raise IdentifierError(kind, value, "must be text")
     if kind == "phone":
         return normalize_phone(value, region)
     if kind == "email":
