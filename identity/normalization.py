@@ -212,12 +212,12 @@ def normalize_email(value: str) -> str:
     email-validator refuses with ``check_deliverability=False`` (no DNS) and ``test_environment=True``
     (which only allows the ``.test`` domain), and for an address longer than 255 characters.
     """
-    text = strip_invisible(value)
-    if len(text) <= _EMAIL_MAX and text.isascii():
-        lowered = text.lower()
+    if value.isascii():
+        lowered = value.strip().lower()  # strip_invisible, for ASCII text
         user, at, domain = lowered.rpartition("@")
         if (
             at
+            and len(lowered) <= _EMAIL_MAX
             and _DOT_ATOM.match(user)
             and _HOST.match(domain)
             and "--" not in domain
@@ -256,4 +256,11 @@ def normalize_identifier(kind: str, value, *, region: str = "US") -> str:
         return normalize_email(value)
     if kind == "whatsappid":
         return normalize_whatsappid(value, region)
+    if value.isascii():
+        text = value.strip()  # strip_invisible, for ASCII text
+        if text and len(text) <= MAX_LENGTH and not _ASCII_CONTROL.search(text):
+            return text  # ASCII text is NFC
     return _fits(kind, value, text_nfc(_prepare(kind, value)))
+
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

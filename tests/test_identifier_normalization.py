@@ -10,7 +10,17 @@ import email_validator
 import phonenumbers
 import pytest
 
-from identity.normalization import IdentifierError, _email_by_library, normalize_email, normalize_phone
+from identity.normalization import (
+    MAX_LENGTH,
+    IdentifierError,
+    _email_by_library,
+    _fits,
+    _prepare,
+    normalize_email,
+    normalize_identifier,
+    normalize_phone,
+)
+from memory_console.text import text_nfc
 
 TRICKY = [
     "Ada@Example.COM",
@@ -90,6 +100,30 @@ def test_email_fast_path_answers_as_email_validator_on_random_addresses():
         assert answer == _library_answer(address), address
         accepted += answer is not None
     assert 0 < accepted < 20_000  # both outcomes were compared
+
+
+def _chat_answer(text: str, *, fast: bool) -> str:
+    try:
+        if fast:
+            return normalize_identifier("chat", text)
+        return _fits("chat", text, text_nfc(_prepare("chat", text)))
+    except IdentifierError as exc:
+        return "refused: " + exc.reason
+
+
+def test_chat_fast_path_answers_as_the_full_rule_on_random_ascii_text():
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + " \t\r\n\x00\x1c\x7f-_."
+    answers = set()
+    for _ in range(20_000):
+        length = rng.choice([0, 1, 3, 12, MAX_LENGTH - 1, MAX_LENGTH, MAX_LENGTH + 1, MAX_LENGTH + 2])
+        letters = alphabet if rng.random() < 0.5 else "ab "
+        text = "".join(rng.choice(letters) for _ in range(length))
+        answer = _chat_answer(text, fast=True)
+        assert answer == _chat_answer(text, fast=False), repr(text)
+        answers.add(answer if answer.startswith("refused") else "accepted")
+    assert "accepted" in answers and "refused: is empty" in answers
+    assert "refused: is longer than 255 characters" in answers
 
 
 def _phonenumbers_answer(text: str, region: str) -> str | None:
