@@ -195,3 +195,36 @@ def test_e164_north_american_numbers_agree_with_phonenumbers_whatever_the_defaul
         checked += 1
         valid += answer is not None
     assert 0 < valid < checked
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "stored"),
+    [
+        ("+1 415 555 0150 ext. 12", "US", "+14155550150;ext=12"),
+        ("+14155550150 x12", "US", "+14155550150;ext=12"),  # "+1" and ten digits, then an extension
+        ("+14155550150;ext=12", "US", "+14155550150;ext=12"),  # the stored form reads as itself
+        ("tel:+1-415-555-0150;ext=12", "US", "+14155550150;ext=12"),  # RFC 3966 URI
+        ("(415) 555-0150 #34", "US", "+14155550150;ext=34"),
+        ("+1 415 555 0150 ext. \u0661\u0662", "US", "+14155550150;ext=12"),  # Arabic-Indic digits
+        ("020 7946 0958 extension 7", "GB", "+442079460958;ext=7"),
+        ("+14155550150", "US", "+14155550150"),
+    ],
+)
+def test_a_phone_extension_is_kept_in_rfc_3966_style(text, region, stored):
+    assert normalize_phone(text, region) == stored
+    assert normalize_phone(stored, "DE") == stored  # and the stored form is stable, whatever the region
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("whatsapp:", "is empty"),
+        ("WhatsApp:\u00a0", "is empty"),
+        ("whatsapp:+1 415 555 0150 x12", "has a phone extension (ext. 12); a WhatsApp id has none"),
+        ("whatsapp:+1 415\u200b555 0150", "contains U+200B ZERO WIDTH SPACE"),
+    ],
+)
+def test_a_whatsapp_id_without_a_number_or_with_an_extension_or_a_hidden_character_is_refused(text, reason):
+    with pytest.raises(IdentifierError) as caught:
+        normalize_identifier("whatsappid", text)
+    assert caught.value.reason == reason
