@@ -339,3 +339,27 @@ def test_csv_identifiers_at_the_255_character_boundary(store):
     assert finished.status == ImportStatus.COMPLETED, finished.failure_reason
     assert [(line, column) for line, column, _ in _failures(finished)] == [(3, "Email"), (4, "Chat")]
     assert _values(store, "chat") == ["x" + "1" * 254] and _values(store, "email") == [_email(254)]
+
+
+# --- hostile lengths -------------------------------------------------------------------------------------
+
+
+def test_every_unicode_space_and_zero_width_character_is_trimmed_around_an_identifier():
+    import sys
+
+    from memory_console.text import ZERO_WIDTH
+
+    edges = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()] + list(ZERO_WIDTH)
+    for char in edges:
+        assert normalize_identifier("chat", f"{char}{NFD}{char}{char}") == NFC, f"U+{ord(char):04X}"
+
+
+def test_a_long_run_of_spaces_inside_an_identifier_is_refused_at_once(api, store):
+    import time
+
+    value = "\u00e9" + "\u00a0" * 60_000 + "b"  # trimming by pattern took half a minute (quadratic)
+    started = time.perf_counter()
+    message = _refused(api.identify(store, {"chat": value}), "identifiers", "chat")
+    assert message.endswith("is longer than 255 characters")
+    assert time.perf_counter() - started < 5
+    assert not Identifier.objects.filter(store=store).exists()
