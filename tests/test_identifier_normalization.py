@@ -238,3 +238,14 @@ def test_a_whatsapp_id_without_a_number_or_with_an_extension_or_a_hidden_charact
     with pytest.raises(IdentifierError) as caught:
         normalize_identifier("whatsappid", text)
     assert caught.value.reason == reason
+
+
+def test_nfc_never_composes_more_than_four_code_points_into_one():
+    # normalization refuses a trimmed value over 4 x 255 code points before normalising it: no NFC
+    # form of it could fit 255 characters, as no character decomposes into more than four.
+    import sys
+    import unicodedata
+
+    codes = (code for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF)
+    longest = max(len(unicodedata.normalize("NFD", chr(code))) for code in codes)
+    assert longest == 4
