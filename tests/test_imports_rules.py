@@ -426,7 +426,8 @@ def test_an_invalid_phone_fails_the_row_and_a_valid_one_is_normalised(store):
 
 def test_an_invalid_email_fails_the_row_even_when_another_identifier_is_valid(store):
     finished = run(store, csv_text("not-an-email,+14155552671,A,L", "Ada@Example.COM,,B,L"), CONTACT)
-    assert failures(finished) == [(2, "Email", "not-an-email", "is not a valid email address")]
+    reason = "is not a valid email address (An email address must have an @-sign.)"
+    assert failures(finished) == [(2, "Email", "not-an-email", reason)]
     assert not Identifier.objects.filter(store=store, kind="phone").exists()
     assert holder(store, "email", "ada@example.com").traits["Contact"]["firstName"] == "B"
 
