@@ -43,8 +43,14 @@ def loads(data: str | bytes):
 
 def _exact(value):
     if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
+        return _decimal(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _decimal(value: Decimal):
+    if not value.is_finite():
+        raise TypeError(f"{value} is not a finite number")
+    return orjson.Fragment(str(value))
 
 
 def _big_ints(value):
@@ -60,14 +66,25 @@ def _big_ints(value):
     return value
 
 
-def dumps_bytes(value, *, option: int = 0) -> bytes:
-    """UTF-8 JSON for `value`, every number exact. Raises TypeError for what JSON cannot hold."""
+def dumps_bytes(value, *, option: int = 0, default=None) -> bytes:
+    """UTF-8 JSON for `value`, every number exact. Raises TypeError for what JSON cannot hold.
+
+    `option`: orjson's options (e.g. ``orjson.OPT_PASSTHROUGH_DATETIME``). `default`: called with
+    any other value orjson cannot write (after `Decimal`), returns what to write instead.
+    """
+    if default is None:
+        fallback = _exact
+    else:
+
+        def fallback(item):
+            return _decimal(item) if isinstance(item, Decimal) else default(item)
+
     try:
-        return orjson.dumps(value, default=_exact, option=option)
+        return orjson.dumps(value, default=fallback, option=option)
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise
-        return orjson.dumps(_big_ints(value), default=_exact, option=option)
+        return orjson.dumps(_big_ints(value), default=fallback, option=option)
 
 
 def dumps(value) -> str:

@@ -4,7 +4,6 @@ Pagination is by id (newest first) with `after`/`before` cursors: each page is o
 scan of (store_id, id) and never a COUNT(*) of the store's profiles.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from django.db.models.fields.json import KeyTransform
 
 from identity.models import Identifier, IdentityRule
 from identity.normalization import IdentifierError, normalize_identifier
+from memory_console.jsonvalues import dumps
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
 from traits.selectors import trait_groups_with_traits, trait_schema
@@ -174,7 +174,7 @@ def _trait_rows_postgres(store: Store, search: ProfileSearch, after: int | None,
     rare = RawSQL(
         "SELECT id FROM profiles_profile WHERE store_id = %s AND merged_into_id IS NULL"
         " AND traits @> %s::jsonb OFFSET 0",
-        [store.pk, json.dumps({group: {trait: wanted}})],
+        [store.pk, dumps({group: {trait: wanted}})],
     )
     older = Profile.objects.filter(store=store, merged_into__isnull=True, pk__lt=window[0], pk__in=rare).order_by("-id")
     return rows + list(older[: limit - len(rows)])

@@ -1,19 +1,31 @@
 """Turn raw trait values (from CSV cells, API JSON or console forms) into typed values.
 
-One set of rules for every write path (see `traits.services.profile_set_traits`):
+One set of rules for every write path (see `profiles.services.profile_set_traits`) and for the
+console's search (`profiles.selectors.parse_profile_query`):
 
 - ``""`` (empty string) means "set to the empty string", whatever the type;
 - ``None`` or the marker ``\\N`` means "remove the trait from the profile" (`DELETE`);
-- string: text as given; JSON numbers become their decimal text; booleans, lists and objects fail;
-- number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers); no NaN/inf;
+- string: any Unicode text as given, stored in NFC, line breaks and tabs allowed; control
+  characters and lone surrogates are refused, named by code point; at most 1 MB
+  (`memory_console.text.text_clean`, the rule every path shares). JSON numbers become their
+  decimal text as written; booleans, lists and objects fail;
+- number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers, `Decimal`),
+  kept **exactly**: an integer value is an `int` (``"2.0"`` is 2), another value a `float` when the
+  float's shortest text is the same number (``0.1``), else a `Decimal` with every digit
+  (``123456789012345678.5``, ``1.0000000000000001``), which `memory_console.jsonvalues` writes and
+  reads back exactly. Refused: NaN/infinity, magnitudes at or above 10^64, text over 64 characters,
+  and group separators (``1,234.5``, ``1.234,5``, ``1,5``: which digits are decimals is ambiguous);
 - boolean: true/false/yes/no/1/0 in any case (or JSON true/false, 1/0);
-- array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped).
+- array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped);
+  string items follow the string rule, number items keep their exact value.
 """
 
-import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
+
+from memory_console.jsonvalues import dumps, exact_number, loads
+from memory_console.text import TextError, text_clean
 
 DELETE_MARKER = "\\N"
 
@@ -32,46 +44,83 @@ _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 MAX_NUMBER_LENGTH = 64
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_LIMIT = 10**MAX_NUMBER_LENGTH
+_TOO_LARGE = f"is too large (more than {MAX_NUMBER_LENGTH} digits before the decimal point)"
+# Digits with group or decimal separators a locale may use: "1,234.5", "1.234,5", "1 234", "1'234".
+_GROUPED = re.compile(r"^[+-]?\d[\d.,' _\u00a0\u202f]*\d$")
+_SEPARATOR_HINT = "write numbers without thousands separators and with “.” for decimals, e.g. 1234.5"
+# What a value may show of itself in a message: control characters and surrogates are escaped.
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _shown(value) -> str:
+    """`value` as a message quotes it: at most 80 characters, control characters as ``\\uXXXX``."""
+    if isinstance(value, str):
+        shown = value
+    elif isinstance(value, float) and not math.isfinite(value):
+        shown = repr(value)
+    else:
+        try:
+            shown = dumps(value)
+        except TypeError:
+            shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return _UNSHOWN.sub(lambda m: f"\\u{ord(m.group()):04x}", shown)
 
 
 class TraitValueError(ValueError):
     def __init__(self, label: str, value, reason: str):
         self.label, self.value, self.reason = label, value, reason
-        shown = value if isinstance(value, str) else json.dumps(value)
-        if isinstance(shown, str) and len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{label}: “{shown}” {reason}")
+        super().__init__(f"{label}: “{_shown(value)}” {reason}")
+
+
+def _exact(value: Decimal, raw, label):
+    """A finite Decimal below 10^64 as int, float or Decimal: the plainest type that is exact."""
+    if not value.is_finite():
+        raise TraitValueError(label, raw, "is not a finite number")
+    if value.copy_abs() >= _LIMIT:
+        raise TraitValueError(label, raw, _TOO_LARGE)
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = exact_number(str(value))
+    return as_float if isinstance(as_float, float) else value
 
 
 def _number(raw, label):
     if isinstance(raw, bool):
         raise TraitValueError(label, raw, "is not a number")
     if isinstance(raw, int):
-        if abs(raw) >= 10**MAX_NUMBER_LENGTH:
-            raise TraitValueError(label, raw, f"is too large (more than {MAX_NUMBER_LENGTH} digits)")
+        if abs(raw) >= _LIMIT:
+            raise TraitValueError(label, raw, _TOO_LARGE)
         return raw
     if isinstance(raw, float):
         if not math.isfinite(raw):
             raise TraitValueError(label, raw, "is not a finite number")
-        return int(raw) if raw.is_integer() and abs(raw) < 2**53 else raw
+        if abs(raw) >= _LIMIT:
+            raise TraitValueError(label, raw, _TOO_LARGE)
+        return int(raw) if raw.is_integer() else raw
+    if isinstance(raw, Decimal):  # a JSON number a float would round (memory_console.jsonvalues.loads)
+        if raw.is_finite() and len(str(raw)) > MAX_NUMBER_LENGTH:
+            raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
+        return _exact(raw, raw, label)
     if isinstance(raw, str):
         text = raw.strip()
         if len(text) > MAX_NUMBER_LENGTH:
             raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
         if not _NUMBER.match(text):
+            if _GROUPED.match(text):
+                used = "".join(dict.fromkeys(c for c in text if not c.isdigit() and c not in "+-."))
+                if used or text.count(".") > 1:
+                    separators = " and ".join(f"“{c}”" if c.strip() else "a space" for c in used or ".")
+                    reason = f"is not a number: it uses {separators}, a thousands or decimal separator"
+                    raise TraitValueError(label, raw, f"{reason}; {_SEPARATOR_HINT}")
             raise TraitValueError(label, raw, "is not a number (expected e.g. 42 or 3.14)")
         try:
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
             raise TraitValueError(label, raw, "is not a number") from None
-        if not value.is_finite():
-            raise TraitValueError(label, raw, "is not a finite number")
-        if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
-            return int(value)
-        as_float = float(value)
-        if not math.isfinite(as_float):
-            raise TraitValueError(label, raw, "is too large")
-        return int(as_float) if as_float.is_integer() and abs(as_float) < 2**53 else as_float
+        return _exact(value, raw, label)
     raise TraitValueError(label, raw, "is not a number")
 
 
@@ -89,22 +138,32 @@ def _boolean(raw, label):
     raise TraitValueError(label, raw, "is not a boolean (expected true/false, yes/no or 1/0)")
 
 
-def _scalar_ok(item) -> bool:
-    return (
-        item is None
-        or isinstance(item, str | int | float | bool)
-        and not (isinstance(item, float) and not math.isfinite(item))
-    )
+def _text(raw: str, label, original=None) -> str:
+    try:
+        return text_clean(raw, multiline=True)
+    except TextError as exc:
+        raise TraitValueError(label, raw if original is None else original, exc.reason) from None
+
+
+def _item(item, raw, label):
+    """One array item: a string by the string rule, a finite number exactly, a boolean or null."""
+    if isinstance(item, str):
+        return _text(item, label, raw)
+    if item is None or isinstance(item, bool | int):
+        return item
+    if isinstance(item, float) and math.isfinite(item) or isinstance(item, Decimal) and item.is_finite():
+        return item
+    raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
 
 def _array(raw, label):
     if isinstance(raw, list | tuple):
         items = list(raw)
     elif isinstance(raw, str):
-        text = raw.strip()
+        text = _text(raw, label).strip()
         if text.startswith("["):
             try:
-                items = json.loads(text)
+                items = loads(text)  # numbers exactly as written
             except ValueError:
                 raise TraitValueError(label, raw, "is not a valid JSON array") from None
             if not isinstance(items, list):  # pragma: no cover - "[" always parses to a list
@@ -113,14 +172,16 @@ def _array(raw, label):
             items = [part.strip() for part in text.split(";") if part.strip()]
     else:
         raise TraitValueError(label, raw, "is not an array (expected a JSON array or a;b;c)")
-    if not all(_scalar_ok(item) for item in items):
-        raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
-    return items
+    return [_item(item, raw, label) for item in items]
 
 
 def _string(raw, label):
     if isinstance(raw, str):
-        return raw
+        return _text(raw, label)
+    if isinstance(raw, Decimal):
+        if not raw.is_finite():
+            raise TraitValueError(label, raw, "is not text")
+        return str(raw)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if isinstance(raw, float) and not math.isfinite(raw):
             raise TraitValueError(label, raw, "is not text")
