@@ -115,6 +115,13 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
 
 
 def _trait_filter(queryset, search: ProfileSearch):
+    """Profiles whose trait equals the searched value (arrays: hold it as an item).
+
+    Numbers: PostgreSQL compares JSONB numbers as ``numeric``, exactly (``123456789012345678.5``
+    matches only itself). SQLite's JSON functions (``json_extract``/``json_each``) read a number as
+    a 64-bit float (SQLite JSON1 documentation), so there two numbers that round to the same float
+    match each other (``123456789012345678.5`` and ``.6``); stored values stay exact either way.
+    """
     group, trait, data_type = search.trait
     value = search.trait_value
     if connection.vendor == "postgresql":
