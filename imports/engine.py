@@ -38,15 +38,15 @@ def compact_json(value) -> str:
 
 
 def traits_from_json(text: str) -> dict:
-    """A profile's traits as stored (JSON text from PostgreSQL), every number exact.
+    """A profile's traits as PostgreSQL answers them (JSON text), every number exact.
 
     orjson (four times faster; a decode per matched profile) reads a number as a 64-bit integer
     or a float, which would round ``123456789012345678.5``, ``1.0000000000000001`` or an integer
-    beyond 64 bits. A float keeps every number of at most 15 significant digits whose exponent has
-    at most two digits (IEEE 754 binary64: 15 decimal digits survive the round trip), so one scan
-    for 16 digits in a row, 16 digits around a point, or a three-digit exponent finds every number
-    orjson could change (and, harmlessly, some long strings): such text is read by
-    `memory_console.jsonvalues.loads`, which keeps those numbers as `Decimal`s or ints.
+    beyond 64 bits. A float keeps every decimal number of at most 15 significant digits (IEEE 754
+    binary64: 15 decimal digits survive the round trip) and JSONB writes numbers in plain notation,
+    never with an exponent, so a number orjson could change has 16 digits, or 15 and a point, in a
+    row: one scan for that (which also matches some long strings, harmlessly) sends such text to
+    `memory_console.jsonvalues.loads`, which reads those numbers as `Decimal`s or ints.
     """
     if _INEXACT.search(text) is None:
         try:
@@ -56,9 +56,8 @@ def traits_from_json(text: str) -> dict:
     return loads(text)
 
 
-# [0-9], not \d: JSON numbers are ASCII; 35% faster. A number with a point has 16 significant
-# digits when its digits and point span 17 characters (leading zeros make harmless extra matches).
-_INEXACT = re.compile(r"[0-9]{16}|[0-9.]{17}|[eE][+-]?[0-9]{3}")
+# [0-9], not \d: JSON numbers are ASCII; 35% faster. As cheap as the 19-digit scan it replaced.
+_INEXACT = re.compile(r"[0-9][0-9.]{15}")
 
 
 def _epoch_us(moment: datetime) -> int:

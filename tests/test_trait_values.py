@@ -219,6 +219,10 @@ def test_the_console_search_box_finds_the_nfd_name_too(admin_client, store):
         ("-" + "9" * 63, -(10**63 - 1)),
         ("0." + "1" * 62, Decimal("0." + "1" * 62)),  # 64 characters
         (Decimal("1e63"), 10**63),
+        ("1e23", 10**23),  # the float 1e23 is 99999999999999991611392: not used for an integer
+        ("2.50", 2.5),
+        ("+3.25", 3.25),
+        ("36", 36),
     ],
 )
 def test_numbers_are_kept_exactly(raw, expected):

@@ -108,7 +108,8 @@ def _number(raw, label):
         text = raw.strip()
         if len(text) > MAX_NUMBER_LENGTH:
             raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
-        if not _NUMBER.match(text):
+        match = _NUMBER.match(text)
+        if match is None:
             if _GROUPED.match(text):
                 used = "".join(dict.fromkeys(c for c in text if not c.isdigit() and c not in "+-."))
                 if used or text.count(".") > 1:
@@ -116,6 +117,14 @@ def _number(raw, label):
                     reason = f"is not a number: it uses {separators}, a thousands or decimal separator"
                     raise TraitValueError(label, raw, f"{reason}; {_SEPARATOR_HINT}")
             raise TraitValueError(label, raw, "is not a number (expected e.g. 42 or 3.14)")
+        if match.group(3) is None and match.group(1).isdigit():  # digits only: an int (the common case)
+            value = int(text)
+            if abs(value) >= _LIMIT:
+                raise TraitValueError(label, raw, _TOO_LARGE)
+            return value
+        as_float = float(text)
+        if abs(as_float) < 2**53 and repr(as_float) == text:  # the float's own text: exact (common case)
+            return int(as_float) if as_float.is_integer() else as_float
         try:
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
