@@ -27,8 +27,8 @@ from memory_console.text import describe_char, never_storable
 def exact_number(text: str) -> float | Decimal:
     """A JSON number with a fraction or exponent: a float when that loses nothing, else a Decimal."""
     value = float(text)
-    if not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
-        return value
+    if repr(value) == text or not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
+        return value  # the first test answers the usual case (0.1, 2.5) without building Decimals
     return Decimal(text)
 
 

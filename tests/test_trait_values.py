@@ -378,6 +378,18 @@ def test_search_by_number_matches_the_exact_number(store, shop):
     assert ids["s3@example.test"] in found
 
 
+def test_removing_another_trait_from_every_profile_keeps_exact_numbers(store, shop):
+    """profile_traits_remove rewrites the JSON in the database (jsonb #- / SQLite json_remove)."""
+    from profiles.services import profile_traits_remove
+
+    traits = {"Shop": {"points": BIG, "ratio": TINY, "note": "x"}}
+    pairs = [("email", "v@example.test")]
+    profile = profile_identify(store=store, identifiers=pairs, traits=traits, source="t").profile
+    assert profile_traits_remove(store=store, group="Shop", trait="note") == 1
+    profile.refresh_from_db()
+    assert profile.traits == {"Shop": {"points": Decimal(BIG), "ratio": Decimal(TINY)}}
+
+
 # -- stamps ----------------------------------------------------------------------------------------
 
 
