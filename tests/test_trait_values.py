@@ -357,6 +357,26 @@ def test_console_inline_edit_keeps_every_digit(store, shop, admin_client):
     assert f'value="{BIG}"' in admin_client.get(url).content.decode()  # the edit box shows it whole
 
 
+def test_console_inline_edit_keeps_line_breaks_and_saving_unchanged_text_changes_nothing(store, shop, admin_client):
+    note = "\nfirst line\nsecond line"  # a leading line break too
+    traits = {"Shop": {"note": note}}
+    pairs = [("email", "w@example.test")]
+    profile = profile_identify(store=store, identifiers=pairs, traits=traits, source="api:crm").profile
+    trait = shop.traits.get(name="note")
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, trait.pk])
+    page = admin_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<textarea" in page and ">\n" + note + "</textarea>" in page  # one-line boxes drop line breaks
+    assert "<textarea" in admin_client.get(url).content.decode()  # the page without JavaScript too
+    # A browser sends a text area's line breaks as CR LF: saving it untouched is no change.
+    assert admin_client.post(url, {"value": note.replace("\n", "\r\n")}).status_code == 302
+    profile.refresh_from_db()
+    assert profile.traits["Shop"]["note"] == note
+    assert trait_stamp(profile.trait_sources, "Shop", "note")[1] == "api:crm"
+    assert admin_client.post(url, {"value": "new\r\ntext"}).status_code == 302
+    profile.refresh_from_db()
+    assert profile.traits["Shop"]["note"] == "new\r\ntext"
+
+
 def test_search_by_number_matches_the_exact_number(store, shop):
     ids = {}
     for email, points in (
