@@ -306,7 +306,8 @@ def test_a_later_import_that_loads_a_profile_keeps_its_exact_numbers(store, shop
     }
 
 
-def test_api_numbers_are_stored_and_answered_with_every_digit(store, shop, api):
+def test_api_numbers_are_stored_and_answered_with_every_digit(store, shop, api, admin_client):
+    client = admin_client
     body = (
         '{"identifiers": {"email": "p@example.test"}, '
         f'"traits": {{"Shop": {{"points": {BIG}, "ratio": "{TINY}", "tags": [{TINY}, 1e2, "a"]}}}}, '
@@ -333,6 +334,8 @@ def test_api_numbers_are_stored_and_answered_with_every_digit(store, shop, api):
         data = got.json()  # still JSON every client reads; datetimes as before (ISO 8601, Z)
         assert data["events"][0]["timestamp"] == "2026-11-24T10:00:00Z"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", data["created_at"])
+    page = client.get(reverse("profiles:detail", args=[store.pk, profile_id])).content.decode()
+    assert BIG in page and TINY in page and f"&quot;total&quot;:{BIG}" in page and "Decimal" not in page
 
 
 @pytest.mark.parametrize("number", ["1e64", "1e400", "-1" + "0" * 64])

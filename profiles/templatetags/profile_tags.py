@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django import template
 
+from memory_console.jsonvalues import dumps
+
 register = template.Library()
 
 _SOURCE_LABELS = {"user": "Console", "import": "CSV import", "api": "API key", "conversation": "Conversation"}
@@ -20,6 +22,15 @@ def trait_display(value):
     if value == "":
         return "(empty string)"
     return value
+
+
+@register.filter
+def exact_json(value):
+    """Decoded JSON (an event's properties) as JSON text, every number with all its digits."""
+    try:
+        return dumps(value)
+    except TypeError:
+        return str(value)
 
 
 @register.filter
