@@ -220,6 +220,7 @@ def test_the_console_search_box_finds_the_nfd_name_too(admin_client, store):
         ("0." + "1" * 62, Decimal("0." + "1" * 62)),  # 64 characters
         (Decimal("1e63"), 10**63),
         ("1e23", 10**23),  # the float 1e23 is 99999999999999991611392: not used for an integer
+        (1e23, 10**23),  # a JSON 1e23 (a float, whose shortest text is the number written)
         ("2.50", 2.5),
         ("+3.25", 3.25),
         ("36", 36),

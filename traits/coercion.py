@@ -99,7 +99,11 @@ def _number(raw, label):
             raise TraitValueError(label, raw, "is not a finite number")
         if abs(raw) >= _LIMIT:
             raise TraitValueError(label, raw, _TOO_LARGE)
-        return int(raw) if raw.is_integer() else raw
+        if not raw.is_integer():
+            return raw
+        # Beyond 2^53 a float's binary value is not the number written: 1e23 is 99999999999999991611392.
+        # Its shortest text is (jsonvalues.loads gives a float only then).
+        return int(raw) if abs(raw) < 2**53 else int(Decimal(repr(raw)))
     if isinstance(raw, Decimal):  # a JSON number a float would round (memory_console.jsonvalues.loads)
         if raw.is_finite() and len(str(raw)) > MAX_NUMBER_LENGTH:
             raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
