@@ -288,8 +288,13 @@ def test_csv_numbers_are_stored_and_shown_with_every_digit(store, shop, admin_cl
     assert BIG in page and TINY in page
 
 
-def test_a_later_import_that_loads_a_profile_keeps_its_exact_numbers(store, shop):
+@pytest.mark.parametrize("forked", [False, True], ids=["rows checked in-process", "rows checked in a child"])
+def test_a_later_import_that_loads_a_profile_keeps_its_exact_numbers(store, shop, monkeypatch, forked):
     """The engine reads matched profiles back (orjson on PostgreSQL) and writes them again."""
+    from imports import pipeline
+
+    if forked:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     specs = ["Email=identifier:email", "Points=Shop.points", "Ratio=Shop.ratio"]
     big_int = "-" + "9" * 63
     run(store, f"Email,Points,Ratio\r\nn@example.test,{BIG},{TINY}\r\no@example.test,{big_int},0.1\r\n", specs)
