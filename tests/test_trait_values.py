@@ -166,6 +166,21 @@ def test_api_trait_values_take_any_text_in_nfc_and_refuse_control_characters_nam
     assert not Identifier.objects.filter(store=store, value="f@example.test").exists()
 
 
+@pytest.mark.parametrize(
+    "escaped, named", [("a\\u0000b", "U+0000 NULL"), ("\\ud800", "U+D800"), ("x\\udc00y", "U+DC00")]
+)
+def test_api_trait_values_with_nul_or_a_lone_surrogate_answer_422_naming_the_field(store, shop, api, escaped, named):
+    for trait, value in (("note", f'"{escaped}"'), ("tags", f'["ok", "{escaped}"]')):
+        body = f'{{"identifiers": {{"email": "h@example.test"}}, "traits": {{"Shop": {{"{trait}": {value}}}}}}}'
+        answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+        assert answer.status_code == 422, answer.content
+        (error,) = answer.json()["detail"]
+        assert error["loc"][-2:] == ["Shop", trait] or error["loc"][-3:-1] == ["Shop", trait], error
+        assert named in error["msg"]
+    assert not Identifier.objects.filter(store=store, value="h@example.test").exists()
+    assert not Profile.objects.filter(store=store).exists()
+
+
 def test_api_trait_values_over_1_mb_are_refused_with_the_csv_cell_message(store, shop, api):
     body = {"identifiers": {"email": "g@example.test"}, "traits": {"Shop": {"note": "a" * (MAX_VALUE_LENGTH + 1)}}}
     answer = api.post(f"/stores/{store.pk}/profiles/identify", json.dumps(body))
