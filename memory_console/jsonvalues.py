@@ -107,18 +107,31 @@ class ExactJSONDecoder(json.JSONDecoder):
         super().__init__(*args, **kwargs)
 
 
+# What PostgreSQL's numeric (and so a JSONB number) holds: 131072 digits before the point, 16383
+# after (PostgreSQL documentation, "Arbitrary Precision Numbers"); "1e-20000" is refused there.
+NUMERIC_DIGITS_BEFORE = 131072
+NUMERIC_DIGITS_AFTER = 16383
+
+
 def json_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
     """The first value in decoded JSON that must not be stored, as (loc, reason), or None.
 
-    Strings (keys included) holding NUL or a lone surrogate, and non-finite numbers (``NaN``,
-    ``Infinity``, ``1e400``). Other control characters are left to each kind's own rule (a string
-    trait value may hold a line break; a name may not).
+    Strings (keys included) holding NUL or a lone surrogate, non-finite numbers (``NaN``,
+    ``Infinity``, ``1e400``) and exact numbers PostgreSQL's numeric cannot hold (``1e-20000``).
+    Other control characters are left to each kind's own rule (a string trait value may hold a
+    line break; a name may not).
     """
     if isinstance(value, str):
         found = never_storable(value)
         return (loc, "contains " + ", ".join(describe_char(c) for c in found)) if found else None
     if isinstance(value, float):
         return None if math.isfinite(value) else (loc, "is not a finite number (or is too large)")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return loc, "is not a finite number"
+        if value and (value.adjusted() >= NUMERIC_DIGITS_BEFORE or value.as_tuple().exponent < -NUMERIC_DIGITS_AFTER):
+            return loc, "is a number with more digits than can be stored"
+        return None
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and never_storable(key):

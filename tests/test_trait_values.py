@@ -233,6 +233,9 @@ def test_the_console_search_box_finds_the_nfd_name_too(admin_client, store):
         ("9" * 64, 10**64 - 1),
         ("-" + "9" * 63, -(10**63 - 1)),
         ("0." + "1" * 62, Decimal("0." + "1" * 62)),  # 64 characters
+        ("1e-64", 1e-64),  # the smallest magnitude kept, like 10^64 - 1 the largest
+        (Decimal("1E-64"), 1e-64),
+        ("0.0", 0),
         (Decimal("1e63"), 10**63),
         ("1e23", 10**23),  # the float 1e23 is 99999999999999991611392: not used for an integer
         (1e23, 10**23),  # a JSON 1e23 (a float, whose shortest text is the number written)
@@ -258,11 +261,17 @@ def test_numbers_are_kept_exactly(raw, expected):
         (Decimal("1e64"), "is too large"),
         (Decimal("1E+400"), "is too large"),
         (1e64, "is too large"),
+        ("1e-65", "is too small (more than 64 digits after the decimal point)"),
+        (1e-65, "is too small"),
+        (Decimal("1E-20000"), "is too small"),
+        ("[1e-20000]", "out of range"),
+        ([10**64], "out of range"),
     ],
 )
 def test_numbers_at_or_above_ten_to_the_64_or_over_64_characters_are_refused(raw, reason):
+    data_type = "array" if isinstance(raw, list) or str(raw).startswith("[") else "number"
     with pytest.raises(TraitValueError) as info:
-        coerce_trait_value("number", raw, label="Shop.points")
+        coerce_trait_value(data_type, raw, label="Shop.points")
     assert reason in str(info.value)
 
 

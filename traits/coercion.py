@@ -13,7 +13,8 @@ console's search (`profiles.selectors.parse_profile_query`):
   kept **exactly**: an integer value is an `int` (``"2.0"`` is 2), another value a `float` when the
   float's shortest text is the same number (``0.1``), else a `Decimal` with every digit
   (``123456789012345678.5``, ``1.0000000000000001``), which `memory_console.jsonvalues` writes and
-  reads back exactly. Refused: NaN/infinity, magnitudes at or above 10^64, text over 64 characters,
+  reads back exactly. Refused: NaN/infinity, magnitudes at or above 10^64 or (but 0) below 10^-64,
+  text over 64 characters,
   and group separators (``1,234.5``, ``1.234,5``, ``1,5``: which digits are decimals is ambiguous);
 - boolean: true/false/yes/no/1/0 in any case (or JSON true/false, 1/0);
 - array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped);
@@ -46,6 +47,8 @@ MAX_NUMBER_LENGTH = 64
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _LIMIT = 10**MAX_NUMBER_LENGTH
 _TOO_LARGE = f"is too large (more than {MAX_NUMBER_LENGTH} digits before the decimal point)"
+_SMALLEST = Decimal(1).scaleb(-MAX_NUMBER_LENGTH)  # 10^-64: a smaller number but 0 has more digits after the point
+_TOO_SMALL = f"is too small (more than {MAX_NUMBER_LENGTH} digits after the decimal point)"
 # Digits with group or decimal separators a locale may use: "1,234.5", "1.234,5", "1 234", "1'234".
 _GROUPED = re.compile(r"^[+-]?\d[\d.,' _\u00a0\u202f]*\d$")
 _SEPARATOR_HINT = "write numbers without thousands separators and with “.” for decimals, e.g. 1234.5"
@@ -81,6 +84,8 @@ def _exact(value: Decimal, raw, label):
         raise TraitValueError(label, raw, "is not a finite number")
     if value.copy_abs() >= _LIMIT:
         raise TraitValueError(label, raw, _TOO_LARGE)
+    if value and value.copy_abs() < _SMALLEST:
+        raise TraitValueError(label, raw, _TOO_SMALL)
     if value == value.to_integral_value():
         return int(value)
     as_float = exact_number(str(value))
@@ -99,6 +104,8 @@ def _number(raw, label):
             raise TraitValueError(label, raw, "is not a finite number")
         if abs(raw) >= _LIMIT:
             raise TraitValueError(label, raw, _TOO_LARGE)
+        if raw and abs(raw) < _SMALLEST:
+            raise TraitValueError(label, raw, _TOO_SMALL)
         if not raw.is_integer():
             return raw
         # Beyond 2^53 a float's binary value is not the number written: 1e23 is 99999999999999991611392.
@@ -127,7 +134,7 @@ def _number(raw, label):
                 raise TraitValueError(label, raw, _TOO_LARGE)
             return value
         as_float = float(text)
-        if abs(as_float) < 2**53 and repr(as_float) == text:  # the float's own text: exact (common case)
+        if (as_float == 0 or 1e-60 < abs(as_float) < 2**53) and repr(as_float) == text:  # exact (common case)
             return int(as_float) if as_float.is_integer() else as_float
         try:
             value = Decimal(text)
@@ -159,12 +166,16 @@ def _text(raw: str, label, original=None) -> str:
 
 
 def _item(item, raw, label):
-    """One array item: a string by the string rule, a finite number exactly, a boolean or null."""
+    """One array item: a string by the string rule, a number as given within the number rule's
+    range (below 10^64, 0 or at least 10^-64), a boolean or null."""
     if isinstance(item, str):
         return _text(item, label, raw)
-    if item is None or isinstance(item, bool | int):
+    if item is None or isinstance(item, bool):
         return item
-    if isinstance(item, float) and math.isfinite(item) or isinstance(item, Decimal) and item.is_finite():
+    if isinstance(item, int | float | Decimal) and (isinstance(item, int) or math.isfinite(item)):
+        size = item.copy_abs() if isinstance(item, Decimal) else abs(item)  # Decimal's abs() rounds to 28 digits
+        if size >= _LIMIT or item and size < _SMALLEST:
+            raise TraitValueError(label, raw, "is an array that holds a number out of range (10^-64 to 10^64)")
         return item
     raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
