@@ -23,7 +23,7 @@ console's search (`profiles.selectors.parse_profile_query`):
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from memory_console.jsonvalues import dumps, exact_number, loads
 from memory_console.text import TextError, text_clean
@@ -47,6 +47,7 @@ MAX_NUMBER_LENGTH = 64
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _LIMIT = 10**MAX_NUMBER_LENGTH
 _TOO_LARGE = f"is too large (more than {MAX_NUMBER_LENGTH} digits before the decimal point)"
+_NO_ROUNDING = Context(prec=4 * MAX_NUMBER_LENGTH, Emax=MAX_EMAX, Emin=MIN_EMIN)  # numbers here have <= 64 digits
 _SMALLEST = Decimal(1).scaleb(-MAX_NUMBER_LENGTH)  # 10^-64: a smaller number but 0 has more digits after the point
 _TOO_SMALL = f"is too small (more than {MAX_NUMBER_LENGTH} digits after the decimal point)"
 # Digits with group or decimal separators a locale may use: "1,234.5", "1.234,5", "1 234", "1'234".
@@ -89,7 +90,8 @@ def _exact(value: Decimal, raw, label):
     if value == value.to_integral_value():
         return int(value)
     as_float = exact_number(str(value))
-    return as_float if isinstance(as_float, float) else value
+    # One text per number (1.50000000000000001, not ...010): equal Decimals are equal JSON text.
+    return as_float if isinstance(as_float, float) else value.normalize(_NO_ROUNDING)
 
 
 def _number(raw, label):
@@ -176,7 +178,7 @@ def _item(item, raw, label):
         size = item.copy_abs() if isinstance(item, Decimal) else abs(item)  # Decimal's abs() rounds to 28 digits
         if size >= _LIMIT or item and size < _SMALLEST:
             raise TraitValueError(label, raw, "is an array that holds a number out of range (10^-64 to 10^64)")
-        return item
+        return item.normalize(_NO_ROUNDING) if isinstance(item, Decimal) else item
     raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
 
