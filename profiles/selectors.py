@@ -5,7 +5,6 @@ scan of (store_id, id) and never a COUNT(*) of the store's profiles.
 """
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -136,7 +135,7 @@ def _trait_filter(queryset, search: ProfileSearch):
     # A Decimal (a number a float would round) is compared by its text as well: SQLite's JSON
     # functions compare numbers as floats, its -> operator (3.38+) answers a number's text as stored,
     # and the trait rule writes one text per Decimal.
-    exact = isinstance(value, Decimal) and sqlite3.sqlite_version_info >= (3, 38)
+    exact = isinstance(value, Decimal) and connection.Database.sqlite_version_info >= (3, 38)
     if data_type == "array":
         text_test = " AND (profiles_profile.traits -> json_each.fullkey) = %s" if exact else ""
         return queryset.extra(
