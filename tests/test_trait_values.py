@@ -368,6 +368,21 @@ def test_api_numbers_are_stored_and_answered_with_every_digit(store, shop, api, 
     assert BIG in page and TINY in page and f"&quot;total&quot;:{BIG}" in page and "Decimal" not in page
 
 
+def test_identify_batch_keeps_every_digit_and_names_a_bad_item(store, shop, api):
+    items = (
+        f'{{"identifiers": {{"email": "b1@example.test"}}, "traits": {{"Shop": {{"points": {BIG}}}}}}}, '
+        '{"identifiers": {"email": "b2@example.test"}, "traits": {"Shop": {"points": "1,234.5"}}}'
+    )
+    answer = api.post(f"/stores/{store.pk}/profiles/identify-batch", f'{{"items": [{items}]}}')
+    assert answer.status_code == 200, answer.content
+    first, second = answer.json()["results"]
+    assert first["ok"] and Profile.objects.get(pk=first["result"]["profile_id"]).traits["Shop"]["points"] == Decimal(
+        BIG
+    )
+    assert not second["ok"] and second["errors"][0]["loc"] == ["body", "items", 1, "traits", "Shop", "points"]
+    assert "e.g. 1234.5" in second["errors"][0]["msg"]
+
+
 @pytest.mark.parametrize("number", ["1e64", "1e400", "-1" + "0" * 64])
 def test_api_numbers_too_large_are_refused_naming_the_field(store, shop, api, number):
     body = f'{{"identifiers": {{"email": "q@example.test"}}, "traits": {{"Shop": {{"points": {number}}}}}}}'
