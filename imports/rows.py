@@ -71,7 +71,7 @@ class RowValidator:
             for entry in mapping
             if "trait" in entry
         ]
-        self.columns = sorted(entry["column"] for entry in mapping)
+        self.columns = sorted(entry["column"] for entry in mapping if "identifier" in entry)  # values: coercion
         names = sorted({kind for _, _, kind in self.identifier_columns})
         self.no_identifier = "needs a value in at least one identifier column (" + ", ".join(names) + ")"
 
@@ -113,7 +113,7 @@ class RowValidator:
             cell = cells[column]
             if cell == DELETE_MARKER:
                 value = DELETE
-            elif cell == "" or data_type == "string":
+            elif cell == "":
                 value = cell
             else:
                 # items trimmed, empty ones dropped: as the a;b;c form of traits.coercion

@@ -34,6 +34,7 @@ from accounts.services import api_key_authenticate
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 from memory_console.jsonvalues import json_problem, loads
+from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
 
 logger = logging.getLogger("memory_console.api")
@@ -134,6 +135,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ApiKeyAuth(),
     parser=ExactJSONParser(),
+    renderer=ExactJSONRenderer(),
 )
 
 

@@ -27,8 +27,8 @@ from memory_console.text import describe_char, never_storable
 def exact_number(text: str) -> float | Decimal:
     """A JSON number with a fraction or exponent: a float when that loses nothing, else a Decimal."""
     value = float(text)
-    if not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
-        return value
+    if repr(value) == text or not math.isfinite(value) or Decimal(repr(value)) == Decimal(text):
+        return value  # the first test answers the usual case (0.1, 2.5) without building Decimals
     return Decimal(text)
 
 
@@ -43,8 +43,14 @@ def loads(data: str | bytes):
 
 def _exact(value):
     if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
+        return _decimal(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _decimal(value: Decimal):
+    if not value.is_finite():
+        raise TypeError(f"{value} is not a finite number")
+    return orjson.Fragment(str(value))
 
 
 def _big_ints(value):
@@ -60,14 +66,25 @@ def _big_ints(value):
     return value
 
 
-def dumps_bytes(value, *, option: int = 0) -> bytes:
-    """UTF-8 JSON for `value`, every number exact. Raises TypeError for what JSON cannot hold."""
+def dumps_bytes(value, *, option: int = 0, default=None) -> bytes:
+    """UTF-8 JSON for `value`, every number exact. Raises TypeError for what JSON cannot hold.
+
+    `option`: orjson's options (e.g. ``orjson.OPT_PASSTHROUGH_DATETIME``). `default`: called with
+    any other value orjson cannot write (after `Decimal`), returns what to write instead.
+    """
+    if default is None:
+        fallback = _exact
+    else:
+
+        def fallback(item):
+            return _decimal(item) if isinstance(item, Decimal) else default(item)
+
     try:
-        return orjson.dumps(value, default=_exact, option=option)
+        return orjson.dumps(value, default=fallback, option=option)
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise
-        return orjson.dumps(_big_ints(value), default=_exact, option=option)
+        return orjson.dumps(_big_ints(value), default=fallback, option=option)
 
 
 def dumps(value) -> str:
@@ -90,18 +107,31 @@ class ExactJSONDecoder(json.JSONDecoder):
         super().__init__(*args, **kwargs)
 
 
+# What PostgreSQL's numeric (and so a JSONB number) holds: 131072 digits before the point, 16383
+# after (PostgreSQL documentation, "Arbitrary Precision Numbers"); "1e-20000" is refused there.
+NUMERIC_DIGITS_BEFORE = 131072
+NUMERIC_DIGITS_AFTER = 16383
+
+
 def json_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
     """The first value in decoded JSON that must not be stored, as (loc, reason), or None.
 
-    Strings (keys included) holding NUL or a lone surrogate, and non-finite numbers (``NaN``,
-    ``Infinity``, ``1e400``). Other control characters are left to each kind's own rule (a string
-    trait value may hold a line break; a name may not).
+    Strings (keys included) holding NUL or a lone surrogate, non-finite numbers (``NaN``,
+    ``Infinity``, ``1e400``) and exact numbers PostgreSQL's numeric cannot hold (``1e-20000``).
+    Other control characters are left to each kind's own rule (a string trait value may hold a
+    line break; a name may not).
     """
     if isinstance(value, str):
         found = never_storable(value)
         return (loc, "contains " + ", ".join(describe_char(c) for c in found)) if found else None
     if isinstance(value, float):
         return None if math.isfinite(value) else (loc, "is not a finite number (or is too large)")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return loc, "is not a finite number"
+        if value and (value.adjusted() >= NUMERIC_DIGITS_BEFORE or value.as_tuple().exponent < -NUMERIC_DIGITS_AFTER):
+            return loc, "is a number with more digits than can be stored"
+        return None
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and never_storable(key):

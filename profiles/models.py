@@ -1,5 +1,6 @@
 from django.db import models
 
+from memory_console.jsonvalues import ExactJSONDecoder, ExactJSONEncoder
 from stores.models import Store
 
 
@@ -19,7 +20,9 @@ class Profile(models.Model):
     store = models.ForeignKey(
         Store, on_delete=models.CASCADE, related_name="profiles", db_index=False, db_constraint=False
     )
-    traits = models.JSONField(default=dict, blank=True)
+    # Numbers exactly as written (123456789012345678.5 stays so): Decimals are written with every
+    # digit and read back as Decimals (memory_console.jsonvalues), on PostgreSQL and SQLite alike.
+    traits = models.JSONField(default=dict, blank=True, encoder=ExactJSONEncoder, decoder=ExactJSONDecoder)
     trait_sources = models.JSONField(default=dict, blank=True)
     # Set when identity resolution merged this profile into another: it stays as a tombstone
     # so its id still resolves (to the live profile it points to).
@@ -56,7 +59,7 @@ class Event(models.Model):
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=128)
     timestamp = models.DateTimeField()
-    properties = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True, encoder=ExactJSONEncoder, decoder=ExactJSONDecoder)
     source = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

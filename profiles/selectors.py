@@ -4,9 +4,9 @@ Pagination is by id (newest first) with `after`/`before` cursors: each page is o
 scan of (store_id, id) and never a COUNT(*) of the store's profiles.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q
@@ -15,6 +15,7 @@ from django.db.models.fields.json import KeyTransform
 
 from identity.models import Identifier, IdentityRule
 from identity.normalization import IdentifierError, normalize_identifier
+from memory_console.jsonvalues import dumps
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
 from traits.selectors import trait_groups_with_traits, trait_schema
@@ -115,17 +116,39 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
 
 
 def _trait_filter(queryset, search: ProfileSearch):
+    """Profiles whose trait equals the searched value (arrays: hold it as an item).
+
+    Numbers: PostgreSQL compares JSONB numbers as ``numeric``, exactly (``123456789012345678.5``
+    matches only itself). SQLite's JSON functions (``json_extract``/``json_each``) read a number as
+    a 64-bit float (SQLite JSON1 documentation): a searched number a float would round (a Decimal)
+    is also compared by its stored text, so it matches exactly too (SQLite 3.38 or later); a
+    searched number a float holds (``1``, ``0.1``) also matches stored numbers that round to that
+    float (``1.0000000000000001``). Stored values stay exact either way.
+    """
     group, trait, data_type = search.trait
     value = search.trait_value
     if connection.vendor == "postgresql":
         # jsonb @> uses the GIN (jsonb_path_ops) index; for arrays it means "contains the item".
         wrapped = [value] if data_type == "array" else value
         return queryset.filter(traits__contains={group: {trait: wrapped}})
+    path = f'$."{group}"."{trait}"'
+    # A Decimal (a number a float would round) is compared by its text as well: SQLite's JSON
+    # functions compare numbers as floats, its -> operator (3.38+) answers a number's text as stored,
+    # and the trait rule writes one text per Decimal.
+    exact = isinstance(value, Decimal) and connection.Database.sqlite_version_info >= (3, 38)
     if data_type == "array":
+        text_test = " AND (profiles_profile.traits -> json_each.fullkey) = %s" if exact else ""
         return queryset.extra(
-            where=["EXISTS (SELECT 1 FROM json_each(profiles_profile.traits, %s) WHERE json_each.value = %s)"],
-            params=[f'$."{group}"."{trait}"', value],
+            where=[
+                "EXISTS (SELECT 1 FROM json_each(profiles_profile.traits, %s) WHERE json_each.value = %s"
+                + text_test
+                + ")"
+            ],
+            # json_each.value is a REAL for a number: compared with a float, not with a Decimal's text
+            params=[path, float(value), str(value)] if exact else [path, value],
         )
+    if exact:
+        queryset = queryset.extra(where=["(profiles_profile.traits -> %s) = %s"], params=[path, str(value)])
     return queryset.alias(_trait_value=KeyTransform(trait, KeyTransform(group, "traits"))).filter(_trait_value=value)
 
 
@@ -174,7 +197,7 @@ def _trait_rows_postgres(store: Store, search: ProfileSearch, after: int | None,
     rare = RawSQL(
         "SELECT id FROM profiles_profile WHERE store_id = %s AND merged_into_id IS NULL"
         " AND traits @> %s::jsonb OFFSET 0",
-        [store.pk, json.dumps({group: {trait: wanted}})],
+        [store.pk, dumps({group: {trait: wanted}})],
     )
     older = Profile.objects.filter(store=store, merged_into__isnull=True, pk__lt=window[0], pk__in=rare).order_by("-id")
     return rows + list(older[: limit - len(rows)])

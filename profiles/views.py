@@ -81,13 +81,17 @@ def trait_edit(request, store, profile_id, trait_id):
     if trait is None:
         raise Http404("No such trait in this memory store.")
     row = profile_trait_row(profile=profile, trait=trait)
+    multiline = isinstance(row.value, str) and ("\n" in row.value or "\r" in row.value)
     if request.method == "POST":
-        form = TraitValueForm(request.POST)
+        form = TraitValueForm(request.POST, multiline=multiline)
         if form.is_valid():
+            value = form.cleaned_data["value"]
+            if multiline and _same_lines(value, row.value):
+                value = row.value  # a browser sends every line break of a text area as CR LF: not a change
             try:
                 _, identity = profile_traits_set(
                     profile=profile,
-                    values={trait.group.name: {trait.name: form.cleaned_data["value"]}},
+                    values={trait.group.name: {trait.name: value}},
                     source=Source.user(request.user),
                 )
             except ValidationError as exc:
@@ -110,9 +114,15 @@ def trait_edit(request, store, profile_id, trait_id):
                     return render(request, "profiles/_trait_row.html", {"row": row, "profile": profile})
                 return redirect("profiles:detail", store.pk, profile.pk)
     else:
-        form = TraitValueForm(initial={"value": _display_value(row.value) if row.has_value else ""})
+        form = TraitValueForm(
+            initial={"value": _display_value(row.value) if row.has_value else ""}, multiline=multiline
+        )
     template = "profiles/_trait_edit_row.html" if request.htmx else "profiles/trait_edit.html"
-    return render(request, template, {"row": row, "profile": profile, "form": form})
+    return render(request, template, {"row": row, "profile": profile, "form": form, "multiline": multiline})
+
+
+def _same_lines(submitted: str, stored: str) -> bool:
+    return submitted.replace("\r\n", "\n").replace("\r", "\n") == stored.replace("\r\n", "\n").replace("\r", "\n")
 
 
 @store_view()

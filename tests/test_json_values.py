@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from memory_console.jsonvalues import dumps, json_problem, loads
 
 
@@ -30,3 +32,16 @@ def test_json_walk_names_the_path_of_a_nul_surrogate_or_non_finite_number():
     assert json_problem(loads('{"v": NaN}'))[0] == ("v",)
     assert json_problem(loads('{"k\\u0000": 1}')) == (("k\x00",), "is a key that contains U+0000 NULL")
     assert json_problem({"fine": ["a\nb", 1.5, None, Decimal("1.0000000000000001")]}) is None
+
+
+def test_json_walk_refuses_exact_numbers_beyond_what_postgresql_numeric_holds():
+    assert json_problem(loads('{"p": {"v": 1e-20000}}')) == (
+        ("p", "v"),
+        "is a number with more digits than can be stored",
+    )
+    assert json_problem(loads('{"v": 1e-16383, "w": 123456789012345678.5}')) is None  # 16383 digits after the point fit
+
+
+def test_dumps_refuses_a_non_finite_decimal_rather_than_writing_invalid_json():
+    with pytest.raises(TypeError):
+        dumps({"v": Decimal("NaN")})

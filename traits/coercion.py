@@ -1,19 +1,32 @@
 """Turn raw trait values (from CSV cells, API JSON or console forms) into typed values.
 
-One set of rules for every write path (see `traits.services.profile_set_traits`):
+One set of rules for every write path (see `profiles.services.profile_set_traits`) and for the
+console's search (`profiles.selectors.parse_profile_query`):
 
 - ``""`` (empty string) means "set to the empty string", whatever the type;
 - ``None`` or the marker ``\\N`` means "remove the trait from the profile" (`DELETE`);
-- string: text as given; JSON numbers become their decimal text; booleans, lists and objects fail;
-- number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers); no NaN/inf;
+- string: any Unicode text as given, stored in NFC, line breaks and tabs allowed; control
+  characters and lone surrogates are refused, named by code point; at most 1 MB
+  (`memory_console.text.text_clean`, the rule every path shares). JSON numbers become their
+  decimal text as written; booleans, lists and objects fail;
+- number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers, `Decimal`),
+  kept **exactly**: an integer value is an `int` (``"2.0"`` is 2), another value a `float` when the
+  float's shortest text is the same number (``0.1``), else a `Decimal` with every digit
+  (``123456789012345678.5``, ``1.0000000000000001``), which `memory_console.jsonvalues` writes and
+  reads back exactly. Refused: NaN/infinity, magnitudes at or above 10^64 or (but 0) below 10^-64,
+  text over 64 characters,
+  and group separators (``1,234.5``, ``1.234,5``, ``1,5``: which digits are decimals is ambiguous);
 - boolean: true/false/yes/no/1/0 in any case (or JSON true/false, 1/0);
-- array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped).
+- array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped);
+  string items follow the string rule, number items keep their exact value.
 """
 
-import json
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
+
+from memory_console.jsonvalues import dumps, exact_number, loads
+from memory_console.text import TextError, text_clean
 
 DELETE_MARKER = "\\N"
 
@@ -32,46 +45,104 @@ _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 MAX_NUMBER_LENGTH = 64
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_LIMIT = 10**MAX_NUMBER_LENGTH
+_TOO_LARGE = f"is too large (more than {MAX_NUMBER_LENGTH} digits before the decimal point)"
+_NO_ROUNDING = Context(prec=4 * MAX_NUMBER_LENGTH, Emax=MAX_EMAX, Emin=MIN_EMIN)  # numbers here have <= 64 digits
+_SMALLEST = Decimal(1).scaleb(-MAX_NUMBER_LENGTH)  # 10^-64: a smaller number but 0 has more digits after the point
+_TOO_SMALL = f"is too small (more than {MAX_NUMBER_LENGTH} digits after the decimal point)"
+# Digits with group or decimal separators a locale may use: "1,234.5", "1.234,5", "1 234", "1'234".
+_GROUPED = re.compile(r"^[+-]?\d[\d.,' _\u00a0\u202f]*\d$")
+_SEPARATOR_HINT = "write numbers without thousands separators and with “.” for decimals, e.g. 1234.5"
+# What a value may show of itself in a message: control characters and surrogates are escaped.
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _shown(value) -> str:
+    """`value` as a message quotes it: at most 80 characters, control characters as ``\\uXXXX``."""
+    if isinstance(value, str):
+        shown = value
+    elif isinstance(value, float) and not math.isfinite(value):
+        shown = repr(value)
+    else:
+        try:
+            shown = dumps(value)
+        except TypeError:
+            shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return _UNSHOWN.sub(lambda m: f"\\u{ord(m.group()):04x}", shown)
 
 
 class TraitValueError(ValueError):
     def __init__(self, label: str, value, reason: str):
         self.label, self.value, self.reason = label, value, reason
-        shown = value if isinstance(value, str) else json.dumps(value)
-        if isinstance(shown, str) and len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{label}: “{shown}” {reason}")
+        super().__init__(f"{label}: “{_shown(value)}” {reason}")
+
+
+def _exact(value: Decimal, raw, label):
+    """A finite Decimal below 10^64 as int, float or Decimal: the plainest type that is exact."""
+    if not value.is_finite():
+        raise TraitValueError(label, raw, "is not a finite number")
+    if value.copy_abs() >= _LIMIT:
+        raise TraitValueError(label, raw, _TOO_LARGE)
+    if value and value.copy_abs() < _SMALLEST:
+        raise TraitValueError(label, raw, _TOO_SMALL)
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = exact_number(str(value))
+    # One text per number (1.50000000000000001, not ...010): equal Decimals are equal JSON text.
+    return as_float if isinstance(as_float, float) else value.normalize(_NO_ROUNDING)
 
 
 def _number(raw, label):
     if isinstance(raw, bool):
         raise TraitValueError(label, raw, "is not a number")
     if isinstance(raw, int):
-        if abs(raw) >= 10**MAX_NUMBER_LENGTH:
-            raise TraitValueError(label, raw, f"is too large (more than {MAX_NUMBER_LENGTH} digits)")
+        if abs(raw) >= _LIMIT:
+            raise TraitValueError(label, raw, _TOO_LARGE)
         return raw
     if isinstance(raw, float):
         if not math.isfinite(raw):
             raise TraitValueError(label, raw, "is not a finite number")
-        return int(raw) if raw.is_integer() and abs(raw) < 2**53 else raw
+        if abs(raw) >= _LIMIT:
+            raise TraitValueError(label, raw, _TOO_LARGE)
+        if raw and abs(raw) < _SMALLEST:
+            raise TraitValueError(label, raw, _TOO_SMALL)
+        if not raw.is_integer():
+            return raw
+        # Beyond 2^53 a float's binary value is not the number written: 1e23 is 99999999999999991611392.
+        # Its shortest text is (jsonvalues.loads gives a float only then).
+        return int(raw) if abs(raw) < 2**53 else int(Decimal(repr(raw)))
+    if isinstance(raw, Decimal):  # a JSON number a float would round (memory_console.jsonvalues.loads)
+        if raw.is_finite() and len(str(raw)) > MAX_NUMBER_LENGTH:
+            raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
+        return _exact(raw, raw, label)
     if isinstance(raw, str):
         text = raw.strip()
         if len(text) > MAX_NUMBER_LENGTH:
             raise TraitValueError(label, raw, f"is too long for a number (over {MAX_NUMBER_LENGTH} characters)")
-        if not _NUMBER.match(text):
+        match = _NUMBER.match(text)
+        if match is None:
+            if _GROUPED.match(text):
+                used = "".join(dict.fromkeys(c for c in text if not c.isdigit() and c not in "+-."))
+                if used or text.count(".") > 1:
+                    separators = " and ".join(f"“{c}”" if c.strip() else "a space" for c in used or ".")
+                    reason = f"is not a number: it uses {separators}, a thousands or decimal separator"
+                    raise TraitValueError(label, raw, f"{reason}; {_SEPARATOR_HINT}")
             raise TraitValueError(label, raw, "is not a number (expected e.g. 42 or 3.14)")
+        if match.group(3) is None and match.group(1).isdigit():  # digits only: an int (the common case)
+            value = int(text)
+            if abs(value) >= _LIMIT:
+                raise TraitValueError(label, raw, _TOO_LARGE)
+            return value
+        as_float = float(text)
+        if (as_float == 0 or 1e-60 < abs(as_float) < 2**53) and repr(as_float) == text:  # exact (common case)
+            return int(as_float) if as_float.is_integer() else as_float
         try:
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
             raise TraitValueError(label, raw, "is not a number") from None
-        if not value.is_finite():
-            raise TraitValueError(label, raw, "is not a finite number")
-        if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
-            return int(value)
-        as_float = float(value)
-        if not math.isfinite(as_float):
-            raise TraitValueError(label, raw, "is too large")
-        return int(as_float) if as_float.is_integer() and abs(as_float) < 2**53 else as_float
+        return _exact(value, raw, label)
     raise TraitValueError(label, raw, "is not a number")
 
 
@@ -89,22 +160,36 @@ def _boolean(raw, label):
     raise TraitValueError(label, raw, "is not a boolean (expected true/false, yes/no or 1/0)")
 
 
-def _scalar_ok(item) -> bool:
-    return (
-        item is None
-        or isinstance(item, str | int | float | bool)
-        and not (isinstance(item, float) and not math.isfinite(item))
-    )
+def _text(raw: str, label, original=None) -> str:
+    try:
+        return text_clean(raw, multiline=True)
+    except TextError as exc:
+        raise TraitValueError(label, raw if original is None else original, exc.reason) from None
+
+
+def _item(item, raw, label):
+    """One array item: a string by the string rule, a number as given within the number rule's
+    range (below 10^64, 0 or at least 10^-64), a boolean or null."""
+    if isinstance(item, str):
+        return _text(item, label, raw)
+    if item is None or isinstance(item, bool):
+        return item
+    if isinstance(item, int | float | Decimal) and (isinstance(item, int) or math.isfinite(item)):
+        size = item.copy_abs() if isinstance(item, Decimal) else abs(item)  # Decimal's abs() rounds to 28 digits
+        if size >= _LIMIT or item and size < _SMALLEST:
+            raise TraitValueError(label, raw, "is an array that holds a number out of range (10^-64 to 10^64)")
+        return item.normalize(_NO_ROUNDING) if isinstance(item, Decimal) else item
+    raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
 
 def _array(raw, label):
     if isinstance(raw, list | tuple):
         items = list(raw)
     elif isinstance(raw, str):
-        text = raw.strip()
+        text = _text(raw, label).strip()
         if text.startswith("["):
             try:
-                items = json.loads(text)
+                items = loads(text)  # numbers exactly as written
             except ValueError:
                 raise TraitValueError(label, raw, "is not a valid JSON array") from None
             if not isinstance(items, list):  # pragma: no cover - "[" always parses to a list
@@ -113,14 +198,16 @@ def _array(raw, label):
             items = [part.strip() for part in text.split(";") if part.strip()]
     else:
         raise TraitValueError(label, raw, "is not an array (expected a JSON array or a;b;c)")
-    if not all(_scalar_ok(item) for item in items):
-        raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
-    return items
+    return [_item(item, raw, label) for item in items]
 
 
 def _string(raw, label):
     if isinstance(raw, str):
-        return raw
+        return _text(raw, label)
+    if isinstance(raw, Decimal):
+        if not raw.is_finite():
+            raise TraitValueError(label, raw, "is not text")
+        return str(raw)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if isinstance(raw, float) and not math.isfinite(raw):
             raise TraitValueError(label, raw, "is not text")
