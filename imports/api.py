@@ -66,15 +66,28 @@ def _out(profile_import: ProfileImport) -> dict:
 SHAPE = '{"CSV header": "identifier:email" | "Group.trait"}'
 
 
-def _specs(raw: str) -> list[str]:
-    """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}."""
+def _specs(raw: str) -> list[tuple[str, str]]:
+    """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}, as
+    (header, target) pairs: headers may hold "=", so they are never joined into "header=target"
+    text. A header given twice, or a target that is not a string, is refused naming it."""
     try:
-        mapping = json.loads(raw)
+        pairs = json.loads(raw, object_pairs_hook=list)  # pairs: a header given twice is seen
     except ValueError:
-        raise ValidationError(f"mapping: not valid JSON; expected {SHAPE}") from None
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ValidationError(f"mapping: expected an object {SHAPE}")
-    return [f"{header}={target}" for header, target in mapping.items()]
+        raise ValidationError(FieldError(f"mapping: not valid JSON; expected {SHAPE}", ("mapping",))) from None
+    if not isinstance(pairs, list) or not all(isinstance(pair, tuple) for pair in pairs):
+        raise ValidationError(FieldError(f"mapping: expected an object {SHAPE}", ("mapping",)))
+    errors, seen = [], set()
+    for header, target in pairs:
+        if not isinstance(target, str):
+            errors.append(
+                FieldError(f"mapping: “{header}”: the target must be a string; expected {SHAPE}", ("mapping", header))
+            )
+        if header in seen:
+            errors.append(FieldError(f"mapping: the column “{header}” is mapped twice", ("mapping", header)))
+        seen.add(header)
+    if errors:
+        raise ValidationError(errors)
+    return pairs
 
 
 @router.post(
