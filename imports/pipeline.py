@@ -1,6 +1,6 @@
 """Read and check a file's rows, in child processes when the file is big enough to be worth it.
 
-Checking rows (phone and email normalisation, typing, the character rules) is pure CPU work that
+Checking rows (phone and email normalisation, typing values by the one text rule) is pure CPU work that
 needs no database, while resolving and writing wait on PostgreSQL: forked children (one per core, up to four,
 at least two) each read the whole file, check every n-th batch of rows and stream the results
 through a pipe; the worker takes the batches from the children in turn, so rows arrive in file
