@@ -45,6 +45,10 @@ class ImportOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str
+    separator: str = Field(
+        description='The file\'s separator: ",", ";", "\\t" or "|" (detected, or declared by a sep= line)'
+    )
+    file_notes: list[str] = Field(description="What the file check ignored, e.g. empty columns at the end")
     mapping: list[dict]
     errors: list[RowErrorOut]
     errors_total: int
@@ -55,6 +59,7 @@ def _out(profile_import: ProfileImport) -> dict:
     errors = profile_import.row_errors.order_by("line", "id")
     return {
         **{field: getattr(profile_import, field) for field in ImportOut.model_fields if hasattr(profile_import, field)},
+        "separator": profile_import.delimiter,
         "rows_processed": live.rows_processed,
         "rows_failed": live.rows_failed,
         "seconds_left": live.seconds_left,

@@ -61,6 +61,7 @@ class RowValidator:
                 entry["header"],
                 entry["group"],
                 entry["trait"],
+                f"{entry['group']}.{entry['trait']}",
                 schema[entry["group"]][entry["trait"]].data_type,
                 mapped_by.get((entry["group"], entry["trait"]), []),
             )
@@ -79,8 +80,11 @@ class RowValidator:
         pairs: list[tuple[str, str]] = []
         for column, header, kind in self.identifier_columns:
             cell = cells[column]
-            if not cell or cell == DELETE_MARKER or not strip_invisible(cell):
-                continue  # blank is empty: spaces or invisible characters only
+            if not cell or cell == DELETE_MARKER:
+                continue
+            first = cell[0]  # blank is empty: only a cell starting with a space or non-ASCII can be blank
+            if (first <= " " or first >= "\x7f") and not strip_invisible(cell):
+                continue
             try:
                 pair = (kind, _identifier(kind, cell, self.region))
             except IdentifierError as exc:
@@ -89,7 +93,7 @@ class RowValidator:
             if pair not in pairs:
                 pairs.append(pair)
         typed: dict[str, dict] = {}
-        for column, header, group, trait, data_type, kinds in self.trait_columns:
+        for column, header, group, trait, label, data_type, kinds in self.trait_columns:
             cell = cells[column]
             # Every type goes through the one value rule shared with the API and the console ("" sets
             # the empty string, \N deletes). Array items are |-separated, trimmed, empty ones dropped.
@@ -97,7 +101,7 @@ class RowValidator:
             if data_type == "array" and cell and cell != DELETE_MARKER:
                 raw = [part.strip() for part in cell.split("|") if part.strip()]
             try:
-                value = coerce_trait_value(data_type, raw, label=f"{group}.{trait}")
+                value = coerce_trait_value(data_type, raw, label=label)
             except ValueError as exc:  # TraitValueError, or anything else a value can raise
                 reason = getattr(exc, "reason", str(exc))
                 failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})"))
