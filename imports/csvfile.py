@@ -308,10 +308,8 @@ def csv_file_check(path: Path) -> CheckedFile:
         plural = "s" if width + 1 < len(raw_headers) else ""
         notes.append(f"Empty column{plural} {span} at the end (no header, no values) ignored.")
     if trailing_rows:
-        notes.append(
-            f"{trailing_rows:,} row{'s' if trailing_rows > 1 else ''} end with a separator after the last column "
-            "(an empty cell without a header): ignored."
-        )
+        rows = f"{trailing_rows:,} rows end" if trailing_rows > 1 else "1 row ends"
+        notes.append(f"{rows} with a separator after the last column (an empty cell without a header): ignored.")
     return CheckedFile(
         headers=headers,
         samples=samples,

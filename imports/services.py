@@ -636,7 +636,7 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
         kind = "failed row" if failed else "note"
         return writer.writerow([*own, line, kind, *(_safe_cell(text) for text in joined), *mine[width:]])
 
-    for entry in rows.values_list(*fields).iterator(2000):
+    for entry in rows.values_list(*fields).iterator(500):  # a failed row may carry up to 100 MB of cells
         if group and not (entry[1] and group[0][1] and entry[0] == group[0][0]):
             yield emit(group)
             group = []
