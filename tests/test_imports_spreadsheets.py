@@ -460,3 +460,14 @@ def test_api_and_cli_refuse_a_target_that_is_neither_an_identifier_nor_a_trait(c
     path.write_text(CLI_CSV)
     with pytest.raises(CommandError, match="First Name"):
         _cli(store, path, *[f"{h}={t}" for h, t in mapping.items()])
+
+
+def test_notes_stay_marked_in_the_download_without_cells(store):
+    rows = [f"e{n}@example.com,+14155552671,Ada,L" for n in range(6)]  # one person: the 6th email is over the limit
+    finished = run(store, csv_text(*rows, "not-an-email,,Bo,L"), CONTACT)
+    assert (finished.status, finished.rows_failed, finished.identifiers_dropped) == (ImportStatus.COMPLETED, 1, 1)
+    rows = _download(finished)
+    note = next(row for row in rows if row[5] == "note")
+    assert note[:5] == ["", "", "", "", "7"] and note[7] == "e5@example.com"
+    failed = next(row for row in rows if row[5] == "failed row")
+    assert failed[:5] == ["not-an-email", "", "Bo", "L", "8"]
