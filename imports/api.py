@@ -101,7 +101,9 @@ def _specs(raw: str) -> list[tuple[str, str]]:
     summary="Upload a CSV file with its column mapping and queue the import",
     description="Multipart form: `file` (the CSV) and `mapping`, a JSON object such as "
     '`{"Email": "identifier:email", "First Name": "Contact.firstName"}`. Columns not in the mapping '
-    "are ignored. File and mapping rules are checked before anything is queued (422 with the rule).",
+    "are ignored; headers may hold `=` and trait paths dots (`Prefs.v2.tier`). The file may be separated by "
+    "commas, semicolons, tabs or vertical bars (detected, or declared by an Excel `sep=X` first line; the answer's "
+    "`separator` says which). File and mapping rules are checked before anything is queued (422 with the rule).",
 )
 def import_create(request, store_id: int, mapping: Form[str | None] = None, file: File[UploadedFile | None] = None):
     store = api_store(request, store_id)  # the tenant wall answers 404 before any input check
