@@ -144,7 +144,9 @@ def test_identify_bad_input_answers_422_with_field_paths_and_writes_nothing(api,
     )
     assert response.status_code == 422
     locs = {tuple(item["loc"]): item["msg"] for item in response.json()["detail"]}
-    assert locs[("body", "identifiers", "email")] == "email: “nope” is not a valid email address"
+    assert locs[("body", "identifiers", "email")] == (
+        "email: “nope” is not a valid email address (An email address must have an @-sign.)"
+    )
     assert ("body", "identifiers", "phone") in locs
     assert locs[("body", "traits", "Contact", "shoeSize")] == "Unknown trait “Contact.shoeSize”."
     schema_error = api.call("post", f"/stores/{store.pk}/profiles/identify", {"traits": {}})

@@ -134,7 +134,7 @@ def test_invalid_values_are_errors_naming_identifier_and_value_and_nothing_is_wr
     with pytest.raises(ValidationError) as info:
         identify(store, ("email", "not-an-email"), ("phone", "12"), ("chat", "ok"), traits={"Contact": {"zip": "1"}})
     messages = info.value.messages
-    assert "email: “not-an-email” is not a valid email address" in messages
+    assert "email: “not-an-email” is not a valid email address (An email address must have an @-sign.)" in messages
     assert any(m.startswith("phone: “12”") for m in messages)
     assert "Unknown trait “Contact.zip”." in messages
     assert not Profile.objects.exists() and not Identifier.objects.exists()

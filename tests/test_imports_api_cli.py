@@ -51,7 +51,7 @@ def test_api_upload_queues_the_import_and_get_reports_status_counts_and_errors(c
             "line": 3,
             "column": "Email",
             "value": "not-an-email",
-            "reason": "is not a valid email address",
+            "reason": "is not a valid email address (An email address must have an @-sign.)",
             "row_failed": True,
         }
     ]

@@ -223,7 +223,9 @@ def test_quoted_commas_newlines_and_escaped_quotes_parse_and_line_numbers_count_
     finished = run(store, text, CONTACT)
     assert finished.status == ImportStatus.COMPLETED
     assert (finished.rows_processed, finished.rows_failed, finished.rows_ingested) == (6, 1, 5)
-    assert failures(finished) == [(8, "Email", "bad-e", "is not a valid email address")]
+    assert failures(finished) == [
+        (8, "Email", "bad-e", "is not a valid email address (An email address must have an @-sign.)")
+    ]
     assert holder(store, "email", "a@example.com").traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
     assert holder(store, "email", "b@example.com").traits["Contact"]["firstName"] == "Two\r\nlines"
     assert holder(store, "email", "c@example.com").traits["Contact"]["firstName"] == 'Say "hi"'
@@ -422,7 +424,8 @@ def test_an_invalid_phone_fails_the_row_and_a_valid_one_is_normalised(store):
 
 def test_an_invalid_email_fails_the_row_even_when_another_identifier_is_valid(store):
     finished = run(store, csv_text("not-an-email,+14155552671,A,L", "Ada@Example.COM,,B,L"), CONTACT)
-    assert failures(finished) == [(2, "Email", "not-an-email", "is not a valid email address")]
+    reason = "is not a valid email address (An email address must have an @-sign.)"
+    assert failures(finished) == [(2, "Email", "not-an-email", reason)]
     assert not Identifier.objects.filter(store=store, kind="phone").exists()
     assert holder(store, "email", "ada@example.com").traits["Contact"]["firstName"] == "B"
 
