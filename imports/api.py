@@ -45,6 +45,10 @@ class ImportOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str
+    separator: str = Field(
+        description='The file\'s separator: ",", ";", "\\t" or "|" (detected, or declared by a sep= line)'
+    )
+    file_notes: list[str] = Field(description="What the file check ignored, e.g. empty columns at the end")
     mapping: list[dict]
     errors: list[RowErrorOut]
     errors_total: int
@@ -55,6 +59,7 @@ def _out(profile_import: ProfileImport) -> dict:
     errors = profile_import.row_errors.order_by("line", "id")
     return {
         **{field: getattr(profile_import, field) for field in ImportOut.model_fields if hasattr(profile_import, field)},
+        "separator": profile_import.delimiter,
         "rows_processed": live.rows_processed,
         "rows_failed": live.rows_failed,
         "seconds_left": live.seconds_left,
@@ -66,15 +71,28 @@ def _out(profile_import: ProfileImport) -> dict:
 SHAPE = '{"CSV header": "identifier:email" | "Group.trait"}'
 
 
-def _specs(raw: str) -> list[str]:
-    """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}."""
+def _specs(raw: str) -> list[tuple[str, str]]:
+    """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}, as
+    (header, target) pairs: headers may hold "=", so they are never joined into "header=target"
+    text. A header given twice, or a target that is not a string, is refused naming it."""
     try:
-        mapping = json.loads(raw)
+        pairs = json.loads(raw, object_pairs_hook=list)  # pairs: a header given twice is seen
     except ValueError:
-        raise ValidationError(f"mapping: not valid JSON; expected {SHAPE}") from None
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ValidationError(f"mapping: expected an object {SHAPE}")
-    return [f"{header}={target}" for header, target in mapping.items()]
+        raise ValidationError(FieldError(f"mapping: not valid JSON; expected {SHAPE}", ("mapping",))) from None
+    if not isinstance(pairs, list) or not all(isinstance(pair, tuple) for pair in pairs):
+        raise ValidationError(FieldError(f"mapping: expected an object {SHAPE}", ("mapping",)))
+    errors, seen = [], set()
+    for header, target in pairs:
+        if not isinstance(target, str):
+            errors.append(
+                FieldError(f"mapping: “{header}”: the target must be a string; expected {SHAPE}", ("mapping", header))
+            )
+        if header in seen:
+            errors.append(FieldError(f"mapping: the column “{header}” is mapped twice", ("mapping", header)))
+        seen.add(header)
+    if errors:
+        raise ValidationError(errors)
+    return pairs
 
 
 @router.post(
@@ -83,7 +101,9 @@ def _specs(raw: str) -> list[str]:
     summary="Upload a CSV file with its column mapping and queue the import",
     description="Multipart form: `file` (the CSV) and `mapping`, a JSON object such as "
     '`{"Email": "identifier:email", "First Name": "Contact.firstName"}`. Columns not in the mapping '
-    "are ignored. File and mapping rules are checked before anything is queued (422 with the rule).",
+    "are ignored; headers may hold `=` and trait paths dots (`Prefs.v2.tier`). The file may be separated by "
+    "commas, semicolons, tabs or vertical bars (detected, or declared by an Excel `sep=X` first line; the answer's "
+    "`separator` says which). File and mapping rules are checked before anything is queued (422 with the rule).",
 )
 def import_create(request, store_id: int, mapping: Form[str | None] = None, file: File[UploadedFile | None] = None):
     store = api_store(request, store_id)  # the tenant wall answers 404 before any input check

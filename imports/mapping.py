@@ -76,30 +76,65 @@ def mapping_from_targets(*, headers: list[str], targets: dict[int, str], schema)
     return mapping
 
 
-def mapping_from_specs(*, headers: list[str], specs: list[str], schema) -> list[dict]:
-    """Parse command-line/API specs ``'Header=identifier:email'`` or ``'Header=Group.trait'``."""
+SPEC_SHAPE = "expected HEADER=identifier:KIND or HEADER=Group.trait"
+
+
+def trait_path_split(path: str, schema) -> tuple[str, str] | None:
+    """``(group, trait)`` named by ``"Group.trait"``, or None when no trait of `schema` has that path.
+
+    Group and trait names may hold dots (``Prefs.v2.tier``): the path names the first group, in
+    the store's group order, that it starts with (followed by a dot) and whose traits hold the
+    rest, the rule the Profiles search uses (`profiles.selectors.parse_profile_query`)."""
+    for group, traits in schema.items():
+        prefix = group + "."
+        if path.startswith(prefix) and path[len(prefix) :] in traits:
+            return group, path[len(prefix) :]
+    return None
+
+
+def _spec_split(spec: str, headers: list[str]) -> tuple[str, str] | None:
+    """``HEADER=TARGET`` split at the ``=`` after a header the file has (headers may hold ``=``),
+    else at the first ``=``; None without any ``=``."""
+    if "=" not in spec:
+        return None
+    for position, char in enumerate(spec):
+        if char == "=" and spec[:position] in headers:
+            return spec[:position], spec[position + 1 :]
+    header, _, target = spec.partition("=")
+    return header, target
+
+
+def mapping_from_specs(*, headers: list[str], specs: list, schema) -> list[dict]:
+    """The stored mapping from command-line specs ``'Header=identifier:email'`` /
+    ``'Header=Group.trait'`` or from ``(header, target)`` pairs (the API's JSON object).
+
+    Every entry is checked, and ValidationError lists each problem: an entry without ``=``, a
+    header the file does not have ("the file has no column X"), a target that is neither
+    ``identifier:KIND`` nor ``Group.trait``. Trait paths are read by `trait_path_split`; a path
+    naming no trait is kept split at its first dot so `mapping_validate` names it."""
     mapping, errors = [], []
     for spec in specs:
-        header, sep, target = spec.partition("=")
-        if not sep:
-            errors.append(f"“{spec}”: expected HEADER=identifier:KIND or HEADER=Group.trait.")
-            continue
+        if isinstance(spec, tuple):
+            (header, target), shown = spec, f"{spec[0]}={spec[1]}"
+        else:
+            split = _spec_split(spec, headers)
+            if split is None:
+                errors.append(f"“{spec}”: no “=”; {SPEC_SHAPE}.")
+                continue
+            (header, target), shown = split, spec
         if header not in headers:
-            errors.append(f"“{spec}”: the file has no column “{header}”.")
+            errors.append(f"“{shown}”: the file has no column “{header}”.")
             continue
         entry = {"column": headers.index(header), "header": header}
-        if target.startswith("identifier:"):
+        if target.startswith("identifier:") and target != "identifier:":
             entry["identifier"] = target.removeprefix("identifier:")
         else:
-            # Group and trait names may hold dots: take the split that names an existing trait.
-            for position in [i for i, char in enumerate(target) if char == "."]:
-                group, trait = target[:position], target[position + 1 :]
-                if trait in schema.get(group, {}):
-                    entry.update(group=group, trait=trait)
-                    break
-            else:
-                group, _, trait = target.partition(".")
-                entry.update(group=group, trait=trait)
+            found = trait_path_split(target, schema)
+            if found is None and "." not in target[1:-1]:
+                errors.append(f"“{shown}”: the target “{target}” is neither identifier:KIND nor Group.trait.")
+                continue
+            group, trait = found or target.split(".", 1)
+            entry.update(group=group, trait=trait)
         mapping.append(entry)
     if errors:
         raise ValidationError(errors)

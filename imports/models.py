@@ -34,6 +34,11 @@ class ProfileImport(models.Model):
     created_by_label = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     headers = models.JSONField(default=list, blank=True)
+    # How the worker reads the file, as the upload check found it: the separator, and whether an
+    # Excel "sep=X" first line declared it (that line is skipped but still counts in line numbers).
+    delimiter = models.CharField(max_length=1, default=",")
+    separator_declared = models.BooleanField(default=False)
+    file_notes = models.JSONField(default=list, blank=True)  # what the check ignored (trailing empty columns)
     samples = models.JSONField(default=list, blank=True)  # the first rows, per column
     mapping = models.JSONField(default=list, blank=True)  # [{"column": i, "header": h, "target": t}]
     total_rows = models.IntegerField(default=0)
@@ -79,6 +84,8 @@ class ImportRowError(models.Model):
     value = models.TextField(blank=True, default="")
     reason = models.TextField()
     row_failed = models.BooleanField(default=True)  # False: a note (an identifier dropped), the row went in
+    # The row's cells as in the file, on the first error of each failed row (for the download).
+    cells = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["line", "id"]

@@ -1,6 +1,6 @@
 """Read and check a file's rows, in child processes when the file is big enough to be worth it.
 
-Checking rows (phone and email normalisation, typing, the character rules) is pure CPU work that
+Checking rows (phone and email normalisation, typing values by the one text rule) is pure CPU work that
 needs no database, while resolving and writing wait on PostgreSQL: forked children (one per core, up to four,
 at least two) each read the whole file, check every n-th batch of rows and stream the results
 through a pipe; the worker takes the batches from the children in turn, so rows arrive in file
@@ -25,7 +25,7 @@ import orjson
 
 from traits.coercion import DELETE
 
-from .csvfile import FileRuleError, read_rows
+from .csvfile import COMMA, CsvLayout, FileRuleError, read_rows
 from .rows import RowValidator
 
 PARALLEL_MIN_ROWS = 20_000
@@ -34,13 +34,15 @@ CHILD_NICENESS = 10
 BACKLOG_BLOCKS = 16  # at most ~16 MB of checked rows waiting for the worker
 
 
-def checked_rows(path: Path, validator: RowValidator, *, total_rows: int) -> Iterator[tuple[int, object]]:
-    """(line, validator result) for every data row, in file order."""
+def checked_rows(
+    path: Path, validator: RowValidator, *, total_rows: int, layout: CsvLayout = COMMA
+) -> Iterator[tuple[int, object]]:
+    """(line, validator result) for every data row, in file order, the file read as `layout` says."""
     if total_rows < PARALLEL_MIN_ROWS or not hasattr(os, "fork"):
-        for line, cells in read_rows(path):
+        for line, cells in read_rows(path, layout):
             yield line, validator.validate(line, cells)
         return
-    yield from _forked(path, validator)
+    yield from _forked(path, validator, layout)
 
 
 class _Backlog(io.RawIOBase):
@@ -105,13 +107,15 @@ def _pack(result):
         return result
 
 
-def _child(path: Path, validator: RowValidator, out, *, index: int = 0, children: int = 1) -> None:
+def _child(
+    path: Path, validator: RowValidator, out, *, index: int = 0, children: int = 1, layout: CsvLayout = COMMA
+) -> None:
     """Read every row (line numbers and file rules need the whole file) but check and send only
     batches number index, index + children, ...: the parent reads the children in turn."""
     batch = []
     number = 0
     try:
-        for line, cells in read_rows(path):
+        for line, cells in read_rows(path, layout):
             if number % children == index:
                 batch.append((line, _pack(validator.validate(line, cells))))
             else:
@@ -137,7 +141,7 @@ def _checkers() -> int:
     return max(2, min(4, os.cpu_count() or 1))
 
 
-def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]:
+def _forked(path: Path, validator: RowValidator, layout: CsvLayout) -> Iterator[tuple[int, object]]:
     count = _checkers()
     started: list[tuple[int, int]] = []  # (pid, read end)
     children: list[tuple[int, io.BufferedReader, _Backlog]] = []
@@ -163,7 +167,7 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
                     for _, other in started:  # the other children's pipes are not this one's
                         os.close(other)
                     with os.fdopen(write_end, "wb", buffering=1 << 20) as out:
-                        _child(path, validator, out, index=index, children=count)
+                        _child(path, validator, out, index=index, children=count, layout=layout)
                 except BaseException:  # noqa: BLE001 - e.g. the parent went away (broken pipe)
                     code = 1
                 finally:
@@ -179,7 +183,7 @@ def _forked(path: Path, validator: RowValidator) -> Iterator[tuple[int, object]]
             yield from _merge(children)
             return
         _stop(children)  # could not start them all: check the rows here instead
-        for line, cells in read_rows(path):
+        for line, cells in read_rows(path, layout):
             yield line, validator.validate(line, cells)
     finally:
         for pid, read_end in started:  # forked, not yet read (an error in between)

@@ -1,25 +1,27 @@
 """Row rules: turn one CSV row into identifiers and typed trait values, or say why it fails.
 
 - a row must have as many cells as the header;
-- imported cells may hold only the allowed characters (traits/charset.py);
-- at least one mapped identifier column must hold a value; identifier values are normalised
-  (an invalid phone or email fails the row);
+- values may hold any Unicode text: the allowed-character list (traits/charset.py) is for names
+  (headers, groups, traits), not values. Every cell goes through the same rule as the API and the
+  console: identifiers through `identity.normalization.normalize_identifier`, trait cells of every
+  type, string included, through `traits.coercion.coerce_trait_value` (NFC, control characters
+  refused by code point, 1 MB cap);
+- at least one mapped identifier column must hold a value; a cell of only white space or
+  invisible characters (`memory_console.text.strip_invisible`) is empty, like an empty cell;
+  identifier values are normalised (an invalid phone or email fails the row);
 - trait cells are typed by the trait's data type (a wrong type fails the row); an empty cell
   (empty or ``""``) sets the empty string, ``\\N`` deletes the trait; array cells are
-  ``|``-separated (``;`` and ``,`` are not allowed characters);
+  ``|``-separated;
 - a value of a trait mapped by an identity rule is also an identifier of the rule's kind.
 """
 
-import re
 from dataclasses import dataclass
 
 from identity.models import RuleSource
-from identity.normalization import MAX_LENGTH, IdentifierError, normalize_identifier
-from traits.charset import ALLOWED, describe, disallowed_characters
+from identity.normalization import IdentifierError, normalize_identifier
+from memory_console.text import strip_invisible
 from traits.coercion import DELETE, DELETE_MARKER, coerce_trait_value
 
-_ASCII_ALLOWED = "".join(sorted(c for c in ALLOWED if c.isascii()))
-_ASCII_BAD = re.compile("[^" + re.escape(_ASCII_ALLOWED) + "]")
 MAX_VALUE_SHOWN = 500
 
 
@@ -29,21 +31,7 @@ class RowFailure:
     column: str
     value: str
     reason: str
-
-
-def _identifier(kind: str, raw: str, region: str) -> str:
-    """The normalised value; one that does not fit Identifier.value (a long email) fails like any invalid one."""
-    value = normalize_identifier(kind, raw, region=region)
-    if len(value) > MAX_LENGTH:
-        raise IdentifierError(kind, raw, f"is longer than {MAX_LENGTH} characters")
-    return value
-
-
-def _bad_characters(cell: str) -> list[str]:
-    if cell.isascii():
-        found = _ASCII_BAD.findall(cell)
-        return list(dict.fromkeys(found))
-    return disallowed_characters(cell)
+    cells: list[str] | None = None  # the row's cells as in the file, on a failed row's first failure
 
 
 class RowValidator:
@@ -65,65 +53,51 @@ class RowValidator:
                 entry["header"],
                 entry["group"],
                 entry["trait"],
+                f"{entry['group']}.{entry['trait']}",
                 schema[entry["group"]][entry["trait"]].data_type,
                 mapped_by.get((entry["group"], entry["trait"]), []),
             )
             for entry in mapping
             if "trait" in entry
         ]
-        self.columns = sorted(entry["column"] for entry in mapping if "identifier" in entry)  # values: coercion
         names = sorted({kind for _, _, kind in self.identifier_columns})
         self.no_identifier = "needs a value in at least one identifier column (" + ", ".join(names) + ")"
 
     def validate(self, line: int, cells: list[str]):
         """((kind, value) pairs in priority order, {group: {trait: typed}}), or a list of RowFailure."""
         if len(cells) != self.width:
-            return [RowFailure(line, "", "", f"the row has {len(cells)} cells but the header has {self.width} columns")]
+            reason = f"the row has {len(cells)} cells but the header has {self.width} columns"
+            return [RowFailure(line, "", "", reason, cells)]
         failures = []
-        imported = "".join([cells[column] for column in self.columns])
-        # The common case: one scan of the whole row finds nothing to report.
-        columns = () if imported.isascii() and not _ASCII_BAD.search(imported) else self.columns
-        for column in columns:
-            cell = cells[column]
-            if cell and (bad := _bad_characters(cell)):
-                failures.append(
-                    RowFailure(
-                        line,
-                        self._header(column),
-                        cell[:MAX_VALUE_SHOWN],
-                        "contains characters that are not allowed: " + ", ".join(describe(c) for c in bad),
-                    )
-                )
-        if failures:
-            return failures
         pairs: list[tuple[str, str]] = []
         for column, header, kind in self.identifier_columns:
             cell = cells[column]
             if not cell or cell == DELETE_MARKER:
                 continue
+            first = cell[0]  # blank is empty: only a cell starting with a space or non-ASCII can be blank
+            if (first <= " " or first >= "\x7f") and not strip_invisible(cell):
+                continue
             try:
-                pair = (kind, _identifier(kind, cell, self.region))
+                pair = (kind, normalize_identifier(kind, cell, region=self.region))
             except IdentifierError as exc:
                 failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{exc.reason}"))
                 continue
             if pair not in pairs:
                 pairs.append(pair)
         typed: dict[str, dict] = {}
-        for column, header, group, trait, data_type, kinds in self.trait_columns:
+        for column, header, group, trait, label, data_type, kinds in self.trait_columns:
             cell = cells[column]
-            if cell == DELETE_MARKER:
-                value = DELETE
-            elif cell == "":
-                value = cell
-            else:
-                # items trimmed, empty ones dropped: as the a;b;c form of traits.coercion
-                raw = [part.strip() for part in cell.split("|") if part.strip()] if data_type == "array" else cell
-                try:
-                    value = coerce_trait_value(data_type, raw, label=f"{group}.{trait}")
-                except ValueError as exc:  # TraitValueError, or anything else a value can raise
-                    reason = getattr(exc, "reason", str(exc))
-                    failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})"))
-                    continue
+            # Every type goes through the one value rule shared with the API and the console ("" sets
+            # the empty string, \N deletes). Array items are |-separated, trimmed, empty ones dropped.
+            raw = cell
+            if data_type == "array" and cell and cell != DELETE_MARKER:
+                raw = [part.strip() for part in cell.split("|") if part.strip()]
+            try:
+                value = coerce_trait_value(data_type, raw, label=label)
+            except ValueError as exc:  # TraitValueError, or anything else a value can raise
+                reason = getattr(exc, "reason", str(exc))
+                failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})"))
+                continue
             typed.setdefault(group, {})[trait] = value
             if kinds and value is not DELETE and value != "":
                 for item in value if isinstance(value, list) else [value]:
@@ -131,7 +105,7 @@ class RowValidator:
                         continue  # as identity.services._mapped_pairs: only text and whole numbers identify
                     for kind in kinds:
                         try:
-                            pair = (kind, _identifier(kind, str(item), self.region))
+                            pair = (kind, normalize_identifier(kind, str(item), region=self.region))
                         except IdentifierError as exc:
                             failures.append(
                                 RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"as identifier {kind}: {exc.reason}")
@@ -140,14 +114,9 @@ class RowValidator:
                         if pair not in pairs:
                             pairs.append(pair)
         if failures:
+            failures[0].cells = cells
             return failures
         if not pairs:
-            return [RowFailure(line, "", "", self.no_identifier)]
+            return [RowFailure(line, "", "", self.no_identifier, cells)]
         pairs.sort(key=lambda pair: self.rank[pair[0]])
         return pairs, typed
-
-    def _header(self, column: int) -> str:
-        for col, header, *_ in self.identifier_columns + self.trait_columns:
-            if col == column:
-                return header
-        return ""  # pragma: no cover - only mapped columns are checked

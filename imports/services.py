@@ -30,7 +30,7 @@ from stores.config import store_config
 from stores.models import Store
 
 from . import storage
-from .csvfile import FileRuleError, csv_file_check
+from .csvfile import CsvLayout, FileRuleError, csv_file_check
 from .engine import ChunkPipeline, ChunkResolver, PairFilter
 from .mapping import mapping_from_specs, mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
@@ -98,6 +98,9 @@ def import_upload(*, store: Store, actor, file_name: str, chunks) -> ProfileImpo
             headers=checked.headers,
             samples=checked.samples,
             total_rows=checked.total_rows,
+            delimiter=checked.delimiter,
+            separator_declared=checked.declared,
+            file_notes=checked.notes,
         )
     except FileRuleError as exc:
         storage.file_delete(path)
@@ -145,12 +148,11 @@ def import_queue(*, profile_import: ProfileImport, actor, mapping: list[dict], e
     return profile_import
 
 
-def import_start(
-    *, store: Store, actor, file_name: str, chunks, specs: list[str], enqueue: bool = True
-) -> ProfileImport:
+def import_start(*, store: Store, actor, file_name: str, chunks, specs: list, enqueue: bool = True) -> ProfileImport:
     """Upload and queue in one go, with a mapping given as ``HEADER=identifier:KIND`` /
-    ``HEADER=Group.trait`` specs (the API and the command line). A file or mapping that breaks a
-    rule raises ValidationError and leaves no import behind."""
+    ``HEADER=Group.trait`` specs (the command line) or ``(header, target)`` pairs (the API's JSON
+    object); see `mapping.mapping_from_specs`. A file or mapping that breaks a rule raises
+    ValidationError and leaves no import behind."""
     profile_import = import_upload(store=store, actor=actor, file_name=file_name, chunks=chunks)
     try:
         schema = store_config(store=store).schema
@@ -459,12 +461,20 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
             storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
 
         try:
-            for line, result in checked_rows(Path(path), validator, total_rows=profile_import.total_rows):
+            layout = CsvLayout(
+                delimiter=profile_import.delimiter,
+                declared=profile_import.separator_declared,
+                width=len(profile_import.headers),
+            )
+            rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
+            for line, result in rows:
                 counts["processed"] += 1
                 if isinstance(result, list):
                     counts["failed_rows"] += 1
-                    for failure in result:
-                        writer.writerow([failure.line, failure.column, failure.value, failure.reason, 1])
+                    for failure in result:  # the first carries the row's cells, for the download
+                        writer.writerow(
+                            [failure.line, failure.column, failure.value, failure.reason, 1, *(failure.cells or ())]
+                        )
                 elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
                     chunk.append((line, *result))
                     if len(chunk) >= CHUNK_ROWS:
@@ -485,11 +495,18 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
     counts["updated"] = len(updated - merged - created)
 
 
+SAVE_BATCH_ROWS = 5000
+SAVE_BATCH_CHARACTERS = 16 * 1024 * 1024  # failed rows' cells can be 1 MB each: bound each batch's memory
+
+
 def _save_row_errors(profile_import: ProfileImport, spill, *, keep_notes: bool = True) -> int:
-    """Store the spilled failures and notes; returns how many notes (kept rows' dropped identifiers)."""
+    """Store the spilled failures and notes; returns how many notes (kept rows' dropped identifiers).
+
+    A spilled line is ``line, column, value, reason, failed`` followed by the row's cells on a
+    failed row's first failure (a row has at least one cell, so none means none kept)."""
     spill.seek(0)
-    notes, batch = 0, []
-    for line, column, value, reason, failed in csv.reader(spill):
+    notes, batch, size = 0, [], 0
+    for line, column, value, reason, failed, *cells in csv.reader(spill):
         if failed == "0" and not keep_notes:
             continue
         notes += failed == "0"
@@ -502,11 +519,13 @@ def _save_row_errors(profile_import: ProfileImport, spill, *, keep_notes: bool =
                 value=value,
                 reason=reason,
                 row_failed=failed == "1",
+                cells=cells or None,
             )
         )
-        if len(batch) >= 5000:
+        size += sum(map(len, cells))
+        if len(batch) >= SAVE_BATCH_ROWS or size >= SAVE_BATCH_CHARACTERS:
             ImportRowError.objects.bulk_create(batch)
-            batch = []
+            batch, size = [], 0
     ImportRowError.objects.bulk_create(batch)
     return notes
 
@@ -578,10 +597,18 @@ def imports_recover_before_run() -> None:
         logger.warning("import recovery skipped: the database is busy with another import")
 
 
+DOWNLOAD_COLUMNS = ["line", "kind", "column", "value", "reason"]
+
+
 def import_failed_rows_csv(*, profile_import: ProfileImport):
     """The failed rows and the notes (identifiers of ingested rows not kept), as on the details
-    page, with their kind; CSV text yielded a line at a time (a bad file may have a million).
+    page; CSV text yielded a line at a time (a bad file may have a million).
 
+    Columns: the file's own headers, then ``line, kind, column, value, reason`` (prefixed with
+    "import " if the file has a header of that name). A failed row is one line carrying its
+    original cells, so the file can be fixed and uploaded again; when several of its cells failed,
+    their columns, values and reasons are joined with " / ". A row with fewer cells than the header
+    is padded with empty cells; one with more keeps them after ``reason``. A note has no cells.
     Cells starting with =, +, -, @ (or a tab/CR) get a leading ' so spreadsheets do not run them.
     """
 
@@ -590,12 +617,32 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
             return text
 
     writer = csv.writer(_Line())
-    yield writer.writerow(["line", "kind", "column", "value", "reason"])
+    headers = list(profile_import.headers)
+    ours = DOWNLOAD_COLUMNS
+    if set(ours) & set(headers):
+        ours = [f"import {name}" for name in ours]
+    width = len(headers)
+    yield writer.writerow([*headers, *ours])
     rows = ImportRowError.objects.filter(profile_import=profile_import).order_by("line", "id")
-    fields = ("line", "row_failed", "column", "value", "reason")
-    for line, failed, column, value, reason in rows.values_list(*fields).iterator(2000):
+    fields = ("line", "row_failed", "column", "value", "reason", "cells")
+    group: list = []
+
+    def emit(group):
+        line, failed = group[0][0], group[0][1]
+        cells = next((entry[5] for entry in group if entry[5]), None) or []
+        mine = [_safe_cell(cell) for cell in cells]
+        own = [*mine[:width], *[""] * (width - len(mine))]
+        joined = [" / ".join(entry[i] for entry in group if entry[i]) for i in (2, 3, 4)]
         kind = "failed row" if failed else "note"
-        yield writer.writerow([line, kind, _safe_cell(column), _safe_cell(value), _safe_cell(reason)])
+        return writer.writerow([*own, line, kind, *(_safe_cell(text) for text in joined), *mine[width:]])
+
+    for entry in rows.values_list(*fields).iterator(500):  # a failed row may carry up to 100 MB of cells
+        if group and not (entry[1] and group[0][1] and entry[0] == group[0][0]):
+            yield emit(group)
+            group = []
+        group.append(entry)
+    if group:
+        yield emit(group)
 
 
 def _safe_cell(text: str) -> str:

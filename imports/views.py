@@ -11,7 +11,7 @@ from stores.access import store_view
 from stores.config import store_config
 
 from . import services
-from .csvfile import MAX_COLUMNS, MAX_ROWS, template_csv
+from .csvfile import MAX_COLUMNS, MAX_ROWS, separator_label, template_csv
 from .forms import MappingForm, UploadForm
 from .mapping import MIN_TRAIT_COLUMNS, mapping_from_targets, suggest_targets, target_choices
 from .models import ImportStatus
@@ -107,7 +107,13 @@ def import_mapping(request, store, import_id):
                 return redirect("imports:detail", store.pk, profile_import.pk)
         else:
             errors = [f"{form.fields[name].label}: {' '.join(e)}" for name, e in form.errors.items()]
-    return render(request, "imports/mapping.html", {"profile_import": profile_import, "form": form, "errors": errors})
+    context = {
+        "profile_import": profile_import,
+        "form": form,
+        "errors": errors,
+        "separator": separator_label(profile_import.delimiter),
+    }
+    return render(request, "imports/mapping.html", context)
 
 
 @store_view(write=True)

@@ -74,14 +74,6 @@ def _failures(finished):
     return [(e.line, e.column, e.reason) for e in rows]
 
 
-def _skip_while_cells_take_only_name_characters(finished):
-    """NBSP and zero-width characters in a cell fail its row under the old allowed-character list of
-    imports/rows.py, before any identifier rule runs. Issue 13 lifts that list for values (the csv
-    and values parts); until that is merged, these rows cannot reach the identifier rule."""
-    if any("characters that are not allowed" in reason for *_, reason in _failures(finished)):
-        pytest.xfail("cells still checked against the names' character list (lifted by issue 13's csv part)")
-
-
 # --- NFC -------------------------------------------------------------------------------------------
 
 
@@ -181,7 +173,6 @@ def test_a_whitespace_only_identifier_is_empty_on_the_api(api, store, value):
 def test_csv_identifiers_are_trimmed_of_invisible_characters(store):
     text = csv_text("\u00a0ada@example.test\u200b,\ufeff+14155552671\u00a0,Ada,L")
     finished = run(store, text, CONTACT)
-    _skip_while_cells_take_only_name_characters(finished)
     assert _failures(finished) == []
     assert _values(store, "email") == ["ada@example.test"] and _values(store, "phone") == ["+14155552671"]
 

@@ -134,3 +134,18 @@ def test_an_identifier_another_writer_adds_during_a_first_import_is_matched_not_
     ada = Identifier.objects.get(store=store, kind="email", value="ada@example.com").profile
     assert ada.pk == rival["profile"].pk  # the import matched the rival's profile on retry
     assert ada.traits["Contact"] == {"firstName": "Ada"}
+
+
+@pytest.mark.django_db
+def test_forked_children_read_a_declared_semicolon_file_and_send_failed_rows_cells(store, monkeypatch):
+    from imports.services import import_failed_rows_csv
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(pipeline, "BATCH", 2)
+    rows = [row.replace(",", ";") + ";" for row in ROWS]  # a trailing separator on every row too
+    text = "sep=;\r\n" + csv_text(*rows, header="Email;Phone;First;Last")
+    done = run(store, text, CONTACT)
+    assert (done.status, done.rows_ingested, done.rows_failed) == (ImportStatus.COMPLETED, 4, 1)
+    assert list(done.row_errors.values_list("line", "cells")) == [(5, ["bad-email", "", "X", "Y"])]
+    download = "".join(import_failed_rows_csv(profile_import=done)).splitlines()
+    assert download[1].startswith("bad-email,,X,Y,5,failed row,Email,")

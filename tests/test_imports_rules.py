@@ -223,7 +223,9 @@ def test_quoted_commas_newlines_and_escaped_quotes_parse_and_line_numbers_count_
     finished = run(store, text, CONTACT)
     assert finished.status == ImportStatus.COMPLETED
     assert (finished.rows_processed, finished.rows_failed, finished.rows_ingested) == (6, 1, 5)
-    assert failures(finished) == [(8, "Email", "bad-e", "is not a valid email address")]
+    assert failures(finished) == [
+        (8, "Email", "bad-e", "is not a valid email address (An email address must have an @-sign.)")
+    ]
     assert holder(store, "email", "a@example.com").traits["Contact"] == {"firstName": "Ada", "lastName": "Lovelace"}
     assert holder(store, "email", "b@example.com").traits["Contact"]["firstName"] == "Two\r\nlines"
     assert holder(store, "email", "c@example.com").traits["Contact"]["firstName"] == 'Say "hi"'
