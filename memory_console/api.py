@@ -11,7 +11,8 @@ every answer, errors included, is JSON:
   any service runs, `ExactJSONParser` refuses a string (or key) holding NUL or a lone surrogate
   (``"\\ud800"``) and a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming its path, and a
   query or form value holding NUL.
-- **413** ``{"detail": "..."}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, naming the limit.
+- **413** ``{"detail": "..."}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, naming the limit
+  (and for a form with more fields or files than Django reads).
 - **500** ``{"detail": "Internal server error"}`` for anything unexpected; the traceback is logged
   (logger ``memory_console.api``), never sent.
 
@@ -22,7 +23,7 @@ Bodies are decoded by `memory_console.jsonvalues.loads`, so numbers arrive exact
 import logging
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, ValidationError
 from django.db import OperationalError
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
@@ -180,6 +181,16 @@ def body_too_big(request, exc):
             "(DATA_UPLOAD_MAX_MEMORY_SIZE); send fewer items per request."
         },
         status=413,
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def too_many_parts(request, exc):
+    """A form with more fields or files than Django reads (DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES)."""
+    fields, files = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return api.create_response(
+        request, {"detail": f"The request has more than {fields:,} form fields or {files:,} files."}, status=413
     )
 
 

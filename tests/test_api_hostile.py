@@ -798,3 +798,18 @@ def test_a_timestamp_that_is_not_iso_8601_text_is_refused_by_the_schema(api, wor
     loc = ["body", "events", 0, "timestamp"] if route == "identify" else ["body", "items", 0, "events", 0, "timestamp"]
     _refused(response, loc, "ISO 8601")
     world.assert_untouched()
+
+
+def test_an_upload_form_with_too_many_fields_answers_413(client, key, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fields = {f"f{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    upload = SimpleUploadedFile("people.csv", b"email,first\na@example.com,Ada\n", content_type="text/csv")
+    response = client.post(
+        f"/api/v1/stores/{world.store.pk}/imports",
+        {"mapping": '{"email": "identifier:email"}', "file": upload, **fields},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 413, response.content
+    assert "1,000 form fields" in response.json()["detail"]
+    world.assert_untouched()
