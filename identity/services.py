@@ -6,7 +6,6 @@ and events) into a profile: it creates, matches and merges profiles under the st
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
@@ -15,6 +14,8 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from memory_console.errors import FieldError
+from memory_console.text import text_nfc
+from profiles.events import event_clean
 from profiles.models import Event, Profile
 from profiles.services import (
     event_record,
@@ -48,10 +49,17 @@ def identity_rules_defaults_create(*, store: Store) -> None:
     )
 
 
+RULE_NAME_MAX = IdentityRule._meta.get_field("name").max_length
+
+
 def _clean_rule_fields(*, store: Store, name: str, limit, mapped_traits, source: str, exclude_pk=None):
-    problem = name_problem(name or "")
+    """(name in NFC, limit, traits), or ValidationError naming the field."""
+    name = text_nfc(name or "")
+    problem = name_problem(name)
     if problem:
         raise ValidationError({"name": f"The rule name {problem}."})
+    if len(name) > RULE_NAME_MAX:
+        raise ValidationError({"name": f"The rule name can have at most {RULE_NAME_MAX} characters."})
     if IdentityRule.objects.filter(store=store, name__iexact=name).exclude(pk=exclude_pk).exists():
         raise ValidationError({"name": f"An identity rule named “{name}” already exists in this memory store."})
     try:
@@ -65,7 +73,7 @@ def _clean_rule_fields(*, store: Store, name: str, limit, mapped_traits, source:
         raise ValidationError({"mapped_traits": "Mapped traits must belong to this memory store."})
     if source == RuleSource.TRAITS and not traits:
         raise ValidationError({"mapped_traits": "Pick at least one trait to map, or choose “API identifier”."})
-    return limit, traits
+    return name, limit, traits
 
 
 @transaction.atomic
@@ -89,7 +97,9 @@ def identity_rule_create(
         raise ValidationError({"kind": f"This memory store already has a rule for the identifier kind “{kind}”."})
     if source not in RuleSource.values:
         raise ValidationError({"source": "Choose “API identifier” or “Mapped traits”."})
-    limit, traits = _clean_rule_fields(store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=source)
+    name, limit, traits = _clean_rule_fields(
+        store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=source
+    )
     last = IdentityRule.objects.filter(store=store).order_by("-priority").values_list("priority", flat=True).first()
     rule = IdentityRule.objects.create(
         store=store, name=name, kind=kind, limit=limit, priority=(last or 0) + 1, source=source
@@ -109,7 +119,7 @@ def identity_rule_create(
 @transaction.atomic
 def identity_rule_update(*, rule: IdentityRule, actor, name: str, limit, mapped_traits=()) -> IdentityRule:
     store = rule.store
-    limit, traits = _clean_rule_fields(
+    name, limit, traits = _clean_rule_fields(
         store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=rule.source, exclude_pk=rule.pk
     )
     rule.name, rule.limit = name, limit
@@ -233,17 +243,17 @@ def identify_input_prepare(
             pairs.append((kind, value))
     checked_events = []
     for position, event in enumerate(events or []):
-        name = str(event.get("name") or "").strip()
-        timestamp = event.get("timestamp") or timezone.now()
-        if not name:
-            errors.append(FieldError(f"events[{position}]: an event needs a name.", ("events", position, "name")))
-        if not isinstance(timestamp, datetime):
-            errors.append(
-                FieldError(
-                    f"events[{position}]: the timestamp must be a date and time.", ("events", position, "timestamp")
+        try:
+            checked_events.append(
+                event_clean(
+                    name=event.get("name"), timestamp=event.get("timestamp"), properties=event.get("properties")
                 )
             )
-        checked_events.append({"name": name, "timestamp": timestamp, "properties": event.get("properties") or {}})
+        except ValidationError as exc:
+            errors += [
+                FieldError(f"events[{position}]: {error.message}", ("events", position, *error.message.loc))
+                for error in exc.error_list
+            ]
     if not pairs and not errors:
         errors.append(
             FieldError("At least one identifier of a kind with an identity rule is needed.", ("identifiers",))

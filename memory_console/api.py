@@ -1,19 +1,123 @@
-"""The JSON API root (django-ninja): authentication, error shapes, and each app's router.
+"""The JSON API root (django-ninja): authentication, body parsing, error shapes, and each app's router.
 
 Every endpoint authenticates with ``Authorization: Bearer <API key>``; a key sees only its
-account's stores (any other store id answers 404). Invalid input answers 422 with
-``{"detail": [{"loc": [...], "msg": "..."}]}``, the shape ninja uses for schema errors.
+account's stores (any other store id answers 404). Everything a client sends is treated as hostile;
+every answer, errors included, is JSON:
+
+- **422** ``{"detail": [{"loc": [...], "msg": "..."}]}`` (ninja's shape for schema errors) for
+  invalid input. ``loc`` starts with where the value was: ``"body"`` (then the path inside the JSON
+  body), ``"query"`` (then the parameter name) or ``"form"``. A body must be one JSON object (not
+  ``1.5``, ``[]`` or ``null``) of valid UTF-8 JSON nested at most `MAX_DEPTH` (64) levels. Before
+  any service runs, `ExactJSONParser` refuses a string (or key) holding NUL or a lone surrogate
+  (``"\\ud800"``) and a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming its path, and a
+  query or form value holding NUL.
+- **413** ``{"detail": "..."}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, naming the limit
+  (and for a form with more fields or files than Django reads).
+- **500** ``{"detail": "Internal server error"}`` for anything unexpected; the traceback is logged
+  (logger ``memory_console.api``), never sent.
+
+Bodies are decoded by `memory_console.jsonvalues.loads`, so numbers arrive exact:
+``123456789012345678.5`` reaches the services as a `Decimal` (through ``Any`` fields unchanged).
 """
 
-from django.core.exceptions import ValidationError
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, ValidationError
 from django.db import OperationalError
 from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from accounts.services import api_key_authenticate
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
-from memory_console.renderers import ExactJSONParser, ExactJSONRenderer
+from memory_console.jsonvalues import json_problem, loads
+from memory_console.renderers import ExactJSONRenderer
+from memory_console.text import describe_char, never_storable
+
+logger = logging.getLogger("memory_console.api")
+
+INTERNAL_ERROR = "Internal server error"
+
+
+class BodyRefused(Exception):
+    """A request body refused before any schema or service sees it: answered 422 at `loc`."""
+
+    def __init__(self, loc: tuple, msg: str):
+        self.loc, self.msg = tuple(loc), msg
+        super().__init__(msg)
+
+
+class ExactJSONParser(Parser):
+    """Bodies decoded with exact numbers, and the hostile values every path must refuse, refused.
+
+    `parse_body` answers a dict or raises `BodyRefused` (ninja wraps it in a 400 `HttpError`,
+    which `http_error` below turns into the 422). `parse_querydict` raises ninja's ValidationError
+    (422, ``loc: ["query", name]``, or ``"form"``) for a query or form value holding NUL (Django
+    turns undecodable bytes, the only way to a lone surrogate there, into U+FFFD, and drops
+    unprintable characters from uploaded file names).
+    """
+
+    def parse_body(self, request) -> dict:
+        try:
+            data = loads(request.body)
+        except UnicodeDecodeError:
+            raise BodyRefused(("body",), "The request body is not UTF-8 text.") from None
+        except ValueError as exc:  # also an integer of more than 4,300 digits (Python's int limit)
+            raise BodyRefused(("body",), f"The request body is not valid JSON ({exc}).") from None
+        except RecursionError:
+            raise BodyRefused(("body",), TOO_DEEP) from None
+        if not isinstance(data, dict):
+            raise BodyRefused(("body",), f"The request body must be a JSON object, not {_json_type(data)}.")
+        if _too_deep(data):
+            raise BodyRefused(("body",), TOO_DEEP)
+        problem = json_problem(data)
+        if problem:
+            loc, reason = problem
+            raise BodyRefused(("body", *loc), f"The value {reason}.")
+        return data
+
+    def parse_querydict(self, data, list_fields, request) -> dict:
+        where = "query" if data is request.GET else "form"
+        for key, values in data.lists():
+            for value in [key, *values]:
+                if isinstance(value, str) and never_storable(value):
+                    found = ", ".join(describe_char(c) for c in never_storable(value))
+                    raise NinjaValidationError([{"loc": [where, key], "msg": f"The value contains {found}."}])
+        return super().parse_querydict(data, list_fields, request)
+
+
+MAX_DEPTH = 64
+TOO_DEEP = f"The request body nests objects and arrays more than {MAX_DEPTH} levels deep."
+
+
+def _too_deep(data) -> bool:
+    """Whether `data` nests dicts and lists more than `MAX_DEPTH` levels (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return False
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "a number"
 
 
 class ApiKeyAuth(HttpBearer):
@@ -31,16 +135,70 @@ api = NinjaAPI(
     "(create keys under Account > API keys). OpenAPI at /api/v1/openapi.json.",
     urls_namespace="api",
     auth=ApiKeyAuth(),
+    parser=ExactJSONParser(),
     renderer=ExactJSONRenderer(),
-    parser=ExactJSONParser(),  # interim, until the API's own parser is merged: keep that one
 )
+
+
+@api.exception_handler(Exception)
+def internal_error(request, exc):
+    """Anything unexpected: logged with its traceback, answered as JSON (never Django's HTML page)."""
+    logger.error("Internal server error: %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(request, {"detail": INTERNAL_ERROR}, status=500)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    if isinstance(exc.__cause__, BodyRefused):
+        refused = exc.__cause__
+        return api.create_response(request, {"detail": [{"loc": list(refused.loc), "msg": refused.msg}]}, status=422)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+BODY_PARAMETER = "payload"  # every handler names its JSON body parameter so
+
+
+@api.exception_handler(NinjaValidationError)
+def schema_error(request, exc):
+    """ninja's 422, with ``loc`` the path inside the JSON body (``["body", "name"]``), as the
+    parser's and the services' errors have it, not ``["body", "payload", "name"]``."""
+    detail = []
+    for error in exc.errors:
+        loc = list(error.get("loc", ()))
+        if loc[:2] == ["body", BODY_PARAMETER]:
+            loc = ["body", *loc[2:]]
+        detail.append({**error, "loc": loc})
+    return api.create_response(request, {"detail": detail}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        {
+            "detail": f"The request body is larger than the limit of {limit:,} bytes "
+            "(DATA_UPLOAD_MAX_MEMORY_SIZE); send fewer items per request."
+        },
+        status=413,
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def too_many_parts(request, exc):
+    """A form with more fields or files than Django reads (DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES)."""
+    fields, files = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return api.create_response(
+        request, {"detail": f"The request has more than {fields:,} form fields or {files:,} files."}, status=413
+    )
 
 
 @api.exception_handler(OperationalError)
 def database_busy(request, exc):
     if is_database_busy(exc):
         return busy_api_response()
-    raise exc
+    return internal_error(request, exc)
 
 
 @api.exception_handler(ValidationError)

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "memory_console.api_errors.ApiErrorsAsJson",  # /api/: every error answer is JSON
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,7 +156,11 @@ IMPORTS_DIR = Path(os.environ.get("IMPORTS_DIR", MEDIA_ROOT / "imports"))
 # Uploads over 2.5 MB stream to a temporary file (never held whole in memory); a CSV of a million
 # rows can be a few hundred MB.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest request body other than an uploaded file (a JSON API body, a console form): bigger
+# ones answer 413 in the API. identify-batch takes up to 1,000 items; a realistic item (email, phone
+# and chat ids, four Contact traits, two events with six and two properties) is about 760 bytes of
+# JSON, so a full batch is about 0.8 MB: 10 MiB leaves room for items of about 10 KB each.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(1024 * 1024 * 1024)))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

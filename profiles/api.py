@@ -3,12 +3,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import field_validator
 
 from identity.models import Identifier
 from identity.normalization import IdentifierError, normalize_identifier
 from identity.services import profile_identify, profile_resolve, profiles_identify_batch
 from memory_console.errors import FieldError, error_items
+from memory_console.timestamps import TimestampError, timestamp_parse
 from stores.api import api_store
 
 from .selectors import profile_events, profile_identifiers, profile_merges
@@ -19,8 +22,23 @@ router = Router(tags=["Profiles"])
 
 class EventIn(Schema):
     name: str
-    timestamp: datetime | None = None
+    timestamp: datetime | None = Field(
+        None,
+        description="ISO 8601; without an offset it is read as UTC; from 1900-01-01T00:00:00Z to "
+        "9999-12-31T23:59:59Z once converted to UTC; none means now",
+    )
     properties: dict[str, Any] = {}
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_8601_text(cls, value):
+        """Text only (pydantic would also read 0 or "0" as 1970): memory_console.timestamps' rule."""
+        if value is None:
+            return None
+        try:
+            return timestamp_parse(value)
+        except TimestampError as exc:
+            raise ValueError(exc.reason) from None
 
 
 class IdentifyIn(Schema):
@@ -186,19 +204,22 @@ def identify_batch(request, store_id: int, payload: IdentifyBatchIn):
     return {"results": out}
 
 
+def _query_error(name: str, message: str) -> NinjaValidationError:
+    """A 422 naming the query parameter: ``{"loc": ["query", name], "msg": message}``."""
+    return NinjaValidationError([{"loc": ["query", name], "msg": message}])
+
+
 @router.get("/{store_id}/profiles", response=ProfileOut, summary="Find the profile holding an identifier")
 def find_profile(request, store_id: int, identifier: str):
     """`identifier` is `kind:value`, e.g. `email:ada@example.com` or `phone:+14155552671`."""
     store = api_store(request, store_id)
     kind, sep, value = identifier.partition(":")
     if not sep or not kind or not value:
-        raise ValidationError(
-            [FieldError("Write the identifier as kind:value, e.g. email:ada@example.com.", ("identifier",))]
-        )
+        raise _query_error("identifier", "Write the identifier as kind:value, e.g. email:ada@example.com.")
     try:
         value = normalize_identifier(kind, value, region=store.default_region)
     except IdentifierError as exc:
-        raise ValidationError([FieldError(str(exc), ("identifier",))]) from None
+        raise _query_error("identifier", str(exc)) from None
     found = Identifier.objects.filter(store=store, kind=kind, value=value).values_list("profile_id", flat=True).first()
     profile = profile_resolve(store=store, profile_id=found) if found else None
     if profile is None:

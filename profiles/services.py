@@ -16,6 +16,7 @@ from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
 from traits.selectors import trait_schema
 
+from .events import event_clean
 from .models import Event, Profile
 from .selectors import holding_condition
 from .stamps import trait_stamp, trait_stamp_set, trait_stamps_share
@@ -151,17 +152,9 @@ def profile_create(*, store: Store, source: str, traits: dict | None = None) -> 
 
 
 def event_record(*, profile: Profile, name: str, timestamp: datetime, properties: dict | None, source: str) -> Event:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "An event needs a name."})
-    return Event.objects.create(
-        store_id=profile.store_id,
-        profile=profile,
-        name=name[:128],
-        timestamp=timestamp,
-        properties=properties or {},
-        source=source,
-    )
+    """Append an event; its fields pass `profiles.events.event_clean` (ValidationError otherwise)."""
+    event = event_clean(name=name, timestamp=timestamp, properties=properties)
+    return Event.objects.create(store_id=profile.store_id, profile=profile, source=source, **event)
 
 
 def profile_traits_remove(*, store: Store, group: str, trait: str | None = None) -> int:

@@ -9,11 +9,13 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Account
 from accounts.services import audit_record
 from identity.services import identity_rules_defaults_create
+from memory_console.text import TextError, text_clean
 from traits.services import trait_defaults_create
 
 from .models import Store
 
 NAME_MAX = Store._meta.get_field("name").max_length
+DESCRIPTION_MAX = Store._meta.get_field("description").max_length
 
 _ADJECTIVES = (
     "amber",
@@ -96,12 +98,28 @@ def _generated_name() -> str:
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    """The name in NFC with runs of spaces made one; control characters and surrogates refused."""
+    try:
+        name = text_clean(name or "", max_length=None)
+    except TextError as exc:
+        raise ValidationError({"name": f"The memory store name {exc.reason}."}) from None
+    name = " ".join(name.split())
     if not name:
         raise ValidationError({"name": "The memory store name is required."})
     if len(name) > NAME_MAX:
         raise ValidationError({"name": f"The memory store name can have at most {NAME_MAX} characters."})
     return name
+
+
+def _clean_description(description: str) -> str:
+    """Multi-line text in NFC (tab and line breaks allowed, other control characters refused), trimmed."""
+    try:
+        description = text_clean(description or "", multiline=True, max_length=None).strip()
+    except TextError as exc:
+        raise ValidationError({"description": f"The description {exc.reason}."}) from None
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError({"description": f"The description can have at most {DESCRIPTION_MAX:,} characters."})
+    return description
 
 
 def _check_unique(*, account_id: int, name: str, exclude_pk: int | None = None) -> None:
@@ -114,11 +132,12 @@ def _check_unique(*, account_id: int, name: str, exclude_pk: int | None = None) 
 
 def store_create(*, account: Account, actor, name: str | None = None, description: str = "") -> Store:
     """Create a store; without a name, generate a readable one unique in the account."""
+    description = _clean_description(description)
     if name is not None:
         name = _clean_name(name)
         with transaction.atomic():
             _check_unique(account_id=account.pk, name=name)
-            store = Store.objects.create(account=account, name=name, description=description.strip())
+            store = Store.objects.create(account=account, name=name, description=description)
             _after_create(store=store, actor=actor)
         return store
     for attempt in range(50):
@@ -129,7 +148,7 @@ def store_create(*, account: Account, actor, name: str | None = None, descriptio
             with transaction.atomic():
                 if Store.objects.filter(account=account, name__iexact=candidate).exists():
                     continue
-                store = Store.objects.create(account=account, name=candidate, description=description.strip())
+                store = Store.objects.create(account=account, name=candidate, description=description)
                 _after_create(store=store, actor=actor)
             return store
         except IntegrityError:
@@ -152,7 +171,7 @@ def _after_create(*, store: Store, actor) -> None:
 @transaction.atomic
 def store_update(*, store: Store, actor, name: str, description: str, default_region: str | None = None) -> Store:
     name = _clean_name(name)
-    description = (description or "").strip()
+    description = _clean_description(description)
     default_region = (default_region or store.default_region).upper()
     if default_region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError({"default_region": f"“{default_region}” is not a region phone numbers know."})

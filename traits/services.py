@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.services import audit_record
+from memory_console.text import TextError, text_clean, text_nfc
 from profiles.services import profile_traits_remove
 from stores.config import store_config_bump
 from stores.models import Store
@@ -13,10 +14,22 @@ from .defaults import DEFAULT_GROUP, DEFAULT_GROUP_DESCRIPTION, DEFAULT_TRAITS
 from .models import DataType, Trait, TraitGroup
 
 NAME_MAX = 64
+DESCRIPTION_MAX = Trait._meta.get_field("description").max_length
+
+
+def _clean_description(description: str) -> str:
+    """Multi-line text in NFC (tab and line breaks allowed, other control characters refused), trimmed."""
+    try:
+        description = text_clean(description or "", multiline=True, max_length=None).strip()
+    except TextError as exc:
+        raise ValidationError({"description": f"The description {exc.reason}."}) from None
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationError({"description": f"The description can have at most {DESCRIPTION_MAX:,} characters."})
+    return description
 
 
 def _clean_name(name: str, *, what: str, field: str = "name") -> str:
-    name = name or ""
+    name = text_nfc(name or "")
     problem = name_problem(name)
     if problem:
         raise ValidationError({field: f"The {what} name {problem}."})
@@ -42,7 +55,7 @@ def trait_group_create(*, store: Store, actor, name: str, description: str = "")
     name = _clean_name(name, what="trait group")
     if TraitGroup.objects.filter(store=store, name__iexact=name).exists():
         raise ValidationError({"name": f"A trait group named “{name}” already exists in this memory store."})
-    group = TraitGroup.objects.create(store=store, name=name, description=(description or "").strip())
+    group = TraitGroup.objects.create(store=store, name=name, description=_clean_description(description))
     store_config_bump(store_id=store.pk)
     audit_record(
         account=store.account,
@@ -87,7 +100,7 @@ def trait_create(*, group: TraitGroup, actor, name: str, data_type: str, descrip
         group=group,
         name=name,
         data_type=data_type,
-        description=(description or "").strip(),
+        description=_clean_description(description),
     )
     store_config_bump(store_id=group.store_id)
     audit_record(
@@ -107,7 +120,7 @@ def trait_update(*, trait: Trait, actor, description: str, group: TraitGroup | N
         raise ValidationError(
             {"group": "A trait's group is permanent: delete the trait and add it to the other group instead."}
         )
-    trait.description = (description or "").strip()
+    trait.description = _clean_description(description)
     trait.save(update_fields=["description"])
     audit_record(
         account=trait.group.store.account,
