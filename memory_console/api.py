@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 from accounts.services import api_key_authenticate
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
+from memory_console.openapi import openapi_add_error_responses
 
 
 class ApiKeyAuth(HttpBearer):
@@ -73,3 +74,11 @@ def _mount():
 
 
 _mount()
+
+
+def _openapi_schema(*, _build=api.get_openapi_schema, **kwargs):
+    """ninja's document plus every error status each route can answer (memory_console.openapi)."""
+    return openapi_add_error_responses(_build(**kwargs))
+
+
+api.get_openapi_schema = _openapi_schema
