@@ -7,10 +7,11 @@ with it) and adds, per operation, every error status the route can answer, with 
 - 401 on every authenticated route (no, unknown or revoked ``Authorization: Bearer`` key);
 - 404 on every route under ``/stores/{store_id}`` (another account's store, or an unknown store,
   profile, group, trait, rule or import id: the tenant wall);
-- 400, 413 and 422 on every route that takes a request body (400: a body that is not JSON at all;
-  413: a body over the server's size limit, ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for JSON);
-- 422 on every route that takes a body, path or query parameters (invalid input, such as a store id
-  that is not an integer, with the location of each bad field);
+- 413 on every route that takes a request body (a body over the server's size limit,
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for JSON);
+- 422 on every route that takes a body, path or query parameters (invalid input with the location
+  of each bad value: a body that is not a JSON object or not readable, a field of the wrong type or
+  breaking a rule, a store id that is not an integer);
 - 503 with ``Retry-After`` on every route that writes (SQLite only: another writer, such as an
   import, held the database longer than ``SQLITE_BUSY_TIMEOUT``).
 
@@ -61,7 +62,6 @@ SCHEMAS = {
 }
 
 DESCRIPTIONS = {
-    400: "The body is not valid JSON.",
     401: "No valid API key: send `Authorization: Bearer <key>` with an active key.",
     404: "No such store in the key's account (another account's store answers the same), or no such item in the store.",
     413: "The request body is larger than the server accepts; the message says the limit.",
@@ -91,8 +91,6 @@ def error_statuses(path: str, method: str, operation: dict) -> list[int]:
     statuses = []
     has_body = "requestBody" in operation
     has_params = bool(operation.get("parameters"))
-    if has_body:
-        statuses.append(400)
     if operation.get("security"):
         statuses.append(401)
     if "{store_id}" in path:
