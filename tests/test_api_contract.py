@@ -188,7 +188,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         str(tmp_path / "report"),
     ]
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT, cwd=tmp_path, env=env)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT, cwd=tmp_path, env=env)
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        pytest.fail(f"schemathesis ran over its {TIME_LIMIT} s limit (MC_SCHEMATHESIS_TIMEOUT):\n{partial}")
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     print(output)
