@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test ci lint format install collectstatic
+.PHONY: run test ci contract lint format install collectstatic
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(VENV)/.installed
 ci: $(VENV)/.installed
 	bash scripts/ci_prepare.sh
 	$(PY) scripts/run_tests.py --strict
+
+## make contract: the API contract alone: the OpenAPI document's error statuses, then schemathesis against a
+## live server on PostgreSQL at TEST_POSTGRES_URL (make test and make ci run it in their PostgreSQL pass).
+contract: $(VENV)/.installed
+	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/memory_console} \
+		$(PY) -m pytest -q tests/test_api_contract.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -43,6 +43,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when the change came through the JSON API: the key that made it. The label above keeps the
+    # key's name ("API key “CRM sync”") whatever happens to the key later (keys are revoked, not deleted).
+    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=64)
     summary = models.CharField(max_length=500)
@@ -75,7 +78,12 @@ class ApiKey(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+        return self.audit_label
+
+    @property
+    def audit_label(self) -> str:
+        """How the key is named as an actor: in the audit trail, on imports it uploaded."""
+        return f"API key “{self.name}”"
 
     @property
     def is_active(self) -> bool:

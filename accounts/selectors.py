@@ -10,7 +10,7 @@ def member_get(*, account_id: int, membership_id: int) -> Membership | None:
 
 
 def audit_events(*, account_id: int, store_id: int | None = None):
-    events = AuditEvent.objects.filter(account_id=account_id)
+    events = AuditEvent.objects.filter(account_id=account_id).select_related("api_key")
     if store_id is not None:
         events = events.filter(store_id=store_id)
     return events.order_by("-created_at", "-id")

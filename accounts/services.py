@@ -31,14 +31,25 @@ def audit_record(
     store_id: int | None = None,
     details: dict | None = None,
 ) -> AuditEvent:
+    """Write one entry of the account's Activity trail.
+
+    ``actor`` is who made the change: a user (console, commands), an ``ApiKey`` (every write through
+    the JSON API: the event keeps the key and the label “API key “NAME””, which stays when the key is
+    revoked), a text label, or None for the system itself (workers, recovery), shown as "system".
+    """
+    user = key = None
     label = ""
-    if actor is not None:
+    if isinstance(actor, ApiKey):
+        key, label = actor, actor.audit_label
+    elif actor is not None:
         label = getattr(actor, "email", "") or str(actor)
+        user = actor if getattr(actor, "pk", None) else None
     return AuditEvent.objects.create(
         account=account,
         store_id=store_id,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=label,
+        actor=user,
+        api_key=key,
+        actor_label=label[:254],
         action=action,
         summary=summary[:500],
         details=details or {},

@@ -67,7 +67,7 @@ def create_rule(request, store_id: int, payload: RuleIn):
     store = api_store(request, store_id)
     rule = services.identity_rule_create(
         store=store,
-        actor=None,
+        actor=request.auth,
         name=payload.name,
         kind=payload.kind,
         limit=payload.limit,
@@ -80,7 +80,7 @@ def create_rule(request, store_id: int, payload: RuleIn):
 @router.put("/{store_id}/identity-rules/order", response=list[RuleOut], summary="Set the priority order of all rules")
 def order_rules(request, store_id: int, payload: RuleOrder):
     store = api_store(request, store_id)
-    services.identity_rules_reorder(store=store, actor=None, rule_ids=payload.rule_ids)
+    services.identity_rules_reorder(store=store, actor=request.auth, rule_ids=payload.rule_ids)
     return list(identity_rules(store=store))
 
 
@@ -90,7 +90,7 @@ def update_rule(request, store_id: int, rule_id: int, payload: RuleUpdate):
     rule = get_object_or_404(IdentityRule, pk=rule_id, store=store)
     return services.identity_rule_update(
         rule=rule,
-        actor=None,
+        actor=request.auth,
         name=payload.name,
         limit=payload.limit,
         mapped_traits=_traits(store, payload.mapped_traits),
@@ -100,5 +100,5 @@ def update_rule(request, store_id: int, rule_id: int, payload: RuleUpdate):
 @router.delete("/{store_id}/identity-rules/{rule_id}", response={204: None}, summary="Delete a rule")
 def delete_rule(request, store_id: int, rule_id: int):
     rule = get_object_or_404(IdentityRule, pk=rule_id, store=api_store(request, store_id))
-    services.identity_rule_delete(rule=rule, actor=None)
+    services.identity_rule_delete(rule=rule, actor=request.auth)
     return Status(204, None)

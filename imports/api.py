@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from memory_console.errors import FieldError
-from profiles.services import Source
 from stores.api import api_store
 
 from .models import ProfileImport
@@ -112,7 +111,7 @@ def import_create(request, store_id: int, mapping: Form[str | None] = None, file
         raise ValidationError([FieldError(f"{name}: this field is required.", (name,)) for name in missing])
     specs = _specs(mapping)
     profile_import = import_start(
-        store=store, actor=Source.api_key(request.auth.name), file_name=file.name, chunks=file.chunks(), specs=specs
+        store=store, actor=request.auth, file_name=file.name, chunks=file.chunks(), specs=specs
     )
     return Status(202, _out(profile_import))
 

@@ -25,6 +25,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, ValidationError
 from django.db import OperationalError
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -35,6 +36,7 @@ from accounts.services import api_key_authenticate
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 from memory_console.jsonvalues import json_problem, loads
+from memory_console.openapi import openapi_add_error_responses
 from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
 
@@ -206,6 +208,14 @@ def validation_error(request, exc):
     return api.create_response(request, {"detail": [_body(i) for i in error_items(exc)]}, status=422)
 
 
+@api.exception_handler(MultiPartParserError)
+def unreadable_form(request, exc):
+    """A multipart body Django cannot parse (no or an empty boundary, a cut-off part): 422, not a
+    server error (found by the schemathesis run, tests/test_api_contract.py)."""
+    msg = f"The multipart form body cannot be read ({exc})."
+    return api.create_response(request, {"detail": [{"loc": ["body"], "msg": msg}]}, status=422)
+
+
 def _body(item):
     return {"loc": ["body", *item["loc"]], "msg": item["msg"]}
 
@@ -234,3 +244,11 @@ def _mount():
 
 
 _mount()
+
+
+def _openapi_schema(*, _build=api.get_openapi_schema, **kwargs):
+    """ninja's document plus every error status each route can answer (memory_console.openapi)."""
+    return openapi_add_error_responses(_build(**kwargs))
+
+
+api.get_openapi_schema = _openapi_schema

@@ -8,10 +8,9 @@ pydantic models, enums, URLs and addresses through ninja's.
 """
 
 import orjson
-from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 
-from memory_console.jsonvalues import dumps_bytes, loads
+from memory_console.jsonvalues import dumps_bytes
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
@@ -26,10 +25,3 @@ class ExactJSONRenderer(JSONRenderer):
         except TypeError:
             return super().render(request, data, response_status=response_status)
 
-
-class ExactJSONParser(Parser):
-    """Request bodies with exact numbers (`jsonvalues.loads`). Interim: the API's own request parser
-    (memory_console/api.py, with the body checks) replaces this one."""
-
-    def parse_body(self, request):
-        return loads(request.body)

@@ -5,6 +5,7 @@ environment variable with a safe local default; README.md documents each.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "identity",
     "conversations",
     "imports",
+    "axes",  # sign-in throttling (settings at the end)
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "memory_console.busy.DatabaseBusyMiddleware",  # SQLite's "database is locked": 503 with the reason
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a locked-out sign-in into its page
 ]
 
 ROOT_URLCONF = "memory_console.urls"
@@ -124,6 +127,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes checks every sign-in first (it needs the request: tests sign in with force_login or
+# through the form, not client.login); the API's bearer keys do not go through these backends.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -201,3 +211,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Sign-in throttling (django-axes, https://django-axes.readthedocs.io/): after AXES_FAILURE_LIMIT
+# failed sign-ins for one email from one IP address, that pair is refused for AXES_COOLOFF_MINUTES
+# (a failed try meanwhile starts the wait again); a successful sign-in clears the count. The IP
+# address is REMOTE_ADDR: behind a reverse proxy that is the proxy's, so the lock is per email.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.auth_views.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.auth_views.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what it counts; successful sign-ins are not logged
+AXES_VERBOSE = False

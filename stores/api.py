@@ -35,7 +35,9 @@ def list_stores(request):
 
 @router.post("", response={201: StoreOut}, summary="Create a memory store (with the default traits and rules)")
 def create_store(request, payload: StoreIn):
-    store = store_create(account=request.auth.account, actor=None, name=payload.name, description=payload.description)
+    store = store_create(
+        account=request.auth.account, actor=request.auth, name=payload.name, description=payload.description
+    )
     return Status(201, store)
 
 

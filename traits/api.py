@@ -54,14 +54,16 @@ def list_groups(request, store_id: int):
 @router.post("/{store_id}/trait-groups", response={201: TraitGroupOut}, summary="Add a trait group")
 def create_group(request, store_id: int, payload: TraitGroupIn):
     store = api_store(request, store_id)
-    group = services.trait_group_create(store=store, actor=None, name=payload.name, description=payload.description)
+    group = services.trait_group_create(
+        store=store, actor=request.auth, name=payload.name, description=payload.description
+    )
     return Status(201, group)
 
 
 @router.delete("/{store_id}/trait-groups/{group_id}", response=Deleted, summary="Delete a trait group and its values")
 def delete_group(request, store_id: int, group_id: int):
     group = get_object_or_404(TraitGroup, pk=group_id, store=api_store(request, store_id))
-    return {"deleted": True, "profiles_changed": services.trait_group_delete(group=group, actor=None)}
+    return {"deleted": True, "profiles_changed": services.trait_group_delete(group=group, actor=request.auth)}
 
 
 @router.post(
@@ -72,7 +74,7 @@ def delete_group(request, store_id: int, group_id: int):
 def create_trait(request, store_id: int, group_id: int, payload: TraitIn):
     group = get_object_or_404(TraitGroup, pk=group_id, store=api_store(request, store_id))
     trait = services.trait_create(
-        group=group, actor=None, name=payload.name, data_type=payload.data_type, description=payload.description
+        group=group, actor=request.auth, name=payload.name, data_type=payload.data_type, description=payload.description
     )
     return Status(201, trait)
 
@@ -80,4 +82,4 @@ def create_trait(request, store_id: int, group_id: int, payload: TraitIn):
 @router.delete("/{store_id}/traits/{trait_id}", response=Deleted, summary="Delete a trait and its values")
 def delete_trait(request, store_id: int, trait_id: int):
     trait = get_object_or_404(Trait.objects.select_related("group"), pk=trait_id, store=api_store(request, store_id))
-    return {"deleted": True, "profiles_changed": services.trait_delete(trait=trait, actor=None)}
+    return {"deleted": True, "profiles_changed": services.trait_delete(trait=trait, actor=request.auth)}
