@@ -24,4 +24,3 @@ class ExactJSONRenderer(JSONRenderer):
             return dumps_bytes(data, option=_OPTIONS, default=encoder.default)
         except TypeError:
             return super().render(request, data, response_status=response_status)
-
