@@ -130,6 +130,16 @@ def text_clean(text: str, *, multiline: bool = False, max_length: int | None = M
     return text_nfc(text)
 
 
+def description_clean(text: str | None, *, max_length: int) -> str:
+    """A description (stores, trait groups, traits): multi-line text in NFC, trimmed, at most
+    `max_length` characters; TextError otherwise ("contains U+0000 NULL", "can have at most 500
+    characters")."""
+    text = text_clean(text or "", multiline=True, max_length=None).strip()
+    if len(text) > max_length:
+        raise TextError(f"can have at most {max_length:,} characters")
+    return text
+
+
 def text_nfc(text: str) -> str:
     """`text` in Unicode NFC (cheap when it already is: ASCII, or most real text)."""
     if text.isascii() or unicodedata.is_normalized("NFC", text):

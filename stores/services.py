@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Account
 from accounts.services import audit_record
 from identity.services import identity_rules_defaults_create
-from memory_console.text import TextError, text_clean
+from memory_console.text import TextError, description_clean, text_clean
 from traits.services import trait_defaults_create
 
 from .models import Store
@@ -112,14 +112,10 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_description(description: str) -> str:
-    """Multi-line text in NFC (tab and line breaks allowed, other control characters refused), trimmed."""
     try:
-        description = text_clean(description or "", multiline=True, max_length=None).strip()
+        return description_clean(description, max_length=DESCRIPTION_MAX)
     except TextError as exc:
         raise ValidationError({"description": f"The description {exc.reason}."}) from None
-    if len(description) > DESCRIPTION_MAX:
-        raise ValidationError({"description": f"The description can have at most {DESCRIPTION_MAX:,} characters."})
-    return description
 
 
 def _check_unique(*, account_id: int, name: str, exclude_pk: int | None = None) -> None:

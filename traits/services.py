@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.services import audit_record
-from memory_console.text import TextError, text_clean, text_nfc
+from memory_console.text import TextError, description_clean, text_nfc
 from profiles.services import profile_traits_remove
 from stores.config import store_config_bump
 from stores.models import Store
@@ -18,14 +18,10 @@ DESCRIPTION_MAX = Trait._meta.get_field("description").max_length
 
 
 def _clean_description(description: str) -> str:
-    """Multi-line text in NFC (tab and line breaks allowed, other control characters refused), trimmed."""
     try:
-        description = text_clean(description or "", multiline=True, max_length=None).strip()
+        return description_clean(description, max_length=DESCRIPTION_MAX)
     except TextError as exc:
         raise ValidationError({"description": f"The description {exc.reason}."}) from None
-    if len(description) > DESCRIPTION_MAX:
-        raise ValidationError({"description": f"The description can have at most {DESCRIPTION_MAX:,} characters."})
-    return description
 
 
 def _clean_name(name: str, *, what: str, field: str = "name") -> str:
