@@ -25,7 +25,7 @@ class EventIn(Schema):
     timestamp: datetime | None = Field(
         None,
         description="ISO 8601; without an offset it is read as UTC; from 1900-01-01T00:00:00Z to "
-        "9999-12-31T23:59:59Z once converted to UTC; none means now",
+        "9999-12-30T23:59:59Z once converted to UTC; none means now",
     )
     properties: dict[str, Any] = {}
 

@@ -1,4 +1,4 @@
-"""The one timestamp rule (memory_console/timestamps.py): UTC, years 1900 to 9999, naive read as UTC."""
+"""The one timestamp rule (memory_console/timestamps.py): UTC, 1900-01-01 to 9999-12-30, naive read as UTC."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -15,7 +15,8 @@ from memory_console.timestamps import FORMAT_MESSAGE, RANGE_MESSAGE, TimestampEr
         ("2026-11-24 12:00:00+02:00", datetime(2026, 11, 24, 10, tzinfo=UTC)),
         (datetime(2026, 11, 24, 10), datetime(2026, 11, 24, 10, tzinfo=UTC)),
         (datetime(1900, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), datetime(1900, 1, 1, tzinfo=UTC)),
-        ("9999-12-31T23:59:59.999999Z", datetime.max.replace(tzinfo=UTC)),
+        ("9999-12-30T23:59:59.999999Z", datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("9999-12-31T09:59:59+10:00", datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_timestamps_in_range_come_back_in_utc(value, expected):
@@ -28,6 +29,7 @@ def test_timestamps_in_range_come_back_in_utc(value, expected):
     "value",
     [
         "9999-12-31T23:59:59-10:00",
+        "9999-12-31T00:00:00Z",  # a day short of datetime.max, so every display time zone can show it
         datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))),
         "0001-01-01T00:00:00+01:00",
         "1899-12-31T23:59:59.999999Z",

@@ -11,6 +11,8 @@ letter typed as base letter + combining accent counts as the listed letter.
 import string
 import unicodedata
 
+from memory_console.text import describe_char, shows_raw
+
 SPECIAL = "!@#$%^&*()_+-=[]{}:\\|.`~<>/?"
 NON_ENGLISH = (
     "àáâäǎæãåāçćčċďðḍèéêëěẽēėęğġgg͟hħḥh̤ìíîïǐĩīıįķk͟hłļľl̥ṁm̐òóôöǒœøõōřṛr̥ɽßşșśšṣs̤s̱sțťþṭt̤ʈùúûüǔũūűůŵýŷÿźžżẓz̤"
@@ -29,11 +31,12 @@ def disallowed_characters(text: str) -> list[str]:
 
 
 def describe(char: str) -> str:
+    """“é” for a character that shows, else its code point and name (`memory_console.text.describe_char`)."""
     if char == " ":
         return "space"
-    if char.isprintable() and not unicodedata.category(char).startswith("M"):
+    if shows_raw(char):
         return f"“{char}”"
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'character')}"
+    return describe_char(char)
 
 
 def spacing_problem(text: str) -> str | None:
@@ -41,8 +44,9 @@ def spacing_problem(text: str) -> str | None:
         return "must not start or end with a space"
     if "  " in text:
         return "must not contain consecutive spaces"
-    if any(c.isspace() and c != " " for c in text):
-        return "must not contain tabs or line breaks"
+    other = [c for c in dict.fromkeys(text) if c.isspace() and c != " "]
+    if other:
+        return "must not contain " + ", ".join(describe_char(c) for c in other) + " (only single spaces)"
     return None
 
 
