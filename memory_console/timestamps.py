@@ -4,8 +4,8 @@ A timestamp is stored in UTC and must fall in **1900-01-01T00:00:00Z to 9999-12-
 after conversion to UTC. PostgreSQL would store ``9999-12-31T23:59:59-10:00`` (year 10000 in UTC),
 but Python cannot read it back, so a profile holding it could never be shown again; and the console
 shows times in the display time zone (`TIME_ZONE`, up to 14 hours ahead of UTC), so the upper bound
-keeps a day short of Python's `datetime.max` to let every time zone show it. The lower bound keeps out typing slips (year 0026 for 2026)
-and dates no customer event has. A timestamp without a UTC offset ("naive", e.g.
+keeps a day short of Python's `datetime.max` to let every time zone show it. The lower bound keeps
+out typing slips (year 0026 for 2026) and dates no customer event has. A timestamp without a UTC offset ("naive", e.g.
 ``2026-11-24T10:00:00``) is read as UTC, whatever the display time zone (`TIME_ZONE`) is.
 """
 
