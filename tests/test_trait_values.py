@@ -547,3 +547,60 @@ def test_every_stored_profile_stays_readable_after_these_values(store, shop, api
         assert page.status_code == 200
     listing = admin_client.get(reverse("profiles:list", args=[store.pk]))
     assert listing.status_code == 200
+
+
+# -- hostile nesting (review of issue 13) ----------------------------------------------------------
+
+# A 100 KB array string nested 50,000 levels deep: Python's JSON decoder recurses once per level.
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+def _identify_body(email: str, tags: str) -> str:
+    return json.dumps({"identifiers": {"email": email}, "traits": {"Shop": {"tags": tags}}})
+
+
+@pytest.mark.parametrize("tags", [DEEP, "[" * 65 + "]" * 65], ids=["50000 levels", "65 levels"])
+def test_a_deeply_nested_array_string_is_refused_naming_the_field_through_the_api(store, shop, api, tags):
+    answer = api.post(f"/stores/{store.pk}/profiles/identify", _identify_body("d1@example.test", tags))
+    assert answer.status_code == 422, answer.content[:300]
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "traits", "Shop", "tags"]
+    assert "more than 64 levels deep" in error["msg"]
+    assert not Identifier.objects.filter(store=store, value="d1@example.test").exists()
+
+    items = f"{_identify_body('d2@example.test', tags)}, {_identify_body('d3@example.test', '[1, 2]')}"
+    answer = api.post(f"/stores/{store.pk}/profiles/identify-batch", f'{{"items": [{items}]}}')
+    assert answer.status_code == 200, answer.content[:300]
+    first, second = answer.json()["results"]
+    assert not first["ok"] and first["errors"][0]["loc"] == ["body", "items", 0, "traits", "Shop", "tags"]
+    assert "more than 64 levels deep" in first["errors"][0]["msg"]
+    assert second["ok"] and holder(store, "email", "d3@example.test").traits["Shop"]["tags"] == [1, 2]
+    assert not Identifier.objects.filter(store=store, value="d2@example.test").exists()
+
+
+def test_an_api_body_nested_deeper_than_64_levels_is_refused_however_deep(store, api):
+    for depth in (65, 50_000):
+        body = '{"a": ' + "[" * depth + "]" * depth + "}"
+        answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+        assert answer.status_code == 422, answer.content[:300]
+        assert answer.json()["detail"] == [
+            {"loc": ["body"], "msg": "The request body nests objects and arrays more than 64 levels deep."}
+        ]
+
+
+def test_a_deeply_nested_array_is_refused_by_the_console_search_and_the_inline_edit(store, shop, admin_client):
+    listing = admin_client.get(reverse("profiles:list", args=[store.pk]), {"q": f"Shop.tags = {DEEP}"})
+    assert listing.status_code == 200
+    assert "Shop.tags: “" in listing.content.decode() and "more than 64 levels deep" in listing.content.decode()
+    page = profile_search(store=store, q="Shop.tags = " + "[" * 65 + "]" * 65)
+    assert page.search.mode == "invalid" and "more than 64 levels deep" in page.search.error
+
+    profile = profile_identify(
+        store=store, identifiers=[("email", "d4@example.test")], traits={"Shop": {"tags": ["x"]}}, source="t"
+    ).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, shop.traits.get(name="tags").pk])
+    answer = admin_client.post(url, {"value": DEEP}, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
+    assert "more than 64 levels deep" in answer.content.decode()
+    profile.refresh_from_db()
+    assert profile.traits["Shop"]["tags"] == ["x"]

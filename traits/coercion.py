@@ -18,14 +18,16 @@ console's search (`profiles.selectors.parse_profile_query`):
   and group separators (``1,234.5``, ``1.234,5``, ``1,5``: which digits are decimals is ambiguous);
 - boolean: true/false/yes/no/1/0 in any case (or JSON true/false, 1/0);
 - array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped);
-  string items follow the string rule, number items keep their exact value.
+  string items follow the string rule, number items keep their exact value. JSON text nesting
+  arrays more than `memory_console.jsonvalues.MAX_DEPTH` (64) levels is refused as such, however
+  deep (Python's decoder would run out of stack at about 1,000 levels).
 """
 
 import math
 import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
-from memory_console.jsonvalues import dumps, exact_number, loads
+from memory_console.jsonvalues import JSONTooDeep, dumps, exact_number, loads
 from memory_console.text import TextError, text_clean
 
 DELETE_MARKER = "\\N"
@@ -190,6 +192,8 @@ def _array(raw, label):
         if text.startswith("["):
             try:
                 items = loads(text)  # numbers exactly as written
+            except JSONTooDeep as exc:  # [[[...]]] thousands deep would exhaust the decoder's stack
+                raise TraitValueError(label, raw, f"is not an array of values: {exc}") from None
             except ValueError:
                 raise TraitValueError(label, raw, "is not a valid JSON array") from None
             if not isinstance(items, list):  # pragma: no cover - "[" always parses to a list
