@@ -6,6 +6,7 @@ stored in NFC, at most 1 MB. Numbers: every digit kept, on PostgreSQL and SQLite
 (console page, API) and searched. Each test runs on both databases.
 """
 
+import html
 import json
 import re
 from decimal import Decimal
@@ -604,3 +605,39 @@ def test_a_deeply_nested_array_is_refused_by_the_console_search_and_the_inline_e
     assert "more than 64 levels deep" in answer.content.decode()
     profile.refresh_from_db()
     assert profile.traits["Shop"]["tags"] == ["x"]
+
+
+# -- inline edit of arrays (review of issue 13) ----------------------------------------------------
+
+
+def test_saving_an_array_unchanged_in_the_inline_edit_changes_nothing(store, shop, api, admin_client):
+    """The edit box holds the array as JSON: ``a;b`` stays one item and every number keeps its type
+    and digits, so Save without a change changes neither the value nor its stamp."""
+    text = "email,tags,note\r\nv1@example.test,a;b|c,x\r\n"  # a CSV array cell: items split on |
+    assert run(store, text, ["email=identifier:email", "tags=Shop.tags", "note=Shop.note"]).rows_ingested == 1
+    body = f'{{"identifiers": {{"email": "v2@example.test"}}, "traits": {{"Shop": {{"tags": [{TINY}, 2, "Nuñez"]}}}}}}'
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    trait = shop.traits.get(name="tags")
+    cases = [
+        ("v1@example.test", ["a;b", "c"], '["a;b","c"]'),
+        ("v2@example.test", [Decimal(TINY), 2, "Nuñez"], f'[{TINY},2,"Nuñez"]'),
+    ]
+    for email, expected, as_json in cases:
+        profile = holder(store, "email", email)
+        assert profile.traits["Shop"]["tags"] == expected
+        stamp = trait_stamp(profile.trait_sources, "Shop", "tags")
+        url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, trait.pk])
+        for htmx in ({"HTTP_HX_REQUEST": "true"}, {}):  # the inline editor and the page without JavaScript
+            form = admin_client.get(url, **htmx).content.decode()
+            shown = html.unescape(re.search(r'name="value" value="([^"]*)"', form).group(1))
+            assert shown == as_json
+            saved = admin_client.post(url, {"value": shown}, **htmx)
+            assert saved.status_code in (200, 302) and "invalid-feedback" not in saved.content.decode()
+            profile.refresh_from_db()
+            assert profile.traits["Shop"]["tags"] == expected
+            assert [type(item) for item in profile.traits["Shop"]["tags"]] == [type(item) for item in expected]
+            assert trait_stamp(profile.trait_sources, "Shop", "tags") == stamp  # no change, so no new stamp
+    # The read-only row stays plain text, an item holding “;” quoted so it reads as one item.
+    imported = holder(store, "email", "v1@example.test")
+    page = admin_client.get(reverse("profiles:detail", args=[store.pk, imported.pk])).content.decode()
+    assert '<td data-testid="trait-value">&quot;a;b&quot;; c</td>' in page
