@@ -12,7 +12,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from accounts.services import api_key_create
@@ -444,11 +443,67 @@ def test_search_by_number_matches_the_exact_number(store, shop):
     assert found(f"Shop.tags = [{BIG}]") == same  # an array holding it
     assert found(f"Shop.points = {TINY}") == [ids[TINY]]
     assert found("Shop.points = 123456789012345678") == [ids["123456789012345678"]]
-    if connection.vendor == "postgresql":
-        assert found("Shop.points = 1") == [ids["1"]]  # JSONB compares numbers exactly
-    else:
-        # SQLite compares a number a float holds as that float (README): 1.0000000000000001 rounds to 1.
-        assert found("Shop.points = 1") == sorted([ids["1"], ids[TINY]])
+    # One search, one result on both databases: a float rounds 1.0000000000000001 to 1, but SQLite
+    # compares the stored number's text too (PostgreSQL's JSONB compares numbers exactly).
+    assert found("Shop.points = 1") == found("Shop.points = 1.0") == found("Shop.points = 1e0") == [ids["1"]]
+    assert found(f"Shop.points = {TINY}") == [ids[TINY]]
+    assert found("Shop.tags = [1]") == found("Shop.tags = [1.0]") == [ids["1"]]
+    assert found(f"Shop.tags = [{TINY}]") == [ids[TINY]]
+    assert found("Shop.tags = [7]") == sorted(ids.values())
+
+
+def test_a_number_in_an_array_has_the_type_and_text_a_number_trait_gives_it():
+    """So that one number is one stored text, which SQLite's search compares."""
+    items = coerce_trait_value("array", "[1.0, 1e20, 123456789012345678901234.0, 2.50, 1.0E-7, " + TINY + "0]")
+    assert items == [1, 10**20, 123456789012345678901234, 2.5, 1e-7, Decimal(TINY)]
+    assert [type(item) for item in items] == [int, int, int, float, float, Decimal]
+    assert str(items[-1]) == TINY  # trailing zero dropped: one text per number
+    with pytest.raises(TraitValueError, match="holds a number over 64 characters"):
+        coerce_trait_value("array", "[0." + "1" * 70 + "]")  # a Decimal of 70 digits is not rounded silently
+
+
+@pytest.mark.parametrize(
+    "stored, same, other",
+    [
+        ("0.1", ["0.10", "1e-1", "1.0E-1"], "0.1000000000000000001"),  # a float rounds the other to 0.1
+        ("100000000000000000000", ["1e20", "100000000000000000000.0", "1E+20"], "100000000000000000001"),
+        ("0.0000001", ["1e-7", "1.0E-7", "0.00000010"], "0.00000010000000000000001"),
+        ("-2.5", ["-2.50", "-25e-1"], "-2.5000000000000000001"),
+        ("9007199254740993", ["9007199254740993.0", "9.007199254740993e15"], "9007199254740992"),  # 2^53 + 1, 2^53
+    ],
+)
+def test_a_number_search_finds_the_number_however_written_and_nothing_else(
+    store, shop, api, admin_client, stored, same, other
+):
+    """Numbers stored by the CSV import, the API (as a JSON number and as text) and the console's
+    inline edit match a search for the same number however it is written, on both databases, and
+    never a number that rounds to the same float."""
+    specs = ["email=identifier:email", "points=Shop.points", "note=Shop.note"]
+    text = f"email,points,note\r\nn1@example.test,{stored},x\r\nn2@example.test,{other},x\r\n"
+    assert run(store, text, specs).rows_ingested == 2
+    for n, value in enumerate(same):
+        traits = f'{{"Shop": {{"points": {value}, "tags": ["x", {value}]}}}}'  # JSON numbers
+        body = f'{{"identifiers": {{"email": "j{n}@example.test"}}, "traits": {traits}}}'
+        assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+        traits = {"Shop": {"points": value, "tags": f'["x", {value}]'}}  # text
+        body = json.dumps({"identifiers": {"email": f"t{n}@example.test"}, "traits": traits})
+        assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+        edited = profile_identify(store=store, identifiers=[("email", f"e{n}@example.test")], traits={}, source="t")
+        for trait, typed in (("points", value), ("tags", f'["x", {value}]')):
+            url = reverse("profiles:trait_edit", args=[store.pk, edited.profile.pk, shop.traits.get(name=trait).pk])
+            assert admin_client.post(url, {"value": typed}).status_code == 302
+    wanted = sorted(
+        holder(store, "email", f"{prefix}{n}@example.test").pk for prefix in "jte" for n in range(len(same))
+    )
+
+    def found(query):
+        return sorted(p.pk for p in profile_search(store=store, q=query).profiles)
+
+    for value in [stored, *same]:
+        assert found(f"Shop.points = {value}") == sorted([holder(store, "email", "n1@example.test").pk, *wanted])
+        assert found(f"Shop.tags = [{value}]") == wanted
+    assert found(f"Shop.points = {other}") == [holder(store, "email", "n2@example.test").pk]
+    assert found(f"Shop.tags = [{other}]") == []
 
 
 # -- stamps ----------------------------------------------------------------------------------------

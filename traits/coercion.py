@@ -170,17 +170,24 @@ def _text(raw: str, label, original=None) -> str:
 
 
 def _item(item, raw, label):
-    """One array item: a string by the string rule, a number as given within the number rule's
-    range (below 10^64, 0 or at least 10^-64), a boolean or null."""
+    """One array item: a string by the string rule, a number by the number rule (the same type and
+    so the same stored text as a number trait's value: ``1.0`` is 1, ``1e20`` is 10^20), a boolean
+    or null."""
     if isinstance(item, str):
         return _text(item, label, raw)
     if item is None or isinstance(item, bool):
         return item
-    if isinstance(item, int | float | Decimal) and (isinstance(item, int) or math.isfinite(item)):
-        size = item.copy_abs() if isinstance(item, Decimal) else abs(item)  # Decimal's abs() rounds to 28 digits
-        if size >= _LIMIT or item and size < _SMALLEST:
-            raise TraitValueError(label, raw, "is an array that holds a number out of range (10^-64 to 10^64)")
-        return item.normalize(_NO_ROUNDING) if isinstance(item, Decimal) else item
+    if isinstance(item, int | float | Decimal):
+        try:
+            return _number(item, label)
+        except TraitValueError as exc:
+            if exc.reason.endswith("is not a finite number"):
+                reason = "is an array that holds objects, arrays or non-finite numbers"
+            elif exc.reason.startswith("is too long"):
+                reason = f"is an array that holds a number over {MAX_NUMBER_LENGTH} characters"
+            else:
+                reason = "is an array that holds a number out of range (10^-64 to 10^64)"
+            raise TraitValueError(label, raw, reason) from None
     raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
 
