@@ -696,3 +696,39 @@ def test_saving_an_array_unchanged_in_the_inline_edit_changes_nothing(store, sho
     imported = holder(store, "email", "v1@example.test")
     page = admin_client.get(reverse("profiles:detail", args=[store.pk, imported.pk])).content.decode()
     assert '<td data-testid="trait-value">&quot;a;b&quot;; c</td>' in page
+
+
+# -- JSON numbers for string traits (review of issue 13) -------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["0.10", "1E5", "1e23", "2.5", "123456789012345678.5", "-0.0"])
+def test_a_json_number_with_a_fraction_or_exponent_for_a_string_trait_is_refused_not_rewritten(
+    store, shop, api, number
+):
+    """Its digits as written are gone once the JSON is read (0.10 is 0.1, 1E5 is 100000.0): refused,
+    asking for text, rather than stored as other text than the client wrote."""
+    body = f'{{"identifiers": {{"email": "s1@example.test"}}, "traits": {{"Shop": {{"note": {number}}}}}}}'
+    answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+    assert answer.status_code == 422, answer.content
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "traits", "Shop", "note"]
+    assert 'send text for a string trait, e.g. "0.10"' in error["msg"]
+    assert not Identifier.objects.filter(store=store, value="s1@example.test").exists()
+    item = f'{{"identifiers": {{"email": "s2@example.test"}}, "traits": {{"Contact": {{"phone": {number}}}}}}}'
+    answer = api.post(f"/stores/{store.pk}/profiles/identify-batch", f'{{"items": [{item}]}}')
+    (result,) = answer.json()["results"]
+    assert not result["ok"] and result["errors"][0]["loc"] == ["body", "items", 0, "traits", "Contact", "phone"]
+    assert 'send text for a string trait, e.g. "0.10"' in result["errors"][0]["msg"]
+    # As text it is kept exactly as written.
+    body = json.dumps({"identifiers": {"email": "s1@example.test"}, "traits": {"Shop": {"note": number}}})
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    assert holder(store, "email", "s1@example.test").traits["Shop"]["note"] == number
+
+
+def test_a_json_integer_for_a_string_trait_is_its_digits(store, shop, api):
+    big = "12345678901234567890123"  # beyond 64 bits: still every digit
+    traits = f'{{"Shop": {{"note": {big}}}, "Contact": {{"lastName": 42}}}}'
+    body = f'{{"identifiers": {{"email": "s3@example.test"}}, "traits": {traits}}}'
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    traits = holder(store, "email", "s3@example.test").traits
+    assert traits["Shop"]["note"] == big and traits["Contact"]["lastName"] == "42"

@@ -7,8 +7,10 @@ console's search (`profiles.selectors.parse_profile_query`):
 - ``None`` or the marker ``\\N`` means "remove the trait from the profile" (`DELETE`);
 - string: any Unicode text as given, stored in NFC, line breaks and tabs allowed; control
   characters and lone surrogates are refused, named by code point; at most 1 MB
-  (`memory_console.text.text_clean`, the rule every path shares). JSON numbers become their
-  decimal text as written; booleans, lists and objects fail;
+  (`memory_console.text.text_clean`, the rule every path shares). A JSON integer becomes its
+  digits (``42`` is ``"42"``); a JSON number with a decimal point or exponent is refused, since its
+  text is gone once decoded (``0.10`` is read as 0.1, ``1E5`` as 100000.0), asking for text
+  instead; booleans, lists and objects fail;
 - number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers, `Decimal`),
   kept **exactly**: an integer value is an `int` (``"2.0"`` is 2), another value a `float` when the
   float's shortest text is the same number (``0.1``), else a `Decimal` with every digit
@@ -212,17 +214,20 @@ def _array(raw, label):
     return [_item(item, raw, label) for item in items]
 
 
+_NUMBER_FOR_TEXT = (
+    "is a number with a decimal point or exponent, whose digits as written are not kept: send text for a string "
+    'trait, e.g. "0.10"'
+)
+
+
 def _string(raw, label):
     if isinstance(raw, str):
         return _text(raw, label)
-    if isinstance(raw, Decimal):
-        if not raw.is_finite():
-            raise TraitValueError(label, raw, "is not text")
-        return str(raw)
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        if isinstance(raw, float) and not math.isfinite(raw):
-            raise TraitValueError(label, raw, "is not text")
-        return str(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)  # a JSON integer: its digits are the text it was written as
+    if isinstance(raw, float | Decimal):
+        # JSON 0.10, 1E5, 1e23 arrive as 0.1, 100000.0, 1e+23: refused rather than stored as other text.
+        raise TraitValueError(label, raw, _NUMBER_FOR_TEXT)
     raise TraitValueError(label, raw, "is not text")
 
 
