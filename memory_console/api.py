@@ -7,10 +7,11 @@ every answer, errors included, is JSON:
 - **422** ``{"detail": [{"loc": [...], "msg": "..."}]}`` (ninja's shape for schema errors) for
   invalid input. ``loc`` starts with where the value was: ``"body"`` (then the path inside the JSON
   body), ``"query"`` (then the parameter name) or ``"form"``. A body must be one JSON object (not
-  ``1.5``, ``[]`` or ``null``) of valid UTF-8 JSON nested at most `MAX_DEPTH` (64) levels. Before
-  any service runs, `ExactJSONParser` refuses a string (or key) holding NUL or a lone surrogate
-  (``"\\ud800"``) and a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming its path, and a
-  query or form value holding NUL.
+  ``1.5``, ``[]`` or ``null``) of valid UTF-8 JSON nested at most `MAX_DEPTH` (64) levels (the
+  limit `memory_console.jsonvalues.loads` applies to array values too). Before any service runs,
+  `ExactJSONParser` refuses a string (or key) holding NUL or a lone surrogate (``"\\ud800"``) and
+  a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming its path, and a query or form
+  value holding NUL.
 - **413** ``{"detail": "..."}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, naming the limit
   (and for a form with more fields or files than Django reads).
 - **500** ``{"detail": "Internal server error"}`` for anything unexpected; the traceback is logged
@@ -35,7 +36,7 @@ from ninja.security import HttpBearer
 from accounts.services import api_key_authenticate
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
-from memory_console.jsonvalues import json_problem, loads
+from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, loads
 from memory_console.openapi import openapi_add_error_responses
 from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
@@ -68,14 +69,12 @@ class ExactJSONParser(Parser):
             data = loads(request.body)
         except UnicodeDecodeError:
             raise BodyRefused(("body",), "The request body is not UTF-8 text.") from None
+        except JSONTooDeep:  # loads checks the depth, however deep, for bodies and array values alike
+            raise BodyRefused(("body",), TOO_DEEP) from None
         except ValueError as exc:  # also an integer of more than 4,300 digits (Python's int limit)
             raise BodyRefused(("body",), f"The request body is not valid JSON ({exc}).") from None
-        except RecursionError:
-            raise BodyRefused(("body",), TOO_DEEP) from None
         if not isinstance(data, dict):
             raise BodyRefused(("body",), f"The request body must be a JSON object, not {_json_type(data)}.")
-        if _too_deep(data):
-            raise BodyRefused(("body",), TOO_DEEP)
         problem = json_problem(data)
         if problem:
             loc, reason = problem
@@ -92,22 +91,7 @@ class ExactJSONParser(Parser):
         return super().parse_querydict(data, list_fields, request)
 
 
-MAX_DEPTH = 64
 TOO_DEEP = f"The request body nests objects and arrays more than {MAX_DEPTH} levels deep."
-
-
-def _too_deep(data) -> bool:
-    """Whether `data` nests dicts and lists more than `MAX_DEPTH` levels (checked without recursion)."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-    return False
 
 
 def _json_type(value) -> str:

@@ -8,7 +8,8 @@ we on every path: an API body, a CSV cell, a stored profile read back, an answer
   text is the same number (``0.1``, ``2.5e-3``: the usual case), else as a `Decimal` that keeps
   every digit. Integers are `int`, of any size. A number too large for a float (``1e400``) and the
   non-standard ``NaN``/``Infinity`` literals come back as non-finite floats, which `json_problem`
-  refuses.
+  refuses. JSON nesting arrays and objects more than `MAX_DEPTH` (64) levels deep is refused with
+  `JSONTooDeep` (a ValueError), however deep: the one limit for API bodies and array values.
 - `dumps` writes `Decimal` and integers beyond 64 bits as their exact digits (orjson, with
   `orjson.Fragment` for those).
 - `json_problem` finds the first value in decoded JSON that must not be stored: a string holding
@@ -36,9 +37,47 @@ def _constant(name: str) -> float:
     return float(name)  # NaN, Infinity, -Infinity: refused by json_problem with the field named
 
 
+# How deeply arrays and objects may nest in JSON a client sends (a body, an array trait's text).
+# Python's decoder recurses once per level and fails at about 1,000 with RecursionError; no value
+# this service stores nests more than a few levels.
+MAX_DEPTH = 64
+
+
+class JSONTooDeep(ValueError):
+    """JSON that nests arrays and objects more than `MAX_DEPTH` levels deep. ``str()`` is the reason."""
+
+    def __init__(self):
+        super().__init__(f"it nests arrays and objects more than {MAX_DEPTH} levels deep")
+
+
+def too_deep(value, limit: int = MAX_DEPTH) -> bool:
+    """Whether decoded JSON nests dicts and lists more than `limit` levels (a scalar is 0 levels,
+    ``[]`` one); checked with a stack, not recursion."""
+    if not isinstance(value, dict | list):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return False
+
+
 def loads(data: str | bytes):
-    """Decode JSON keeping numbers exact (see the module docstring). Raises ValueError when malformed."""
-    return json.loads(data, parse_float=exact_number, parse_constant=_constant)
+    """Decode JSON keeping numbers exact (see the module docstring).
+
+    Raises ValueError when malformed (UnicodeDecodeError, a ValueError, for bytes that are not
+    UTF-8) and its subclass `JSONTooDeep` when arrays and objects nest more than `MAX_DEPTH` levels.
+    """
+    try:
+        value = json.loads(data, parse_float=exact_number, parse_constant=_constant)
+    except RecursionError:  # thousands of levels: the decoder ran out of stack
+        raise JSONTooDeep() from None
+    if too_deep(value):
+        raise JSONTooDeep()
+    return value
 
 
 def _exact(value):

@@ -6,7 +6,6 @@ scan of (store_id, id) and never a COUNT(*) of the store's profiles.
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q
@@ -118,12 +117,15 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
 def _trait_filter(queryset, search: ProfileSearch):
     """Profiles whose trait equals the searched value (arrays: hold it as an item).
 
-    Numbers: PostgreSQL compares JSONB numbers as ``numeric``, exactly (``123456789012345678.5``
-    matches only itself). SQLite's JSON functions (``json_extract``/``json_each``) read a number as
-    a 64-bit float (SQLite JSON1 documentation): a searched number a float would round (a Decimal)
-    is also compared by its stored text, so it matches exactly too (SQLite 3.38 or later); a
-    searched number a float holds (``1``, ``0.1``) also matches stored numbers that round to that
-    float (``1.0000000000000001``). Stored values stay exact either way.
+    Numbers match exactly on both databases, so one search gives one result: PostgreSQL compares
+    JSONB numbers as ``numeric`` (``123456789012345678.5`` matches only itself, ``1`` not
+    ``1.0000000000000001``). SQLite's JSON functions (``json_extract``/``json_each``) read a number
+    as a 64-bit float (SQLite JSON1 documentation), so on SQLite 3.38 or later a searched number,
+    boolean or null is compared by its JSON text instead: the ``->`` operator answers a stored
+    value's text as written, and the trait rule (`traits.coercion`) gives each number one type
+    and `memory_console.jsonvalues.dumps` one text (int digits, a float's shortest text, a
+    normalised Decimal), on every path that writes (CSV import, API, console). Before 3.38 SQLite
+    compares numbers as floats (``1`` also finds ``1.0000000000000001``).
     """
     group, trait, data_type = search.trait
     value = search.trait_value
@@ -132,23 +134,18 @@ def _trait_filter(queryset, search: ProfileSearch):
         wrapped = [value] if data_type == "array" else value
         return queryset.filter(traits__contains={group: {trait: wrapped}})
     path = f'$."{group}"."{trait}"'
-    # A Decimal (a number a float would round) is compared by its text as well: SQLite's JSON
-    # functions compare numbers as floats, its -> operator (3.38+) answers a number's text as stored,
-    # and the trait rule writes one text per Decimal.
-    exact = isinstance(value, Decimal) and connection.Database.sqlite_version_info >= (3, 38)
+    by_text = not isinstance(value, str) and connection.Database.sqlite_version_info >= (3, 38)
     if data_type == "array":
-        text_test = " AND (profiles_profile.traits -> json_each.fullkey) = %s" if exact else ""
+        if by_text:  # a number, boolean or null item, by its JSON text (`->` on the item's full path)
+            where = "(profiles_profile.traits -> json_each.fullkey) = %s"
+            params = [path, dumps(value)]
+        else:  # text: json_each.value is the item's text, and a number's a REAL (hence 3.38's `->` above)
+            where, params = "json_each.value = %s", [path, value]
         return queryset.extra(
-            where=[
-                "EXISTS (SELECT 1 FROM json_each(profiles_profile.traits, %s) WHERE json_each.value = %s"
-                + text_test
-                + ")"
-            ],
-            # json_each.value is a REAL for a number: compared with a float, not with a Decimal's text
-            params=[path, float(value), str(value)] if exact else [path, value],
+            where=[f"EXISTS (SELECT 1 FROM json_each(profiles_profile.traits, %s) WHERE {where})"], params=params
         )
-    if exact:
-        queryset = queryset.extra(where=["(profiles_profile.traits -> %s) = %s"], params=[path, str(value)])
+    if by_text and not isinstance(value, bool):
+        return queryset.extra(where=["(profiles_profile.traits -> %s) = %s"], params=[path, dumps(value)])
     return queryset.alias(_trait_value=KeyTransform(trait, KeyTransform(group, "traits"))).filter(_trait_value=value)
 
 

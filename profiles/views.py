@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from identity.services import profile_resolve, profile_traits_set
+from memory_console.jsonvalues import dumps
 from stores.access import store_view
 from traits.selectors import trait_get
 
@@ -64,9 +65,13 @@ def profile_detail(request, store, profile_id):
     )
 
 
-def _display_value(value):
+def _edit_value(value) -> str:
+    """A stored value as the edit box holds it, so that saving it unchanged changes nothing: the
+    trait rule (`traits.coercion`) reads this text back as the same value. Arrays as JSON (an item
+    ``a;b`` stays one item; numbers keep their type and every digit), booleans as true/false,
+    numbers with every digit."""
     if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
+        return dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
@@ -114,9 +119,7 @@ def trait_edit(request, store, profile_id, trait_id):
                     return render(request, "profiles/_trait_row.html", {"row": row, "profile": profile})
                 return redirect("profiles:detail", store.pk, profile.pk)
     else:
-        form = TraitValueForm(
-            initial={"value": _display_value(row.value) if row.has_value else ""}, multiline=multiline
-        )
+        form = TraitValueForm(initial={"value": _edit_value(row.value) if row.has_value else ""}, multiline=multiline)
     template = "profiles/_trait_edit_row.html" if request.htmx else "profiles/trait_edit.html"
     return render(request, template, {"row": row, "profile": profile, "form": form, "multiline": multiline})
 

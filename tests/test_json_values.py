@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from memory_console.jsonvalues import dumps, json_problem, loads
+from memory_console.jsonvalues import JSONTooDeep, dumps, json_problem, loads
 
 
 def test_numbers_a_float_would_round_come_back_exact():
@@ -45,3 +45,16 @@ def test_json_walk_refuses_exact_numbers_beyond_what_postgresql_numeric_holds():
 def test_dumps_refuses_a_non_finite_decimal_rather_than_writing_invalid_json():
     with pytest.raises(TypeError):
         dumps({"v": Decimal("NaN")})
+
+
+@pytest.mark.parametrize("depth", [65, 1_000, 50_000])
+def test_json_nested_more_than_64_levels_is_refused_as_a_value_error_however_deep(depth):
+    with pytest.raises(JSONTooDeep, match="more than 64 levels deep") as refused:
+        loads("[" * depth + "]" * depth)
+    assert isinstance(refused.value, ValueError)  # callers that catch ValueError refuse it too
+    with pytest.raises(JSONTooDeep):
+        loads('{"a": ' * depth + "1" + "}" * depth)
+    deepest = loads("[" * 63 + '{"a": 1}' + "]" * 63)  # 64 levels: allowed
+    for _ in range(63):
+        deepest = deepest[0]
+    assert deepest == {"a": 1}

@@ -6,12 +6,12 @@ stored in NFC, at most 1 MB. Numbers: every digit kept, on PostgreSQL and SQLite
 (console page, API) and searched. Each test runs on both databases.
 """
 
+import html
 import json
 import re
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from accounts.services import api_key_create
@@ -443,11 +443,67 @@ def test_search_by_number_matches_the_exact_number(store, shop):
     assert found(f"Shop.tags = [{BIG}]") == same  # an array holding it
     assert found(f"Shop.points = {TINY}") == [ids[TINY]]
     assert found("Shop.points = 123456789012345678") == [ids["123456789012345678"]]
-    if connection.vendor == "postgresql":
-        assert found("Shop.points = 1") == [ids["1"]]  # JSONB compares numbers exactly
-    else:
-        # SQLite compares a number a float holds as that float (README): 1.0000000000000001 rounds to 1.
-        assert found("Shop.points = 1") == sorted([ids["1"], ids[TINY]])
+    # One search, one result on both databases: a float rounds 1.0000000000000001 to 1, but SQLite
+    # compares the stored number's text too (PostgreSQL's JSONB compares numbers exactly).
+    assert found("Shop.points = 1") == found("Shop.points = 1.0") == found("Shop.points = 1e0") == [ids["1"]]
+    assert found(f"Shop.points = {TINY}") == [ids[TINY]]
+    assert found("Shop.tags = [1]") == found("Shop.tags = [1.0]") == [ids["1"]]
+    assert found(f"Shop.tags = [{TINY}]") == [ids[TINY]]
+    assert found("Shop.tags = [7]") == sorted(ids.values())
+
+
+def test_a_number_in_an_array_has_the_type_and_text_a_number_trait_gives_it():
+    """So that one number is one stored text, which SQLite's search compares."""
+    items = coerce_trait_value("array", "[1.0, 1e20, 123456789012345678901234.0, 2.50, 1.0E-7, " + TINY + "0]")
+    assert items == [1, 10**20, 123456789012345678901234, 2.5, 1e-7, Decimal(TINY)]
+    assert [type(item) for item in items] == [int, int, int, float, float, Decimal]
+    assert str(items[-1]) == TINY  # trailing zero dropped: one text per number
+    with pytest.raises(TraitValueError, match="holds a number over 64 characters"):
+        coerce_trait_value("array", "[0." + "1" * 70 + "]")  # a Decimal of 70 digits is not rounded silently
+
+
+@pytest.mark.parametrize(
+    "stored, same, other",
+    [
+        ("0.1", ["0.10", "1e-1", "1.0E-1"], "0.1000000000000000001"),  # a float rounds the other to 0.1
+        ("100000000000000000000", ["1e20", "100000000000000000000.0", "1E+20"], "100000000000000000001"),
+        ("0.0000001", ["1e-7", "1.0E-7", "0.00000010"], "0.00000010000000000000001"),
+        ("-2.5", ["-2.50", "-25e-1"], "-2.5000000000000000001"),
+        ("9007199254740993", ["9007199254740993.0", "9.007199254740993e15"], "9007199254740992"),  # 2^53 + 1, 2^53
+    ],
+)
+def test_a_number_search_finds_the_number_however_written_and_nothing_else(
+    store, shop, api, admin_client, stored, same, other
+):
+    """Numbers stored by the CSV import, the API (as a JSON number and as text) and the console's
+    inline edit match a search for the same number however it is written, on both databases, and
+    never a number that rounds to the same float."""
+    specs = ["email=identifier:email", "points=Shop.points", "note=Shop.note"]
+    text = f"email,points,note\r\nn1@example.test,{stored},x\r\nn2@example.test,{other},x\r\n"
+    assert run(store, text, specs).rows_ingested == 2
+    for n, value in enumerate(same):
+        traits = f'{{"Shop": {{"points": {value}, "tags": ["x", {value}]}}}}'  # JSON numbers
+        body = f'{{"identifiers": {{"email": "j{n}@example.test"}}, "traits": {traits}}}'
+        assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+        traits = {"Shop": {"points": value, "tags": f'["x", {value}]'}}  # text
+        body = json.dumps({"identifiers": {"email": f"t{n}@example.test"}, "traits": traits})
+        assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+        edited = profile_identify(store=store, identifiers=[("email", f"e{n}@example.test")], traits={}, source="t")
+        for trait, typed in (("points", value), ("tags", f'["x", {value}]')):
+            url = reverse("profiles:trait_edit", args=[store.pk, edited.profile.pk, shop.traits.get(name=trait).pk])
+            assert admin_client.post(url, {"value": typed}).status_code == 302
+    wanted = sorted(
+        holder(store, "email", f"{prefix}{n}@example.test").pk for prefix in "jte" for n in range(len(same))
+    )
+
+    def found(query):
+        return sorted(p.pk for p in profile_search(store=store, q=query).profiles)
+
+    for value in [stored, *same]:
+        assert found(f"Shop.points = {value}") == sorted([holder(store, "email", "n1@example.test").pk, *wanted])
+        assert found(f"Shop.tags = [{value}]") == wanted
+    assert found(f"Shop.points = {other}") == [holder(store, "email", "n2@example.test").pk]
+    assert found(f"Shop.tags = [{other}]") == []
 
 
 # -- stamps ----------------------------------------------------------------------------------------
@@ -547,3 +603,132 @@ def test_every_stored_profile_stays_readable_after_these_values(store, shop, api
         assert page.status_code == 200
     listing = admin_client.get(reverse("profiles:list", args=[store.pk]))
     assert listing.status_code == 200
+
+
+# -- hostile nesting (review of issue 13) ----------------------------------------------------------
+
+# A 100 KB array string nested 50,000 levels deep: Python's JSON decoder recurses once per level.
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+def _identify_body(email: str, tags: str) -> str:
+    return json.dumps({"identifiers": {"email": email}, "traits": {"Shop": {"tags": tags}}})
+
+
+@pytest.mark.parametrize("tags", [DEEP, "[" * 65 + "]" * 65], ids=["50000 levels", "65 levels"])
+def test_a_deeply_nested_array_string_is_refused_naming_the_field_through_the_api(store, shop, api, tags):
+    answer = api.post(f"/stores/{store.pk}/profiles/identify", _identify_body("d1@example.test", tags))
+    assert answer.status_code == 422, answer.content[:300]
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "traits", "Shop", "tags"]
+    assert "more than 64 levels deep" in error["msg"]
+    assert not Identifier.objects.filter(store=store, value="d1@example.test").exists()
+
+    items = f"{_identify_body('d2@example.test', tags)}, {_identify_body('d3@example.test', '[1, 2]')}"
+    answer = api.post(f"/stores/{store.pk}/profiles/identify-batch", f'{{"items": [{items}]}}')
+    assert answer.status_code == 200, answer.content[:300]
+    first, second = answer.json()["results"]
+    assert not first["ok"] and first["errors"][0]["loc"] == ["body", "items", 0, "traits", "Shop", "tags"]
+    assert "more than 64 levels deep" in first["errors"][0]["msg"]
+    assert second["ok"] and holder(store, "email", "d3@example.test").traits["Shop"]["tags"] == [1, 2]
+    assert not Identifier.objects.filter(store=store, value="d2@example.test").exists()
+
+
+def test_an_api_body_nested_deeper_than_64_levels_is_refused_however_deep(store, api):
+    for depth in (65, 50_000):
+        body = '{"a": ' + "[" * depth + "]" * depth + "}"
+        answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+        assert answer.status_code == 422, answer.content[:300]
+        assert answer.json()["detail"] == [
+            {"loc": ["body"], "msg": "The request body nests objects and arrays more than 64 levels deep."}
+        ]
+
+
+def test_a_deeply_nested_array_is_refused_by_the_console_search_and_the_inline_edit(store, shop, admin_client):
+    listing = admin_client.get(reverse("profiles:list", args=[store.pk]), {"q": f"Shop.tags = {DEEP}"})
+    assert listing.status_code == 200
+    assert "Shop.tags: “" in listing.content.decode() and "more than 64 levels deep" in listing.content.decode()
+    page = profile_search(store=store, q="Shop.tags = " + "[" * 65 + "]" * 65)
+    assert page.search.mode == "invalid" and "more than 64 levels deep" in page.search.error
+
+    profile = profile_identify(
+        store=store, identifiers=[("email", "d4@example.test")], traits={"Shop": {"tags": ["x"]}}, source="t"
+    ).profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, shop.traits.get(name="tags").pk])
+    answer = admin_client.post(url, {"value": DEEP}, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
+    assert "more than 64 levels deep" in answer.content.decode()
+    profile.refresh_from_db()
+    assert profile.traits["Shop"]["tags"] == ["x"]
+
+
+# -- inline edit of arrays (review of issue 13) ----------------------------------------------------
+
+
+def test_saving_an_array_unchanged_in_the_inline_edit_changes_nothing(store, shop, api, admin_client):
+    """The edit box holds the array as JSON: ``a;b`` stays one item and every number keeps its type
+    and digits, so Save without a change changes neither the value nor its stamp."""
+    text = "email,tags,note\r\nv1@example.test,a;b|c,x\r\n"  # a CSV array cell: items split on |
+    assert run(store, text, ["email=identifier:email", "tags=Shop.tags", "note=Shop.note"]).rows_ingested == 1
+    body = f'{{"identifiers": {{"email": "v2@example.test"}}, "traits": {{"Shop": {{"tags": [{TINY}, 2, "Nuñez"]}}}}}}'
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    trait = shop.traits.get(name="tags")
+    cases = [
+        ("v1@example.test", ["a;b", "c"], '["a;b","c"]'),
+        ("v2@example.test", [Decimal(TINY), 2, "Nuñez"], f'[{TINY},2,"Nuñez"]'),
+    ]
+    for email, expected, as_json in cases:
+        profile = holder(store, "email", email)
+        assert profile.traits["Shop"]["tags"] == expected
+        stamp = trait_stamp(profile.trait_sources, "Shop", "tags")
+        url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, trait.pk])
+        for htmx in ({"HTTP_HX_REQUEST": "true"}, {}):  # the inline editor and the page without JavaScript
+            form = admin_client.get(url, **htmx).content.decode()
+            shown = html.unescape(re.search(r'name="value" value="([^"]*)"', form).group(1))
+            assert shown == as_json
+            saved = admin_client.post(url, {"value": shown}, **htmx)
+            assert saved.status_code in (200, 302) and "invalid-feedback" not in saved.content.decode()
+            profile.refresh_from_db()
+            assert profile.traits["Shop"]["tags"] == expected
+            assert [type(item) for item in profile.traits["Shop"]["tags"]] == [type(item) for item in expected]
+            assert trait_stamp(profile.trait_sources, "Shop", "tags") == stamp  # no change, so no new stamp
+    # The read-only row stays plain text, an item holding “;” quoted so it reads as one item.
+    imported = holder(store, "email", "v1@example.test")
+    page = admin_client.get(reverse("profiles:detail", args=[store.pk, imported.pk])).content.decode()
+    assert '<td data-testid="trait-value">&quot;a;b&quot;; c</td>' in page
+
+
+# -- JSON numbers for string traits (review of issue 13) -------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["0.10", "1E5", "1e23", "2.5", "123456789012345678.5", "-0.0"])
+def test_a_json_number_with_a_fraction_or_exponent_for_a_string_trait_is_refused_not_rewritten(
+    store, shop, api, number
+):
+    """Its digits as written are gone once the JSON is read (0.10 is 0.1, 1E5 is 100000.0): refused,
+    asking for text, rather than stored as other text than the client wrote."""
+    body = f'{{"identifiers": {{"email": "s1@example.test"}}, "traits": {{"Shop": {{"note": {number}}}}}}}'
+    answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+    assert answer.status_code == 422, answer.content
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "traits", "Shop", "note"]
+    assert 'send text for a string trait, e.g. "0.10"' in error["msg"]
+    assert not Identifier.objects.filter(store=store, value="s1@example.test").exists()
+    item = f'{{"identifiers": {{"email": "s2@example.test"}}, "traits": {{"Contact": {{"phone": {number}}}}}}}'
+    answer = api.post(f"/stores/{store.pk}/profiles/identify-batch", f'{{"items": [{item}]}}')
+    (result,) = answer.json()["results"]
+    assert not result["ok"] and result["errors"][0]["loc"] == ["body", "items", 0, "traits", "Contact", "phone"]
+    assert 'send text for a string trait, e.g. "0.10"' in result["errors"][0]["msg"]
+    # As text it is kept exactly as written.
+    body = json.dumps({"identifiers": {"email": "s1@example.test"}, "traits": {"Shop": {"note": number}}})
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    assert holder(store, "email", "s1@example.test").traits["Shop"]["note"] == number
+
+
+def test_a_json_integer_for_a_string_trait_is_its_digits(store, shop, api):
+    big = "12345678901234567890123"  # beyond 64 bits: still every digit
+    traits = f'{{"Shop": {{"note": {big}}}, "Contact": {{"lastName": 42}}}}'
+    body = f'{{"identifiers": {{"email": "s3@example.test"}}, "traits": {traits}}}'
+    assert api.post(f"/stores/{store.pk}/profiles/identify", body).status_code == 200
+    traits = holder(store, "email", "s3@example.test").traits
+    assert traits["Shop"]["note"] == big and traits["Contact"]["lastName"] == "42"

@@ -7,8 +7,10 @@ console's search (`profiles.selectors.parse_profile_query`):
 - ``None`` or the marker ``\\N`` means "remove the trait from the profile" (`DELETE`);
 - string: any Unicode text as given, stored in NFC, line breaks and tabs allowed; control
   characters and lone surrogates are refused, named by code point; at most 1 MB
-  (`memory_console.text.text_clean`, the rule every path shares). JSON numbers become their
-  decimal text as written; booleans, lists and objects fail;
+  (`memory_console.text.text_clean`, the rule every path shares). A JSON integer becomes its
+  digits (``42`` is ``"42"``); a JSON number with a decimal point or exponent is refused, since its
+  text is gone once decoded (``0.10`` is read as 0.1, ``1E5`` as 100000.0), asking for text
+  instead; booleans, lists and objects fail;
 - number: an int or a finite decimal (``"12"``, ``"-3.5"``, ``"1e3"``, JSON numbers, `Decimal`),
   kept **exactly**: an integer value is an `int` (``"2.0"`` is 2), another value a `float` when the
   float's shortest text is the same number (``0.1``), else a `Decimal` with every digit
@@ -18,14 +20,16 @@ console's search (`profiles.selectors.parse_profile_query`):
   and group separators (``1,234.5``, ``1.234,5``, ``1,5``: which digits are decimals is ambiguous);
 - boolean: true/false/yes/no/1/0 in any case (or JSON true/false, 1/0);
 - array: a JSON array of scalars, or a ``;``-separated list (items trimmed, empty items dropped);
-  string items follow the string rule, number items keep their exact value.
+  string items follow the string rule, number items keep their exact value. JSON text nesting
+  arrays more than `memory_console.jsonvalues.MAX_DEPTH` (64) levels is refused as such, however
+  deep (Python's decoder would run out of stack at about 1,000 levels).
 """
 
 import math
 import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
-from memory_console.jsonvalues import dumps, exact_number, loads
+from memory_console.jsonvalues import JSONTooDeep, dumps, exact_number, loads
 from memory_console.text import TextError, text_clean
 
 DELETE_MARKER = "\\N"
@@ -168,17 +172,24 @@ def _text(raw: str, label, original=None) -> str:
 
 
 def _item(item, raw, label):
-    """One array item: a string by the string rule, a number as given within the number rule's
-    range (below 10^64, 0 or at least 10^-64), a boolean or null."""
+    """One array item: a string by the string rule, a number by the number rule (the same type and
+    so the same stored text as a number trait's value: ``1.0`` is 1, ``1e20`` is 10^20), a boolean
+    or null."""
     if isinstance(item, str):
         return _text(item, label, raw)
     if item is None or isinstance(item, bool):
         return item
-    if isinstance(item, int | float | Decimal) and (isinstance(item, int) or math.isfinite(item)):
-        size = item.copy_abs() if isinstance(item, Decimal) else abs(item)  # Decimal's abs() rounds to 28 digits
-        if size >= _LIMIT or item and size < _SMALLEST:
-            raise TraitValueError(label, raw, "is an array that holds a number out of range (10^-64 to 10^64)")
-        return item.normalize(_NO_ROUNDING) if isinstance(item, Decimal) else item
+    if isinstance(item, int | float | Decimal):
+        try:
+            return _number(item, label)
+        except TraitValueError as exc:
+            if exc.reason.endswith("is not a finite number"):
+                reason = "is an array that holds objects, arrays or non-finite numbers"
+            elif exc.reason.startswith("is too long"):
+                reason = f"is an array that holds a number over {MAX_NUMBER_LENGTH} characters"
+            else:
+                reason = "is an array that holds a number out of range (10^-64 to 10^64)"
+            raise TraitValueError(label, raw, reason) from None
     raise TraitValueError(label, raw, "is an array that holds objects, arrays or non-finite numbers")
 
 
@@ -190,6 +201,8 @@ def _array(raw, label):
         if text.startswith("["):
             try:
                 items = loads(text)  # numbers exactly as written
+            except JSONTooDeep as exc:  # [[[...]]] thousands deep would exhaust the decoder's stack
+                raise TraitValueError(label, raw, f"is not an array of values: {exc}") from None
             except ValueError:
                 raise TraitValueError(label, raw, "is not a valid JSON array") from None
             if not isinstance(items, list):  # pragma: no cover - "[" always parses to a list
@@ -201,17 +214,20 @@ def _array(raw, label):
     return [_item(item, raw, label) for item in items]
 
 
+_NUMBER_FOR_TEXT = (
+    "is a number with a decimal point or exponent, whose digits as written are not kept: send text for a string "
+    'trait, e.g. "0.10"'
+)
+
+
 def _string(raw, label):
     if isinstance(raw, str):
         return _text(raw, label)
-    if isinstance(raw, Decimal):
-        if not raw.is_finite():
-            raise TraitValueError(label, raw, "is not text")
-        return str(raw)
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        if isinstance(raw, float) and not math.isfinite(raw):
-            raise TraitValueError(label, raw, "is not text")
-        return str(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)  # a JSON integer: its digits are the text it was written as
+    if isinstance(raw, float | Decimal):
+        # JSON 0.10, 1E5, 1e23 arrive as 0.1, 100000.0, 1e+23: refused rather than stored as other text.
+        raise TraitValueError(label, raw, _NUMBER_FOR_TEXT)
     raise TraitValueError(label, raw, "is not text")
 
 

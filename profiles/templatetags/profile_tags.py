@@ -11,10 +11,14 @@ _SOURCE_LABELS = {"user": "Console", "import": "CSV import", "api": "API key", "
 
 @register.filter
 def trait_display(value):
-    """A trait value as a person reads it (arrays as a;b, booleans as true/false, numbers with every
-    digit as stored: ``123456789012345678.5``, never rounded or localised)."""
+    """A trait value as a person reads it: text as stored, booleans as true/false, numbers with every
+    digit as stored (``123456789012345678.5``, never rounded or localised), the empty string as
+    "(empty string)", arrays as their items separated by "; " (``red; green``). An array item that
+    could not be told apart there (one holding ``;`` or ``"``, empty, or with spaces at an end) is
+    shown as a JSON string (``"a;b"; c``); booleans and null in arrays as true, false, null.
+    (The inline edit box holds arrays as JSON instead: `profiles.views`.)"""
     if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
+        return "; ".join(_item_display(item) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
@@ -22,6 +26,17 @@ def trait_display(value):
     if value == "":
         return "(empty string)"
     return value
+
+
+def _item_display(item) -> str:
+    if isinstance(item, str):
+        ambiguous = not item or ";" in item or '"' in item or item != item.strip()
+        return dumps(item) if ambiguous else item
+    if item is None:
+        return "null"
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return str(item)
 
 
 @register.filter

@@ -117,3 +117,38 @@ def test_a_save_refused_because_the_database_is_busy_says_why_in_the_side_sheet(
     sheet.get_by_role("button", name="Save").click()
     expect(sheet).to_be_hidden()
     expect(page.locator('section[data-group="Loyalty"]')).to_be_visible()
+
+
+def test_saving_an_array_unchanged_inline_keeps_its_items_digits_and_source(page):
+    """The inline editor holds an array as JSON, so Save without a change keeps ``a;b`` one item and
+    1.0000000000000001 a number with every digit, and the row keeps its source."""
+    from decimal import Decimal
+
+    from profiles.stamps import trait_stamp
+    from traits.services import trait_create, trait_group_create
+
+    member = AdminMembershipFactory()
+    store = store_create(account=member.account, actor=None, name="Shop")
+    group = trait_group_create(store=store, actor=None, name="Loyalty")
+    trait_create(group=group, actor=None, name="tags", data_type="array")
+    profile = Profile.objects.create(store=store)
+    tags = ["a;b", "c", Decimal("1.0000000000000001"), 2]
+    profile_set_traits(
+        profile=profile, values={"Contact": {"firstName": "Ada"}, "Loyalty": {"tags": tags}}, source="import:1"
+    )
+    profile.refresh_from_db()
+    stamp = trait_stamp(profile.trait_sources, "Loyalty", "tags")
+
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/profiles/{profile.pk}/")
+    row = page.locator('tr[data-trait="Loyalty.tags"]')
+    expect(row.get_by_test_id("trait-value")).to_have_text('"a;b"; c; 1.0000000000000001; 2')
+    row.get_by_role("link", name="Edit tags").click()
+    box = row.get_by_label("New value of tags")
+    expect(box).to_have_value('["a;b","c",1.0000000000000001,2]')
+    row.get_by_role("button", name="Save").click()
+    expect(row.get_by_test_id("trait-value")).to_have_text('"a;b"; c; 1.0000000000000001; 2')
+    expect(row.get_by_test_id("trait-source")).to_contain_text("CSV import #1")
+    profile.refresh_from_db()
+    assert profile.traits["Loyalty"]["tags"] == tags
+    assert trait_stamp(profile.trait_sources, "Loyalty", "tags") == stamp
