@@ -111,6 +111,9 @@ def _fits(kind: str, value, stored: str) -> str:
     return stored
 
 
+_UNICODE_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+
+
 def _parse_phone(value: str, region: str, kind: str) -> phonenumbers.PhoneNumber:
     """The valid phone number `value` denotes (extension included), or IdentifierError."""
     text = strip_invisible(value)
@@ -121,6 +124,10 @@ def _parse_phone(value: str, region: str, kind: str) -> phonenumbers.PhoneNumber
         number = phonenumbers.PhoneNumber(country_code=1, national_number=int(text[2:]))
     else:
         text = _prepare(kind, value)
+        if not text.isascii():
+            # Spaces as locales write them between digit groups (U+202F NARROW NO-BREAK SPACE in
+            # French, U+00A0, U+2009 ...), which phonenumbers does not take for separators.
+            text = _UNICODE_SPACES.sub(" ", text)
         try:
             number = phonenumbers.parse(text, (region or "US").upper())
         except phonenumbers.NumberParseException:

@@ -22,6 +22,7 @@ Bodies are decoded by `memory_console.jsonvalues.loads`, so numbers arrive exact
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, ValidationError
@@ -71,7 +72,10 @@ class ExactJSONParser(Parser):
             raise BodyRefused(("body",), "The request body is not UTF-8 text.") from None
         except JSONTooDeep:  # loads checks the depth, however deep, for bodies and array values alike
             raise BodyRefused(("body",), TOO_DEEP) from None
-        except ValueError as exc:  # also an integer of more than 4,300 digits (Python's int limit)
+        except ValueError as exc:
+            if "integer string conversion" in str(exc):  # Python reads integers of at most 4,300 digits
+                limit = f"The request body holds an integer of more than {sys.get_int_max_str_digits():,} digits."
+                raise BodyRefused(("body",), limit) from None
             raise BodyRefused(("body",), f"The request body is not valid JSON ({exc}).") from None
         if not isinstance(data, dict):
             raise BodyRefused(("body",), f"The request body must be a JSON object, not {_json_type(data)}.")

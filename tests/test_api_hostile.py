@@ -632,7 +632,7 @@ def test_a_nul_in_an_import_upload_is_refused(client, key, world, mapping, file_
         (
             '{"identifiers": {"email": "a@example.com"}, "events": [{"name": "x", "properties": {"n": 1%s}}]}'
             % ("0" * 5000),
-            "not valid JSON",
+            "an integer of more than 4,300 digits",
         ),
         (
             '{"identifiers": {"email": "a@example.com"}, "traits": {"Contact": {"x": '

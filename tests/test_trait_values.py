@@ -393,6 +393,19 @@ def test_api_numbers_too_large_are_refused_naming_the_field(store, shop, api, nu
     assert not Identifier.objects.filter(store=store, value="q@example.test").exists()
 
 
+@pytest.mark.parametrize("written", ["1e-64", "1.0e-64", "10e-65", "-1e-64", "9.99e63"])
+def test_a_number_at_the_limits_gets_the_same_answer_as_a_json_number_and_as_text(store, shop, api, written):
+    """The float JSON reads 1e-64 as is slightly below 10^-64: judged by the number it stands for."""
+    answers = []
+    for email, value in (("n@example.test", written), ("t@example.test", f'"{written}"')):
+        body = f'{{"identifiers": {{"email": "{email}"}}, "traits": {{"Shop": {{"points": {value}}}}}}}'
+        answer = api.post(f"/stores/{store.pk}/profiles/identify", body)
+        assert answer.status_code == 200, answer.content
+        answers.append(holder(store, "email", email).traits["Shop"]["points"])
+    exact = [Decimal(repr(a)) if isinstance(a, float) else Decimal(a) for a in answers]  # the number stored
+    assert exact[0] == exact[1] == Decimal(written)
+
+
 def test_console_inline_edit_keeps_every_digit(store, shop, admin_client):
     profile = profile_identify(
         store=store, identifiers=[("email", "r@example.test")], traits={"Shop": {"points": 1}}, source="t"

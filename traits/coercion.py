@@ -108,10 +108,10 @@ def _number(raw, label):
     if isinstance(raw, float):
         if not math.isfinite(raw):
             raise TraitValueError(label, raw, "is not a finite number")
-        if abs(raw) >= _LIMIT:
-            raise TraitValueError(label, raw, _TOO_LARGE)
-        if raw and abs(raw) < _SMALLEST:
-            raise TraitValueError(label, raw, _TOO_SMALL)
+        if raw and not 1e-60 < abs(raw) < 1e60:
+            # Near the limits, judge the number the float stands for (its shortest text, as
+            # jsonvalues.loads reads it), not its binary value: JSON 1e-64 is 10^-64, which is kept.
+            return _number(Decimal(repr(raw)), label)
         if not raw.is_integer():
             return raw
         # Beyond 2^53 a float's binary value is not the number written: 1e23 is 99999999999999991611392.
