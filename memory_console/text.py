@@ -87,6 +87,8 @@ def describe_char(char: str) -> str:
         name = _C0_NAMES[code]
     elif code == 0x7F:
         name = "DELETE"
+    elif code == 0x85:
+        name = "NEXT LINE"
     elif 0xD800 <= code <= 0xDFFF:
         name = "(a lone surrogate, not a character)"
     else:

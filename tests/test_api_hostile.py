@@ -546,7 +546,7 @@ def test_numbers_in_a_body_reach_the_services_exactly(api, world, monkeypatch):
         ("/stores", {"name": "Acme", "description": "d" * 1001}, ["body", "description"], ["1,000"]),
         ("/stores/{s}/trait-groups", {"name": "Loyalty", "description": "\u0007"}, ["body", "description"], ["BELL"]),
         ("/stores/{s}/trait-groups", {"name": "Loyalty", "description": "d" * 501}, ["body", "description"], ["500"]),
-        ("/stores/{s}/trait-groups", {"name": "Loy\u0085alty"}, ["body", "name"], ["line breaks"]),
+        ("/stores/{s}/trait-groups", {"name": "Loy\u0085alty"}, ["body", "name"], ["U+0085 NEXT LINE"]),
         (
             "/stores/{s}/trait-groups/{g}/traits",
             {"name": "tier", "description": "x\u007f"},

@@ -253,7 +253,11 @@ def test_nfc_never_composes_more_than_four_code_points_into_one():
 
 @pytest.mark.parametrize(
     "written",
-    ["+33\u202f6\u202f12\u202f34\u202f56\u202f78", "+33\u00a06\u00a012\u00a034\u00a056\u00a078", "+33\u20096 12 34 56 78"],
+    [
+        "+33\u202f6\u202f12\u202f34\u202f56\u202f78",
+        "+33\u00a06\u00a012\u00a034\u00a056\u00a078",
+        "+33\u20096 12 34 56 78",
+    ],
     ids=["narrow no-break spaces (French)", "no-break spaces", "thin space"],
 )
 def test_phones_with_the_spaces_locales_write_between_digit_groups_are_read(written):
