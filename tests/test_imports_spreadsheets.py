@@ -433,6 +433,19 @@ def test_a_file_is_a_failed_rows_download_only_by_the_downloads_own_last_five_he
     assert not failed_rows_download(["Email", "import line", "kind", "column", "value", "reason"])
 
 
+def test_the_command_reads_a_download_back_the_same_way_and_says_so(store, tmp_path):
+    path = tmp_path / "people-failed-rows.csv"
+    path.write_text(
+        "Email,First Name,Last Name,line,kind,column,value,reason\r\n"
+        ",,,3,note,email,x@example.com,identifier not added\r\n"
+        "ada@example.com,'-Ada,'=Lovelace,2,failed row,Email,not-an-email,is not a valid email address\r\n"
+    )
+    text = _cli(store, path, "Email=identifier:email", "First Name=Contact.firstName", "Last Name=Contact.lastName")
+    assert "1 rows, checked." in text and "This is a failed-rows download" in text
+    assert "Completed: 1 rows ingested" in text
+    assert contact(store, "ada@example.com") == {"firstName": "-Ada", "lastName": "=Lovelace"}
+
+
 def test_an_ordinary_file_keeps_its_leading_apostrophes(store, tagged):
     run(store, csv_text("a@example.com,,'-VIP,1", header="Email,Phone,Tag,Score"), ROUND_TRIP)
     assert contact(store, "a@example.com")["tag"] == "'-VIP"
