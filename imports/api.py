@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from memory_console.errors import FieldError
+from memory_console.text import text_nfc
 from stores.api import api_store
 
 from .models import ProfileImport
@@ -73,7 +74,8 @@ SHAPE = '{"CSV header": "identifier:email" | "Group.trait"}'
 def _specs(raw: str) -> list[tuple[str, str]]:
     """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}, as
     (header, target) pairs: headers may hold "=", so they are never joined into "header=target"
-    text. A header given twice, or a target that is not a string, is refused naming it."""
+    text. A header given twice (also once composed and once decomposed: headers compare in Unicode
+    NFC, as the file's are read), or a target that is not a string, is refused naming it."""
     try:
         pairs = json.loads(raw, object_pairs_hook=list)  # pairs: a header given twice is seen
     except ValueError:
@@ -86,9 +88,9 @@ def _specs(raw: str) -> list[tuple[str, str]]:
             errors.append(
                 FieldError(f"mapping: “{header}”: the target must be a string; expected {SHAPE}", ("mapping", header))
             )
-        if header in seen:
+        if text_nfc(header) in seen:
             errors.append(FieldError(f"mapping: the column “{header}” is mapped twice", ("mapping", header)))
-        seen.add(header)
+        seen.add(text_nfc(header))
     if errors:
         raise ValidationError(errors)
     return pairs

@@ -4,7 +4,8 @@ File rules (a failure rejects the file with a message naming the rule, the heade
 - CSV by content: UTF-8 with or without a BOM; spreadsheets (XLSX/XLS), PDFs, other binary
   files and other encodings (UTF-16, Latin-1, ...) are rejected;
 - the separator: a first line ``sep=X`` (Excel's way of declaring it; X a comma, semicolon, tab or
-  vertical bar) declares it and is not part of the data; otherwise it is detected from the header
+  vertical bar), also written quoted as ``"sep=X"`` by some tools, declares it and is not part of
+  the data; otherwise it is detected from the header
   and the first rows (4 KB) by the standard library's ``csv.Sniffer`` among comma, semicolon, tab and
   vertical bar. A header line that holds a comma outside quotes makes a comma file whatever the
   sniffer says (a header cannot contain a comma), so a comma file whose cells hold semicolons
@@ -12,30 +13,46 @@ File rules (a failure rejects the file with a message naming the rule, the heade
 - RFC 4180 quoting (quoted separators and line breaks, "" for a quote); broken quoting (a quote
   left open) rejects the file rather than swallowing the rows after it;
 - not empty, a header row and at least one data row, at most 1,000,000 data rows and 100 columns;
-- no cell longer than 1 MB (1,048,576 characters) and no physical line longer than 8 MB: lines are
-  read in bounded pieces, so a huge line is refused without being held in memory;
-- headers: unique, no leading, trailing or consecutive spaces, only the allowed characters.
+- no cell longer than 1 MB (1,048,576 characters), no row longer than 4,194,304 characters
+  (MAX_ROW_LENGTH, line breaks included: a row whose quoted cells hold line breaks spans several
+  lines and counts them all) and no row of more than 1,000 cells (MAX_ROW_CELLS). Lines are read
+  with a bounded ``readline`` and the cells of a row are counted (separators outside quotes) before
+  the csv module splits it, so neither a huge line nor a row of millions of cells is ever held:
+  memory stays under 50 MB whatever the file;
+- headers: read in Unicode NFC (an NFD header and an NFC ``--map`` spec name the same column);
+  unique, no leading, trailing or consecutive spaces, only the allowed characters.
   Empty columns at the end (no header and no value in any row, or rows that end with a separator)
   are ignored, with a notice; a column without a header that holds a value rejects the file.
 Blank lines are not rows. A row with a different number of cells than the header is a failed
 row (see rows.py), not a file error. Line numbers always count the file's own lines (the
 ``sep=`` line is line 1).
+
+A failed-rows download uploaded again (`failed_rows_download`: its last five headers are the
+download's own ``line, kind, column, value, reason``, or the same prefixed with ``import ``) is read
+back to the values of the original file: the one ``'`` the download put before a cell starting with
+``= + - @``, a tab or a carriage return (possibly after other ``'``) is removed, and its note lines
+(kind ``note``) are not rows.
 """
 
 import codecs
 import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from memory_console.text import MAX_VALUE_LENGTH
+from memory_console.text import MAX_VALUE_LENGTH, text_nfc
 from traits.charset import name_problem
 
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 100
 MAX_CELL_LENGTH = MAX_VALUE_LENGTH  # characters; a cell of exactly this many is accepted
-MAX_LINE_LENGTH = 8 * MAX_CELL_LENGTH  # characters of one physical line (memory stays bounded by it)
+# Characters of one row, line breaks included (a row spans lines when quoted cells hold line breaks).
+# Memory stays bounded by it: a line of 4 M emoji is 16 MB as a str, 32 MB while readline joins it.
+MAX_ROW_LENGTH = 4 * MAX_CELL_LENGTH
+# Cells of one row: the column limit with room for rows a spreadsheet pads with empty cells; a row
+# is refused before the csv module splits it into more (millions of tiny cells cost ~60 bytes each).
+MAX_ROW_CELLS = 10 * MAX_COLUMNS
 SAMPLE_ROWS = 3
 SAMPLE_LENGTH = 200  # characters of each sample value kept for the mapping page
 # Characters of the file's start given to the sniffer: csv.Sniffer's quote regex is quadratic on
@@ -47,7 +64,7 @@ CELL_TOO_LONG = "has a cell longer than 1 MB (1,048,576 characters)"
 
 csv.field_size_limit(MAX_CELL_LENGTH)  # one cell may be up to 1 MB; more is not a customer attribute
 
-_SEP_LINE = re.compile(r"sep=(\\t|.)?", re.DOTALL)
+_SEP_LINE = re.compile(r'(")?sep=(\\t|.)?(?(1)")', re.DOTALL)
 
 
 class FileRuleError(ValueError):
@@ -58,11 +75,13 @@ class FileRuleError(ValueError):
 class CsvLayout:
     """How to read a checked file: its separator, whether a ``sep=`` line comes first (skipped,
     but counted in line numbers), and how many header columns are kept (``None``: all; cells after
-    them are dropped from a row when they are all empty, i.e. trailing empty columns)."""
+    them are dropped from a row when they are all empty, i.e. trailing empty columns), and whether
+    it is a failed-rows download (its ``'`` escapes are removed and its note lines skipped)."""
 
     delimiter: str = ","
     declared: bool = False
     width: int | None = None
+    download: bool = False  # a failed-rows download uploaded again: see `failed_rows_download`
 
 
 COMMA = CsvLayout()  # a plain comma separated file
@@ -155,36 +174,132 @@ def _open(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-class _LongLine(Exception):
-    """A physical line longer than MAX_LINE_LENGTH; `reason` reads after "Line N"."""
+class _Refused(Exception):
+    """A row the reader refuses before the csv module splits it; `reason` reads after "Line N"."""
 
     def __init__(self, reason: str):
         self.reason = reason
 
 
-def _lines(handle, delimiter: str) -> Iterator[str]:
-    """The physical lines of `handle`, each read with a bounded `readline`: a line longer than
-    MAX_LINE_LENGTH raises _LongLine after holding at most that many characters."""
+class _Record:
+    """Shared by `_lines` and the loop over the csv reader: the loop sets `ended` each time the
+    reader yields a record, so `_lines` knows whether its next line starts a row or continues one
+    (a row goes on to the next line only when a quoted cell holds the line break)."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self):
+        self.ended = True
+
+
+_QUOTED = re.compile(r'[^"]*(?:""[^"]*)*')  # the inside of a quoted cell, up to its closing quote
+
+
+def _separators(line: str, delimiter: str, *, quoted: bool, most: int) -> int:
+    """How many separators of `line` end a cell (those outside quotes, as the csv module reads
+    them), counting no further than `most`. `quoted`: the line continues a quoted cell begun on an
+    earlier line. Python work is one step per cell, and stops at `most`."""
+    count, position, end = 0, 0, len(line)
+    if not quoted and line.startswith('"'):
+        quoted, position = True, 1
+    while position < end:
+        if quoted:
+            position = _QUOTED.match(line, position).end()  # at the closing quote, or the line's end
+            if position >= end:
+                return count  # the quoted cell goes on to the next line
+            position += 1
+        separator = line.find(delimiter, position)
+        if separator < 0:
+            return count
+        count += 1
+        if count >= most:
+            return count
+        position = separator + 1
+        quoted = line.startswith('"', position)
+        position += quoted
+    return count
+
+
+def _has_long_cell(text: str, delimiter: str) -> bool:
+    """Whether `text` holds more than MAX_CELL_LENGTH characters in a row without a separator: a
+    few `find`/`rfind` calls in windows of that size (every two windows move on by at least one),
+    never a copy of `text`."""
+    start, end = 0, len(text)
+    while end - start > MAX_CELL_LENGTH:
+        stop = start + MAX_CELL_LENGTH + 1
+        last = text.rfind(delimiter, start, stop)
+        if last < 0:
+            return True
+        start = last + 1
+    return False
+
+
+def _too_long(piece: str, delimiter: str, *, spans_lines: bool) -> _Refused:
+    if _has_long_cell(piece, delimiter):
+        return _Refused(CELL_TOO_LONG)
+    size = f"{MAX_ROW_LENGTH // MAX_CELL_LENGTH} MB ({MAX_ROW_LENGTH:,} characters)"
+    if spans_lines:
+        return _Refused(f"starts a row longer than {size} over several lines (quoted cells hold line breaks)")
+    return _Refused(f"is longer than {size}")
+
+
+def _too_many_cells() -> _Refused:
+    return _Refused(f"has more than {MAX_ROW_CELLS:,} cells (a file has at most {MAX_COLUMNS} columns)")
+
+
+def _lines(handle, delimiter: str, record: _Record) -> Iterator[str]:
+    """The physical lines of `handle`, for the csv reader, each row (`record`) bounded before the
+    reader sees it: at most MAX_ROW_LENGTH characters over all its lines (each `readline` asks for
+    no more than the row has left) and at most MAX_ROW_CELLS cells, else _Refused.
+
+    A row's first line is counted only when it is long enough to matter (`count`, then the exact
+    `_separators` only with many separators); it is kept until the next call, and counted exactly
+    if the row goes on, so the common one-line row costs nothing more."""
     readline = handle.readline
-    while line := readline(MAX_LINE_LENGTH):
-        if len(line) == MAX_LINE_LENGTH and line[-1] not in "\r\n":
-            longest = max(map(len, line.split(delimiter)))
-            if longest > MAX_CELL_LENGTH:
-                raise _LongLine(CELL_TOO_LONG)
-            raise _LongLine(f"is longer than {MAX_LINE_LENGTH // MAX_CELL_LENGTH} MB ({MAX_LINE_LENGTH:,} characters)")
+    most = MAX_ROW_CELLS  # separators: a row with this many has more than MAX_ROW_CELLS cells
+    length = separators = 0
+    first = None  # the row's first line, not counted yet
+    while True:
+        if record.ended:
+            record.ended = False
+            line = readline(MAX_ROW_LENGTH + 1)
+            if not line:
+                return
+            length = len(line)
+            if length > MAX_ROW_LENGTH:
+                raise _too_long(line, delimiter, spans_lines=False)
+            if length > most and line.count(delimiter) >= most:
+                first, separators = None, _separators(line, delimiter, quoted=False, most=most)
+                if separators >= most:
+                    raise _too_many_cells()
+            else:
+                first = line  # the common one-line row: counted only if it goes on to a next line
+        else:  # the row goes on: the line before ended inside a quoted cell
+            if first is not None:
+                separators, first = _separators(first, delimiter, quoted=False, most=most), None
+            line = readline(MAX_ROW_LENGTH - length + 1)
+            if not line:
+                return  # inside quotes at the end of the file: the csv reader says so
+            length += len(line)
+            if length > MAX_ROW_LENGTH:
+                raise _too_long(line, delimiter, spans_lines=True)
+            if delimiter in line:
+                separators += _separators(line, delimiter, quoted=True, most=most - separators)
+                if separators >= most:
+                    raise _too_many_cells()
         yield line
 
 
 def _skip_declaration(handle, layout: CsvLayout) -> int:
     """Read past the ``sep=`` line when the layout has one; how many lines were skipped."""
     if layout.declared:
-        handle.readline(MAX_LINE_LENGTH)
+        handle.readline(SNIFF_LENGTH)  # detect_layout found the whole line in the first SNIFF_LENGTH
         return 1
     return 0
 
 
-def _reader(handle, layout: CsvLayout):
-    return csv.reader(_lines(handle, layout.delimiter), delimiter=layout.delimiter, strict=True)
+def _reader(handle, layout: CsvLayout, record: _Record):
+    return csv.reader(_lines(handle, layout.delimiter, record), delimiter=layout.delimiter, strict=True)
 
 
 def _csv_problem(exc: csv.Error, line: int) -> FileRuleError:
@@ -193,37 +308,84 @@ def _csv_problem(exc: csv.Error, line: int) -> FileRuleError:
     return FileRuleError(f"Line {line}: the CSV is malformed ({exc}).")
 
 
-def read_rows(path: Path, layout: CsvLayout = COMMA) -> Iterator[tuple[int, list[str]]]:
+# The failed-rows download (services.import_failed_rows_csv) writes these after the file's headers,
+# prefixed with "import " when the file has a header of that name.
+DOWNLOAD_COLUMNS = ("line", "kind", "column", "value", "reason")
+DOWNLOAD_NOTE = "note"  # the kind of a note line (an identifier of an ingested row not kept)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")  # a cell the download escaped: one ' is removed
+
+
+def failed_rows_download(headers: list[str]) -> bool:
+    """Whether a file with these headers is a failed-rows download: its last five headers are
+    exactly ``line, kind, column, value, reason``, or all five prefixed with ``import ``, after at
+    least one header of the original file."""
+    tail = tuple(headers[-len(DOWNLOAD_COLUMNS) :])
+    return len(headers) > len(DOWNLOAD_COLUMNS) and (
+        tail == DOWNLOAD_COLUMNS or tail == tuple(f"import {name}" for name in DOWNLOAD_COLUMNS)
+    )
+
+
+def formula_escape(cell: str) -> str:
+    """A cell as the failed-rows download writes it: with a ``'`` before it when it starts with
+    ``= + - @``, a tab or a carriage return, possibly after ``'`` (so spreadsheets do not run it,
+    and so `formula_unescape` gives back exactly the cell)."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS or _ESCAPED.match(cell) else cell
+
+
+def formula_unescape(cell: str) -> str:
+    """The cell `formula_escape` was given: without the one ``'`` it added."""
+    return cell[1:] if cell[:1] == "'" and _ESCAPED.match(cell) else cell
+
+
+def read_rows(
+    path: Path, layout: CsvLayout = COMMA, *, notes: list[int] | None = None
+) -> Iterator[tuple[int, list[str]]]:
     """(line where the row starts, cells) for every data row; blank lines are skipped.
 
-    Raises FileRuleError on broken quoting or an over-long cell or line. The header row (and a
-    ``sep=`` line before it) is not yielded; trailing empty cells past ``layout.width`` are dropped.
+    Raises FileRuleError on broken quoting, an over-long cell or row, or a row of too many cells.
+    The header row (and a ``sep=`` line before it) is not yielded; trailing empty cells past
+    ``layout.width`` are dropped. For a failed-rows download (``layout.download``) the cells lose
+    the download's ``'`` escapes and note lines are skipped (their line numbers appended to
+    `notes` when given).
     """
     width = layout.width
+    kind = None  # in a failed-rows download: the position of its "kind" column
     with _open(path) as handle:
         offset = _skip_declaration(handle, layout)
-        reader = _reader(handle, layout)
+        record = _Record()
+        reader = _reader(handle, layout, record)
         previous = 0
         try:
             for cells in reader:
+                record.ended = True
                 start, previous = previous + 1, reader.line_num
+                if start == 1 and layout.download:
+                    kind = len(cells) - 1 - next(i for i, cell in enumerate(reversed(cells)) if cell) - 3
                 if start == 1 or not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue  # the header, or a blank line (nothing, or only spaces)
                 if width is not None and len(cells) > width and not any(cells[width:]):
                     del cells[width:]  # a trailing separator, or empty columns without a header
+                if kind is not None:
+                    cells = [formula_unescape(cell) for cell in cells]
+                    if len(cells) > kind and cells[kind] == DOWNLOAD_NOTE:
+                        if notes is not None:
+                            notes.append(start + offset)
+                        continue
                 yield start + offset, cells
-        except _LongLine as exc:
+        except _Refused as exc:
             raise FileRuleError(f"Line {previous + 1 + offset} {exc.reason}.") from None
         except csv.Error as exc:
             raise _csv_problem(exc, previous + 1 + offset) from None
 
 
 def read_headers(path: Path, layout: CsvLayout = COMMA) -> list[str]:
+    """The header row's cells, in Unicode NFC."""
     with _open(path) as handle:
         offset = _skip_declaration(handle, layout)
         try:
-            return next(_reader(handle, layout), [])
-        except _LongLine as exc:
+            return [text_nfc(header) for header in next(_reader(handle, layout, _Record()), [])]
+        except _Refused as exc:
             raise FileRuleError(f"Line {1 + offset} {exc.reason}.") from None
         except csv.Error as exc:
             raise _csv_problem(exc, 1 + offset) from None
@@ -244,7 +406,7 @@ def detect_layout(path: Path) -> CsvLayout:
     header = re.split(r"\r\n|\r|\n", sample, maxsplit=1)[0]
     declared = _SEP_LINE.fullmatch(header)
     if declared:
-        found = declared.group(1) or ""
+        found = declared.group(2) or ""
         found = "\t" if found == "\\t" else found
         if found not in SEPARATORS:
             shown = f"“{found}”" if found.isprintable() and found.strip() else repr(found)
@@ -265,11 +427,20 @@ def detect_layout(path: Path) -> CsvLayout:
     return CsvLayout(delimiter=found if found in SEPARATORS and found in _unquoted(header) else ",")
 
 
+DOWNLOAD_NOTICE = (
+    "This is a failed-rows download: the ' added before cells starting with =, +, -, @ (or a tab or carriage "
+    "return) is removed, so each cell reads as in the original file{notes}; its last five columns ({columns}) are "
+    "not mapped unless you map them."
+)
+
+
 def csv_file_check(path: Path) -> CheckedFile:
     """Apply every file rule to the file at `path`; FileRuleError names the first broken one.
 
-    Memory stays bounded whatever the file: bytes are read in 1 MB blocks, lines in pieces of at
-    most MAX_LINE_LENGTH characters."""
+    Memory stays bounded whatever the file: bytes are read in 1 MB blocks, rows of at most
+    MAX_ROW_LENGTH characters and MAX_ROW_CELLS cells (peak RSS growth under 50 MB, tested).
+    A failed-rows download is read as `read_rows` reads it (escapes removed, note lines skipped:
+    not counted in `total_rows`), with a notice saying so."""
     check_encoding(path)
     layout = detect_layout(path)
     raw_headers = read_headers(path, layout)
@@ -282,9 +453,11 @@ def csv_file_check(path: Path) -> CheckedFile:
     problems = header_problems(headers)
     if problems:
         raise FileRuleError(" ".join(problems))
+    download = failed_rows_download(headers)
     samples: list[list[str]] = [[] for _ in headers]
     total = trailing_rows = 0
-    for line, cells in read_rows(path, layout):
+    skipped: list[int] = []
+    for line, cells in read_rows(path, replace(layout, download=download), notes=skipped):
         total += 1
         if len(cells) > width:
             extra = cells[width:]
@@ -305,6 +478,11 @@ def csv_file_check(path: Path) -> CheckedFile:
     if total == 0:
         raise FileRuleError("The file has a header row but no data rows.")
     notes = []
+    if download:
+        lines = f", and its {len(skipped):,} note lines are skipped (they are not rows)" if len(skipped) > 1 else ""
+        lines = ", and its note line is skipped (it is not a row)" if len(skipped) == 1 else lines
+        columns = ", ".join(headers[-len(DOWNLOAD_COLUMNS) :])
+        notes.append(DOWNLOAD_NOTICE.format(notes=lines, columns=columns))
     if width < len(raw_headers):
         span = f"{width + 1}" if width + 1 == len(raw_headers) else f"{width + 1}-{len(raw_headers)}"
         plural = "s" if width + 1 < len(raw_headers) else ""

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from memory_console.text import text_nfc
+
 from .csvfile import DEFAULT_IDENTIFIER_KINDS
 
 MIN_TRAIT_COLUMNS = 2
@@ -94,28 +96,33 @@ def trait_path_split(path: str, schema) -> tuple[str, str] | None:
 
 def _spec_split(spec: str, headers: list[str]) -> tuple[str, str] | None:
     """``HEADER=TARGET`` split at the ``=`` after a header the file has (headers may hold ``=``),
-    else at the first ``=``; None without any ``=``."""
+    else at the first ``=``; None without any ``=``. The header part is given in Unicode NFC, as
+    the file's headers are read (`csvfile.read_headers`)."""
     if "=" not in spec:
         return None
-    for position, char in enumerate(spec):
-        if char == "=" and spec[:position] in headers:
-            return spec[:position], spec[position + 1 :]
+    position = spec.find("=")
+    while position >= 0:
+        if text_nfc(spec[:position]) in headers:
+            return text_nfc(spec[:position]), spec[position + 1 :]
+        position = spec.find("=", position + 1)
     header, _, target = spec.partition("=")
-    return header, target
+    return text_nfc(header), target
 
 
 def mapping_from_specs(*, headers: list[str], specs: list, schema) -> list[dict]:
     """The stored mapping from command-line specs ``'Header=identifier:email'`` /
     ``'Header=Group.trait'`` or from ``(header, target)`` pairs (the API's JSON object).
 
-    Every entry is checked, and ValidationError lists each problem: an entry without ``=``, a
+    Headers are compared in Unicode NFC (the file's headers are read so), so a header typed or
+    sent decomposed names the same column. Every entry is checked, and ValidationError lists each
+    problem: an entry without ``=``, a
     header the file does not have ("the file has no column X"), a target that is neither
     ``identifier:KIND`` nor ``Group.trait``. Trait paths are read by `trait_path_split`; a path
     naming no trait is kept split at its first dot so `mapping_validate` names it."""
     mapping, errors = [], []
     for spec in specs:
         if isinstance(spec, tuple):
-            (header, target), shown = spec, f"{spec[0]}={spec[1]}"
+            (header, target), shown = (text_nfc(spec[0]), spec[1]), f"{spec[0]}={spec[1]}"
         else:
             split = _spec_split(spec, headers)
             if split is None:

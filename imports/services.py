@@ -30,7 +30,7 @@ from stores.config import store_config
 from stores.models import Store
 
 from . import storage
-from .csvfile import CsvLayout, FileRuleError, csv_file_check
+from .csvfile import DOWNLOAD_COLUMNS, CsvLayout, FileRuleError, csv_file_check, failed_rows_download, formula_escape
 from .engine import ChunkPipeline, ChunkResolver, PairFilter
 from .mapping import mapping_from_specs, mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
@@ -465,6 +465,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                 delimiter=profile_import.delimiter,
                 declared=profile_import.separator_declared,
                 width=len(profile_import.headers),
+                download=failed_rows_download(profile_import.headers),
             )
             rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
             for line, result in rows:
@@ -597,9 +598,6 @@ def imports_recover_before_run() -> None:
         logger.warning("import recovery skipped: the database is busy with another import")
 
 
-DOWNLOAD_COLUMNS = ["line", "kind", "column", "value", "reason"]
-
-
 def import_failed_rows_csv(*, profile_import: ProfileImport):
     """The failed rows and the notes (identifiers of ingested rows not kept), as on the details
     page; CSV text yielded a line at a time (a bad file may have a million).
@@ -609,7 +607,10 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
     original cells, so the file can be fixed and uploaded again; when several of its cells failed,
     their columns, values and reasons are joined with " / ". A row with fewer cells than the header
     is padded with empty cells; one with more keeps them after ``reason``. A note has no cells.
-    Cells starting with =, +, -, @ (or a tab/CR) get a leading ' so spreadsheets do not run them.
+    Cells starting with =, +, -, @ (or a tab/CR), possibly after ', get a leading ' so spreadsheets
+    do not run them (`csvfile.formula_escape`); uploading the download again removes exactly that '
+    and skips the notes (`csvfile.failed_rows_download`). The download of such a re-upload does not
+    repeat the earlier download's five columns: it has the original file's columns and new ones.
     """
 
     class _Line:
@@ -618,7 +619,10 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
 
     writer = csv.writer(_Line())
     headers = list(profile_import.headers)
-    ours = DOWNLOAD_COLUMNS
+    end = len(headers)  # the row's cells after the header's columns: kept after "reason"
+    if failed_rows_download(headers):
+        headers = headers[: -len(DOWNLOAD_COLUMNS)]  # an earlier download's columns: replaced by ours
+    ours = list(DOWNLOAD_COLUMNS)
     if set(ours) & set(headers):
         ours = [f"import {name}" for name in ours]
     width = len(headers)
@@ -630,11 +634,11 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
     def emit(group):
         line, failed = group[0][0], group[0][1]
         cells = next((entry[5] for entry in group if entry[5]), None) or []
-        mine = [_safe_cell(cell) for cell in cells]
+        mine = [formula_escape(cell) for cell in cells]
         own = [*mine[:width], *[""] * (width - len(mine))]
         joined = [" / ".join(entry[i] for entry in group if entry[i]) for i in (2, 3, 4)]
         kind = "failed row" if failed else "note"
-        return writer.writerow([*own, line, kind, *(_safe_cell(text) for text in joined), *mine[width:]])
+        return writer.writerow([*own, line, kind, *(formula_escape(text) for text in joined), *mine[end:]])
 
     for entry in rows.values_list(*fields).iterator(500):  # a failed row may carry up to 100 MB of cells
         if group and not (entry[1] and group[0][1] and entry[0] == group[0][0]):
@@ -643,10 +647,6 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
         group.append(entry)
     if group:
         yield emit(group)
-
-
-def _safe_cell(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def import_store_files_delete(*, store_id: int) -> None:

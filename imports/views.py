@@ -11,7 +11,7 @@ from stores.access import store_view
 from stores.config import store_config
 
 from . import services
-from .csvfile import MAX_COLUMNS, MAX_ROWS, separator_label, template_csv
+from .csvfile import DOWNLOAD_COLUMNS, MAX_COLUMNS, MAX_ROWS, failed_rows_download, separator_label, template_csv
 from .forms import MappingForm, UploadForm
 from .mapping import MIN_TRAIT_COLUMNS, mapping_from_targets, suggest_targets, target_choices
 from .models import ImportStatus
@@ -83,12 +83,15 @@ def import_mapping(request, store, import_id):
         messages.info(request, f"{profile_import.file_name} is already {profile_import.get_status_display().lower()}.")
         return redirect("imports:detail", store.pk, profile_import.pk)
     config = store_config(store=store)
+    suggestions = suggest_targets(headers=profile_import.headers, rules=config.rules, schema=config.schema)
+    if failed_rows_download(profile_import.headers):  # the download's own columns: not mapped unless chosen
+        suggestions[-len(DOWNLOAD_COLUMNS) :] = [""] * len(DOWNLOAD_COLUMNS)
     form = MappingForm(
         request.POST if request.method == "POST" else None,
         headers=profile_import.headers,
         samples=profile_import.samples,
         choices=target_choices(rules=config.rules, schema=config.schema),
-        suggestions=suggest_targets(headers=profile_import.headers, rules=config.rules, schema=config.schema),
+        suggestions=suggestions,
     )
     errors = []
     if request.method == "POST":

@@ -63,6 +63,8 @@ class Command(BaseCommand):
                 raise
             raise CommandError(BUSY_MESSAGE) from None
         self.stdout.write(f"Import #{profile_import.pk}: {profile_import.total_rows:,} rows, checked.")
+        for note in profile_import.file_notes:  # what the check ignored or read differently, as on the mapping page
+            self.stdout.write(f"  {note}")
         if queue:
             self.stdout.write(f"Queued import #{profile_import.pk} for the worker.")
             return
