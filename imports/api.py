@@ -71,16 +71,20 @@ def _out(profile_import: ProfileImport) -> dict:
 SHAPE = '{"CSV header": "identifier:email" | "Group.trait"}'
 
 
+class _Pairs(list):
+    """A JSON object read as its (key, value) pairs, in order, duplicates kept."""
+
+
 def _specs(raw: str) -> list[tuple[str, str]]:
     """The mapping field: a JSON object {"CSV header": "identifier:email" | "Group.trait"}, as
     (header, target) pairs: headers may hold "=", so they are never joined into "header=target"
     text. A header given twice (also once composed and once decomposed: headers compare in Unicode
     NFC, as the file's are read), or a target that is not a string, is refused naming it."""
     try:
-        pairs = json.loads(raw, object_pairs_hook=list)  # pairs: a header given twice is seen
-    except ValueError:
+        pairs = json.loads(raw, object_pairs_hook=_Pairs)  # pairs: a header given twice is seen
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands of levels deep
         raise ValidationError(FieldError(f"mapping: not valid JSON; expected {SHAPE}", ("mapping",))) from None
-    if not isinstance(pairs, list) or not all(isinstance(pair, tuple) for pair in pairs):
+    if not isinstance(pairs, _Pairs):  # an array, a string, a number: not an object
         raise ValidationError(FieldError(f"mapping: expected an object {SHAPE}", ("mapping",)))
     errors, seen = [], set()
     for header, target in pairs:

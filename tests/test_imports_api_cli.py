@@ -154,3 +154,25 @@ def test_cli_reports_a_rejected_mapping_and_leaves_no_import(store, tmp_path):
     with pytest.raises(CommandError, match="Map at least 2 columns to traits"):
         call_command("import_profiles", "--store", str(store.pk), str(path), "--map", "Email=identifier:email")
     assert not ProfileImport.objects.filter(store=store).exists()
+
+
+@pytest.mark.parametrize(
+    ("mapping", "words"),
+    [
+        ([], "expected an object"),
+        (["Email", "identifier:email"], "expected an object"),
+        ("[" * 50000 + "]" * 50000, "not valid JSON"),
+    ],
+    ids=["empty array", "array of strings", "nested 50,000 levels"],
+)
+def test_api_refuses_a_mapping_that_is_not_an_object_naming_the_field(client, key, store, mapping, words):
+    raw = mapping if isinstance(mapping, str) else json.dumps(mapping)
+    response = client.post(
+        f"/api/v1/stores/{store.pk}/imports",
+        {"file": SimpleUploadedFile("people.csv", CSV.encode(), content_type="text/csv"), "mapping": raw},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 422, response.content
+    (error,) = response.json()["detail"]
+    assert error["loc"][-1] == "mapping" and words in error["msg"]
+    assert not ProfileImport.objects.filter(store=store).exists()
