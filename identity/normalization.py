@@ -47,7 +47,14 @@ import email_validator
 import phonenumbers
 from email_validator.rfc_constants import EMAIL_MAX_LENGTH
 
-from memory_console.text import ZERO_WIDTH, describe_char, shows_raw, strip_invisible, text_nfc, text_problem
+from memory_console.text import (
+    ZERO_WIDTH,
+    describe_char,
+    strip_invisible,
+    text_nfc,
+    text_problem,
+    text_visible,
+)
 
 MAX_LENGTH = 255
 WHATSAPP_PREFIX = "whatsapp:"
@@ -62,10 +69,7 @@ _SHOWN = 60
 def _shown(value) -> str:
     """`value` for a message: at most 60 characters, invisible ones written as <U+200B>."""
     text = value if isinstance(value, str) else repr(value)
-    cut = text[:_SHOWN]
-    if not cut.isascii() or not cut.isprintable():
-        cut = "".join(char if shows_raw(char) else f"<U+{ord(char):04X}>" for char in cut)
-    return cut + ("..." if len(text) > _SHOWN else "")
+    return text_visible(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "")
 
 
 class IdentifierError(ValueError):

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_q",
+    "memory_console",  # template filters only (memory_console/templatetags)
     "accounts",
     "stores",
     "traits",

@@ -106,6 +106,15 @@ def shows_raw(char: str) -> bool:
     return char.isprintable() and category[0] not in "MCZ" and char not in ZERO_WIDTH
 
 
+def text_visible(text: str) -> str:
+    """`text` with every character that would not show (tab and line breaks included) written as
+    ``<U+200B>``: for messages and pages that quote a value, so a hidden character is never
+    printed raw."""
+    if text.isascii() and not _CONTROL_SINGLE.search(text):
+        return text
+    return "".join(c if shows_raw(c) else f"<U+{ord(c):04X}>" for c in text)
+
+
 def text_problem(text: str, *, multiline: bool = False) -> str | None:
     """Why `text` cannot be stored as text (``"contains U+0000 NULL"``), or None.
 

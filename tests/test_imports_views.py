@@ -530,3 +530,16 @@ def test_durations_read_at_a_glance():
     assert duration_text(timedelta(seconds=42)) == "42 s"
     assert duration_text(timedelta(seconds=185)) == "3 min 5 s"
     assert duration_text(timedelta(hours=1, minutes=2, seconds=3)) == "1 h 2 min"
+
+
+def test_details_never_print_a_failed_rows_hidden_characters_raw(admin_client, store):
+    text = "email,firstName,lastName\r\na\u200bb@example.com,A\x01B,C\u0085D\r\nok@example.com,E,F\r\n"
+    queued = queue(
+        upload(store, text), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+    )
+    assert _finished(queued).status == ImportStatus.COMPLETED
+    html = admin_client.get(_url("detail", store, queued)).content.decode()
+    rows = "".join(re.findall(r'<tr data-line="2">.*?</tr>', html, re.S))
+    assert "a&lt;U+200B&gt;b@example.com" in rows and "A&lt;U+0001&gt;B" in rows
+    for hidden in ("\u200b", "\x01", "\u0085"):
+        assert hidden not in rows

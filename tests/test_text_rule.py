@@ -55,3 +55,10 @@ def test_strip_invisible_trims_unicode_spaces_and_zero_width_characters():
 def test_invisible_characters_are_described_not_printed():
     assert describe_char("\u200b") == "U+200B ZERO WIDTH SPACE"
     assert describe_char("\u00a0") == "U+00A0 NO-BREAK SPACE"
+
+
+def test_text_visible_writes_every_hidden_character_by_code_point_and_keeps_the_rest():
+    from memory_console.text import text_visible
+
+    assert text_visible("plain text, O'Brien") == "plain text, O'Brien"
+    assert text_visible("A\x01B\tC\u0085D\u200bE Nuñez 李") == "A<U+0001>B<U+0009>C<U+0085>D<U+200B>E Nuñez 李"

@@ -30,7 +30,7 @@ import re
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 
 from memory_console.jsonvalues import JSONTooDeep, dumps, exact_number, loads
-from memory_console.text import TextError, text_clean
+from memory_console.text import TextError, text_clean, text_visible
 
 DELETE_MARKER = "\\N"
 
@@ -58,11 +58,10 @@ _TOO_SMALL = f"is too small (more than {MAX_NUMBER_LENGTH} digits after the deci
 _GROUPED = re.compile(r"^[+-]?\d[\d.,' _\u00a0\u202f]*\d$")
 _SEPARATOR_HINT = "write numbers without thousands separators and with “.” for decimals, e.g. 1234.5"
 # What a value may show of itself in a message: control characters and surrogates are escaped.
-_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _shown(value) -> str:
-    """`value` as a message quotes it: at most 80 characters, control characters as ``\\uXXXX``."""
+    """`value` as a message quotes it: at most 80 characters, hidden characters as ``<U+200B>``."""
     if isinstance(value, str):
         shown = value
     elif isinstance(value, float) and not math.isfinite(value):
@@ -74,7 +73,7 @@ def _shown(value) -> str:
             shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return _UNSHOWN.sub(lambda m: f"\\u{ord(m.group()):04x}", shown)
+    return text_visible(shown)
 
 
 class TraitValueError(ValueError):
