@@ -602,7 +602,7 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
     """The failed rows and the notes (identifiers of ingested rows not kept), as on the details
     page; CSV text yielded a line at a time (a bad file may have a million).
 
-    Columns: the file's own headers, then ``line, kind, column, value, reason`` (prefixed with
+    UTF-8 with a BOM, separated as the uploaded file was. Columns: the file's own headers, then ``line, kind, column, value, reason`` (prefixed with
     "import " if the file has a header of that name). A failed row is one line carrying its
     original cells, so the file can be fixed and uploaded again; when several of its cells failed,
     their columns, values and reasons are joined with " / ". A row with fewer cells than the header
@@ -617,7 +617,9 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
         def write(self, text):
             return text
 
-    writer = csv.writer(_Line())
+    # The uploaded file's separator and a UTF-8 BOM: a ";" file comes back as one, so the Excel that
+    # wrote it (European locales) opens it in columns, and the BOM tells Excel the text is UTF-8.
+    writer = csv.writer(_Line(), delimiter=profile_import.delimiter or ",")
     headers = list(profile_import.headers)
     end = len(headers)  # the row's cells after the header's columns: kept after "reason"
     if failed_rows_download(headers):
@@ -626,7 +628,7 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
     if set(ours) & set(headers):
         ours = [f"import {name}" for name in ours]
     width = len(headers)
-    yield writer.writerow([*headers, *ours])
+    yield "\ufeff" + writer.writerow([*headers, *ours])
     rows = ImportRowError.objects.filter(profile_import=profile_import).order_by("line", "id")
     fields = ("line", "row_failed", "column", "value", "reason", "cells")
     group: list = []

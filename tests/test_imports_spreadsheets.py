@@ -314,7 +314,9 @@ def test_the_worker_reads_a_long_line_in_flat_memory_too(store, tmp_path):
 
 
 def _download(profile_import) -> list[list[str]]:
-    return list(csv.reader(io.StringIO("".join(import_failed_rows_csv(profile_import=profile_import)))))
+    text = "".join(import_failed_rows_csv(profile_import=profile_import))
+    assert text.startswith("\ufeff")  # a UTF-8 BOM, so Excel reads the file as UTF-8
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=profile_import.delimiter))
 
 
 def test_the_failed_rows_download_carries_each_failed_rows_original_cells_and_can_be_uploaded_again(store):
@@ -362,7 +364,7 @@ def test_the_download_keeps_notes_marked_and_renames_its_columns_when_the_file_h
 def test_the_download_view_sends_the_original_cells(admin_client, store):
     finished = run(store, csv_text("not-an-email,,Ada,Lovelace"), CONTACT)
     response = admin_client.get(reverse("imports:failed_rows_csv", args=[store.pk, finished.pk]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][:5] == ["not-an-email", "", "Ada", "Lovelace", "2"]
 
 
@@ -623,3 +625,16 @@ def test_sniffing_a_hostile_start_of_file_stays_quick(tmp_path):
     with pytest.raises(FileRuleError, match="Line 2 has more than 1,000 cells"):  # 16,000 cells: refused as well
         csv_file_check(path)
     assert time.monotonic() - started < 10
+
+
+def test_the_download_of_a_semicolon_file_is_a_semicolon_file_with_a_bom_that_uploads_again(store):
+    """European Excel opens a ";" file with a BOM in columns, and reads it as UTF-8 (Seán, not SeÃ¡n)."""
+    text = "Email;Phone;First;Last\r\nnot-an-email;;Seán;O'Brien, Jr\r\nok@example.com;;Bo;L\r\n"
+    first = run(store, text, CONTACT)
+    download = "".join(import_failed_rows_csv(profile_import=first))
+    assert download.startswith("\ufeffEmail;Phone;First;Last;line;kind;column;value;reason\r\n")
+    assert "not-an-email;;Seán;O'Brien, Jr;2;failed row;Email;" in download
+    fixed = download.replace("not-an-email", "sean@example.com")
+    again = run(store, fixed, CONTACT, name="people-failed-rows.csv")
+    assert again.status == ImportStatus.COMPLETED and again.rows_failed == 0, again.failure_reason
+    assert again.delimiter == ";"

@@ -465,7 +465,7 @@ def test_failed_rows_csv_says_each_line_kind_and_escapes_cells_spreadsheets_woul
     response = admin_client.get(_url("failed_rows_csv", store, profile_import))
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == 'attachment; filename="people-failed-rows.csv"'
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == [*profile_import.headers, "line", "kind", "column", "value", "reason"]
     ours = [row[len(profile_import.headers) :] for row in rows[1:]]
     assert [row[3] for row in ours] == ["'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)", "plain"]
