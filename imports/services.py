@@ -602,8 +602,9 @@ def import_failed_rows_csv(*, profile_import: ProfileImport):
     """The failed rows and the notes (identifiers of ingested rows not kept), as on the details
     page; CSV text yielded a line at a time (a bad file may have a million).
 
-    UTF-8 with a BOM, separated as the uploaded file was. Columns: the file's own headers, then ``line, kind, column, value, reason`` (prefixed with
-    "import " if the file has a header of that name). A failed row is one line carrying its
+    UTF-8 with a BOM, separated as the uploaded file was. Columns: the file's own headers, then
+    ``line, kind, column, value, reason`` (prefixed with "import " if the file has a header of
+    that name). A failed row is one line carrying its
     original cells, so the file can be fixed and uploaded again; when several of its cells failed,
     their columns, values and reasons are joined with " / ". A row with fewer cells than the header
     is padded with empty cells; one with more keeps them after ``reason``. A note has no cells.
