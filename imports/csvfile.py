@@ -305,6 +305,11 @@ def _reader(handle, layout: CsvLayout, record: _Record):
 def _csv_problem(exc: csv.Error, line: int) -> FileRuleError:
     if "field larger than field limit" in str(exc):
         return FileRuleError(f"Line {line} {CELL_TOO_LONG}.")
+    if "unexpected end of data" in str(exc):  # the file ended inside a quoted cell
+        return FileRuleError(
+            f"Line {line}: the CSV is malformed (a quoted cell opened on this line is never closed: "
+            'a " is missing, or a quote inside the cell is not doubled as "").'
+        )
     return FileRuleError(f"Line {line}: the CSV is malformed ({exc}).")
 
 

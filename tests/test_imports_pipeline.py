@@ -148,4 +148,4 @@ def test_forked_children_read_a_declared_semicolon_file_and_send_failed_rows_cel
     assert (done.status, done.rows_ingested, done.rows_failed) == (ImportStatus.COMPLETED, 4, 1)
     assert list(done.row_errors.values_list("line", "cells")) == [(5, ["bad-email", "", "X", "Y"])]
     download = "".join(import_failed_rows_csv(profile_import=done)).splitlines()
-    assert download[1].startswith("bad-email,,X,Y,5,failed row,Email,")
+    assert download[1].startswith("bad-email;;X;Y;5;failed row;Email;")

@@ -201,7 +201,7 @@ def test_a_column_without_a_header_is_rejected(store):
 def test_an_unterminated_quote_rejects_the_file_naming_the_line_where_it_opens(store):
     data = csv_text("a@example.com,,Ada,L", 'b@example.com,,"Open,L', "c@example.com,,Cy,L").encode()
     message = rejected(store, data)
-    assert "Line 3: the CSV is malformed" in message
+    assert "Line 3: the CSV is malformed" in message and "never closed" in message
 
 
 def test_text_after_a_closing_quote_rejects_the_file_naming_the_line(store):
