@@ -5,6 +5,7 @@ from ninja import Router, Schema, Status
 from memory_console.errors import FieldError
 from stores.api import api_store
 from traits.models import Trait
+from traits.selectors import trait_by_path, trait_schema
 
 from . import services
 from .models import IdentityRule, RuleSource
@@ -47,14 +48,16 @@ class RuleOrder(Schema):
 
 
 def _traits(store, paths: list[str]) -> list[Trait]:
-    """Resolve "Group.trait" paths to the store's traits; unknown paths are a 422 naming them."""
-    by_path = {t.path: t for t in Trait.objects.filter(store=store).select_related("group")}
-    unknown = [p for p in paths if p not in by_path]
+    """Resolve "Group.trait" paths (read in NFC, `trait_by_path`) to the store's traits; unknown
+    paths are a 422 naming them."""
+    schema = trait_schema(store=store)
+    found = {p: trait_by_path(schema, p) for p in paths}
+    unknown = [p for p, trait in found.items() if trait is None]
     if unknown:
         raise ValidationError(
             [FieldError(f"Unknown trait “{p}” (write it as Group.trait).", ("mapped_traits", p)) for p in unknown]
         )
-    return [by_path[p] for p in paths]
+    return list(dict.fromkeys(found[p] for p in paths))
 
 
 @router.get("/{store_id}/identity-rules", response=list[RuleOut], summary="List identity rules in priority order")

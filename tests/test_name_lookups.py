@@ -1,0 +1,104 @@
+"""Names given in any Unicode form find what is stored in NFC; mapped-trait identifiers (blank is
+empty, errors name the trait); invisible characters in store names; strict integers in the API."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from accounts.services import api_key_create
+from identity.models import RuleSource
+from identity.services import identity_rule_create
+from profiles.models import Profile
+from traits.services import trait_create, trait_group_create
+
+NFD_GROUP = "GJose\u0301"  # stored as "GJosé"
+NFD_TRAIT = "cafe\u0301"  # stored as "café"
+
+
+@pytest.fixture
+def api(client, account):
+    key = api_key_create(account=account, actor=None, name="CRM sync")[1]
+
+    class Api:
+        def call(self, method, path, body=None):
+            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+            if body is not None:
+                kwargs.update(data=json.dumps(body), content_type="application/json")
+            return getattr(client, method)(f"/api/v1{path}", **kwargs)
+
+    return Api()
+
+
+@pytest.fixture
+def accented(api, store):
+    """A group and a trait created through the API with names in NFD (stored in NFC)."""
+    group = api.call("post", f"/stores/{store.pk}/trait-groups", {"name": NFD_GROUP})
+    assert group.status_code == 201 and group.json()["name"] == "GJosé"
+    trait = api.call("post", f"/stores/{store.pk}/trait-groups/{group.json()['id']}/traits", {"name": NFD_TRAIT})
+    assert trait.status_code == 201 and trait.json()["name"] == "café"
+    return trait.json()
+
+
+@pytest.fixture
+def member_rule(store):
+    group = trait_group_create(store=store, actor=None, name="Shop")
+    member = trait_create(group=group, actor=None, name="member", data_type="string")
+    identity_rule_create(
+        store=store, actor=None, name="Member", kind="member", source=RuleSource.TRAITS, mapped_traits=[member]
+    )
+    return member
+
+
+# --- 1. lookups by name read the name in NFC ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "traits", [{NFD_GROUP: {NFD_TRAIT: "x"}}, {"GJosé": {NFD_TRAIT: "x"}}, {NFD_GROUP: {"café": "x"}}]
+)
+def test_identify_finds_a_group_and_trait_named_in_nfd(api, store, accented, traits):
+    response = api.call(
+        "post", f"/stores/{store.pk}/profiles/identify", {"identifiers": {"email": "a@example.com"}, "traits": traits}
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["changed_traits"] == ["GJosé.café"]
+    assert Profile.objects.get(pk=response.json()["profile_id"]).traits == {"GJosé": {"café": "x"}}
+
+
+def test_one_trait_given_in_two_unicode_forms_is_refused_not_silently_one(api, store, accented):
+    response = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify",
+        {"identifiers": {"email": "a@example.com"}, "traits": {"GJosé": {"café": "x", NFD_TRAIT: "y"}}},
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "given twice" in detail[0]["msg"] and detail[0]["loc"] == ["body", "traits", "GJosé", NFD_TRAIT]
+    assert not Profile.objects.filter(store=store).exists()
+
+
+def test_an_identity_rule_maps_a_trait_named_in_nfd(api, store, accented):
+    body = {"name": "Cafe", "kind": "cafe", "source": "traits", "mapped_traits": [f"{NFD_GROUP}.{NFD_TRAIT}"]}
+    created = api.call("post", f"/stores/{store.pk}/identity-rules", body)
+    assert created.status_code == 201, created.json()
+    assert created.json()["mapped_traits"] == ["GJosé.café"]
+    updated = api.call(
+        "put",
+        f"/stores/{store.pk}/identity-rules/{created.json()['id']}",
+        {"name": "Cafe", "limit": 2, "mapped_traits": [f"GJosé.{NFD_TRAIT}"]},
+    )
+    assert updated.status_code == 200 and updated.json()["mapped_traits"] == ["GJosé.café"]
+
+
+def test_the_console_search_finds_a_trait_named_in_nfd(admin_client, api, store, accented):
+    found = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify",
+        {"identifiers": {"email": "a@example.com"}, "traits": {"GJosé": {"café": "x"}}},
+    ).json()["profile_id"]
+    other = api.call("post", f"/stores/{store.pk}/profiles/identify", {"identifiers": {"email": "b@example.com"}})
+    page = admin_client.get(reverse("profiles:list", args=[store.pk]), {"q": f"{NFD_GROUP}.{NFD_TRAIT} = x"})
+    html = page.content.decode()
+    assert "GJosé.café = x" in html
+    assert reverse("profiles:detail", args=[store.pk, found]) in html
+    assert reverse("profiles:detail", args=[store.pk, other.json()["profile_id"]]) not in html
