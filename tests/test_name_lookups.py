@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import api_key_create
-from identity.models import RuleSource
+from identity.models import Identifier, RuleSource
 from identity.services import identity_rule_create
 from profiles.models import Profile
 from traits.services import trait_create, trait_group_create
@@ -102,3 +102,63 @@ def test_the_console_search_finds_a_trait_named_in_nfd(admin_client, api, store,
     assert "GJosé.café = x" in html
     assert reverse("profiles:detail", args=[store.pk, found]) in html
     assert reverse("profiles:detail", args=[store.pk, other.json()["profile_id"]]) not in html
+
+
+# --- 2. a blank mapped value makes no identifier ---------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u00a0", "\u200b", ""])
+def test_a_blank_mapped_trait_value_sets_the_trait_and_makes_no_identifier(api, store, member_rule, blank):
+    response = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify",
+        {"identifiers": {"email": "a@example.com"}, "traits": {"Shop": {"member": blank}}},
+    )
+    assert response.status_code == 200, response.json()
+    profile = Profile.objects.get(pk=response.json()["profile_id"])
+    assert "member" in profile.traits["Shop"]
+    assert list(Identifier.objects.filter(profile=profile).values_list("kind", flat=True)) == ["email"]
+
+
+def test_a_blank_mapped_trait_value_in_a_batch_makes_no_identifier(api, store, member_rule):
+    response = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify-batch",
+        {
+            "items": [
+                {"identifiers": {"email": "a@example.com"}, "traits": {"Shop": {"member": "  "}}},
+                {"identifiers": {"email": "b@example.com"}, "traits": {"Shop": {"member": "M\u200b2"}}},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.json()
+    ok, bad = response.json()["results"]
+    assert ok["ok"] and ok["errors"] == []
+    assert [error["loc"] for error in bad["errors"]] == [["body", "items", 1, "traits", "Shop", "member"]]
+    assert not Identifier.objects.filter(store=store, kind="member").exists()
+
+
+def test_a_blank_mapped_trait_value_edited_in_the_console_makes_no_identifier(admin_client, api, store, member_rule):
+    profile_id = api.call(
+        "post", f"/stores/{store.pk}/profiles/identify", {"identifiers": {"email": "a@example.com"}}
+    ).json()["profile_id"]
+    url = reverse("profiles:trait_edit", args=[store.pk, profile_id, member_rule.pk])
+    response = admin_client.post(url, {"value": "\u00a0 "})
+    assert response.status_code in (200, 302)
+    assert "is empty" not in response.content.decode()
+    assert not Identifier.objects.filter(store=store, kind="member").exists()
+
+
+# --- 3. a mapped-trait identifier error names the trait --------------------------------------------
+
+
+def test_a_bad_mapped_trait_identifier_names_the_trait_in_the_request(api, store, member_rule):
+    response = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify",
+        {"identifiers": {"email": "a@example.com"}, "traits": {"Shop": {"member": "M\u200b2"}}},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "traits", "Shop", "member"]
+    assert "Shop.member as identifier member" in error["msg"] and "U+200B ZERO WIDTH SPACE" in error["msg"]
