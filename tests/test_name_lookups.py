@@ -10,6 +10,7 @@ from accounts.services import api_key_create
 from identity.models import Identifier, RuleSource
 from identity.services import identity_rule_create
 from profiles.models import Profile
+from stores.models import Store
 from traits.services import trait_create, trait_group_create
 
 NFD_GROUP = "GJose\u0301"  # stored as "GJosé"
@@ -162,3 +163,26 @@ def test_a_bad_mapped_trait_identifier_names_the_trait_in_the_request(api, store
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "traits", "Shop", "member"]
     assert "Shop.member as identifier member" in error["msg"] and "U+200B ZERO WIDTH SPACE" in error["msg"]
+
+
+# --- 4. invisible format characters in store names --------------------------------------------------
+
+
+@pytest.mark.parametrize("char, named", [("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"), ("\u200b", "U+200B")])
+def test_the_api_refuses_an_invisible_character_in_a_store_name(api, store, char, named):
+    created = api.call("post", "/stores", {"name": f"Sa{char}b"})
+    assert created.status_code == 422
+    [error] = created.json()["detail"]
+    assert error["loc"][-1] == "name" and named in error["msg"]
+    assert not Store.objects.filter(name__startswith="Sa").exists()
+
+
+def test_the_console_refuses_an_invisible_character_in_a_store_name(admin_client, store):
+    old = store.name
+    response = admin_client.post(
+        reverse("stores:edit", args=[store.pk]), {"name": "Sa\u202eb", "description": "", "default_region": "US"}
+    )
+    assert response.status_code == 200
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in response.content.decode()
+    store.refresh_from_db()
+    assert store.name == old
