@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
+from pydantic import StrictInt
 
 from memory_console.errors import FieldError
 from stores.api import api_store
@@ -32,19 +33,19 @@ class RuleOut(Schema):
 class RuleIn(Schema):
     name: str
     kind: str
-    limit: int = 1
+    limit: StrictInt = 1  # JSON integers only: pydantic's lax mode would read true as 1 and "5" as 5
     source: str = RuleSource.API
     mapped_traits: list[str] = []
 
 
 class RuleUpdate(Schema):
     name: str
-    limit: int
+    limit: StrictInt
     mapped_traits: list[str] = []
 
 
 class RuleOrder(Schema):
-    rule_ids: list[int]
+    rule_ids: list[StrictInt]
 
 
 def _traits(store, paths: list[str]) -> list[Trait]:

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import api_key_create
-from identity.models import Identifier, RuleSource
+from identity.models import Identifier, IdentityRule, RuleSource
 from identity.services import identity_rule_create
 from profiles.models import Profile
 from stores.models import Store
@@ -186,3 +186,21 @@ def test_the_console_refuses_an_invisible_character_in_a_store_name(admin_client
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in response.content.decode()
     store.refresh_from_db()
     assert store.name == old
+
+
+# --- 5. integers are JSON integers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [True, "5", 2.0])
+def test_a_rule_limit_that_is_not_a_json_integer_is_refused(api, store, limit):
+    rule = IdentityRule.objects.get(store=store, kind="chat")
+    response = api.call("put", f"/stores/{store.pk}/identity-rules/{rule.pk}", {"name": "chat", "limit": limit})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "limit"
+    created = api.call("post", f"/stores/{store.pk}/identity-rules", {"name": "X", "kind": "x_id", "limit": limit})
+    assert created.status_code == 422 and "limit" in created.json()["detail"][0]["loc"]
+
+
+def test_rule_ids_in_a_new_order_must_be_json_integers(api, store):
+    ids = [str(pk) for pk in IdentityRule.objects.filter(store=store).values_list("pk", flat=True)]
+    response = api.call("put", f"/stores/{store.pk}/identity-rules/order", {"rule_ids": ids})
+    assert response.status_code == 422 and "rule_ids" in response.json()["detail"][0]["loc"]
