@@ -1,10 +1,12 @@
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
+from pydantic import StrictInt
 
 from memory_console.errors import FieldError
 from stores.api import api_store
 from traits.models import Trait
+from traits.selectors import trait_by_path, trait_schema
 
 from . import services
 from .models import IdentityRule, RuleSource
@@ -31,30 +33,32 @@ class RuleOut(Schema):
 class RuleIn(Schema):
     name: str
     kind: str
-    limit: int = 1
+    limit: StrictInt = 1  # JSON integers only: pydantic's lax mode would read true as 1 and "5" as 5
     source: str = RuleSource.API
     mapped_traits: list[str] = []
 
 
 class RuleUpdate(Schema):
     name: str
-    limit: int
+    limit: StrictInt
     mapped_traits: list[str] = []
 
 
 class RuleOrder(Schema):
-    rule_ids: list[int]
+    rule_ids: list[StrictInt]
 
 
 def _traits(store, paths: list[str]) -> list[Trait]:
-    """Resolve "Group.trait" paths to the store's traits; unknown paths are a 422 naming them."""
-    by_path = {t.path: t for t in Trait.objects.filter(store=store).select_related("group")}
-    unknown = [p for p in paths if p not in by_path]
+    """Resolve "Group.trait" paths (read in NFC, `trait_by_path`) to the store's traits; unknown
+    paths are a 422 naming them."""
+    schema = trait_schema(store=store)
+    found = {p: trait_by_path(schema, p) for p in paths}
+    unknown = [p for p, trait in found.items() if trait is None]
     if unknown:
         raise ValidationError(
             [FieldError(f"Unknown trait “{p}” (write it as Group.trait).", ("mapped_traits", p)) for p in unknown]
         )
-    return [by_path[p] for p in paths]
+    return list(dict.fromkeys(found[p] for p in paths))
 
 
 @router.get("/{store_id}/identity-rules", response=list[RuleOut], summary="List identity rules in priority order")

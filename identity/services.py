@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from memory_console.errors import FieldError
-from memory_console.text import text_nfc
+from memory_console.text import strip_invisible, text_nfc
 from profiles.events import event_clean
 from profiles.models import Event, Profile
 from profiles.services import (
@@ -28,7 +28,7 @@ from stores.config import store_config, store_config_bump
 from stores.models import Store
 from traits.charset import name_problem
 from traits.coercion import DELETE
-from traits.selectors import trait_schema
+from traits.selectors import name_key, trait_schema
 
 from .defaults import CUSTOM_RULE_LIMIT, DEFAULT_RULES
 from .models import Identifier, IdentityRule, MergeRecord, RuleSource
@@ -227,17 +227,22 @@ def identify_input_prepare(
     typed, trait_errors = trait_values_coerce(schema=schema, values=traits or {})
     errors += trait_errors
     # Mapped traits: whenever one is set, its value is also an identifier of the rule's kind.
-    raw_pairs += _mapped_pairs(rules, typed)
+    # A mapped value's error names the trait it came from (traits.Group.trait), not "identifiers".
+    raw_pairs = [(kind, raw, None) for kind, raw in raw_pairs] + _mapped_pairs(rules, typed)
     pairs: list[tuple[str, str]] = []
     ignored: list[Note] = []
-    for kind, raw in raw_pairs:
+    for kind, raw, mapped_from in raw_pairs:
         if kind not in by_kind:
             ignored.append(Note(kind, str(raw), f"no identity rule for the kind “{kind}”"))
             continue
         try:
             value = normalize_identifier(kind, raw, region=store.default_region)
         except IdentifierError as exc:
-            errors.append(FieldError(str(exc), ("identifiers", kind)))
+            if mapped_from is None:
+                errors.append(FieldError(str(exc), ("identifiers", kind)))
+            else:
+                group, trait = mapped_from
+                errors.append(FieldError(f"{group}.{trait} as identifier {exc}", _given_loc(traits, group, trait)))
             continue
         if (kind, value) not in pairs:
             pairs.append((kind, value))
@@ -424,7 +429,7 @@ def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[
     if errors:
         raise ValidationError(errors)
     pairs: list[tuple[str, str]] = []
-    for kind, raw in _mapped_pairs(config.rules, typed):
+    for kind, raw, _ in _mapped_pairs(config.rules, typed):
         try:
             value = normalize_identifier(kind, raw, region=store.default_region)
         except IdentifierError as exc:
@@ -446,20 +451,40 @@ def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[
     return changed, result
 
 
-def _mapped_pairs(rules: list[IdentityRule], typed: dict) -> list[tuple[str, str]]:
-    """(kind, raw value) for every mapped trait set in `typed` (coerced trait values by group)."""
+def _mapped_pairs(rules: list[IdentityRule], typed: dict) -> list[tuple[str, str, tuple[str, str]]]:
+    """(kind, raw value, (group, trait)) for every mapped trait set in `typed` (coerced trait values
+    by stored group and trait name).
+
+    Blank is empty, as on every identifier path: a value (or array item) that is empty after
+    `strip_invisible` (spaces, NBSP, zero-width characters) makes no identifier; the trait itself
+    is still set as the trait rule says. Only text and whole numbers identify.
+    """
     pairs = []
     for rule in rules:
         if rule.source != RuleSource.TRAITS:
             continue
         for trait in rule.mapped_traits.all():
             value = typed.get(trait.group.name, {}).get(trait.name)
-            if value is None or value is DELETE or value == "":
+            if value is None or value is DELETE:
                 continue
             for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and not strip_invisible(item):
+                    continue
                 if isinstance(item, str | int) and not isinstance(item, bool):
-                    pairs.append((rule.kind, str(item)))
+                    pairs.append((rule.kind, str(item), (trait.group.name, trait.name)))
     return pairs
+
+
+def _given_loc(values, group: str, trait: str) -> tuple:
+    """("traits", group, trait) as the request spelled the names (which may not be NFC), so an error
+    names a path that is in the request."""
+    if isinstance(values, dict):
+        for given_group, group_values in values.items():
+            if name_key(given_group) == group and isinstance(group_values, dict):
+                for given_trait in group_values:
+                    if name_key(given_trait) == trait:
+                        return ("traits", given_group, given_trait)
+    return ("traits", group, trait)
 
 
 def profile_merge_rows(*, from_id: int, into_id: int, at) -> None:

@@ -4,6 +4,7 @@ Pagination is by id (newest first) with `after`/`before` cursors: each page is o
 scan of (store_id, id) and never a COUNT(*) of the store's profiles.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from identity.normalization import IdentifierError, normalize_identifier
 from memory_console.jsonvalues import dumps
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
-from traits.selectors import trait_groups_with_traits, trait_schema
+from traits.selectors import trait_by_path, trait_groups_with_traits, trait_schema
 
 from .models import Event, Profile
 from .stamps import trait_stamp
@@ -68,29 +69,28 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
     match = _TRAIT_QUERY.match(q)
     if match:
         path = match.group("path").strip()
-        schema = trait_schema(store=store)
-        for group_name, traits in schema.items():
-            prefix = group_name + "."
-            if path.startswith(prefix) and path[len(prefix) :] in traits:
-                trait = traits[path[len(prefix) :]]
-                raw = _strip_quotes(match.group("value").strip())
-                try:
-                    value = coerce_trait_value(trait.data_type, raw, label=path)
-                except TraitValueError as exc:
-                    return ProfileSearch(mode="invalid", error=str(exc))
-                if value is DELETE:
-                    return ProfileSearch(mode="invalid", error=f"Search for a value of {path}, not \\N.")
-                if trait.data_type == "array":
-                    if isinstance(value, list) and len(value) == 1:
-                        value = value[0]
-                    elif isinstance(value, list):
-                        return ProfileSearch(mode="invalid", error=f"Search {path} for one item at a time.")
-                return ProfileSearch(
-                    mode="trait",
-                    description=f"{path} = {raw}",
-                    trait=(group_name, trait.name, trait.data_type),
-                    trait_value=value,
-                )
+        trait = trait_by_path(trait_schema(store=store), path)
+        if trait is not None:
+            group_name = trait.group.name
+            path = trait.path
+            raw = _strip_quotes(match.group("value").strip())
+            try:
+                value = coerce_trait_value(trait.data_type, raw, label=path)
+            except TraitValueError as exc:
+                return ProfileSearch(mode="invalid", error=str(exc))
+            if value is DELETE:
+                return ProfileSearch(mode="invalid", error=f"Search for a value of {path}, not \\N.")
+            if trait.data_type == "array":
+                if isinstance(value, list) and len(value) == 1:
+                    value = value[0]
+                elif isinstance(value, list):
+                    return ProfileSearch(mode="invalid", error=f"Search {path} for one item at a time.")
+            return ProfileSearch(
+                mode="trait",
+                description=f"{path} = {raw}",
+                trait=(group_name, trait.name, trait.data_type),
+                trait_value=value,
+            )
     kinds = store_identifier_kinds(store=store)
     region = store.default_region
     explicit_kind, _, rest = q.partition(":")
@@ -133,7 +133,10 @@ def _trait_filter(queryset, search: ProfileSearch):
         # jsonb @> uses the GIN (jsonb_path_ops) index; for arrays it means "contains the item".
         wrapped = [value] if data_type == "array" else value
         return queryset.filter(traits__contains={group: {trait: wrapped}})
-    path = f'$."{group}"."{trait}"'
+    # The path as SQLite's JSON1 reads it: it compares a key with the stored JSON text of the key,
+    # which `memory_console.jsonvalues.dumps` writes in UTF-8 (Django's KeyTransform would write
+    # ``"Jos\u00e9"``, which finds no stored ``"José"``): JSON string escapes, non-ASCII as is.
+    path = "$." + json.dumps(group, ensure_ascii=False) + "." + json.dumps(trait, ensure_ascii=False)
     by_text = not isinstance(value, str) and connection.Database.sqlite_version_info >= (3, 38)
     if data_type == "array":
         if by_text:  # a number, boolean or null item, by its JSON text (`->` on the item's full path)
@@ -146,7 +149,14 @@ def _trait_filter(queryset, search: ProfileSearch):
         )
     if by_text and not isinstance(value, bool):
         return queryset.extra(where=["(profiles_profile.traits -> %s) = %s"], params=[path, dumps(value)])
-    return queryset.alias(_trait_value=KeyTransform(trait, KeyTransform(group, "traits"))).filter(_trait_value=value)
+    if value is None:
+        return queryset.alias(_trait_value=KeyTransform(trait, KeyTransform(group, "traits"))).filter(
+            _trait_value=value
+        )
+    # What KeyTransform's exact lookup compiles to on SQLite, with the path above.
+    return queryset.extra(
+        where=["json_extract(profiles_profile.traits, %s) = json_extract(%s, '$')"], params=[path, dumps(value)]
+    )
 
 
 def profile_search_queryset(*, store: Store, search: ProfileSearch):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from memory_console.errors import FieldError
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
-from traits.selectors import trait_schema
+from traits.selectors import name_key, trait_schema
 
 from .events import event_clean
 from .models import Event, Profile
@@ -45,6 +45,9 @@ class Source:
 def trait_values_coerce(*, schema, values: dict) -> tuple[dict, list[str]]:
     """Type raw ``{group: {trait: raw}}`` values against the store's traits.
 
+    Names are read in NFC (`traits.selectors.name_key`), the form they are stored in, so
+    ``"Jose\u0301"`` sets the group ``José``; typed values are keyed by the stored names. One trait
+    given twice (its name in two Unicode forms) is refused rather than one value silently winning.
     Returns ``(typed, errors)``: typed holds every value that passed (``DELETE`` for removals);
     errors holds one message per unknown group/trait or bad value, naming it and the value.
     """
@@ -52,20 +55,27 @@ def trait_values_coerce(*, schema, values: dict) -> tuple[dict, list[str]]:
     errors: list[str] = []
     if not isinstance(values, dict):
         return typed, [FieldError("Traits must be an object of trait groups.", ("traits",))]
-    for group_name, group_values in values.items():
+    seen: set[tuple[str, str]] = set()
+    for given_group, group_values in values.items():
+        group_name = name_key(given_group)
         group_schema = schema.get(group_name)
         if group_schema is None:
-            errors.append(FieldError(f"Unknown trait group “{group_name}”.", ("traits", group_name)))
+            errors.append(FieldError(f"Unknown trait group “{group_name}”.", ("traits", given_group)))
             continue
         if not isinstance(group_values, dict):
-            errors.append(FieldError(f"{group_name}: expected an object of traits.", ("traits", group_name)))
+            errors.append(FieldError(f"{group_name}: expected an object of traits.", ("traits", given_group)))
             continue
-        for trait_name, raw in group_values.items():
-            loc = ("traits", group_name, trait_name)
+        for given_trait, raw in group_values.items():
+            loc = ("traits", given_group, given_trait)
+            trait_name = name_key(given_trait)
             trait = group_schema.get(trait_name)
             if trait is None:
                 errors.append(FieldError(f"Unknown trait “{group_name}.{trait_name}”.", loc))
                 continue
+            if (group_name, trait_name) in seen:
+                errors.append(FieldError(f"{group_name}.{trait_name} is given twice (its name written two ways).", loc))
+                continue
+            seen.add((group_name, trait_name))
             try:
                 typed.setdefault(group_name, {})[trait_name] = coerce_trait_value(
                     trait.data_type, raw, label=f"{group_name}.{trait_name}"

@@ -1,6 +1,7 @@
 """Write paths for memory stores."""
 
 import secrets
+import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Account
 from accounts.services import audit_record
 from identity.services import identity_rules_defaults_create
-from memory_console.text import TextError, description_clean, text_clean
+from memory_console.text import TextError, describe_char, description_clean, text_clean
 from traits.services import trait_defaults_create
 
 from .models import Store
@@ -98,11 +99,19 @@ def _generated_name() -> str:
 
 
 def _clean_name(name: str) -> str:
-    """The name in NFC with runs of spaces made one; control characters and surrogates refused."""
+    """The name in NFC with runs of spaces made one; control characters, surrogates and invisible
+    format characters (Unicode category Cf) refused, named by code point."""
     try:
         name = text_clean(name or "", max_length=None)
     except TextError as exc:
         raise ValidationError({"name": f"The memory store name {exc.reason}."}) from None
+    hidden = [char for char in dict.fromkeys(name) if unicodedata.category(char) == "Cf"]
+    if hidden:
+        # Invisible format characters (U+202E RIGHT-TO-LEFT OVERRIDE, U+200B ZERO WIDTH SPACE...) would
+        # show in the store switcher and the Activity page as a name that reads differently from what
+        # it is; identifiers and group/trait names refuse them too.
+        shown = ", ".join(describe_char(char) for char in hidden)
+        raise ValidationError({"name": f"The memory store name contains {shown} (an invisible character)."})
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"name": "The memory store name is required."})
