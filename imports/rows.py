@@ -103,6 +103,8 @@ class RowValidator:
                 for item in value if isinstance(value, list) else [value]:
                     if not isinstance(item, str | int) or isinstance(item, bool):
                         continue  # as identity.services._mapped_pairs: only text and whole numbers identify
+                    if isinstance(item, str) and not strip_invisible(item):
+                        continue  # blank is empty: a value of only spaces makes no identifier, as in the API
                     for kind in kinds:
                         try:
                             pair = (kind, normalize_identifier(kind, str(item), region=self.region))

@@ -204,3 +204,15 @@ def test_rule_ids_in_a_new_order_must_be_json_integers(api, store):
     ids = [str(pk) for pk in IdentityRule.objects.filter(store=store).values_list("pk", flat=True)]
     response = api.call("put", f"/stores/{store.pk}/identity-rules/order", {"rule_ids": ids})
     assert response.status_code == 422 and "rule_ids" in response.json()["detail"][0]["loc"]
+
+
+def test_a_blank_mapped_trait_cell_in_a_csv_makes_no_identifier_as_an_empty_cell(store, member_rule):
+    from imports.models import ImportStatus
+    from tests.imports_helpers import run
+
+    text = "Email,First,Member\r\nb@example.com,B,   \r\nc@example.com,C,\u00a0\r\nd@example.com,D,\r\n"
+    done = run(store, text, ["Email=identifier:email", "First=Contact.firstName", "Member=Shop.member"])
+    assert (done.status, done.rows_failed, done.rows_ingested) == (ImportStatus.COMPLETED, 0, 3), list(
+        done.row_errors.values_list("reason", flat=True)
+    )
+    assert not Identifier.objects.filter(store=store, kind="member").exists()
