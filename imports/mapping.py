@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from memory_console.text import text_nfc
+from traits.selectors import trait_by_path
 
 from .csvfile import DEFAULT_IDENTIFIER_KINDS
 
@@ -82,16 +83,16 @@ SPEC_SHAPE = "expected HEADER=identifier:KIND or HEADER=Group.trait"
 
 
 def trait_path_split(path: str, schema) -> tuple[str, str] | None:
-    """``(group, trait)`` named by ``"Group.trait"``, or None when no trait of `schema` has that path.
-
-    Group and trait names may hold dots (``Prefs.v2.tier``): the path names the first group, in
-    the store's group order, that it starts with (followed by a dot) and whose traits hold the
-    rest, the rule the Profiles search uses (`profiles.selectors.parse_profile_query`)."""
-    for group, traits in schema.items():
-        prefix = group + "."
-        if path.startswith(prefix) and path[len(prefix) :] in traits:
-            return group, path[len(prefix) :]
-    return None
+    """``(group, trait)`` named by ``"Group.trait"``, or None when no trait of `schema` has that path:
+    the one rule for such paths (`traits.selectors.trait_by_path`: names read in NFC, group names
+    may hold dots), which the Profiles search and the API's mapped traits use too."""
+    trait = trait_by_path(schema, path)
+    if trait is None:
+        return None
+    for group, traits in schema.items():  # the group's name as the schema holds it (no query)
+        if traits.get(trait.name) is trait:
+            return group, trait.name
+    return None  # pragma: no cover - trait_by_path found it in the schema
 
 
 def _spec_split(spec: str, headers: list[str]) -> tuple[str, str] | None:

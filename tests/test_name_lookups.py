@@ -216,3 +216,17 @@ def test_a_blank_mapped_trait_cell_in_a_csv_makes_no_identifier_as_an_empty_cell
         done.row_errors.values_list("reason", flat=True)
     )
     assert not Identifier.objects.filter(store=store, kind="member").exists()
+
+
+def test_a_csv_mapping_target_named_in_nfd_finds_the_trait_stored_in_nfc(store):
+    from imports.mapping import mapping_from_specs
+    from traits.selectors import trait_schema
+
+    group = trait_group_create(store=store, actor=None, name="GJosé")
+    trait_create(group=group, actor=None, name="café", data_type="string")
+    mapping = mapping_from_specs(
+        headers=["Email", "Cafe"],
+        specs=["Email=identifier:email", f"Cafe={NFD_GROUP}.{NFD_TRAIT}"],
+        schema=trait_schema(store=store),
+    )
+    assert mapping[1] == {"column": 1, "header": "Cafe", "group": "GJosé", "trait": "café"}
