@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -97,3 +98,36 @@ def admin_client(client, admin_user):
 def support_client(client, support_user):
     client.force_login(support_user)
     return client
+
+
+class ApiClient:
+    """The JSON API (`/api/v1`) through Django's test client, authenticated with a bearer key."""
+
+    def __init__(self, client, key: str):
+        self.client, self.key = client, key
+
+    def raw(self, method, path, body: str | bytes, **extra):
+        """Send `body` as it is (JSON text, so numbers and escapes go exactly as written)."""
+        auth = f"Bearer {self.key}"
+        return getattr(self.client, method)(
+            f"/api/v1{path}", data=body, content_type="application/json", HTTP_AUTHORIZATION=auth, **extra
+        )
+
+    def call(self, method, path, body=None, **extra):
+        """Send `body` (a Python value) as JSON; no body for None."""
+        if body is None:
+            return getattr(self.client, method)(f"/api/v1{path}", HTTP_AUTHORIZATION=f"Bearer {self.key}", **extra)
+        return self.raw(method, path, json.dumps(body), **extra)
+
+
+@pytest.fixture
+def key(account):
+    """A full API key of `account`, named "CRM sync"."""
+    from accounts.services import api_key_create
+
+    return api_key_create(account=account, actor=None, name="CRM sync")[1]
+
+
+@pytest.fixture
+def api(client, key):
+    return ApiClient(client, key)

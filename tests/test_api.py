@@ -1,4 +1,3 @@
-import json
 import re
 from io import StringIO
 
@@ -13,23 +12,6 @@ from profiles.models import Profile
 from profiles.stamps import trait_stamp
 from tests.factories import StoreFactory
 from traits.models import Trait
-
-
-@pytest.fixture
-def key(account):
-    return api_key_create(account=account, actor=None, name="CRM sync")[1]
-
-
-@pytest.fixture
-def api(client, key):
-    class Api:
-        def call(self, method, path, body=None, **extra):
-            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {key}", **extra}
-            if body is not None:
-                kwargs.update(data=json.dumps(body), content_type="application/json")
-            return getattr(client, method)(f"/api/v1{path}", **kwargs)
-
-    return Api()
 
 
 def test_openapi_schema_and_docs_are_published(client, db):

@@ -9,7 +9,6 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
-from accounts.services import api_key_create
 from identity.models import Identifier, IdentityRule
 from identity.services import identity_rule_create, profile_identify
 from profiles.models import Event, Profile
@@ -19,31 +18,6 @@ from traits.services import trait_group_create
 
 NUL = "\u0000"
 SURROGATE = "\ud800"
-
-
-@pytest.fixture
-def key(account):
-    return api_key_create(account=account, actor=None, name="CRM sync")[1]
-
-
-@pytest.fixture
-def api(client, key):
-    class Api:
-        def raw(self, method, path, body: str | bytes, **extra):
-            return getattr(client, method)(
-                f"/api/v1{path}",
-                data=body,
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {key}",
-                **extra,
-            )
-
-        def call(self, method, path, body=None, **extra):
-            if body is None:
-                return getattr(client, method)(f"/api/v1{path}", HTTP_AUTHORIZATION=f"Bearer {key}", **extra)
-            return self.raw(method, path, json.dumps(body), **extra)
-
-    return Api()
 
 
 @pytest.fixture

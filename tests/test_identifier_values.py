@@ -6,13 +6,11 @@ characters trimmed around a value and named by code point inside it, phone exten
 ``;ext=``, internationalised email domains stored once, 255 characters at most, text only.
 """
 
-import json
 import unicodedata
 from urllib.parse import quote
 
 import pytest
 
-from accounts.services import api_key_create
 from identity.models import Identifier, RuleSource
 from identity.normalization import IdentifierError, normalize_identifier
 from identity.services import identity_rule_create, profile_traits_set
@@ -20,6 +18,7 @@ from imports.models import ImportRowError, ImportStatus
 from profiles.models import Profile
 from profiles.selectors import profile_search
 from profiles.services import Source
+from tests.conftest import ApiClient
 from tests.imports_helpers import CONTACT, csv_text, run
 from traits.models import Trait
 
@@ -31,23 +30,15 @@ CHAT = ["Email=identifier:email", "Chat=identifier:chat", "First=Contact.firstNa
 
 
 @pytest.fixture
-def api(client, account):
-    key = api_key_create(account=account, actor=None, name="CRM sync")[1]
-
-    class Api:
-        def call(self, method, path, body=None):
-            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-            if body is not None:
-                kwargs.update(data=json.dumps(body), content_type="application/json")
-            return getattr(client, method)(f"/api/v1{path}", **kwargs)
-
+def api(client, key):
+    class Api(ApiClient):
         def identify(self, store, identifiers):
             return self.call("post", f"/stores/{store.pk}/profiles/identify", {"identifiers": identifiers})
 
         def lookup(self, store, identifier):
             return self.call("get", f"/stores/{store.pk}/profiles?identifier={quote(identifier, safe='')}")
 
-    return Api()
+    return Api(client, key)
 
 
 def _ok(response) -> dict:

@@ -1,12 +1,9 @@
 """Names given in any Unicode form find what is stored in NFC; mapped-trait identifiers (blank is
 empty, errors name the trait); invisible characters in store names; strict integers in the API."""
 
-import json
-
 import pytest
 from django.urls import reverse
 
-from accounts.services import api_key_create
 from identity.models import Identifier, IdentityRule, RuleSource
 from identity.services import identity_rule_create
 from profiles.models import Profile
@@ -15,20 +12,6 @@ from traits.services import trait_create, trait_group_create
 
 NFD_GROUP = "GJose\u0301"  # stored as "GJosé"
 NFD_TRAIT = "cafe\u0301"  # stored as "café"
-
-
-@pytest.fixture
-def api(client, account):
-    key = api_key_create(account=account, actor=None, name="CRM sync")[1]
-
-    class Api:
-        def call(self, method, path, body=None):
-            kwargs = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-            if body is not None:
-                kwargs.update(data=json.dumps(body), content_type="application/json")
-            return getattr(client, method)(f"/api/v1{path}", **kwargs)
-
-    return Api()
 
 
 @pytest.fixture
