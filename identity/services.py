@@ -592,6 +592,13 @@ def _identify_batch(store, rules, limit, prepared, results, source) -> None:
             sequential.append(position)
     # A profile that a merge (or a shared identifier) touches is handled in order with it.
     seq_owners = {holders[pair] for p in sequential for pair in prepared[p].pairs if pair in holders}
+    # Profiles are created in item order, as identifying each item in turn would (the oldest
+    # profile wins a later tie): a new item after the first one handled in turn goes in turn too,
+    # since the bulk-created ones are all older than any profile created in turn.
+    if sequential:
+        first = min(sequential)
+        sequential += [position for position in new if position > first]
+        new = [position for position in new if position < first]
     for pid in [pid for pid in matched if pid in seq_owners]:
         sequential += matched.pop(pid)
     now = timezone.now()

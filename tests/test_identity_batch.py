@@ -96,3 +96,28 @@ def test_a_batch_respects_limits_for_new_and_matched_profiles(store):
     assert results[1].added == [("email", "c@example.com")] and [n.value for n in results[1].dropped] == [
         "d@example.com"
     ]
+
+
+def test_a_batch_creates_profiles_in_item_order_so_the_oldest_wins_a_later_tie_as_one_by_one(account):
+    """A new item after one that shares an identifier used to be bulk-created first, so its profile
+    was the older one and won a later merge ("Second" instead of "First")."""
+    one_by_one = store_create(account=account, actor=None, name="One by one")
+    batch = store_create(account=account, actor=None, name="Batch")
+    items = [
+        {"identifiers": [("email", "tie.first@example.com")], "traits": {"Contact": {"firstName": "First"}}},
+        {"identifiers": [("email", "tie.second@example.com")], "traits": {"Contact": {"firstName": "Second"}}},
+        {"identifiers": [("email", "tie.first@example.com")], "traits": {"Contact": {"lastName": "Again"}}},
+    ]
+    for item in items:
+        profile_identify(store=one_by_one, source="s", **item)
+    profiles_identify_batch(store=batch, items=items, source="s")
+
+    def created(store):
+        profiles = Profile.objects.filter(store=store).order_by("created_at", "pk")
+        return [profile.traits["Contact"]["firstName"] for profile in profiles]
+
+    assert created(batch) == created(one_by_one) == ["First", "Second"]
+    both = [("email", "tie.first@example.com"), ("email", "tie.second@example.com")]
+    single = profile_identify(store=one_by_one, identifiers=both, source="s").profile
+    batched = profile_identify(store=batch, identifiers=both, source="s").profile
+    assert batched.traits == single.traits == {"Contact": {"firstName": "First", "lastName": "Again"}}
