@@ -3,7 +3,7 @@
 - **name**: text by `memory_console.text.text_clean` (NFC; control characters and lone surrogates
   refused, named by code point), trimmed, required, at most `EVENT_NAME_MAX` characters (refused
   beyond, never cut).
-- **timestamp**: `memory_console.timestamps.timestamp_clean` (UTC, 1900 to 9999; naive read as
+- **timestamp**: `memory_console.timestamps.timestamp_clean` (UTC, 1900-01-01 to 9999-12-30; naive read as
   UTC); missing means now.
 - **properties**: a JSON object. Keys are single-line text, string values multi-line text (tab,
   line feed and carriage return allowed), both NFC by `text_clean`; numbers are kept exactly as
