@@ -1,10 +1,6 @@
-"""Identity rules and the identity-resolution algorithm (docs/ARCHITECTURE.md explains it).
+"""Identify one event: `profile_identify` turns an event's identifiers (plus optional traits and
+events) into a profile, creating, matching and merging under the store's rules (docs/ARCHITECTURE.md)."""
 
-`profile_identify` is the one entry point that turns an event's identifiers (plus optional traits
-and events) into a profile: it creates, matches and merges profiles under the store's rules.
-"""
-
-import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -12,9 +8,8 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.services import audit_record
 from memory_console.errors import FieldError
-from memory_console.text import strip_invisible, text_nfc
+from memory_console.text import strip_invisible
 from profiles.events import event_clean
 from profiles.models import Event, Profile
 from profiles.services import (
@@ -24,161 +19,15 @@ from profiles.services import (
     trait_values_coerce,
     trait_values_fill,
 )
-from stores.config import store_config, store_config_bump
+from stores.config import store_config
 from stores.models import Store
-from traits.charset import name_problem
 from traits.coercion import DELETE
 from traits.selectors import name_key, trait_schema
 
-from .defaults import CUSTOM_RULE_LIMIT, DEFAULT_RULES
-from .models import Identifier, IdentityRule, MergeRecord, RuleSource
-from .normalization import IdentifierError, normalize_identifier
-from .selectors import identifier_holders
+from ..models import Identifier, IdentityRule, MergeRecord, RuleSource
+from ..normalization import IdentifierError, normalize_identifier
 
-KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ATTEMPTS = 5
-
-
-# --- rules -------------------------------------------------------------------------------------
-
-
-def identity_rules_defaults_create(*, store: Store) -> None:
-    IdentityRule.objects.bulk_create(
-        IdentityRule(store=store, name=name, kind=kind, limit=limit, priority=position, is_default=True)
-        for position, (name, kind, limit) in enumerate(DEFAULT_RULES, start=1)
-    )
-
-
-RULE_NAME_MAX = IdentityRule._meta.get_field("name").max_length
-
-
-def _clean_rule_fields(*, store: Store, name: str, limit, mapped_traits, source: str, exclude_pk=None):
-    """(name in NFC, limit, traits), or ValidationError naming the field."""
-    name = text_nfc(name or "")
-    problem = name_problem(name)
-    if problem:
-        raise ValidationError({"name": f"The rule name {problem}."})
-    if len(name) > RULE_NAME_MAX:
-        raise ValidationError({"name": f"The rule name can have at most {RULE_NAME_MAX} characters."})
-    if IdentityRule.objects.filter(store=store, name__iexact=name).exclude(pk=exclude_pk).exists():
-        raise ValidationError({"name": f"An identity rule named “{name}” already exists in this memory store."})
-    try:
-        limit = int(limit)
-    except (TypeError, ValueError):
-        raise ValidationError({"limit": "The limit must be a whole number from 1 to 100."}) from None
-    if not 1 <= limit <= 100:
-        raise ValidationError({"limit": "The limit must be a whole number from 1 to 100."})
-    traits = list(mapped_traits or [])
-    if any(t.store_id != store.pk for t in traits):
-        raise ValidationError({"mapped_traits": "Mapped traits must belong to this memory store."})
-    if source == RuleSource.TRAITS and not traits:
-        raise ValidationError({"mapped_traits": "Pick at least one trait to map, or choose “API identifier”."})
-    return name, limit, traits
-
-
-@transaction.atomic
-def identity_rule_create(
-    *,
-    store: Store,
-    actor,
-    name: str,
-    kind: str,
-    limit=CUSTOM_RULE_LIMIT,
-    source: str = RuleSource.API,
-    mapped_traits=(),
-) -> IdentityRule:
-    """A custom rule; it goes in at the lowest priority."""
-    kind = (kind or "").strip()
-    if not KIND_PATTERN.match(kind):
-        raise ValidationError(
-            {"kind": "The identifier kind must start with a lower-case letter and use only a-z, 0-9 and _ (max 64)."}
-        )
-    if IdentityRule.objects.filter(store=store, kind=kind).exists():
-        raise ValidationError({"kind": f"This memory store already has a rule for the identifier kind “{kind}”."})
-    if source not in RuleSource.values:
-        raise ValidationError({"source": "Choose “API identifier” or “Mapped traits”."})
-    name, limit, traits = _clean_rule_fields(
-        store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=source
-    )
-    last = IdentityRule.objects.filter(store=store).order_by("-priority").values_list("priority", flat=True).first()
-    rule = IdentityRule.objects.create(
-        store=store, name=name, kind=kind, limit=limit, priority=(last or 0) + 1, source=source
-    )
-    rule.mapped_traits.set(traits if source == RuleSource.TRAITS else [])
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="identity_rule.create",
-        store_id=store.pk,
-        summary=f"Added identity rule {name} ({kind}, limit {limit})",
-    )
-    return rule
-
-
-@transaction.atomic
-def identity_rule_update(*, rule: IdentityRule, actor, name: str, limit, mapped_traits=()) -> IdentityRule:
-    store = rule.store
-    name, limit, traits = _clean_rule_fields(
-        store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=rule.source, exclude_pk=rule.pk
-    )
-    rule.name, rule.limit = name, limit
-    rule.save(update_fields=["name", "limit"])
-    if rule.source == RuleSource.TRAITS:
-        rule.mapped_traits.set(traits)
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="identity_rule.update",
-        store_id=store.pk,
-        summary=f"Edited identity rule {name} (limit {limit})",
-    )
-    return rule
-
-
-@transaction.atomic
-def identity_rules_reorder(*, store: Store, actor, rule_ids: list[int]) -> list[IdentityRule]:
-    """Set the priority order of all the store's rules at once (first = highest priority)."""
-    rules = {r.pk: r for r in IdentityRule.objects.select_for_update().filter(store=store)}
-    try:
-        ids = [int(i) for i in rule_ids]
-    except (TypeError, ValueError):
-        raise ValidationError("The new order must list rule ids.") from None
-    if sorted(ids) != sorted(rules) or len(set(ids)) != len(ids):
-        raise ValidationError("The new order must list every identity rule of this memory store exactly once.")
-    for position, pk in enumerate(ids, start=1):
-        rules[pk].priority = position
-    IdentityRule.objects.bulk_update(rules.values(), ["priority"])
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="identity_rule.reorder",
-        store_id=store.pk,
-        summary="Changed identity rule priority: " + ", ".join(rules[pk].name for pk in ids),
-    )
-    return [rules[pk] for pk in ids]
-
-
-@transaction.atomic
-def identity_rule_delete(*, rule: IdentityRule, actor) -> None:
-    """Stop using the rule's identifiers to match and merge. Past merges and stored identifiers stay."""
-    store, name = rule.store, rule.name
-    rule.delete()
-    remaining = list(IdentityRule.objects.filter(store=store).order_by("priority", "id"))
-    for position, other in enumerate(remaining, start=1):
-        other.priority = position
-    IdentityRule.objects.bulk_update(remaining, ["priority"])
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="identity_rule.delete",
-        store_id=store.pk,
-        summary=f"Deleted identity rule {name}",
-    )
-
 
 # --- resolution --------------------------------------------------------------------------------
 
@@ -512,46 +361,6 @@ def profile_resolve(*, store: Store, profile_id: int) -> Profile | None:
     return profile
 
 
-# --- batches -----------------------------------------------------------------------------------
-
-
-def profiles_identify_batch(*, store: Store, items: list[dict], source: str) -> list:
-    """Identify many events in one transaction; per item an IdentifyResult or a ValidationError.
-
-    Same outcome as calling `profile_identify` for each item in order, faster: an item whose
-    identifiers no other item of the batch shares, and that matches no profile or exactly one, is
-    written with bulk statements; everything else (merges, identifiers shared inside the batch)
-    goes through the one-at-a-time algorithm, in order. Invalid items fail alone.
-    """
-    config = store_config(store=store)
-    rules = config.rules
-    limit = {rule.kind: rule.limit for rule in rules}
-    results: list = [None] * len(items)
-    prepared: dict[int, ResolutionInput] = {}
-    for position, item in enumerate(items):
-        try:
-            prepared[position] = identify_input_prepare(
-                store=store,
-                rules=rules,
-                identifiers=item.get("identifiers"),
-                traits=item.get("traits"),
-                events=item.get("events"),
-                schema=config.schema,
-            )
-        except ValidationError as exc:
-            results[position] = exc
-    if not prepared:
-        return results
-    try:
-        with transaction.atomic():
-            _identify_batch(store, rules, limit, prepared, results, source)
-    except IntegrityError:
-        # Another writer took one of the new identifiers meanwhile: redo the batch one by one.
-        for position, ready in prepared.items():
-            results[position] = _identify_prepared(store, rules, ready, source)
-    return results
-
-
 def _identify_prepared(store, rules, prepared: ResolutionInput, source: str) -> IdentifyResult:
     for attempt in range(ATTEMPTS):
         try:
@@ -570,124 +379,3 @@ def is_deadlock(exc: BaseException) -> bool:
     commits) asks for one this call holds; the savepoint is rolled back with its locks and redone.
     """
     return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
-
-
-def _identify_batch(store, rules, limit, prepared, results, source) -> None:
-    uses: dict[tuple[str, str], int] = {}
-    for ready in prepared.values():
-        for pair in ready.pairs:
-            uses[pair] = uses.get(pair, 0) + 1
-    holders = identifier_holders(store=store, pairs=list(uses))
-    new, matched, sequential = [], {}, []
-    for position, ready in prepared.items():
-        if any(uses[pair] > 1 for pair in ready.pairs):
-            sequential.append(position)
-            continue
-        owners = {holders[pair] for pair in ready.pairs if pair in holders}
-        if not owners:
-            new.append(position)
-        elif len(owners) == 1:
-            matched.setdefault(owners.pop(), []).append(position)
-        else:
-            sequential.append(position)
-    # A profile that a merge (or a shared identifier) touches is handled in order with it.
-    seq_owners = {holders[pair] for p in sequential for pair in prepared[p].pairs if pair in holders}
-    # Profiles are created in item order, as identifying each item in turn would (the oldest
-    # profile wins a later tie): a new item after the first one handled in turn goes in turn too,
-    # since the bulk-created ones are all older than any profile created in turn.
-    if sequential:
-        first = min(sequential)
-        sequential += [position for position in new if position > first]
-        new = [position for position in new if position < first]
-    for pid in [pid for pid in matched if pid in seq_owners]:
-        sequential += matched.pop(pid)
-    now = timezone.now()
-    _batch_new(store, limit, [(p, prepared[p]) for p in new], results, source, now)
-    _batch_matched(store, limit, matched, prepared, holders, results, source, now, sequential)
-    for position in sorted(sequential):
-        results[position] = _identify_prepared(store, rules, prepared[position], source)
-
-
-def _batch_new(store, limit, entries, results, source, now) -> None:
-    if not entries:
-        return
-    profiles = []
-    for position, ready in entries:
-        profile = Profile(store=store, traits={}, trait_sources={}, created_at=now, updated_at=now)
-        changed = trait_values_apply(
-            traits=profile.traits, sources=profile.trait_sources, typed=ready.typed_traits, source=source, at=now
-        )
-        profiles.append(profile)
-        results[position] = IdentifyResult(
-            profile=profile, created=True, ignored=list(ready.ignored), changed_traits=changed
-        )
-    Profile.objects.bulk_create(profiles)
-    identifiers, events = [], []
-    for (position, ready), profile in zip(entries, profiles, strict=True):
-        result = results[position]
-        counts: dict[str, int] = {}
-        for kind, value in ready.pairs:
-            if counts.get(kind, 0) >= limit[kind]:
-                result.dropped.append(
-                    Note(kind, value, f"the profile already holds the limit of {limit[kind]} {kind} identifiers")
-                )
-                continue
-            counts[kind] = counts.get(kind, 0) + 1
-            identifiers.append(Identifier(store=store, profile=profile, kind=kind, value=value, created_at=now))
-            result.added.append((kind, value))
-        events += [Event(store=store, profile=profile, source=source, **event) for event in ready.events]
-    Identifier.objects.bulk_create(identifiers)
-    Event.objects.bulk_create(events)
-
-
-def _batch_matched(store, limit, matched, prepared, holders, results, source, now, sequential) -> None:
-    if not matched:
-        return
-    locked = _lock(store, matched)
-    # Anything that moved between the lookup and the lock is resolved one by one instead.
-    current = identifier_holders(
-        store=store, pairs=[pair for ps in matched.values() for p in ps for pair in prepared[p].pairs]
-    )
-    counts: dict[int, dict[str, int]] = {pid: {} for pid in locked}
-    for pid, kind, n in (
-        Identifier.objects.filter(profile_id__in=list(locked))
-        .values("profile_id", "kind")
-        .annotate(n=Count("id"))
-        .values_list("profile_id", "kind", "n")
-    ):
-        counts[pid][kind] = n
-    changed_profiles, identifiers, events = {}, [], []
-    for pid, positions in matched.items():
-        profile = locked.get(pid)
-        for position in positions:
-            ready = prepared[position]
-            if (
-                profile is None
-                or profile.merged_into_id
-                or any(current.get(pair) != holders.get(pair) for pair in ready.pairs)
-            ):
-                sequential.append(position)
-                continue
-            result = IdentifyResult(profile=profile, created=False, ignored=list(ready.ignored))
-            for kind, value in ready.pairs:
-                if (kind, value) in holders:
-                    continue
-                if counts[pid].get(kind, 0) >= limit[kind]:
-                    result.dropped.append(
-                        Note(kind, value, f"the profile already holds the limit of {limit[kind]} {kind} identifiers")
-                    )
-                    continue
-                counts[pid][kind] = counts[pid].get(kind, 0) + 1
-                identifiers.append(Identifier(store=store, profile=profile, kind=kind, value=value, created_at=now))
-                result.added.append((kind, value))
-            result.changed_traits = trait_values_apply(
-                traits=profile.traits, sources=profile.trait_sources, typed=ready.typed_traits, source=source, at=now
-            )
-            if result.changed_traits or result.added:
-                profile.updated_at = now
-                changed_profiles[pid] = profile
-            events += [Event(store=store, profile=profile, source=source, **event) for event in ready.events]
-            results[position] = result
-    Profile.objects.bulk_update(list(changed_profiles.values()), ["traits", "trait_sources", "updated_at"])
-    Identifier.objects.bulk_create(identifiers)
-    Event.objects.bulk_create(events)
