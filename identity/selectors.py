@@ -1,3 +1,5 @@
+from django.db.models import Count
+
 from stores.models import Store
 
 from .models import Identifier, IdentityRule
@@ -23,3 +25,24 @@ def identifier_holders(*, store: Store, pairs) -> dict[tuple[str, str], int]:
             for value, pid in rows.values_list("value", "profile_id"):
                 holders[(kind, value)] = pid
     return holders
+
+
+def identifier_counts(*, profile_ids: list[int]):
+    """(profile id, kind, number of identifiers) for each kind each of the profiles holds."""
+    return (
+        Identifier.objects.filter(profile_id__in=profile_ids)
+        .values("profile_id", "kind")
+        .annotate(n=Count("id"))
+        .values_list("profile_id", "kind", "n")
+    )
+
+
+def identifier_ages(*, profile_ids: list[int], kinds):
+    """(profile id, kind, value, age) of the profiles' identifiers of `kinds`, oldest first; `age`
+    is (created_at, id), comparable across profiles."""
+    rows = (
+        Identifier.objects.filter(profile_id__in=profile_ids, kind__in=list(kinds))
+        .order_by("created_at", "id")
+        .values_list("profile_id", "kind", "value", "created_at", "id")
+    )
+    return [(pid, kind, value, (created_at, pk)) for pid, kind, value, created_at, pk in rows]

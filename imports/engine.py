@@ -19,7 +19,9 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connectio
 from django.db.models import Count
 
 from identity.models import Identifier, MergeRecord
-from identity.selectors import identifier_holders
+from identity.resolution import RuleSet
+from identity.resolution import plan as resolution_plan
+from identity.selectors import identifier_ages, identifier_holders
 from identity.services import profile_merge_rows
 from memory_console.jsonvalues import dumps_bytes, loads
 from profiles.models import Profile
@@ -27,7 +29,7 @@ from profiles.services import trait_values_apply, trait_values_fill
 from profiles.stamps import SHARED
 from traits.coercion import DELETE
 
-from .rows import RowFailure
+from .rows import RowFailure, note_failure
 
 
 def compact_json(value) -> str:
@@ -114,6 +116,13 @@ class _Profile:
     dirty: bool = False
     merged_into: int | None = None
     packed: str | None = None  # traits JSON of a new profile not yet needed as a dict
+    values: dict = field(default_factory=dict)  # FIFO kinds only: [(age, value)] oldest first (planner's Facts)
+
+    @property
+    def order(self):
+        """Oldest first (the planner's `Facts.order`); profiles this import creates come after
+        existing ones, in creation order."""
+        return (self.created_at, self.new, -self.key if self.new else self.key)
 
 
 @dataclass
@@ -143,6 +152,7 @@ class PendingWrite:
     merges: list[tuple[_Profile, _Profile, list]]  # (from, into, matching identifiers), in order
     pairs: list[tuple[str, str, _Profile]]  # new identifiers and the profile holding each at the end
     outcome: ChunkOutcome
+    detached: list[tuple[str, str]] = field(default_factory=list)  # FIFO: stored identifiers to delete
     # filled by prepare()
     insert_text: str = ""
     identifier_rows: list[tuple[str, str, int]] = field(default_factory=list)
@@ -167,8 +177,8 @@ class ChunkResolver:
         database lookup."""
         self.written = written
         self.store = store
-        self.limit = {rule.kind: rule.limit for rule in rules}
-        self.rank = {rule.kind: position for position, rule in enumerate(rules)}
+        self.ruleset = RuleSet.of(rules, region=store.default_region)
+        self.detached: list[tuple[str, str]] = []  # FIFO: stored identifiers to delete, this chunk
         self.source = source
         self.now = now
         self.postgres = connection.vendor == "postgresql"
@@ -186,9 +196,10 @@ class ChunkResolver:
         """Forget the carried-over chunk: everything resolved so far is written (or rolled back)."""
         self.carry: dict[int, _Profile] = {}
         self.carry_owner: dict[tuple[str, str], int] = {}
+        self.carry_detached: set[tuple[str, str]] = set()  # FIFO: deleted by the carried-over chunk
 
     def run(self, rows: list[tuple[int, list, dict]], *, full_lookup: bool = False) -> ChunkOutcome:
-        """Resolve and write `rows` ((line, pairs, typed traits), in file order), all at once."""
+        """Resolve and write `rows` ((line, *RowOk), in file order), all at once."""
         self.adopt(self.read(rows, full_lookup=full_lookup))
         pending = self.resolve_read(rows)
         self.prepare(pending)
@@ -199,7 +210,7 @@ class ChunkResolver:
     def read(self, rows, *, full_lookup: bool = False) -> "ChunkRead":
         """Find, lock and load the profiles holding the rows' identifiers, as the database has them.
         Uses no state the resolution of another chunk changes: may run while one is resolved."""
-        pairs = {pair for _, row_pairs, _ in rows for pair in row_pairs}
+        pairs = {pair for _, row_pairs, _, _ in rows for pair in row_pairs}
         lookup = pairs
         if self.written is not None and not full_lookup:
             lookup = self.written.seen(pairs)
@@ -210,6 +221,8 @@ class ChunkResolver:
         """Take a chunk's read, with what the chunk before it changed (carried over) answering first:
         the database may not hold that chunk's writes yet, or did not when it was read."""
         owner = read.owner
+        for pair in self.carry_detached:
+            owner.pop(pair, None)  # read before the chunk that deleted it was written
         carried = self.carry_owner
         if carried:
             owner.update({pair: carried[pair] for pair in read.pairs if pair in carried})
@@ -226,8 +239,9 @@ class ChunkResolver:
         self.outcome = ChunkOutcome()
         self.new_pairs: list[tuple[tuple[str, str], int]] = []
         self.merges: list[tuple[int, int, list]] = []
-        for line, row_pairs, typed in rows:
-            self._row(line, row_pairs, typed)
+        self.detached = []
+        for line, row_pairs, typed, notes in rows:
+            self._row(line, row_pairs, typed, notes)
         return self._pending()
 
     def _find(self, key: int) -> _Profile:
@@ -236,66 +250,36 @@ class ChunkResolver:
             profile = self.profiles[profile.merged_into]
         return profile
 
-    def _order(self, profile: _Profile):
-        # Oldest first; profiles this import creates come after existing ones, in creation order.
-        return (profile.created_at, profile.new, -profile.key if profile.new else profile.key)
-
-    def _row(self, line, pairs, typed) -> None:
-        matched: dict[int, list] = {}
+    def _row(self, line, pairs, typed, notes) -> None:
+        """One row (RowOk's fields) in memory: plan it (`identity.resolution.plan`), then apply the
+        plan to the chunk's profiles."""
+        owner, profiles = self.owner, self.profiles
+        holders = {}
         for pair in pairs:
-            if pair in self.owner:
-                matched.setdefault(self._find(self.owner[pair]).key, []).append(pair)
-        if not matched:
+            key = owner.get(pair)
+            if key is not None:
+                holders[pair] = self._find(key).key
+        plan = resolution_plan(self.ruleset, pairs, holders, profiles, age=(self.created_now, line))
+        if plan.primary is None:
             primary = _Profile(self.next_key, {}, {}, self.created_now, {}, new=True)
-            self.profiles[primary.key] = primary
+            profiles[primary.key] = primary
             self.next_key -= 1
         else:
-            best = min(self.rank[kind] for pairs_ in matched.values() for kind, _ in pairs_)
-            candidates = [
-                self.profiles[key] for key, pairs_ in matched.items() if any(self.rank[k] == best for k, _ in pairs_)
-            ]
-            primary = min(candidates, key=self._order)
-            others = sorted(
-                (self.profiles[key] for key in matched if key != primary.key),
-                key=lambda p: (min(self.rank[k] for k, _ in matched[p.key]),) + self._order(p),
-            )
-            for other in others:
-                over = [
-                    kind
-                    for kind in self.limit
-                    if primary.counts.get(kind, 0) + other.counts.get(kind, 0) > self.limit[kind]
-                ]
-                if over:
-                    limits = ", ".join(f"{self.limit[k]} {k}" for k in over)
-                    shown = "; ".join(f"{k}:{v}" for k, v in matched[other.key])
-                    target = "another profile of this file" if other.new else f"profile {other.key}"
-                    self.outcome.notes.append(
-                        RowFailure(
-                            line,
-                            "",
-                            shown,
-                            f"not merged with {target}: merging would exceed the limit of {limits} identifiers",
-                        )
-                    )
-                    continue
-                self._merge(other, primary, matched[other.key])
-        for pair in pairs:
-            if pair in self.owner:
-                continue
-            kind, value = pair
-            if primary.counts.get(kind, 0) >= self.limit[kind]:
-                self.outcome.notes.append(
-                    RowFailure(
-                        line,
-                        kind,
-                        value,
-                        f"identifier not added: the profile already holds the limit of {self.limit[kind]} {kind}",
-                    )
-                )
-                continue
-            primary.counts[kind] = primary.counts.get(kind, 0) + 1
-            self.owner[pair] = primary.key
-            self.new_pairs.append((pair, primary.key))
+            primary = profiles[plan.primary]
+        for key, matching in plan.merges:
+            self._merge(profiles[key], primary, matching)
+        primary.counts = plan.counts
+        if notes or plan.notes:
+            self.outcome.notes += [note_failure(line, note) for note in (*notes, *plan.notes)]
+        if plan.detach:
+            primary.values = plan.values
+            self._detach(plan.detach)
+        elif self.ruleset.fifo:
+            primary.values = plan.values
+        if plan.attach:
+            for pair in plan.attach:
+                owner[pair] = primary.key
+                self.new_pairs.append((pair, primary.key))
             primary.dirty = True
         if isinstance(typed, str):  # traits checked in a forked child, as orjson's text (pipeline._pack)
             if primary.new and primary.packed is None and not primary.traits:
@@ -331,14 +315,24 @@ class ChunkResolver:
     def _merge(self, other: _Profile, into: _Profile, matching) -> None:
         self._materialize(other)
         self._materialize(into)
-        for kind, n in other.counts.items():
-            into.counts[kind] = into.counts.get(kind, 0) + n
         trait_values_fill(
             traits=into.traits, sources=into.sources, other_traits=other.traits, other_sources=other.sources
         )
         into.dirty = True
         other.merged_into = into.key
         self.merges.append((other.key, into.key, list(matching)))
+
+    def _detach(self, detach) -> None:
+        """FIFO: take identifiers off their profile. One this import attached and has not written
+        yet is simply not written; a stored one is deleted with the chunk's writes."""
+        for pair, _ in detach:
+            del self.owner[pair]
+            for position, (attached, _) in enumerate(self.new_pairs):
+                if attached == pair:
+                    del self.new_pairs[position]
+                    break
+            else:
+                self.detached.append(pair)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -389,7 +383,16 @@ class ChunkResolver:
             )
             for pid, kind, n in counts:
                 profiles[pid].counts[kind] = n
+        self._load_values(profiles)
         return profiles
+
+    def _load_values(self, profiles: dict[int, _Profile]) -> None:
+        """FIFO kinds only: each profile's values of the kind, oldest first, as the planner wants them."""
+        if not self.ruleset.fifo or not profiles:
+            return
+        for pid, kind, value, (created_at, pk) in identifier_ages(profile_ids=list(profiles), kinds=self.ruleset.fifo):
+            age = (_epoch_us(created_at) if self.postgres else created_at, pk)
+            profiles[pid].values.setdefault(kind, []).append((age, value))
 
     def _load_postgres(self, ordered: list[int]) -> dict[int, _Profile]:
         # Raw SQL: the ORM's per-row converters cost more than the query itself here.
@@ -422,6 +425,7 @@ class ChunkResolver:
             )
             for pid, kind, n in cursor.fetchall():
                 profiles[pid].counts[kind] = n
+        self._load_values(profiles)
         return profiles
 
     # -- writing ------------------------------------------------------------------------------
@@ -473,8 +477,9 @@ class ChunkResolver:
             carry[source.key] = source
         holder = {key: self._find(key).key for key in set(self.owner.values())}
         self.carry = carry
+        self.carry_detached = set(self.detached)
         self.carry_owner = {pair: holder[key] for pair, key in self.owner.items() if holder[key] in carry}
-        return PendingWrite(new, new_lines, dirty, update_text, merges, pairs, outcome)
+        return PendingWrite(new, new_lines, dirty, update_text, merges, pairs, outcome, list(self.detached))
 
     def prepare(self, pending: PendingWrite) -> None:
         """Give the chunk's new profiles their ids (on SQLite: insert them), and build the writes
@@ -520,6 +525,8 @@ class ChunkResolver:
                 )
             )
         MergeRecord.objects.bulk_create(records)
+        for kind, value in pending.detached:
+            Identifier.objects.filter(store=self.store, kind=kind, value=value).delete()
         self._insert_identifiers(pending.identifier_rows)
         self._update_profiles(pending.dirty, pending.update_text)
         return pending.outcome

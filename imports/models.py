@@ -83,6 +83,8 @@ class ImportRowError(models.Model):
     column = models.CharField(max_length=255, blank=True, default="")
     value = models.TextField(blank=True, default="")
     reason = models.TextField()
+    # identity.resolution.Code of a note, imports.rows.RowCode of a failure ("" before issue 14)
+    code = models.CharField(max_length=32, blank=True, default="")
     row_failed = models.BooleanField(default=True)  # False: a note (an identifier dropped), the row went in
     # The row's cells as in the file, on the first error of each failed row (for the download).
     cells = models.JSONField(null=True, blank=True)

@@ -26,7 +26,7 @@ import orjson
 from traits.coercion import DELETE
 
 from .csvfile import COMMA, CsvLayout, FileRuleError, read_rows
-from .rows import RowValidator
+from .rows import RowFailed, RowValidator
 
 PARALLEL_MIN_ROWS = 20_000
 BATCH = 2_000
@@ -96,13 +96,13 @@ def _pack(result):
     profile's traits from the text as is, and only decodes it (with orjson, which reads back
     exactly what it wrote) when a later row or a merge needs it. Values orjson cannot write (an
     integer beyond 64 bits) go as they are."""
-    if isinstance(result, list):
+    if isinstance(result, RowFailed):
         return result
-    pairs, typed = result
+    typed = result.traits
     if any(value is DELETE for values in typed.values() for value in values.values()):
         return result
     try:
-        return pairs, orjson.dumps(typed).decode()
+        return result._replace(traits=orjson.dumps(typed).decode())
     except TypeError:
         return result
 

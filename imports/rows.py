@@ -12,13 +12,17 @@
 - trait cells are typed by the trait's data type (a wrong type fails the row); an empty cell
   (empty or ``""``) sets the empty string, ``\\N`` deletes the trait; array cells are
   ``|``-separated;
-- a value of a trait mapped by an identity rule is also an identifier of the rule's kind.
+- a value of a trait mapped by an identity rule is also an identifier of the rule's kind;
+- each identifier goes through `identity.resolution.RuleSet.identifier` (blocked values, then the
+  normaliser), the one rule every path uses.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
 
-from identity.models import RuleSource
-from identity.normalization import IdentifierError, normalize_identifier
+from identity.normalization import IdentifierError
+from identity.resolution import Code, Note, RuleSet, identifying_items
 from memory_console.text import strip_invisible
 from traits.coercion import DELETE, DELETE_MARKER, coerce_trait_value
 
@@ -32,18 +36,45 @@ class RowFailure:
     value: str
     reason: str
     cells: list[str] | None = None  # the row's cells as in the file, on a failed row's first failure
+    code: str = ""  # a note's identity.resolution.Code
+
+
+def note_failure(line: int, note: Note) -> RowFailure:
+    """A resolution note as a row note of the import (kept row): column = the identifier's kind,
+    value = the identifier (a blocked merge: its matching identifiers), reason = the note's words."""
+    if note.code is Code.MERGE_BLOCKED:
+        return RowFailure(line, "", note.shown, note.message(), code=note.code)
+    return RowFailure(line, note.kind, note.value, note.message(), code=note.code)
+
+
+class RowCode(StrEnum):
+    """Why a row failed (stored with each failure; the words are in `RowFailure.reason`)."""
+
+    WIDTH = "row_width"  # not as many cells as the header has columns
+    INVALID_IDENTIFIER = "invalid_identifier"  # an identifier cell the kind's normaliser refuses
+    INVALID_VALUE = "invalid_value"  # a trait cell its data type refuses
+    NO_IDENTIFIER = "no_identifier"  # no identifier column holds a value
+
+
+class RowOk(NamedTuple):
+    """A row that goes in: identifiers in priority order, typed traits ({group: {trait: value}},
+    or their JSON text, see pipeline._pack) and notes of identifiers ignored (BLOCKED_VALUE)."""
+
+    pairs: list[tuple[str, str]]
+    traits: dict | str
+    notes: tuple[Note, ...] = ()
+
+
+class RowFailed(NamedTuple):
+    """A row that fails: every failure, the first with the row's cells."""
+
+    failures: list[RowFailure]
 
 
 class RowValidator:
     def __init__(self, *, mapping: list[dict], headers: list[str], rules, schema, region: str):
         self.width = len(headers)
-        self.region = region
-        self.rank = {rule.kind: position for position, rule in enumerate(rules)}
-        mapped_by: dict[tuple[str, str], list[str]] = {}
-        for rule in rules:
-            if rule.source == RuleSource.TRAITS:
-                for trait in rule.mapped_traits.all():
-                    mapped_by.setdefault((trait.group.name, trait.name), []).append(rule.kind)
+        self.ruleset = RuleSet.of(rules, region=region)
         self.identifier_columns = [
             (entry["column"], entry["header"], entry["identifier"]) for entry in mapping if "identifier" in entry
         ]
@@ -55,7 +86,7 @@ class RowValidator:
                 entry["trait"],
                 f"{entry['group']}.{entry['trait']}",
                 schema[entry["group"]][entry["trait"]].data_type,
-                mapped_by.get((entry["group"], entry["trait"]), []),
+                self.ruleset.mapped.get((entry["group"], entry["trait"]), []),
             )
             for entry in mapping
             if "trait" in entry
@@ -63,13 +94,15 @@ class RowValidator:
         names = sorted({kind for _, _, kind in self.identifier_columns})
         self.no_identifier = "needs a value in at least one identifier column (" + ", ".join(names) + ")"
 
-    def validate(self, line: int, cells: list[str]):
-        """((kind, value) pairs in priority order, {group: {trait: typed}}), or a list of RowFailure."""
+    def validate(self, line: int, cells: list[str]) -> RowOk | RowFailed:
+        """The row's outcome: RowOk, or RowFailed with every failure."""
         if len(cells) != self.width:
             reason = f"the row has {len(cells)} cells but the header has {self.width} columns"
-            return [RowFailure(line, "", "", reason, cells)]
+            return RowFailed([RowFailure(line, "", "", reason, cells, RowCode.WIDTH)])
         failures = []
         pairs: list[tuple[str, str]] = []
+        notes: list[Note] = []
+        identifier = self.ruleset.identifier
         for column, header, kind in self.identifier_columns:
             cell = cells[column]
             if not cell or cell == DELETE_MARKER:
@@ -78,12 +111,16 @@ class RowValidator:
             if (first <= " " or first >= "\x7f") and not strip_invisible(cell):
                 continue
             try:
-                pair = (kind, normalize_identifier(kind, cell, region=self.region))
+                got = identifier(kind, cell)
             except IdentifierError as exc:
-                failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{exc.reason}"))
+                failures.append(
+                    RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{exc.reason}", code=RowCode.INVALID_IDENTIFIER)
+                )
                 continue
-            if pair not in pairs:
-                pairs.append(pair)
+            if isinstance(got, Note):
+                notes.append(got)
+            elif got not in pairs:
+                pairs.append(got)
         typed: dict[str, dict] = {}
         for column, header, group, trait, label, data_type, kinds in self.trait_columns:
             cell = cells[column]
@@ -96,29 +133,37 @@ class RowValidator:
                 value = coerce_trait_value(data_type, raw, label=label)
             except ValueError as exc:  # TraitValueError, or anything else a value can raise
                 reason = getattr(exc, "reason", str(exc))
-                failures.append(RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})"))
+                failures.append(
+                    RowFailure(
+                        line, header, cell[:MAX_VALUE_SHOWN], f"{reason} ({data_type})", code=RowCode.INVALID_VALUE
+                    )
+                )
                 continue
             typed.setdefault(group, {})[trait] = value
             if kinds and value is not DELETE and value != "":
-                for item in value if isinstance(value, list) else [value]:
-                    if not isinstance(item, str | int) or isinstance(item, bool):
-                        continue  # as identity.services._mapped_pairs: only text and whole numbers identify
-                    if isinstance(item, str) and not strip_invisible(item):
-                        continue  # blank is empty: a value of only spaces makes no identifier, as in the API
+                for item in identifying_items(value):
                     for kind in kinds:
                         try:
-                            pair = (kind, normalize_identifier(kind, str(item), region=self.region))
+                            got = identifier(kind, item)
                         except IdentifierError as exc:
                             failures.append(
-                                RowFailure(line, header, cell[:MAX_VALUE_SHOWN], f"as identifier {kind}: {exc.reason}")
+                                RowFailure(
+                                    line,
+                                    header,
+                                    cell[:MAX_VALUE_SHOWN],
+                                    f"as identifier {kind}: {exc.reason}",
+                                    code=RowCode.INVALID_IDENTIFIER,
+                                )
                             )
                             continue
-                        if pair not in pairs:
-                            pairs.append(pair)
+                        if isinstance(got, Note):
+                            notes.append(got)
+                        elif got not in pairs:
+                            pairs.append(got)
         if failures:
             failures[0].cells = cells
-            return failures
+            return RowFailed(failures)
         if not pairs:
-            return [RowFailure(line, "", "", self.no_identifier, cells)]
-        pairs.sort(key=lambda pair: self.rank[pair[0]])
-        return pairs, typed
+            return RowFailed([RowFailure(line, "", "", self.no_identifier, cells, RowCode.NO_IDENTIFIER)])
+        self.ruleset.sort(pairs)
+        return RowOk(pairs, typed, tuple(notes))

@@ -35,7 +35,7 @@ from .engine import ChunkPipeline, ChunkResolver, PairFilter
 from .mapping import mapping_from_specs, mapping_validate
 from .models import ACTIVE_STATUSES, FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
 from .pipeline import checked_rows
-from .rows import RowValidator
+from .rows import RowFailed, RowValidator
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +435,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         merged.update(outcome.merged_ids)
         updated.update(outcome.updated_ids)
         for note in outcome.notes:
-            writer.writerow([note.line, note.column, note.value, note.reason, 0])
+            writer.writerow([note.line, note.column, note.value, note.reason, 0, note.code])
 
     # On PostgreSQL a thread writes chunk k-1 and reads chunk k+1 while chunk k is resolved; a chunk
     # that loses a race for an identifier is redone with a full lookup.
@@ -470,11 +470,19 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
             rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
             for line, result in rows:
                 counts["processed"] += 1
-                if isinstance(result, list):
+                if isinstance(result, RowFailed):
                     counts["failed_rows"] += 1
-                    for failure in result:  # the first carries the row's cells, for the download
+                    for failure in result.failures:  # the first carries the row's cells, for the download
                         writer.writerow(
-                            [failure.line, failure.column, failure.value, failure.reason, 1, *(failure.cells or ())]
+                            [
+                                failure.line,
+                                failure.column,
+                                failure.value,
+                                failure.reason,
+                                1,
+                                failure.code,
+                                *(failure.cells or ()),
+                            ]
                         )
                 elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
                     chunk.append((line, *result))
@@ -503,11 +511,11 @@ SAVE_BATCH_CHARACTERS = 16 * 1024 * 1024  # failed rows' cells can be 1 MB each:
 def _save_row_errors(profile_import: ProfileImport, spill, *, keep_notes: bool = True) -> int:
     """Store the spilled failures and notes; returns how many notes (kept rows' dropped identifiers).
 
-    A spilled line is ``line, column, value, reason, failed`` followed by the row's cells on a
-    failed row's first failure (a row has at least one cell, so none means none kept)."""
+    A spilled line is ``line, column, value, reason, failed, code`` followed by the row's cells on
+    a failed row's first failure (a row has at least one cell, so none means none kept)."""
     spill.seek(0)
     notes, batch, size = 0, [], 0
-    for line, column, value, reason, failed, *cells in csv.reader(spill):
+    for line, column, value, reason, failed, code, *cells in csv.reader(spill):
         if failed == "0" and not keep_notes:
             continue
         notes += failed == "0"
@@ -519,6 +527,7 @@ def _save_row_errors(profile_import: ProfileImport, spill, *, keep_notes: bool =
                 column=column,
                 value=value,
                 reason=reason,
+                code=code,
                 row_failed=failed == "1",
                 cells=cells or None,
             )

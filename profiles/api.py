@@ -48,12 +48,17 @@ class IdentifyIn(Schema):
 
 
 class NoteOut(Schema):
+    """An identifier not used as given. `code`: identity.resolution.Code (no_rule, blocked_value,
+    limit_reached, limit_replaced, lower_priority_dropped, held_elsewhere); `reason`: its words."""
+
+    code: str
     kind: str
     value: str
     reason: str
 
 
 class BlockedMergeOut(Schema):
+    code: str
     profile_id: int
     identifiers: list[str]
     reason: str
@@ -161,15 +166,27 @@ def _pairs(identifiers: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _note_out(note) -> dict:
+    return {"code": note.code, "kind": note.kind, "value": note.value, "reason": note.message()}
+
+
 def _result_out(result) -> dict:
     return {
         "profile_id": result.profile.pk,
         "created": result.created,
         "merged_profile_ids": result.merged_profile_ids,
         "added_identifiers": [f"{k}:{v}" for k, v in result.added],
-        "dropped_identifiers": result.dropped,
-        "ignored_identifiers": result.ignored,
-        "blocked_merges": result.blocked_merges,
+        "dropped_identifiers": [_note_out(note) for note in result.dropped],
+        "ignored_identifiers": [_note_out(note) for note in result.ignored],
+        "blocked_merges": [
+            {
+                "code": note.code,
+                "profile_id": note.profile,
+                "identifiers": [f"{k}:{v}" for k, v in note.matching],
+                "reason": note.message(),
+            }
+            for note in result.blocked_merges
+        ],
         "changed_traits": result.changed_traits,
     }
 

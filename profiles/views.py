@@ -105,9 +105,7 @@ def trait_edit(request, store, profile_id, trait_id):
                 for kind, value in identity.added:
                     messages.success(request, f"{kind} {value} now identifies this profile (mapped trait).")
                 for note in identity.dropped:
-                    messages.warning(
-                        request, f"{note.kind} {note.value} was not added as an identifier: {note.reason}."
-                    )
+                    messages.warning(request, f"{note.kind} {note.value} {note.message()}.")
                 if identity.added or identity.dropped:
                     # The identifiers card changed too: show the whole page again.
                     url = reverse("profiles:detail", args=[store.pk, profile.pk])

@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from identity.models import Identifier, IdentityRule, MergeRecord, RuleSource
+from identity.resolution import Code
 from identity.services import (
     identity_rule_create,
     identity_rule_delete,
@@ -94,12 +95,8 @@ def test_a_merge_that_would_exceed_a_limit_is_blocked_and_reported(store):
     result = identify(store, ("phone", "+14155552671"), ("email", "o1@example.com"))
     assert result.profile.pk == primary.profile.pk
     assert result.merged_profile_ids == []
-    assert result.blocked_merges == [
-        {
-            "profile_id": other.pk,
-            "identifiers": ["email:o1@example.com"],
-            "reason": "merging would exceed the limit of 2 email identifiers",
-        }
+    assert [(n.code, n.profile, n.matching, n.over) for n in result.blocked_merges] == [
+        (Code.MERGE_BLOCKED, other.pk, (("email", "o1@example.com"),), (("email", 2),))
     ]
     assert idents(other) == [("email", "o1@example.com")]  # not moved to the primary
     assert Profile.objects.get(pk=other.pk).merged_into_id is None
@@ -109,8 +106,8 @@ def test_an_unmatched_identifier_over_the_limit_is_dropped_and_reported(store):
     _set_limit(store, "email", 1)
     result = identify(store, ("email", "a@example.com"), ("email", "b@example.com"))
     assert result.created and result.added == [("email", "a@example.com")]
-    assert [(n.kind, n.value, n.reason) for n in result.dropped] == [
-        ("email", "b@example.com", "the profile already holds the limit of 1 email identifiers")
+    assert [(n.code, n.kind, n.value, n.limit) for n in result.dropped] == [
+        (Code.LIMIT_REACHED, "email", "b@example.com", 1)
     ]
     again = identify(store, ("email", "a@example.com"), ("email", "c@example.com"))
     assert [n.value for n in again.dropped] == ["c@example.com"]
@@ -120,7 +117,7 @@ def test_an_unmatched_identifier_over_the_limit_is_dropped_and_reported(store):
 def test_kinds_without_a_rule_are_ignored_and_reported(store):
     result = identify(store, ("email", "a@example.com"), ("loyalty_id", "L-1"))
     assert [(n.kind, n.value) for n in result.ignored] == [("loyalty_id", "L-1")]
-    assert "no identity rule" in result.ignored[0].reason
+    assert result.ignored[0].code is Code.NO_RULE
     assert idents(result.profile) == [("email", "a@example.com")]
 
 
@@ -288,7 +285,7 @@ def test_a_mapped_value_already_identifying_another_profile_is_reported_not_stol
     url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
     response = admin_client.post(url, {"value": "U-1"}, follow=True)
     html = response.content.decode()
-    assert f"user_id U-1 was not added as an identifier: it already identifies profile {other.pk}." in html
+    assert f"user_id U-1 was not added: it already identifies profile {other.pk}." in html
     assert ("user_id", "U-1") not in idents(profile)
     assert ("user_id", "U-1") in idents(other)
     profile.refresh_from_db()
@@ -303,7 +300,7 @@ def test_a_mapped_value_over_the_rule_limit_is_reported_on_console_edit(admin_cl
     profile = identify(store, ("email", "a@example.com"), traits={"Account": {"userId": "U-1"}}).profile
     url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
     response = admin_client.post(url, {"value": "U-2"}, follow=True)
-    assert "user_id U-2 was not added as an identifier: the profile already holds the limit of 1" in (
+    assert "user_id U-2 was not added: the profile already holds the limit of 1 user_id identifiers." in (
         response.content.decode()
     )
     assert idents(profile).count(("user_id", "U-1")) == 1

@@ -15,10 +15,12 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from identity.models import Identifier, IdentityRule
+from identity.resolution import Code
 from identity.services import identity_rule_update, profile_identify, profile_resolve
 from imports import services as import_services
 from imports.engine import ChunkPipeline, ChunkResolver
 from imports.models import ImportRowError, ImportStatus
+from imports.rows import RowCode
 from profiles.models import Event, Profile
 from stores.services import store_create
 from tests.imports_helpers import CONTACT, csv_text, run
@@ -176,7 +178,7 @@ def test_an_import_ends_where_identifying_each_row_in_file_order_ends(account, m
         result = profile_identify(store=row_by_row, source="rows", **as_identify(r))
         line = position + 2
         expected_dropped |= {(line, note.kind, note.value) for note in result.dropped}
-        expected_blocked |= {(line, frozenset(b["identifiers"])) for b in result.blocked_merges}
+        expected_blocked |= {(line, frozenset(note.shown.split("; "))) for note in result.blocked_merges}
 
     monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
     finished = run(imported, as_csv(ROWS), SPECS)
@@ -189,8 +191,8 @@ def test_an_import_ends_where_identifying_each_row_in_file_order_ends(account, m
         assert not Identifier.objects.filter(store=store, profile__merged_into__isnull=False).exists()
 
     notes = ImportRowError.objects.filter(profile_import=finished, row_failed=False)
-    dropped = {(n.line, n.column, n.value) for n in notes if n.reason.startswith("identifier not added")}
-    blocked = {(n.line, frozenset(n.value.split("; "))) for n in notes if n.reason.startswith("not merged")}
+    dropped = {(n.line, n.column, n.value) for n in notes if n.code == Code.LIMIT_REACHED}
+    blocked = {(n.line, frozenset(n.value.split("; "))) for n in notes if n.code == Code.MERGE_BLOCKED}
     assert len(notes) == len(dropped) + len(blocked) == finished.identifiers_dropped
     assert dropped == expected_dropped
     assert blocked == expected_blocked
@@ -252,15 +254,12 @@ def test_notes_report_blocked_merges_and_dropped_identifiers_and_the_rows_still_
     assert finished.status == ImportStatus.COMPLETED
     assert (finished.rows_ingested, finished.rows_failed, finished.identifiers_dropped) == (2, 1, 2)
     notes = ImportRowError.objects.filter(profile_import=finished, row_failed=False).order_by("line")
-    assert [(n.line, n.column, n.value, n.reason) for n in notes] == [
-        (
-            2,
-            "",
-            "email:q@example.com",
-            f"not merged with profile {q.pk}: merging would exceed the limit of 1 email identifiers",
-        ),
-        (3, "email", "extra@example.com", "identifier not added: the profile already holds the limit of 1 email"),
+    assert [(n.line, n.column, n.value, n.code) for n in notes] == [
+        (2, "", "email:q@example.com", Code.MERGE_BLOCKED),
+        (3, "email", "extra@example.com", Code.LIMIT_REACHED),
     ]
+    assert f"profile {q.pk}" in notes[0].reason  # the words name the profile not merged with
+    assert ImportRowError.objects.get(profile_import=finished, row_failed=True).code == RowCode.INVALID_IDENTIFIER
     assert ImportRowError.objects.get(profile_import=finished, row_failed=True).line == 4
     p.refresh_from_db()
     q.refresh_from_db()
@@ -282,13 +281,8 @@ def test_a_blocked_merge_with_a_profile_of_the_same_file_is_noted_as_such(store)
         specs,
     )
     notes = ImportRowError.objects.filter(profile_import=finished, row_failed=False)
-    assert [(n.line, n.value, n.reason) for n in notes] == [
-        (
-            4,
-            f"phone:{ph(2502)}",
-            "not merged with another profile of this file: merging would exceed the limit of 1 phone identifiers",
-        )
-    ]
+    assert [(n.line, n.value, n.code) for n in notes] == [(4, f"phone:{ph(2502)}", Code.MERGE_BLOCKED)]
+    assert "a profile created earlier in this import" in notes[0].reason
     a = Identifier.objects.get(store=store, value=ph(2501)).profile
     assert identifiers_of(a) == (("email", "a@example.com"), ("phone", ph(2501)))
     assert a.traits["Contact"]["firstName"] == "C"

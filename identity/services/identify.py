@@ -5,11 +5,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from memory_console.errors import FieldError
-from memory_console.text import strip_invisible
 from profiles.events import event_clean
 from profiles.models import Event, Profile
 from profiles.services import (
@@ -21,42 +20,56 @@ from profiles.services import (
 )
 from stores.config import store_config
 from stores.models import Store
-from traits.coercion import DELETE
 from traits.selectors import name_key, trait_schema
 
-from ..models import Identifier, IdentityRule, MergeRecord, RuleSource
-from ..normalization import IdentifierError, normalize_identifier
+from ..models import Identifier, MergeRecord
+from ..normalization import IdentifierError
+from ..resolution import Code, Facts, Note, Plan, RuleSet
+from ..resolution import plan as resolution_plan
+from ..selectors import identifier_ages, identifier_counts
 
 ATTEMPTS = 5
 
 # --- resolution --------------------------------------------------------------------------------
 
-
-@dataclass
-class Note:
-    kind: str
-    value: str
-    reason: str
+DROPPED = (Code.LIMIT_REACHED, Code.LIMIT_REPLACED, Code.LOWER_PRIORITY_DROPPED, Code.HELD_ELSEWHERE)
+IGNORED = (Code.NO_RULE, Code.BLOCKED_VALUE)
 
 
 @dataclass
 class IdentifyResult:
+    """One event's outcome. `notes`: `identity.resolution.Note`s (each with a `Code`), in the order
+    they arose; `dropped`, `ignored` and `blocked_merges` are views of them by code."""
+
     profile: Profile
     created: bool
     merged_profile_ids: list[int] = field(default_factory=list)
     added: list[tuple[str, str]] = field(default_factory=list)
-    dropped: list[Note] = field(default_factory=list)
-    ignored: list[Note] = field(default_factory=list)
-    blocked_merges: list[dict] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     changed_traits: list[str] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> list[Note]:
+        """Identifiers not added (limits, held by another profile) or removed to make room."""
+        return [note for note in self.notes if note.code in DROPPED]
+
+    @property
+    def ignored(self) -> list[Note]:
+        """Identifiers that identify no one here: no rule for the kind, or a blocked value."""
+        return [note for note in self.notes if note.code in IGNORED]
+
+    @property
+    def blocked_merges(self) -> list[Note]:
+        return [note for note in self.notes if note.code is Code.MERGE_BLOCKED]
 
 
 @dataclass
 class ResolutionInput:
-    """Validated, normalised input: nothing is written until all of it is valid."""
+    """Validated, normalised input: nothing is written until all of it is valid. `pairs` in
+    priority order; `notes`: identifiers ignored while preparing (NO_RULE, BLOCKED_VALUE)."""
 
     pairs: list[tuple[str, str]]
-    ignored: list[Note]
+    notes: list[Note]
     typed_traits: dict
     events: list[dict]
 
@@ -65,36 +78,25 @@ class _Retry(Exception):
     """The profiles changed between reading and locking them: resolve again."""
 
 
-def identify_input_prepare(
-    *, store: Store, rules: list[IdentityRule], identifiers, traits=None, events=None, schema=None
-) -> ResolutionInput:
-    """Normalise identifiers, type traits and check events; ValidationError lists every problem."""
-    errors: list[str] = []
-    by_kind = {rule.kind: rule for rule in rules}
-    raw_pairs = list(identifiers or [])
+def identify_input_prepare(*, store: Store, ruleset: RuleSet, identifiers, traits=None, events=None, schema=None):
+    """Normalise identifiers, type traits and check events: a `ResolutionInput`, or ValidationError
+    listing every problem (each a `FieldError` naming where in the request it is)."""
+    errors: list = []
     schema = schema if schema is not None else trait_schema(store=store)
     typed, trait_errors = trait_values_coerce(schema=schema, values=traits or {})
     errors += trait_errors
     # Mapped traits: whenever one is set, its value is also an identifier of the rule's kind.
     # A mapped value's error names the trait it came from (traits.Group.trait), not "identifiers".
-    raw_pairs = [(kind, raw, None) for kind, raw in raw_pairs] + _mapped_pairs(rules, typed)
-    pairs: list[tuple[str, str]] = []
-    ignored: list[Note] = []
-    for kind, raw, mapped_from in raw_pairs:
-        if kind not in by_kind:
-            ignored.append(Note(kind, str(raw), f"no identity rule for the kind “{kind}”"))
-            continue
-        try:
-            value = normalize_identifier(kind, raw, region=store.default_region)
-        except IdentifierError as exc:
-            if mapped_from is None:
-                errors.append(FieldError(str(exc), ("identifiers", kind)))
-            else:
-                group, trait = mapped_from
-                errors.append(FieldError(f"{group}.{trait} as identifier {exc}", _given_loc(traits, group, trait)))
-            continue
-        if (kind, value) not in pairs:
-            pairs.append((kind, value))
+    raw_pairs = [(kind, raw, None) for kind, raw in identifiers or []] + ruleset.mapped_identifiers(typed)
+
+    def problem(kind, mapped_from, exc):
+        if mapped_from is None:
+            errors.append(FieldError(str(exc), ("identifiers", kind)))
+        else:
+            group, trait = mapped_from
+            errors.append(FieldError(f"{group}.{trait} as identifier {exc}", _given_loc(traits, group, trait)))
+
+    pairs, notes = identifiers_prepare(ruleset=ruleset, raw_pairs=raw_pairs, on_error=problem)
     checked_events = []
     for position, event in enumerate(events or []):
         try:
@@ -114,9 +116,27 @@ def identify_input_prepare(
         )
     if errors:
         raise ValidationError(errors)
-    rank = {rule.kind: position for position, rule in enumerate(rules)}
-    pairs.sort(key=lambda pair: rank[pair[0]])  # stable: input order within a kind
-    return ResolutionInput(pairs=pairs, ignored=ignored, typed_traits=typed, events=checked_events)
+    return ResolutionInput(pairs=pairs, notes=notes, typed_traits=typed, events=checked_events)
+
+
+def identifiers_prepare(*, ruleset: RuleSet, raw_pairs, on_error) -> tuple[list[tuple[str, str]], list[Note]]:
+    """(pairs in priority order without repeats, notes of ignored identifiers) from
+    `(kind, raw value, (group, trait) or None)`; `on_error(kind, mapped_from, IdentifierError)` is
+    called for each invalid value."""
+    pairs: list[tuple[str, str]] = []
+    notes: list[Note] = []
+    for kind, raw, mapped_from in raw_pairs:
+        try:
+            got = ruleset.identifier(kind, raw)
+        except IdentifierError as exc:
+            on_error(kind, mapped_from, exc)
+            continue
+        if isinstance(got, Note):
+            notes.append(got)
+        elif got not in pairs:
+            pairs.append(got)
+    ruleset.sort(pairs)
+    return pairs, notes
 
 
 def profile_identify(*, store: Store, identifiers, traits=None, events=None, source: str) -> IdentifyResult:
@@ -126,83 +146,69 @@ def profile_identify(*, store: Store, identifiers, traits=None, events=None, sou
     constraint on (store, kind, value) fails the loser, which resolves again and matches.
     """
     config = store_config(store=store)
-    rules = config.rules
+    ruleset = RuleSet.of(config.rules, region=store.default_region)
     prepared = identify_input_prepare(
-        store=store, rules=rules, identifiers=identifiers, traits=traits, events=events, schema=config.schema
+        store=store, ruleset=ruleset, identifiers=identifiers, traits=traits, events=events, schema=config.schema
     )
-    return _identify_prepared(store, rules, prepared, source)
+    return _identify_prepared(store, ruleset, prepared, source)
 
 
-def _resolve(store: Store, rules: list[IdentityRule], prepared: ResolutionInput, source: str) -> IdentifyResult:
-    limit = {rule.kind: rule.limit for rule in rules}
-    rank = {rule.kind: position for position, rule in enumerate(rules)}
+def _resolve(store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: str) -> IdentifyResult:
+    """Read what the planner needs (holders, then the matched profiles locked), plan, write."""
     pairs = prepared.pairs
     holders = _holders(store, pairs)
-
-    if not holders:
-        profile = Profile(store=store, traits={}, trait_sources={})
-        changed = trait_values_apply(
-            traits=profile.traits,
-            sources=profile.trait_sources,
-            typed=prepared.typed_traits,
-            source=source,
-            at=timezone.now(),
-        )
-        profile.save(force_insert=True)
-        result = IdentifyResult(profile=profile, created=True, ignored=list(prepared.ignored), changed_traits=changed)
-        _attach(store, profile, pairs, limit, {}, result)
-        for event in prepared.events:
-            event_record(profile=profile, source=source, **event)
-        return result
-    else:
+    locked: dict[int, Profile] = {}
+    if holders:
         locked = _lock(store, set(holders.values()))
         if _holders(store, pairs) != holders or any(p.merged_into_id for p in locked.values()):
             raise _Retry  # another resolution moved these identifiers meanwhile
-        best = min(rank[kind] for kind, _ in holders)
-        candidates = {pid for (kind, _), pid in holders.items() if rank[kind] == best}
-        primary = min((locked[pid] for pid in candidates), key=lambda p: (p.created_at, p.pk))
-        result = IdentifyResult(profile=primary, created=False, ignored=list(prepared.ignored))
-        counts = _counts(primary)
-        others = sorted(
-            {pid for pid in holders.values() if pid != primary.pk},
-            key=lambda pid: (min(rank[k] for (k, _), h in holders.items() if h == pid), locked[pid].created_at, pid),
-        )
-        for pid in others:
-            other = locked[pid]
-            matching = [(k, v) for (k, v), h in holders.items() if h == pid]
-            theirs = _counts(other)
-            over = [k for k in limit if counts.get(k, 0) + theirs.get(k, 0) > limit[k]]
-            if over:
-                result.blocked_merges.append(
-                    {
-                        "profile_id": pid,
-                        "identifiers": [f"{k}:{v}" for k, v in matching],
-                        "reason": "merging would exceed the limit of "
-                        + ", ".join(f"{limit[k]} {k}" for k in over)
-                        + " identifiers",
-                    }
-                )
-                continue
-            profile_merge(store=store, profile=other, into=primary, matching=matching, source=source)
-            for kind, n in theirs.items():
-                counts[kind] = counts.get(kind, 0) + n
-            result.merged_profile_ids.append(pid)
-        unmatched = [pair for pair in pairs if pair not in holders]
-        _attach(store, primary, unmatched, limit, counts, result)
-
-    profile = result.profile  # locked above, so its traits are current
+    now = timezone.now()
+    plan = resolution_plan(ruleset, pairs, holders, profile_facts(ruleset, locked), age=(now, 0))
+    if plan.primary is None:
+        profile, created = Profile(store=store, traits={}, trait_sources={}), True
+    else:
+        profile, created = locked[plan.primary], False
+    result = IdentifyResult(profile=profile, created=created, notes=[*prepared.notes, *plan.notes])
+    for pid, matching in plan.merges:
+        profile_merge(store=store, profile=locked[pid], into=profile, matching=matching, source=source)
+        result.merged_profile_ids.append(pid)
     result.changed_traits = trait_values_apply(
-        traits=profile.traits,
-        sources=profile.trait_sources,
-        typed=prepared.typed_traits,
-        source=source,
-        at=timezone.now(),
+        traits=profile.traits, sources=profile.trait_sources, typed=prepared.typed_traits, source=source, at=now
     )
-    if result.changed_traits or result.merged_profile_ids or result.added:
+    if created:
+        profile.save(force_insert=True)
+    elif result.changed_traits or plan.merges or plan.attach or plan.detach:
         profile.save(update_fields=["traits", "trait_sources", "updated_at"])
+    result.added = plan_identifiers_write(store=store, profile=profile, plan=plan, at=None)
     for event in prepared.events:
         event_record(profile=profile, source=source, **event)
     return result
+
+
+def profile_facts(ruleset: RuleSet, profiles: dict[int, Profile]) -> dict[int, Facts]:
+    """What the planner needs of each (locked) profile: age order, identifier counts per kind and,
+    for FIFO kinds, the values oldest first. Two queries whatever the number of profiles."""
+    facts = {pid: Facts((p.created_at, pid), {}) for pid, p in profiles.items()}
+    if not facts:
+        return facts
+    for pid, kind, n in identifier_counts(profile_ids=list(facts)):
+        facts[pid].counts[kind] = n
+    if ruleset.fifo:
+        for pid, kind, value, age in identifier_ages(profile_ids=list(facts), kinds=ruleset.fifo):
+            facts[pid].values.setdefault(kind, []).append((age, value))
+    return facts
+
+
+def plan_identifiers_write(*, store: Store, profile: Profile, plan: Plan, at) -> list[tuple[str, str]]:
+    """Write a plan's identifier changes on `profile` (its primary, saved): detach, then attach.
+    Returns the attached pairs. `at`: their creation time (None: now)."""
+    for (kind, value), _ in plan.detach:
+        Identifier.objects.filter(store=store, profile=profile, kind=kind, value=value).delete()
+    extra = {} if at is None else {"created_at": at}
+    Identifier.objects.bulk_create(
+        Identifier(store=store, profile=profile, kind=kind, value=value, **extra) for kind, value in plan.attach
+    )
+    return list(plan.attach)
 
 
 def _holders(store: Store, pairs) -> dict[tuple[str, str], int]:
@@ -219,26 +225,6 @@ def _lock(store: Store, profile_ids) -> dict[int, Profile]:
     """Lock the matched profiles in id order, so concurrent merges cannot deadlock."""
     rows = Profile.objects.select_for_update().filter(store=store, pk__in=sorted(profile_ids)).order_by("pk")
     return {p.pk: p for p in rows}
-
-
-def _counts(profile: Profile) -> dict[str, int]:
-    rows = Identifier.objects.filter(profile=profile).values("kind").annotate(n=Count("id"))
-    return {row["kind"]: row["n"] for row in rows}
-
-
-def _attach(store, profile, pairs, limit, counts, result) -> None:
-    """Add identifiers to `profile` while under each kind's limit; report the rest as dropped."""
-    new = []
-    for kind, value in pairs:
-        if counts.get(kind, 0) >= limit[kind]:
-            result.dropped.append(
-                Note(kind, value, f"the profile already holds the limit of {limit[kind]} {kind} identifiers")
-            )
-            continue
-        counts[kind] = counts.get(kind, 0) + 1
-        new.append(Identifier(store=store, profile=profile, kind=kind, value=value))
-        result.added.append((kind, value))
-    Identifier.objects.bulk_create(new)
 
 
 def profile_merge(*, store: Store, profile: Profile, into: Profile, matching, source: str) -> MergeRecord:
@@ -269,59 +255,34 @@ def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[
 
     A value of a trait mapped by an identity rule also becomes an identifier of this profile. The
     profile is the subject here, so nothing is merged: a value that already identifies another
-    profile is reported in `dropped`, as is one over the rule's limit. An invalid identifier value
-    (say a malformed phone number in a mapped trait) rejects the whole edit.
+    profile is a HELD_ELSEWHERE note, one over the rule's limit a LIMIT_REACHED note (or, FIFO, it
+    replaces the oldest). An invalid identifier value (say a malformed phone number in a mapped
+    trait) rejects the whole edit with ValidationError.
     """
     store = profile.store
     config = store_config(store=store)
+    ruleset = RuleSet.of(config.rules, region=store.default_region)
     typed, errors = trait_values_coerce(schema=config.schema, values=values)
     if errors:
         raise ValidationError(errors)
-    pairs: list[tuple[str, str]] = []
-    for kind, raw, _ in _mapped_pairs(config.rules, typed):
-        try:
-            value = normalize_identifier(kind, raw, region=store.default_region)
-        except IdentifierError as exc:
-            raise ValidationError(str(exc)) from exc
-        if (kind, value) not in pairs:
-            pairs.append((kind, value))
+
+    def problem(kind, mapped_from, exc):
+        raise ValidationError(str(exc)) from exc
+
+    pairs, notes = identifiers_prepare(ruleset=ruleset, raw_pairs=ruleset.mapped_identifiers(typed), on_error=problem)
     changed = profile_set_traits(profile=profile, values=values, source=source, schema=config.schema)
-    result = IdentifyResult(profile=profile, created=False)
     holders = _holders(store, pairs)
-    free = []
-    for kind, value in pairs:
-        holder = holders.get((kind, value))
-        if holder is None:
-            free.append((kind, value))
-        elif holder != profile.pk:
-            result.dropped.append(Note(kind, value, f"it already identifies profile {holder}"))
-    limit = {rule.kind: rule.limit for rule in config.rules}
-    _attach(store, profile, free, limit, _counts(profile), result)
+    plan = resolution_plan(
+        ruleset,
+        pairs,
+        holders,
+        profile_facts(ruleset, {profile.pk: profile}),
+        subject=profile.pk,
+        age=(timezone.now(), 0),
+    )
+    result = IdentifyResult(profile=profile, created=False, notes=[*notes, *plan.notes])
+    result.added = plan_identifiers_write(store=store, profile=profile, plan=plan, at=None)
     return changed, result
-
-
-def _mapped_pairs(rules: list[IdentityRule], typed: dict) -> list[tuple[str, str, tuple[str, str]]]:
-    """(kind, raw value, (group, trait)) for every mapped trait set in `typed` (coerced trait values
-    by stored group and trait name).
-
-    Blank is empty, as on every identifier path: a value (or array item) that is empty after
-    `strip_invisible` (spaces, NBSP, zero-width characters) makes no identifier; the trait itself
-    is still set as the trait rule says. Only text and whole numbers identify.
-    """
-    pairs = []
-    for rule in rules:
-        if rule.source != RuleSource.TRAITS:
-            continue
-        for trait in rule.mapped_traits.all():
-            value = typed.get(trait.group.name, {}).get(trait.name)
-            if value is None or value is DELETE:
-                continue
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and not strip_invisible(item):
-                    continue
-                if isinstance(item, str | int) and not isinstance(item, bool):
-                    pairs.append((rule.kind, str(item), (trait.group.name, trait.name)))
-    return pairs
 
 
 def _given_loc(values, group: str, trait: str) -> tuple:
@@ -361,11 +322,11 @@ def profile_resolve(*, store: Store, profile_id: int) -> Profile | None:
     return profile
 
 
-def _identify_prepared(store, rules, prepared: ResolutionInput, source: str) -> IdentifyResult:
+def _identify_prepared(store, ruleset: RuleSet, prepared: ResolutionInput, source: str) -> IdentifyResult:
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
-                return _resolve(store, rules, prepared, source)
+                return _resolve(store, ruleset, prepared, source)
         except (IntegrityError, _Retry, OperationalError) as exc:
             if attempt == ATTEMPTS - 1 or (isinstance(exc, OperationalError) and not is_deadlock(exc)):
                 raise
