@@ -247,22 +247,34 @@ def plan(rules: RuleSet, pairs: list[Pair], holders, profiles, *, subject: int |
     profile holds is HELD_ELSEWHERE. `age`: the age of identifiers attached now (FIFO kinds only;
     after every stored one).
     """
-    return _plan_once(rules, pairs, holders, profiles, subject, age)
+    notes: list[Note] = []
+    while True:
+        result = _plan_once(rules, pairs, holders, profiles, subject, age)
+        if subject is not None:
+            break
+        dropped = _lower_priority(rules, result, holders)
+        if dropped is None:
+            break
+        notes.append(dropped)
+        pairs = [pair for pair in pairs if pair != (dropped.kind, dropped.value)]
+    if notes:
+        result.notes[:0] = notes
+    return result
 
 
-def _lower_priority(rules: RuleSet, result: Plan, holders):
-    """After a LIFO identifier was dropped for its limit: the lowest-priority matched identifier of
-    the event of lower priority than that one, to drop instead (with its note); or None."""
+def _lower_priority(rules: RuleSet, result: Plan, holders) -> Note | None:
+    """Limits keep the customer's best identifier: after an identifier was dropped for its limit
+    (LIFO), the event's lowest-priority identifier below it that led to the full profile (held by
+    the primary or a profile merged into it) is dropped instead, as a note; None when there is none."""
+    rank = rules.rank
     for note in result.notes:
         if note.code is not Code.LIMIT_REACHED:
             continue
-        rank = rules.rank
-        below = [pair for pair in result.pairs if pair in holders and rank[pair[0]] > rank[note.kind]]
+        led = {result.primary, *(key for key, _ in result.merges)}
+        below = [p for p in result.pairs if p in holders and holders[p] in led and rank[p[0]] > rank[note.kind]]
         if below:
             kind, value = below[-1]
-            return Note(
-                Code.LOWER_PRIORITY_DROPPED, kind, value, limit=note.limit, instead=(note.kind, note.value)
-            ), below[-1]
+            return Note(Code.LOWER_PRIORITY_DROPPED, kind, value, limit=note.limit, instead=(note.kind, note.value))
     return None
 
 
