@@ -1,7 +1,9 @@
+from typing import Literal
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import Field, StrictInt
 
 from memory_console.errors import FieldError
 from stores.api import api_store
@@ -9,10 +11,23 @@ from traits.models import Trait
 from traits.selectors import trait_by_path, trait_schema
 
 from . import services
-from .models import IdentityRule, RuleSource
+from .blocking import MAX_PATTERN_LENGTH, MAX_PATTERNS
+from .models import IdentityRule, LimitPolicy, RuleSource
 from .selectors import identity_rules
 
 router = Router(tags=["Identity rules"])
+
+LimitPolicyValue = Literal[tuple(LimitPolicy.values)]
+LIMIT_POLICY_HELP = (
+    "When a profile already holds `limit` values of this kind: `lifo` keeps the existing values (the new "
+    "one is not added), `fifo` replaces the oldest value."
+)
+BLOCKED_VALUES_HELP = (
+    f"Values that never identify anyone (at most {MAX_PATTERNS}, each at most {MAX_PATTERN_LENGTH} characters; "
+    "case is ignored, duplicates are dropped). `*` matches any run of characters, e.g. `noreply@*`; nothing "
+    "else is a wildcard. A pattern of digits also blocks the value written with punctuation: `0000000000` "
+    "blocks `(000) 000-0000`."
+)
 
 
 class RuleOut(Schema):
@@ -24,6 +39,8 @@ class RuleOut(Schema):
     source: str
     mapped_traits: list[str]
     is_default: bool
+    limit_policy: str = Field(description=LIMIT_POLICY_HELP)
+    blocked_values: list[str] = Field(description=BLOCKED_VALUES_HELP)
 
     @staticmethod
     def resolve_mapped_traits(obj):
@@ -36,12 +53,18 @@ class RuleIn(Schema):
     limit: StrictInt = 1  # JSON integers only: pydantic's lax mode would read true as 1 and "5" as 5
     source: str = RuleSource.API
     mapped_traits: list[str] = []
+    limit_policy: LimitPolicyValue = Field(LimitPolicy.LIFO.value, description=LIMIT_POLICY_HELP)
+    blocked_values: list[str] = Field([], description=BLOCKED_VALUES_HELP)
 
 
 class RuleUpdate(Schema):
     name: str
     limit: StrictInt
     mapped_traits: list[str] = []
+    limit_policy: LimitPolicyValue | None = Field(None, description=LIMIT_POLICY_HELP + " Left out: unchanged.")
+    blocked_values: list[str] | None = Field(
+        None, description=BLOCKED_VALUES_HELP + " Left out: unchanged; `[]` removes them all."
+    )
 
 
 class RuleOrder(Schema):
@@ -77,6 +100,8 @@ def create_rule(request, store_id: int, payload: RuleIn):
         limit=payload.limit,
         source=payload.source,
         mapped_traits=_traits(store, payload.mapped_traits),
+        limit_policy=payload.limit_policy,
+        blocked_values=payload.blocked_values,
     )
     return Status(201, rule)
 
@@ -88,7 +113,11 @@ def order_rules(request, store_id: int, payload: RuleOrder):
     return list(identity_rules(store=store))
 
 
-@router.put("/{store_id}/identity-rules/{rule_id}", response=RuleOut, summary="Edit a rule's name, limit and traits")
+@router.put(
+    "/{store_id}/identity-rules/{rule_id}",
+    response=RuleOut,
+    summary="Edit a rule's name, limit, limit policy, blocked values and traits",
+)
 def update_rule(request, store_id: int, rule_id: int, payload: RuleUpdate):
     store = api_store(request, store_id)
     rule = get_object_or_404(IdentityRule, pk=rule_id, store=store)
@@ -98,6 +127,8 @@ def update_rule(request, store_id: int, rule_id: int, payload: RuleUpdate):
         name=payload.name,
         limit=payload.limit,
         mapped_traits=_traits(store, payload.mapped_traits),
+        limit_policy=payload.limit_policy,
+        blocked_values=payload.blocked_values,
     )
 
 

@@ -8,10 +8,21 @@ class RuleSource(models.TextChoices):
     TRAITS = "traits", "Mapped traits"
 
 
+class LimitPolicy(models.TextChoices):
+    """What happens when a profile already holds `limit` values of a rule's kind and another comes
+    (Twilio Memory's ``limit_policy``: the extra value is removed first in, first out, or last in,
+    first out)."""
+
+    LIFO = "lifo", "Keep existing values"
+    FIFO = "fifo", "Replace the oldest value"
+
+
 class IdentityRule(models.Model):
     """How identifiers of one kind create, match and merge profiles in a store.
 
     `priority` 1 is the highest; the resolution algorithm reads rules in priority order.
+    `blocked_values` are patterns of values that never identify anyone (`identity.blocking`);
+    `limit_policy` says which value gives way when a profile would hold more than `limit`.
     """
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="identity_rules")
@@ -22,6 +33,8 @@ class IdentityRule(models.Model):
     source = models.CharField(max_length=16, choices=RuleSource.choices, default=RuleSource.API)
     mapped_traits = models.ManyToManyField("traits.Trait", blank=True, related_name="identity_rules")
     is_default = models.BooleanField(default=False)
+    blocked_values = models.JSONField(default=list, blank=True)
+    limit_policy = models.CharField(max_length=8, choices=LimitPolicy.choices, default=LimitPolicy.LIFO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

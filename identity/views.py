@@ -67,6 +67,8 @@ def rule_edit(request, store, rule_id):
         "limit": rule.limit,
         "priority": rules.index(rule) + 1,
         "mapped_traits": list(rule.mapped_traits.all()),
+        "limit_policy": rule.limit_policy,
+        "blocked_values": "\n".join(rule.blocked_values),
     }
     form = RuleEditForm(
         request.POST if request.method == "POST" else None,
@@ -87,6 +89,8 @@ def rule_edit(request, store, rule_id):
                     name=data["name"],
                     limit=data["limit"],
                     mapped_traits=data.get("mapped_traits") or [],
+                    blocked_values=data["blocked_values"],
+                    limit_policy=data["limit_policy"],
                 )
                 if order != [r.pk for r in rules]:
                     services.identity_rules_reorder(store=store, actor=request.user, rule_ids=order)

@@ -1,4 +1,5 @@
-"""Identity rules: create, edit, reorder and delete the rules of a store (priority, limit, mapped traits)."""
+"""Identity rules: create, edit, reorder and delete the rules of a store (priority, limit, limit
+policy, blocked values, mapped traits)."""
 
 import re
 
@@ -11,8 +12,9 @@ from stores.config import store_config_bump
 from stores.models import Store
 from traits.charset import name_problem
 
-from ..defaults import CUSTOM_RULE_LIMIT, DEFAULT_RULES
-from ..models import IdentityRule, RuleSource
+from ..blocking import blocked_values_clean
+from ..defaults import CUSTOM_RULE_LIMIT, DEFAULT_BLOCKED_VALUES, DEFAULT_RULES
+from ..models import IdentityRule, LimitPolicy, RuleSource
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -20,8 +22,17 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def identity_rules_defaults_create(*, store: Store) -> None:
+    """The default rules of a new store, with the default blocked values of their kinds."""
     IdentityRule.objects.bulk_create(
-        IdentityRule(store=store, name=name, kind=kind, limit=limit, priority=position, is_default=True)
+        IdentityRule(
+            store=store,
+            name=name,
+            kind=kind,
+            limit=limit,
+            priority=position,
+            is_default=True,
+            blocked_values=list(DEFAULT_BLOCKED_VALUES.get(kind, ())),
+        )
         for position, (name, kind, limit) in enumerate(DEFAULT_RULES, start=1)
     )
 
@@ -53,6 +64,23 @@ def _clean_rule_fields(*, store: Store, name: str, limit, mapped_traits, source:
     return name, limit, traits
 
 
+_POLICY_SHORT = {LimitPolicy.LIFO: "keep existing", LimitPolicy.FIFO: "replace oldest"}
+
+
+def _clean_limit_policy(limit_policy) -> str:
+    if not isinstance(limit_policy, str) or limit_policy not in LimitPolicy.values:
+        choices = " or ".join(f"“{value}” ({label.lower()})" for value, label in LimitPolicy.choices)
+        raise ValidationError({"limit_policy": f"The limit policy must be {choices}."})
+    return limit_policy
+
+
+def _settings_summary(rule: IdentityRule) -> str:
+    """A rule's limit settings for the audit trail: ``limit 5, keep existing, 3 blocked values``."""
+    count = len(rule.blocked_values)
+    blocked = f"{count} blocked value" + ("" if count == 1 else "s")
+    return f"limit {rule.limit}, {_POLICY_SHORT[rule.limit_policy]}, {blocked}"
+
+
 @transaction.atomic
 def identity_rule_create(
     *,
@@ -63,8 +91,14 @@ def identity_rule_create(
     limit=CUSTOM_RULE_LIMIT,
     source: str = RuleSource.API,
     mapped_traits=(),
+    blocked_values=(),
+    limit_policy: str = LimitPolicy.LIFO,
 ) -> IdentityRule:
-    """A custom rule; it goes in at the lowest priority."""
+    """A custom rule; it goes in at the lowest priority.
+
+    `blocked_values`: a list of patterns, or one text with a pattern per line
+    (`identity.blocking.blocked_values_clean`); `limit_policy`: a `LimitPolicy` value.
+    """
     kind = (kind or "").strip()
     if not KIND_PATTERN.match(kind):
         raise ValidationError(
@@ -77,9 +111,18 @@ def identity_rule_create(
     name, limit, traits = _clean_rule_fields(
         store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=source
     )
+    limit_policy = _clean_limit_policy(limit_policy)
+    blocked_values = blocked_values_clean(blocked_values)
     last = IdentityRule.objects.filter(store=store).order_by("-priority").values_list("priority", flat=True).first()
     rule = IdentityRule.objects.create(
-        store=store, name=name, kind=kind, limit=limit, priority=(last or 0) + 1, source=source
+        store=store,
+        name=name,
+        kind=kind,
+        limit=limit,
+        priority=(last or 0) + 1,
+        source=source,
+        blocked_values=blocked_values,
+        limit_policy=limit_policy,
     )
     rule.mapped_traits.set(traits if source == RuleSource.TRAITS else [])
     store_config_bump(store_id=store.pk)
@@ -88,19 +131,31 @@ def identity_rule_create(
         actor=actor,
         action="identity_rule.create",
         store_id=store.pk,
-        summary=f"Added identity rule {name} ({kind}, limit {limit})",
+        summary=f"Added identity rule {name} ({kind}, {_settings_summary(rule)})",
     )
     return rule
 
 
 @transaction.atomic
-def identity_rule_update(*, rule: IdentityRule, actor, name: str, limit, mapped_traits=()) -> IdentityRule:
+def identity_rule_update(
+    *,
+    rule: IdentityRule,
+    actor,
+    name: str,
+    limit,
+    mapped_traits=(),
+    blocked_values=None,
+    limit_policy: str | None = None,
+) -> IdentityRule:
+    """Edit a rule. `blocked_values` and `limit_policy` left as None keep what the rule has."""
     store = rule.store
     name, limit, traits = _clean_rule_fields(
         store=store, name=name, limit=limit, mapped_traits=mapped_traits, source=rule.source, exclude_pk=rule.pk
     )
-    rule.name, rule.limit = name, limit
-    rule.save(update_fields=["name", "limit"])
+    policy = rule.limit_policy if limit_policy is None else _clean_limit_policy(limit_policy)
+    blocked = rule.blocked_values if blocked_values is None else blocked_values_clean(blocked_values)
+    rule.name, rule.limit, rule.limit_policy, rule.blocked_values = name, limit, policy, blocked
+    rule.save(update_fields=["name", "limit", "limit_policy", "blocked_values"])
     if rule.source == RuleSource.TRAITS:
         rule.mapped_traits.set(traits)
     store_config_bump(store_id=store.pk)
@@ -109,7 +164,7 @@ def identity_rule_update(*, rule: IdentityRule, actor, name: str, limit, mapped_
         actor=actor,
         action="identity_rule.update",
         store_id=store.pk,
-        summary=f"Edited identity rule {name} (limit {limit})",
+        summary=f"Edited identity rule {name} ({_settings_summary(rule)})",
     )
     return rule
 
