@@ -23,7 +23,8 @@ The rule (docs/ARCHITECTURE.md, "Identity resolution"):
   (MERGE_BLOCKED);
 - the event's identifiers nobody holds are attached to the primary while under each kind's limit.
   Over it, the limit policy decides (Twilio's `limit_policy`): LIFO keeps the profile's values and
-  drops the new one (LIMIT_REACHED); FIFO detaches the profile's oldest value to make room
+  drops the new one (LIMIT_REACHED); FIFO detaches the profile's oldest value that the event does
+  not name itself to make room
   (LIMIT_REPLACED);
 - limits keep the customer's best identifier (Segment Unify's rule): when an identifier would be
   dropped for a limit under LIFO and the event matched that profile through identifiers of lower
@@ -40,7 +41,8 @@ from enum import StrEnum
 
 from memory_console.text import strip_invisible
 
-from .models import RuleSource
+from .blocking import BlockList
+from .models import LimitPolicy, RuleSource
 from .normalization import normalize_identifier
 
 Pair = tuple[str, str]  # (kind, normalised value)
@@ -125,7 +127,7 @@ class Rule:
     rank: int  # 0 = highest priority
     limit: int
     fifo: bool
-    blocked: object | None  # identity.blocking.BlockList
+    blocked: BlockList | None
 
 
 class RuleSet:
@@ -149,7 +151,9 @@ class RuleSet:
         and the store's default phone region."""
         built, mapped = [], {}
         for rank, rule in enumerate(rules):
-            built.append(Rule(rule.kind, rank, rule.limit, False, None))
+            patterns = rule.blocked_values
+            blocked = BlockList(patterns) if patterns else None
+            built.append(Rule(rule.kind, rank, rule.limit, rule.limit_policy == LimitPolicy.FIFO, blocked))
             if rule.source == RuleSource.TRAITS:
                 for trait in rule.mapped_traits.all():
                     mapped.setdefault((trait.group.name, trait.name), []).append(rule.kind)
@@ -337,8 +341,10 @@ def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
             continue
         kind = pair[0]
         if counts.get(kind, 0) >= limit[kind]:
-            if kind in fifo and values.get(kind):
-                oldest = values[kind].pop(0)[1]
+            # FIFO: the oldest value the event does not name itself makes room.
+            room = [i for i, (_, held) in enumerate(values.get(kind, ())) if (kind, held) not in pairs]
+            if kind in fifo and room:
+                oldest = values[kind].pop(room[0])[1]
                 if (kind, oldest) in attach:  # attached by this same event: never written
                     attach.remove((kind, oldest))
                 else:

@@ -326,7 +326,7 @@ class ChunkResolver:
         """FIFO: take identifiers off their profile. One this import attached and has not written
         yet is simply not written; a stored one is deleted with the chunk's writes."""
         for pair, _ in detach:
-            del self.owner[pair]
+            self.owner.pop(pair, None)
             for position, (attached, _) in enumerate(self.new_pairs):
                 if attached == pair:
                     del self.new_pairs[position]

@@ -113,3 +113,139 @@ def test_the_planner_alone():
     assert [n.code for n in result.notes] == [Code.LOWER_PRIORITY_DROPPED]
     unrelated = plan(rules, [("phone", "+1")], {}, {})
     assert unrelated.primary is None and unrelated.notes == []
+
+
+# --- blocked values --------------------------------------------------------------------------
+
+
+def test_a_blocked_value_identifies_no_one_on_every_path(store, api):
+    """New stores block placeholder emails and phones (identity.defaults.DEFAULT_BLOCKED_VALUES)."""
+    one = profile_identify(
+        store=store, identifiers=[("email", "noreply@shop.example"), ("phone", _phone(1))], source="t"
+    )
+    assert [(n.code, n.kind, n.value, n.pattern) for n in one.notes] == [
+        (Code.BLOCKED_VALUE, "email", "noreply@shop.example", "noreply@*")
+    ]
+    assert _live(store) == {frozenset({("phone", _phone(1))}): None}
+    # "n/a" is no phone number: blocked, not refused
+    two = profile_identify(store=store, identifiers=[("phone", "n/a"), ("email", "b@example.com")], source="t")
+    assert [n.code for n in two.ignored] == [Code.BLOCKED_VALUE] and two.created
+    batch = profiles_identify_batch(
+        store=store, items=[{"identifiers": [("email", "NoReply@Other.example"), ("phone", _phone(2))]}], source="t"
+    )
+    assert [n.code for n in batch[0].ignored] == [Code.BLOCKED_VALUE]
+    response = api.call(
+        "post",
+        f"/stores/{store.pk}/profiles/identify",
+        {"identifiers": {"email": "test@test.com", "phone": _phone(3)}},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["ignored_identifiers"][0]["code"] == "blocked_value"
+    assert not Identifier.objects.filter(store=store, kind="email", value__in=["test@test.com"]).exists()
+    assert not Identifier.objects.filter(store=store, value__icontains="noreply").exists()
+
+
+def test_a_blocked_value_in_a_file_is_a_note_and_the_row_goes_in(store):
+    finished = run(store, csv_text(f"n/a,{_phone(1)},Ann,A", "n/a,,Bob,B"), CONTACT)
+    assert (finished.rows_ingested, finished.rows_failed) == (1, 1)
+    note = ImportRowError.objects.get(profile_import=finished, row_failed=False)
+    assert (note.line, note.column, note.value, note.code) == (2, "email", "n/a", Code.BLOCKED_VALUE)
+    failed = ImportRowError.objects.get(profile_import=finished, row_failed=True)
+    assert failed.line == 3  # its only identifier is blocked: no identifier left
+    assert _live(store) == {frozenset({("phone", _phone(1))}): "Ann"}
+
+
+# --- limit policy ----------------------------------------------------------------------------
+
+
+def _fifo_email(store, limit=2):
+    identity_rule_update(
+        rule=store.identity_rules.get(kind="email"), actor=None, name="email", limit=limit, limit_policy="fifo"
+    )
+
+
+def test_fifo_replaces_the_oldest_value_and_frees_it(store):
+    _fifo_email(store)
+    profile = profile_identify(store=store, identifiers=[("phone", _phone(1)), ("email", "a@example.com")], source="t")
+    profile_identify(store=store, identifiers=[("phone", _phone(1)), ("email", "b@example.com")], source="t")
+    third = profile_identify(store=store, identifiers=[("phone", _phone(1)), ("email", "c@example.com")], source="t")
+    assert third.profile.pk == profile.profile.pk and third.added == [("email", "c@example.com")]
+    assert [(n.code, n.value) for n in third.notes] == [(Code.LIMIT_REPLACED, "a@example.com")]
+    emails = set(Identifier.objects.filter(profile=profile.profile, kind="email").values_list("value", flat=True))
+    assert emails == {"b@example.com", "c@example.com"}
+    freed = profile_identify(store=store, identifiers=[("email", "a@example.com")], source="t")
+    assert freed.created  # a@ identifies no one any more
+
+
+def test_fifo_never_replaces_a_value_the_event_names(store):
+    _fifo_email(store, limit=1)
+    first = profile_identify(store=store, identifiers=[("email", "a@example.com")], source="t")
+    again = profile_identify(
+        store=store, identifiers=[("email", "a@example.com"), ("email", "b@example.com")], source="t"
+    )
+    assert again.profile.pk == first.profile.pk
+    assert [(n.code, n.value) for n in again.notes] == [(Code.LIMIT_REACHED, "b@example.com")]
+
+
+FIFO_ROWS = [f"{email},{_phone(1)},N{i},X" for i, email in enumerate(["a@x.example", "b@x.example", "c@x.example"])]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 1000])
+def test_fifo_in_a_file_gives_what_identifying_each_row_gives(store, account, monkeypatch, chunk_rows):
+    from imports import services as import_services
+
+    from .factories import StoreFactory
+
+    _fifo_email(store)
+    other = StoreFactory(account=account, name="One by one")
+    _fifo_email(other)
+    # a stored profile holds one email before the file: replacing it deletes a stored identifier
+    for target in (store, other):
+        profile_identify(store=target, identifiers=[("phone", _phone(1)), ("email", "old@x.example")], source="t")
+    for row in FIFO_ROWS:
+        email, phone, first, _ = row.split(",")
+        profile_identify(
+            store=other,
+            identifiers=[("email", email), ("phone", phone)],
+            traits={"Contact": {"firstName": first}},
+            source="t",
+        )
+    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    finished = run(store, csv_text(*FIFO_ROWS, f"old@x.example,{_phone(2)},New,Y"), CONTACT)
+    profile_identify(
+        store=other,
+        identifiers=[("email", "old@x.example"), ("phone", _phone(2))],
+        traits={"Contact": {"firstName": "New"}},
+        source="t",
+    )
+    assert finished.status == ImportStatus.COMPLETED, finished.failure_reason
+    assert _live(store) == _live(other)
+    assert _live(store)[frozenset({("phone", _phone(1)), ("email", "b@x.example"), ("email", "c@x.example")})] == "N2"
+    codes = list(
+        ImportRowError.objects.filter(profile_import=finished).order_by("line").values_list("line", "value", "code")
+    )
+    assert codes == [
+        (3, "old@x.example", Code.LIMIT_REPLACED),
+        (4, "a@x.example", Code.LIMIT_REPLACED),
+    ]
+
+
+def test_fifo_in_a_batch_gives_what_identifying_each_item_gives(store):
+    _fifo_email(store)
+    held = profile_identify(
+        store=store,
+        identifiers=[("phone", _phone(1)), ("email", "a@example.com"), ("email", "b@example.com")],
+        source="t",
+    ).profile
+    results = profiles_identify_batch(
+        store=store,
+        items=[
+            {"identifiers": [("phone", _phone(1)), ("email", "c@example.com")]},  # replaces a@ on the stored profile
+            {"identifiers": [("email", "a@example.com")]},  # a@ is free again: a new profile
+        ],
+        source="t",
+    )
+    assert results[0].profile.pk == held.pk and [(n.code, n.value) for n in results[0].notes] == [
+        (Code.LIMIT_REPLACED, "a@example.com")
+    ]
+    assert results[1].created
