@@ -208,9 +208,6 @@ def api_key_revoke(*, key, actor) -> None:
 
 def api_key_authenticate(raw: str):
     """The active key for a presented secret, or None. Records when it was last used (once a minute)."""
-
-    from .models import ApiKey
-
     if not raw or not raw.startswith(API_KEY_PREFIX):
         return None
     key = ApiKey.objects.select_related("account").filter(key_hash=_hash_key(raw), revoked_at__isnull=True).first()

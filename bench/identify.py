@@ -158,10 +158,10 @@ def main():
     from accounts.services import api_key_create
     from identity.models import Identifier
     from identity.services import profile_identify
-    from profiles.demo import demo_profiles_seed
     from profiles.models import Profile
     from stores.models import Store
-    from stores.services import store_create
+    from workspace.demo import demo_profiles_seed
+    from workspace.services import store_create
 
     account, _ = Account.objects.get_or_create(name="Benchmarks")
     store = Store.objects.filter(account=account, name=f"bench-{args.profiles}").first()

@@ -89,9 +89,9 @@ def raw_copy_seconds(path: Path) -> float:
 
 def _run_import(store_id: int, path: str, queue) -> None:
     django_on_bench_database()
+    from identity.config import store_config
     from imports.mapping import mapping_from_specs
     from imports.services import import_queue, import_run, import_upload
-    from stores.config import store_config
     from stores.models import Store
 
     store = Store.objects.get(pk=store_id)
@@ -181,9 +181,9 @@ def main():
     args = parser.parse_args()
     django_on_bench_database()
     from accounts.models import Account
-    from stores.services import store_create
     from traits.models import TraitGroup
     from traits.services import trait_create, trait_group_create
+    from workspace.services import store_create
 
     account, _ = Account.objects.get_or_create(name="Benchmarks")
     store = store_create(account=account, actor=None, name=f"import-{time.time_ns()}")
@@ -245,7 +245,7 @@ def main():
             f"  -> {result['status']}, {result['failed']:,} failed rows reported",
             flush=True,
         )
-    from stores.services import store_delete
+    from workspace.services import store_delete
 
     store_delete(store=store, actor=None, confirm_name=store.name)  # runs do not pile up in the bench DB
     vacuum()

@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/memory_console_bench \\
         .venv/bin/python bench/profile_search.py --profiles 1000000
 
-Seeds the bench store once (COPY, see profiles/demo.py), then for each search prints the database
+Seeds the bench store once (COPY, see workspace/demo.py), then for each search prints the database
 time of the exact queries the Profiles page runs (the sum of their EXPLAIN ANALYZE execution times;
 median and max over --samples different values), the indexes the plans use, and the ratio to the
 naive plans (the same queries with index scans switched off, measured in the same run). Last, it
@@ -101,10 +101,10 @@ def main():
 
     from accounts.models import Account, Membership, Role
     from identity.models import Identifier
-    from profiles.demo import demo_profiles_seed
     from profiles.models import Profile
     from stores.models import Store
-    from stores.services import store_create
+    from workspace.demo import demo_profiles_seed
+    from workspace.services import store_create
 
     account, _ = Account.objects.get_or_create(name="Benchmarks")
     store = Store.objects.filter(account=account, name=f"bench-{args.profiles}").first()

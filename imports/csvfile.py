@@ -43,6 +43,7 @@ from pathlib import Path
 
 from memory_console.text import MAX_VALUE_LENGTH, text_nfc
 from traits.charset import name_problem
+from traits.defaults import DEFAULT_TRAITS
 
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 100
@@ -507,7 +508,5 @@ def csv_file_check(path: Path) -> CheckedFile:
 
 def template_csv() -> str:
     """The CSV template offered on the upload page: the default identifiers and Contact traits."""
-    from traits.defaults import DEFAULT_TRAITS
-
     headers = list(DEFAULT_IDENTIFIER_KINDS) + [name for name, _, _ in DEFAULT_TRAITS if name != "phone"]
     return ",".join(headers) + "\r\n"

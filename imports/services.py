@@ -23,10 +23,10 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
+from identity.config import store_config
 from identity.models import Identifier
 from memory_console.busy import is_database_busy
 from profiles.services import Source
-from stores.config import store_config
 from stores.models import Store
 
 from . import storage

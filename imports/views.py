@@ -7,8 +7,8 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from identity.config import store_config
 from stores.access import store_view
-from stores.config import store_config
 
 from . import services
 from .csvfile import DOWNLOAD_COLUMNS, MAX_COLUMNS, MAX_ROWS, failed_rows_download, separator_label, template_csv

@@ -35,12 +35,17 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from accounts.services import api_key_authenticate
+from identity.api import router as identity_router
+from imports.api import router as imports_router
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, loads
 from memory_console.openapi import openapi_add_error_responses
 from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
+from profiles.api import router as profiles_router
+from traits.api import router as traits_router
+from workspace.api import router as stores_router
 
 logger = logging.getLogger("memory_console.api")
 
@@ -217,21 +222,11 @@ def health(request):
     return {"status": "ok"}
 
 
-def _mount():
-    from identity.api import router as identity_router
-    from imports.api import router as imports_router
-    from profiles.api import router as profiles_router
-    from stores.api import router as stores_router
-    from traits.api import router as traits_router
-
-    api.add_router("/stores", stores_router)
-    api.add_router("/stores", profiles_router)
-    api.add_router("/stores", identity_router)
-    api.add_router("/stores", traits_router)
-    api.add_router("/stores", imports_router)
-
-
-_mount()
+api.add_router("/stores", stores_router)
+api.add_router("/stores", profiles_router)
+api.add_router("/stores", identity_router)
+api.add_router("/stores", traits_router)
+api.add_router("/stores", imports_router)
 
 
 def _openapi_schema(*, _build=api.get_openapi_schema, **kwargs):

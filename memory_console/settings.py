@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "identity",
     "conversations",
     "imports",
+    "workspace",  # what spans the apps: store pages, store create/delete, trait deletes, demo data
     "axes",  # sign-in throttling (settings at the end)
 ]
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.auth_views import LoginView, LogoutView
-from stores.views import home
+from workspace.views import home
 
 from .api import api
 
@@ -11,7 +11,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),
-    path("", include("stores.urls")),
+    path("", include("workspace.urls")),  # the store pages (namespace "stores")
     path("", include("profiles.urls")),
     path("", include("traits.urls")),
     path("", include("identity.urls")),

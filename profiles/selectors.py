@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTransform
 
-from identity.models import Identifier, IdentityRule
+from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.normalization import IdentifierError, normalize_identifier
 from memory_console.jsonvalues import dumps
 from stores.models import Store
@@ -292,8 +292,6 @@ def profile_events(*, profile: Profile, limit: int = 100):
 
 def profile_merges(*, profile: Profile, limit: int = 50):
     """Merges into this profile, newest first (the profile's history)."""
-    from identity.models import MergeRecord
-
     return list(MergeRecord.objects.filter(into_profile=profile).order_by("-created_at", "-id")[:limit])
 
 

@@ -1,48 +1,19 @@
-"""A store's identity rules and trait schema, cached per process by `Store.config_version`.
+"""The version of a store's configuration (its identity rules and traits).
 
-Identify calls and imports read both on every call; they change rarely. Every service that changes
-traits or identity rules calls `store_config_bump`, so a cached copy is never used after a change:
-each read costs one indexed query for the version instead of four for the configuration.
+Every service that changes traits or identity rules calls `store_config_bump`; the per-process
+cache of the rules and trait schema (`identity.config.store_config`) is keyed by this version, so
+a cached copy is never used after a change.
 """
-
-from collections import OrderedDict
-from dataclasses import dataclass
 
 from django.db.models import F
 
+# issue 14: moving (lead). identity/services/identify.py and batch.py still import store_config
+# from here; once they import it from identity.config, delete this line and its ignore_imports
+# entry in pyproject.toml. (The cache reads identity and traits, apps above this one.)
+from identity.config import StoreConfig, store_config  # noqa: F401
+
 from .models import Store
-
-_CACHE: "OrderedDict[tuple, StoreConfig]" = OrderedDict()
-_MAX = 256
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    version: int
-    rules: list  # IdentityRule, priority order, mapped traits prefetched
-    schema: dict  # {group: {trait: Trait}}
 
 
 def store_config_bump(*, store_id: int) -> None:
     Store.objects.filter(pk=store_id).update(config_version=F("config_version") + 1)
-
-
-def store_config(*, store: Store) -> StoreConfig:
-    from identity.models import IdentityRule
-    from traits.selectors import trait_schema
-
-    # created_at guards against a reused id (SQLite can reuse the id of a deleted last row).
-    version, created_at = Store.objects.filter(pk=store.pk).values_list("config_version", "created_at").get()
-    key = (store.pk, version, created_at)
-    config = _CACHE.get(key)
-    if config is None:
-        rules = list(
-            IdentityRule.objects.filter(store=store).order_by("priority", "id").prefetch_related("mapped_traits__group")
-        )
-        config = StoreConfig(version=version, rules=rules, schema=trait_schema(store=store))
-        _CACHE[key] = config
-        while len(_CACHE) > _MAX:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
-    return config

@@ -1,17 +1,19 @@
-"""Write paths for memory stores."""
+"""Write paths for memory stores: the store row, its name and settings.
+
+What reaches into the apps above (the default traits and rules of a new store, deleting a store with
+everything in it) is in `workspace.services`.
+"""
 
 import secrets
 import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from identity.services import identity_rules_defaults_create
 from memory_console.text import TextError, describe_char, description_clean, text_clean
-from traits.services import trait_defaults_create
 
 from .models import Store
 
@@ -135,16 +137,19 @@ def _check_unique(*, account_id: int, name: str, exclude_pk: int | None = None) 
         raise ValidationError({"name": f"Your account already has a memory store named “{name}”."})
 
 
-def store_create(*, account: Account, actor, name: str | None = None, description: str = "") -> Store:
-    """Create a store; without a name, generate a readable one unique in the account."""
+def store_create_empty(*, account: Account, name: str | None = None, description: str = "") -> Store:
+    """The store row alone: no traits, no identity rules, no audit event. Without a name, generate a
+    readable one unique in the account.
+
+    Every caller wants `workspace.services.store_create`, which adds the defaults every store starts
+    with (those apps stand above this one) and records the event.
+    """
     description = _clean_description(description)
     if name is not None:
         name = _clean_name(name)
         with transaction.atomic():
             _check_unique(account_id=account.pk, name=name)
-            store = Store.objects.create(account=account, name=name, description=description)
-            _after_create(store=store, actor=actor)
-        return store
+            return Store.objects.create(account=account, name=name, description=description)
     for attempt in range(50):
         candidate = _generated_name()
         if attempt >= 10:
@@ -153,24 +158,10 @@ def store_create(*, account: Account, actor, name: str | None = None, descriptio
             with transaction.atomic():
                 if Store.objects.filter(account=account, name__iexact=candidate).exists():
                     continue
-                store = Store.objects.create(account=account, name=candidate, description=description)
-                _after_create(store=store, actor=actor)
-            return store
+                return Store.objects.create(account=account, name=candidate, description=description)
         except IntegrityError:
             continue
     raise ValidationError("Could not generate a free memory store name; please give one.")
-
-
-def _after_create(*, store: Store, actor) -> None:
-    trait_defaults_create(store=store)
-    identity_rules_defaults_create(store=store)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="store.create",
-        summary=f"Created memory store {store.name}",
-        store_id=store.pk,
-    )
 
 
 @transaction.atomic
@@ -198,66 +189,3 @@ def store_update(*, store: Store, actor, name: str, description: str, default_re
         details=changes,
     )
     return store
-
-
-@transaction.atomic
-def store_delete(*, store: Store, actor, confirm_name: str) -> None:
-    """Delete a store and everything in it. The typed name must match exactly."""
-    if (confirm_name or "").strip() != store.name:
-        raise ValidationError({"confirm_name": f"Type the store name “{store.name}” exactly to delete it."})
-    account, name, pk = store.account, store.name, store.pk
-    # First, as the triggers guarding profile and identifier references expect (identity migration
-    # 0006): writers in this store wait for the delete, or the delete waits for them.
-    Store.objects.select_for_update().filter(pk=pk).first()
-    _delete_store_rows(store)
-    store.delete()
-    from imports.services import import_store_files_delete
-
-    import_store_files_delete(store_id=pk)  # uploaded CSV files, once the delete is committed
-    audit_record(
-        account=account,
-        actor=actor,
-        action="store.delete",
-        summary=f"Deleted memory store {name} and everything in it",
-        store_id=pk,
-    )
-
-
-def store_scoped_models():
-    """Every model with a `store` foreign key, children before parents (delete order)."""
-    from conversations.models import ConversationConfiguration
-    from identity.models import Identifier, IdentityRule, MergeRecord
-    from imports.models import ImportRowError, ProfileImport
-    from profiles.models import Event, Profile
-    from traits.models import Trait, TraitGroup
-
-    return [
-        ImportRowError,
-        MergeRecord,
-        Event,
-        Identifier,
-        Profile,
-        IdentityRule,
-        Trait,
-        TraitGroup,
-        ConversationConfiguration,
-        ProfileImport,
-    ]
-
-
-def _delete_store_rows(store: Store) -> None:
-    """One DELETE per table instead of Django's collector, which would load every profile.
-
-    tests/test_stores.py checks that this list covers every model with a `store` foreign key.
-    """
-    with connection.cursor() as cursor:
-        for model in store_scoped_models():
-            for m2m in model._meta.many_to_many:  # e.g. a rule's mapped traits
-                through = m2m.remote_field.through._meta
-                column = m2m.m2m_column_name()
-                cursor.execute(
-                    f"DELETE FROM {through.db_table} WHERE {column} IN "
-                    f"(SELECT id FROM {model._meta.db_table} WHERE store_id = %s)",
-                    [store.pk],
-                )
-            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE store_id = %s", [store.pk])

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Account, Membership, Role
 from stores.models import Store
-from stores.services import store_create
+from workspace.services import store_create
 
 PASSWORD = "correct-horse-battery-staple"
 

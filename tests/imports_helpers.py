@@ -1,8 +1,8 @@
 """Helpers for import tests: upload a CSV text, map it, run the worker's function inline."""
 
+from identity.config import store_config
 from imports.mapping import mapping_from_specs
 from imports.services import import_queue, import_run, import_upload
-from stores.config import store_config
 
 
 def upload(store, text: str | bytes, name="people.csv", actor=None):

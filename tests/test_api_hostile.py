@@ -386,12 +386,12 @@ def test_a_body_that_is_not_json_is_refused_as_422(api, world, body):
 
 
 def test_an_unexpected_error_answers_json_500_and_logs_the_traceback(api, world, monkeypatch, caplog):
-    import stores.api
+    import workspace.api
 
     def broken(**kwargs):
         raise RuntimeError("the selector broke")
 
-    monkeypatch.setattr(stores.api, "store_list", broken)
+    monkeypatch.setattr(workspace.api, "store_list", broken)
     with caplog.at_level(logging.ERROR, logger="memory_console.api"):
         response = api.call("get", "/stores")
     assert response.status_code == 500
@@ -402,12 +402,12 @@ def test_an_unexpected_error_answers_json_500_and_logs_the_traceback(api, world,
 
 
 def test_a_database_error_that_is_not_busy_answers_json_500(api, world, monkeypatch):
-    import stores.api
+    import workspace.api
 
     def broken(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(stores.api, "store_list", broken)
+    monkeypatch.setattr(workspace.api, "store_list", broken)
     response = api.call("get", "/stores")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}

@@ -38,7 +38,7 @@ def test_a_console_write_that_finds_the_database_locked_gets_a_503_page_with_the
 
 
 def test_an_api_write_that_finds_the_database_locked_gets_a_json_503(client, account, monkeypatch):
-    monkeypatch.setattr("stores.api.store_create", _locked)
+    monkeypatch.setattr("workspace.api.store_create", _locked)
     raw = api_key_create(account=account, actor=None, name="CRM sync")[1]
     response = client.post(
         "/api/v1/stores",

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from identity.models import Identifier, MergeRecord
 from identity.services import profile_identify, profiles_identify_batch
 from profiles.models import Event, Profile
-from stores.services import store_create
+from workspace.services import store_create
 
 
 def _snapshot(store):

@@ -8,8 +8,8 @@ from django.db import connection
 from identity.models import Identifier
 from identity.services import profile_identify
 from profiles.models import Profile
-from stores.services import store_create
 from tests.factories import AccountFactory
+from workspace.services import store_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

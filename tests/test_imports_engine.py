@@ -22,9 +22,9 @@ from imports.engine import ChunkPipeline, ChunkResolver
 from imports.models import ImportRowError, ImportStatus
 from imports.rows import RowCode
 from profiles.models import Event, Profile
-from stores.services import store_create
 from tests.imports_helpers import CONTACT, csv_text, run
 from traits.services import trait_create, trait_group_create
+from workspace.services import store_create
 
 
 @pytest.fixture(autouse=True)

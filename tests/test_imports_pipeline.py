@@ -32,7 +32,7 @@ def _outcome(store, done):
 
 @pytest.mark.django_db
 def test_forked_row_checking_gives_the_same_import_as_in_process(store, account, monkeypatch):
-    from stores.services import store_create
+    from workspace.services import store_create
 
     twin = store_create(account=account, actor=None, name="Twin")
     in_process = run(twin, csv_text(*ROWS), CONTACT)
@@ -87,7 +87,7 @@ def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_en
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     from identity.services import profile_identify
     from imports import services as import_services
-    from stores.services import store_create
+    from workspace.services import store_create
 
     row_by_row = store_create(account=account, actor=None, name="Row by row")
     for line in EMPTY_STORE_ROWS:

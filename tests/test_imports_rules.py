@@ -21,7 +21,8 @@ from profiles.models import Event, Profile
 from profiles.stamps import trait_stamp
 from tests.imports_helpers import CONTACT, csv_text, queue, run, upload
 from traits.models import Trait
-from traits.services import trait_create, trait_delete, trait_group_create
+from traits.services import trait_create, trait_group_create
+from workspace.services import trait_delete
 
 PREFS = ["Age=Prefs.age", "VIP=Prefs.vip", "Tags=Prefs.tags"]
 WIDE = "Email,Phone,First,Last,Age,VIP,Tags"
@@ -357,7 +358,7 @@ def test_two_uploads_waiting_for_mapping_cannot_both_be_queued(store):
 
 
 def test_an_import_in_another_store_does_not_block_this_one(store, account):
-    from stores.services import store_create
+    from workspace.services import store_create
 
     other = store_create(account=account, actor=None, name="Other")
     queue(upload(other, csv_text("a@example.com,,Ada,L")), CONTACT)

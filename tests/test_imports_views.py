@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
+from identity.config import store_config
 from imports import storage
 from imports.models import ImportRowError, ImportStatus, ProfileImport
 from imports.services import import_run
 from profiles.models import Profile
-from stores.config import store_config
 from tests.factories import AdminMembershipFactory, StoreFactory
 from tests.imports_helpers import queue, upload
 

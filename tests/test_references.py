@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 
 from identity.models import Identifier
 from profiles.models import Profile
-from stores.services import store_create, store_delete
 from tests.factories import AccountFactory
+from workspace.services import store_create, store_delete
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

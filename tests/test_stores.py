@@ -197,7 +197,7 @@ def test_left_navigation_marks_the_current_section(admin_client, store, path):
 def test_store_delete_covers_every_model_that_belongs_to_a_store():
     from django.apps import apps
 
-    from stores.services import store_scoped_models
+    from workspace.services import store_scoped_models
 
     owned = {
         model

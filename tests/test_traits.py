@@ -7,6 +7,7 @@ from profiles.services import Source, profile_set_traits
 from tests.factories import StoreFactory
 from traits import services
 from traits.models import Trait, TraitGroup, TraitGroupChangeError
+from workspace import services as workspace_services
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_every_store_starts_with_the_contact_group_and_its_four_traits(store):
 
 def test_contact_group_cannot_be_deleted(store):
     with pytest.raises(ValidationError, match="default trait group Contact cannot be deleted"):
-        services.trait_group_delete(group=TraitGroup.objects.get(store=store, name="Contact"), actor=None)
+        workspace_services.trait_group_delete(group=TraitGroup.objects.get(store=store, name="Contact"), actor=None)
 
 
 def test_trait_group_names_are_unique_in_the_store_ignoring_case(store, loyalty):
@@ -92,7 +93,7 @@ def test_deleting_a_trait_removes_its_values_from_every_profile_of_the_store_onl
     theirs = Profile.objects.create(store=other_store)
     profile_set_traits(profile=theirs, values={"Loyalty": {"tier": "gold"}}, source="test:1")
 
-    changed = services.trait_delete(trait=Trait.objects.get(group=loyalty, name="tier"), actor=None)
+    changed = workspace_services.trait_delete(trait=Trait.objects.get(group=loyalty, name="tier"), actor=None)
 
     assert changed == 3
     for profile in mine:
@@ -106,7 +107,7 @@ def test_deleting_a_trait_removes_its_values_from_every_profile_of_the_store_onl
 def test_deleting_a_group_removes_its_traits_and_values(store, loyalty):
     profiles = _profiles_with_loyalty(store, 2)
     Profile.objects.create(store=store)  # holds nothing
-    changed = services.trait_group_delete(group=loyalty, actor=None)
+    changed = workspace_services.trait_group_delete(group=loyalty, actor=None)
     assert changed == 2
     assert not TraitGroup.objects.filter(pk=loyalty.pk).exists()
     assert not Trait.objects.filter(group_id=loyalty.pk).exists()
@@ -117,7 +118,7 @@ def test_deleting_a_group_removes_its_traits_and_values(store, loyalty):
 
 def test_default_traits_cannot_be_deleted(store):
     with pytest.raises(ValidationError, match="default trait"):
-        services.trait_delete(trait=Trait.objects.get(store=store, name="firstName"), actor=None)
+        workspace_services.trait_delete(trait=Trait.objects.get(store=store, name="firstName"), actor=None)
 
 
 # --- the Traits tab -------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
 from stores.api import api_store
+from workspace import services as workspace_services
 
 from . import services
 from .models import Trait, TraitGroup
@@ -63,7 +64,7 @@ def create_group(request, store_id: int, payload: TraitGroupIn):
 @router.delete("/{store_id}/trait-groups/{group_id}", response=Deleted, summary="Delete a trait group and its values")
 def delete_group(request, store_id: int, group_id: int):
     group = get_object_or_404(TraitGroup, pk=group_id, store=api_store(request, store_id))
-    return {"deleted": True, "profiles_changed": services.trait_group_delete(group=group, actor=request.auth)}
+    return {"deleted": True, "profiles_changed": workspace_services.trait_group_delete(group=group, actor=request.auth)}
 
 
 @router.post(
@@ -82,4 +83,4 @@ def create_trait(request, store_id: int, group_id: int, payload: TraitIn):
 @router.delete("/{store_id}/traits/{trait_id}", response=Deleted, summary="Delete a trait and its values")
 def delete_trait(request, store_id: int, trait_id: int):
     trait = get_object_or_404(Trait.objects.select_related("group"), pk=trait_id, store=api_store(request, store_id))
-    return {"deleted": True, "profiles_changed": services.trait_delete(trait=trait, actor=request.auth)}
+    return {"deleted": True, "profiles_changed": workspace_services.trait_delete(trait=trait, actor=request.auth)}

@@ -1,11 +1,14 @@
-"""Write paths for trait groups and traits."""
+"""Write paths for trait groups and traits.
+
+Deleting a group or a trait also removes its values from every profile, an app above this one: those
+deletes are `workspace.services.trait_group_delete` and `trait_delete`.
+"""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.services import audit_record
 from memory_console.text import TextError, description_clean, text_nfc
-from profiles.services import profile_traits_remove
 from stores.config import store_config_bump
 from stores.models import Store
 
@@ -64,27 +67,6 @@ def trait_group_create(*, store: Store, actor, name: str, description: str = "")
 
 
 @transaction.atomic
-def trait_group_delete(*, group: TraitGroup, actor) -> int:
-    """Delete a group, its traits, and their values on every profile. Returns profiles changed."""
-    if group.is_default:
-        raise ValidationError(f"The default trait group {group.name} cannot be deleted.")
-    store = group.store
-    changed = profile_traits_remove(store=store, group=group.name)
-    name = group.name
-    group.delete()
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="trait_group.delete",
-        summary=f"Deleted trait group {name} and its values on {changed} profile(s)",
-        store_id=store.pk,
-        details={"profiles_changed": changed},
-    )
-    return changed
-
-
-@transaction.atomic
 def trait_create(*, group: TraitGroup, actor, name: str, data_type: str, description: str = "") -> Trait:
     name = _clean_name(name, what="trait")
     if data_type not in DataType.values:
@@ -126,24 +108,3 @@ def trait_update(*, trait: Trait, actor, description: str, group: TraitGroup | N
         store_id=trait.store_id,
     )
     return trait
-
-
-@transaction.atomic
-def trait_delete(*, trait: Trait, actor) -> int:
-    """Delete a trait and its value on every profile. Returns profiles changed."""
-    if trait.is_default:
-        raise ValidationError(f"{trait.path} is a default trait and cannot be deleted.")
-    store = trait.group.store
-    changed = profile_traits_remove(store=store, group=trait.group.name, trait=trait.name)
-    path = trait.path
-    trait.delete()
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="trait.delete",
-        summary=f"Deleted trait {path} and its values on {changed} profile(s)",
-        store_id=store.pk,
-        details={"profiles_changed": changed},
-    )
-    return changed

@@ -8,6 +8,7 @@ from accounts.forms_util import apply_validation_error
 from memory_console.sheets import render_sheet, sheet_done
 from profiles.selectors import profiles_holding_count
 from stores.access import store_view
+from workspace import services as workspace_services
 
 from . import services
 from .forms import TraitForm, TraitGroupForm
@@ -75,7 +76,7 @@ def group_delete(request, store, group_id):
     error = None
     if request.method == "POST":
         try:
-            changed = services.trait_group_delete(group=group, actor=request.user)
+            changed = workspace_services.trait_group_delete(group=group, actor=request.user)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -125,7 +126,7 @@ def trait_delete(request, store, trait_id):
     error = None
     if request.method == "POST":
         try:
-            changed = services.trait_delete(trait=trait, actor=request.user)
+            changed = workspace_services.trait_delete(trait=trait, actor=request.user)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:

@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django import template
@@ -59,8 +60,6 @@ def source_label(source):
 
 @register.filter
 def iso_datetime(value):
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):

@@ -34,7 +34,7 @@ def test_new_admin_signs_in_gets_started_renames_the_store_and_sees_it_in_the_sw
 
 def test_rename_to_an_empty_name_shows_the_error_in_the_browser(page):
     member = AdminMembershipFactory()
-    from stores.services import store_create
+    from workspace.services import store_create
 
     store = store_create(account=member.account, actor=None, name="Sandbox")
     sign_in(page, member.user.email, PASSWORD)
@@ -47,7 +47,7 @@ def test_rename_to_an_empty_name_shows_the_error_in_the_browser(page):
 def test_support_member_sees_no_edit_controls_and_is_refused_the_edit_page(page):
     admin = AdminMembershipFactory()
     support = MembershipFactory(account=admin.account, role="support")
-    from stores.services import store_create
+    from workspace.services import store_create
 
     store = store_create(account=admin.account, actor=None, name="Shared")
     sign_in(page, support.user.email, PASSWORD)

@@ -1,10 +1,10 @@
 from playwright.sync_api import expect
 
 from identity.models import IdentityRule
-from stores.services import store_create
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, AdminMembershipFactory
 from traits.services import trait_create, trait_group_create
+from workspace.services import store_create
 
 
 def _store_with_user_id_trait():

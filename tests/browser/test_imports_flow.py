@@ -6,9 +6,9 @@ from playwright.sync_api import expect
 from imports.models import ImportStatus, ProfileImport
 from imports.services import import_run
 from profiles.models import Profile
-from stores.services import store_create
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, AdminMembershipFactory
+from workspace.services import store_create
 
 PEOPLE = (
     "email,firstName,lastName,address\r\n"

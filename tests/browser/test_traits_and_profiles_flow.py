@@ -4,10 +4,10 @@ from playwright.sync_api import expect
 
 from profiles.models import Profile
 from profiles.services import profile_set_traits
-from stores.services import store_create
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, AdminMembershipFactory
 from traits.models import Trait
+from workspace.services import store_create
 
 
 def _add_trait_group_sheet(page):

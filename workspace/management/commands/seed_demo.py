@@ -2,8 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from profiles.demo import demo_profiles_seed
 from stores.models import Store
+from workspace.demo import demo_profiles_seed
 
 
 class Command(BaseCommand):

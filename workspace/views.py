@@ -1,3 +1,8 @@
+"""The store pages (URL namespace "stores"): home, Get started, create, Overview, settings, delete.
+
+Here rather than in `stores` because creating and deleting a store and the Overview reach every app.
+"""
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -6,11 +11,13 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import account_view
 from accounts.forms_util import apply_validation_error
 from accounts.selectors import audit_events
+from stores import services as store_services
+from stores.access import store_view
+from stores.forms import StoreCreateForm, StoreDeleteForm, StoreSettingsForm
+from stores.selectors import store_list
 
 from . import services
-from .access import store_view
-from .forms import StoreCreateForm, StoreDeleteForm, StoreSettingsForm
-from .selectors import store_counts, store_list, store_onboarding
+from .selectors import store_counts, store_onboarding
 
 
 @account_view()
@@ -83,7 +90,7 @@ def settings_edit(request, store):
     form = StoreSettingsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.store_update(store=store, actor=request.user, **form.cleaned_data)
+            store_services.store_update(store=store, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:

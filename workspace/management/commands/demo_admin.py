@@ -4,9 +4,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from accounts.models import Account, Membership, Role
-from profiles.demo import demo_profiles_seed
 from stores.models import Store
-from stores.services import store_create
+from workspace.demo import demo_profiles_seed
+from workspace.services import store_create
 
 DEFAULT_EMAIL = "admin@example.com"
 DEFAULT_PASSWORD = "memory-console-demo"

@@ -1,5 +1,7 @@
 """Realistic demo profiles for `seed_demo`, `make run`'s demo store and the benchmarks.
 
+Profiles, their identifiers and traits: above `profiles`, `identity` and `traits`, so here.
+
 PostgreSQL takes the rows through COPY (a million profiles in well under a minute); SQLite gets
 batched INSERTs. Values are drawn from a seeded RNG, so the same command gives the same data.
 """
@@ -12,12 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from identity.models import Identifier
+from profiles.models import Event, Profile
+from profiles.stamps import SHARED
 from stores.models import Store
 from traits.models import Trait, TraitGroup
 from traits.services import trait_create, trait_group_create
-
-from .models import Event, Profile
-from .stamps import SHARED
 
 FIRST = [
     "Ada",

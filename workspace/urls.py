@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "stores"
+app_name = "stores"  # the store pages keep their names: stores:overview, stores:edit, ...
 
 urlpatterns = [
     path("overview/", views.get_started, name="get_started"),

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
-from stores.services import store_create
+from workspace.services import store_create
 
 
 class Command(BaseCommand):

@@ -1,0 +1,141 @@
+"""Write paths that reach across apps, so they stand above all of them.
+
+- A new store gets the default traits (`traits`) and identity rules (`identity`).
+- Deleting a store deletes the rows of every app that belong to it, then its uploaded files
+  (`imports`).
+- Deleting a trait or a trait group removes its values from every profile (`profiles`).
+
+Each calls the owning apps' services explicitly, in one transaction; no signals.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from accounts.models import Account
+from accounts.services import audit_record
+from conversations.models import ConversationConfiguration
+from identity.models import Identifier, IdentityRule, MergeRecord
+from identity.services import identity_rules_defaults_create
+from imports.models import ImportRowError, ProfileImport
+from imports.services import import_store_files_delete
+from profiles.models import Event, Profile
+from profiles.services import profile_traits_remove
+from stores.config import store_config_bump
+from stores.models import Store
+from stores.services import store_create_empty
+from traits.models import Trait, TraitGroup
+from traits.services import trait_defaults_create
+
+
+@transaction.atomic
+def store_create(*, account: Account, actor, name: str | None = None, description: str = "") -> Store:
+    """Create a store with the default Contact traits and identity rules; without a name, generate a
+    readable one unique in the account."""
+    store = store_create_empty(account=account, name=name, description=description)
+    trait_defaults_create(store=store)
+    identity_rules_defaults_create(store=store)
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="store.create",
+        summary=f"Created memory store {store.name}",
+        store_id=store.pk,
+    )
+    return store
+
+
+@transaction.atomic
+def store_delete(*, store: Store, actor, confirm_name: str) -> None:
+    """Delete a store and everything in it. The typed name must match exactly."""
+    if (confirm_name or "").strip() != store.name:
+        raise ValidationError({"confirm_name": f"Type the store name “{store.name}” exactly to delete it."})
+    account, name, pk = store.account, store.name, store.pk
+    # First, as the triggers guarding profile and identifier references expect (identity migration
+    # 0006): writers in this store wait for the delete, or the delete waits for them.
+    Store.objects.select_for_update().filter(pk=pk).first()
+    _delete_store_rows(store)
+    store.delete()
+    import_store_files_delete(store_id=pk)  # uploaded CSV files, once the delete is committed
+    audit_record(
+        account=account,
+        actor=actor,
+        action="store.delete",
+        summary=f"Deleted memory store {name} and everything in it",
+        store_id=pk,
+    )
+
+
+def store_scoped_models():
+    """Every model with a `store` foreign key, children before parents (delete order)."""
+    return [
+        ImportRowError,
+        MergeRecord,
+        Event,
+        Identifier,
+        Profile,
+        IdentityRule,
+        Trait,
+        TraitGroup,
+        ConversationConfiguration,
+        ProfileImport,
+    ]
+
+
+def _delete_store_rows(store: Store) -> None:
+    """One DELETE per table instead of Django's collector, which would load every profile.
+
+    tests/test_stores.py checks that this list covers every model with a `store` foreign key.
+    """
+    with connection.cursor() as cursor:
+        for model in store_scoped_models():
+            for m2m in model._meta.many_to_many:  # e.g. a rule's mapped traits
+                through = m2m.remote_field.through._meta
+                column = m2m.m2m_column_name()
+                cursor.execute(
+                    f"DELETE FROM {through.db_table} WHERE {column} IN "
+                    f"(SELECT id FROM {model._meta.db_table} WHERE store_id = %s)",
+                    [store.pk],
+                )
+            cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE store_id = %s", [store.pk])
+
+
+@transaction.atomic
+def trait_group_delete(*, group: TraitGroup, actor) -> int:
+    """Delete a group, its traits, and their values on every profile. Returns profiles changed."""
+    if group.is_default:
+        raise ValidationError(f"The default trait group {group.name} cannot be deleted.")
+    store = group.store
+    changed = profile_traits_remove(store=store, group=group.name)
+    name = group.name
+    group.delete()
+    store_config_bump(store_id=store.pk)
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="trait_group.delete",
+        summary=f"Deleted trait group {name} and its values on {changed} profile(s)",
+        store_id=store.pk,
+        details={"profiles_changed": changed},
+    )
+    return changed
+
+
+@transaction.atomic
+def trait_delete(*, trait: Trait, actor) -> int:
+    """Delete a trait and its value on every profile. Returns profiles changed."""
+    if trait.is_default:
+        raise ValidationError(f"{trait.path} is a default trait and cannot be deleted.")
+    store = trait.group.store
+    changed = profile_traits_remove(store=store, group=trait.group.name, trait=trait.name)
+    path = trait.path
+    trait.delete()
+    store_config_bump(store_id=store.pk)
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="trait.delete",
+        summary=f"Deleted trait {path} and its values on {changed} profile(s)",
+        store_id=store.pk,
+        details={"profiles_changed": changed},
+    )
+    return changed
