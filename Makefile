@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 run: $(VENV)/.installed
 	@bash scripts/run.sh
 
-## make test: the whole suite; PostgreSQL and browser tests run when available, else skip with a reason.
+## make test: ruff, lint-imports (the layer contracts), the whole suite; PostgreSQL and browser tests run when available, else skip with a reason.
 test: $(VENV)/.installed
 	$(PY) scripts/run_tests.py
 
@@ -34,6 +34,7 @@ contract: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the test suite the way `make test` and `make ci` want it.
 
-1. ruff check.
+1. ruff check, then lint-imports (the layer contracts in pyproject.toml; docs/ARCHITECTURE.md, "Layers").
 2. The SQLite pass (the embedded default database).
 3. The PostgreSQL pass, when PostgreSQL answers at TEST_POSTGRES_URL
    (default postgres://postgres@127.0.0.1:5432/memory_console).
@@ -88,6 +88,8 @@ def main() -> int:
     failures = []
     if run([str(VENV_BIN / "ruff"), "check", "."], env) != 0:
         failures.append("ruff check")
+    if run([str(VENV_BIN / "lint-imports")], env) != 0:
+        failures.append("lint-imports (layers)")
 
     pg_problem = postgres_reachable(PG_URL)
     pytest = [str(VENV_BIN / "python"), "-m", "pytest", *args.pytest_args]
