@@ -17,7 +17,6 @@ from django.utils import timezone
 from identity.models import Identifier, IdentityRule
 from identity.resolution import Code
 from identity.services import identity_rule_update, profile_identify, profile_resolve
-from imports import services as import_services
 from imports.engine import ChunkPipeline, ChunkResolver
 from imports.models import ImportRowError, ImportStatus
 from imports.rows import RowCode
@@ -180,7 +179,7 @@ def test_an_import_ends_where_identifying_each_row_in_file_order_ends(account, m
         expected_dropped |= {(line, note.kind, note.value) for note in result.dropped}
         expected_blocked |= {(line, frozenset(note.shown.split("; "))) for note in result.blocked_merges}
 
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", chunk_rows)
     finished = run(imported, as_csv(ROWS), SPECS)
     assert finished.status == ImportStatus.COMPLETED, finished.failure_reason
     assert (finished.rows_ingested, finished.rows_failed) == (len(ROWS), 0)
@@ -293,7 +292,7 @@ def test_a_blocked_merge_with_a_profile_of_the_same_file_is_noted_as_such(store)
 @pytest.mark.parametrize("chunk_rows", [1, 1000])
 def test_counts_of_created_updated_and_merged_profiles_do_not_depend_on_chunks(store, monkeypatch, chunk_rows):
     """created: live profiles the import made; merged: earlier profiles it tombstoned; updated: earlier live ones."""
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", chunk_rows)
     a = profile_identify(
         store=store, identifiers=[("email", "a@example.com")], traits={"Contact": {"firstName": "A"}}, source="s"
     ).profile
@@ -333,7 +332,7 @@ def test_counts_of_created_updated_and_merged_profiles_do_not_depend_on_chunks(s
 
 
 def test_profiles_created_by_an_earlier_chunk_count_as_created_not_updated(store, monkeypatch):
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     finished = run(store, csv_text("a@example.com,,A,", "a@example.com,,A2,", f"a@example.com,{ph(2701)},A3,"), CONTACT)
     assert (finished.profiles_created, finished.profiles_updated, finished.profiles_merged) == (1, 0, 0)
     profile = Profile.objects.get(store=store)
@@ -388,7 +387,7 @@ def test_a_lost_race_in_a_later_chunk_redoes_it_and_the_chunk_resolved_meanwhile
     winner = profile_identify(
         store=store, identifiers=[("email", "taken@example.com")], traits={"Contact": {"lastName": "W"}}, source="s"
     ).profile
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     real = ChunkResolver._holders
     stale = []
 
@@ -423,7 +422,7 @@ def test_an_error_while_a_chunk_is_written_fails_the_import_with_nothing_applied
     before = profile_identify(
         store=store, identifiers=[("email", "old@example.com")], traits={"Contact": {"firstName": "Old"}}, source="s"
     ).profile
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     real = getattr(ChunkResolver, failing)
     calls = []
 
@@ -449,7 +448,7 @@ def test_an_interrupt_while_the_worker_waits_for_the_database_thread_waits_for_i
 ):
     # Ctrl-C during `import_profiles` most likely lands while the worker waits for the database
     # thread: the transaction may only be rolled back once that thread has stopped using the connection.
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     started, alive_at_close = [], []
 
     class InterruptedOnce(threading.Thread):

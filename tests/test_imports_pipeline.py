@@ -86,7 +86,6 @@ def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_en
     if forked:
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     from identity.services import profile_identify
-    from imports import services as import_services
     from workspace.services import store_create
 
     row_by_row = store_create(account=account, actor=None, name="Row by row")
@@ -100,7 +99,7 @@ def test_a_first_import_into_an_empty_store_ends_where_identifying_row_by_row_en
             source="rows",
         )
     imported = store_create(account=account, actor=None, name="Imported")
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", chunk_rows)
     done = run(imported, csv_text(*EMPTY_STORE_ROWS), CONTACT)
     assert done.status == ImportStatus.COMPLETED, done.failure_reason
 

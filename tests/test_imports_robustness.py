@@ -6,9 +6,10 @@ import sys
 import pytest
 from django.core.exceptions import ValidationError
 
-from imports import services
+from imports.engine import ChunkResolver
 from imports.models import ImportStatus, ProfileImport
-from imports.services import import_discard, import_run
+from imports.services import import_discard, import_run, liveness, recovery
+from imports.services import run as running
 from profiles.models import Profile
 from tests.imports_helpers import CONTACT, csv_text, queue, run, upload
 
@@ -25,7 +26,7 @@ def test_an_import_already_running_cannot_be_started_a_second_time(store):
 
 def test_a_run_that_no_longer_owns_its_import_at_commit_rolls_back_everything(store, monkeypatch):
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
-    finish = services._finish
+    finish = running._finish
 
     def owned_by_another_attempt(import_id, attempt, worker, status, *args):
         # What the commit-time check sees when imports_recover gave the import to a new attempt.
@@ -33,7 +34,7 @@ def test_a_run_that_no_longer_owns_its_import_at_commit_rolls_back_everything(st
             return 0
         return finish(import_id, attempt, worker, status, *args)
 
-    monkeypatch.setattr(services, "_finish", owned_by_another_attempt)
+    monkeypatch.setattr(running, "_finish", owned_by_another_attempt)
     assert import_run(import_id=queued.pk, attempt=queued.attempt) is None
     assert not Profile.objects.filter(store=store).exists()  # the data went with the rollback
     assert not ProfileImport.objects.get(pk=queued.pk).row_errors.exists()
@@ -45,7 +46,7 @@ def test_an_error_while_finishing_marks_the_import_failed_not_running(store, mon
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(services, "_save_row_errors", disk_full)
+    monkeypatch.setattr(running, "_save_row_errors", disk_full)
     done = import_run(import_id=queued.pk, attempt=queued.attempt)
     assert done.status == ImportStatus.FAILED
     assert "No space left on device" in done.failure_reason
@@ -56,13 +57,13 @@ def test_the_worker_collects_garbage_again_after_an_import_completes_or_fails(st
     # The import pauses the cyclic garbage collector while rows go in; a long-lived worker process
     # left without it would grow with every later task.
     paused = []
-    resolve = services.ChunkResolver.resolve_read
+    resolve = ChunkResolver.resolve_read
 
     def record_and_resolve(self, rows):
         paused.append(not gc.isenabled())
         return resolve(self, rows)
 
-    monkeypatch.setattr(services.ChunkResolver, "resolve_read", record_and_resolve)
+    monkeypatch.setattr(ChunkResolver, "resolve_read", record_and_resolve)
     done = run(store, csv_text(*ROWS), CONTACT)
     assert done.status == ImportStatus.COMPLETED
     assert paused == [True] and gc.isenabled()
@@ -70,7 +71,7 @@ def test_the_worker_collects_garbage_again_after_an_import_completes_or_fails(st
     def broken(self, rows):
         raise RuntimeError("resolver broke")
 
-    monkeypatch.setattr(services.ChunkResolver, "resolve_read", broken)
+    monkeypatch.setattr(ChunkResolver, "resolve_read", broken)
     done = run(store, csv_text("lin@example.com,,Lin,Su"), CONTACT)
     assert done.status == ImportStatus.FAILED and "resolver broke" in done.failure_reason
     assert gc.isenabled()
@@ -180,16 +181,16 @@ def test_the_worker_gets_its_thread_switch_interval_back_after_an_import(store, 
     # On PostgreSQL chunks are written by a thread while the next is resolved, with a short switch
     # interval so the thread gets the interpreter lock soon after each answer; the worker's later
     # tasks must not keep it.
-    monkeypatch.setattr(services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 1)
     before = sys.getswitchinterval()
     during = []
-    resolve = services.ChunkResolver.resolve_read
+    resolve = ChunkResolver.resolve_read
 
     def record_and_resolve(self, rows):
         during.append(sys.getswitchinterval())
         return resolve(self, rows)
 
-    monkeypatch.setattr(services.ChunkResolver, "resolve_read", record_and_resolve)
+    monkeypatch.setattr(ChunkResolver, "resolve_read", record_and_resolve)
     done = run(store, csv_text(*ROWS), CONTACT)
     assert done.status == ImportStatus.COMPLETED
     assert max(during[1:]) <= 0.001 < before  # from the second chunk on, a write runs meanwhile
@@ -215,7 +216,7 @@ def _running(store, worker: str, attempt: int) -> ProfileImport:
 def test_recovery_requeues_an_import_whose_worker_on_this_host_died(store, django_capture_on_commit_callbacks):
     stale = _running(store, _dead_local_worker(), attempt=1)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.imports_recover() == [stale.pk]
+        assert recovery.imports_recover() == [stale.pk]
     assert len(callbacks) == 1
     again = ProfileImport.objects.get(pk=stale.pk)
     assert (again.status, again.attempt, again.worker) == (ImportStatus.QUEUED, 2, "")
@@ -227,12 +228,12 @@ def test_recovery_requeues_an_import_whose_worker_on_this_host_died(store, djang
 def test_recovery_fails_an_import_whose_worker_died_on_its_last_attempt_and_frees_the_store(store):
     from pathlib import Path
 
-    stale = _running(store, _dead_local_worker(), attempt=services.MAX_ATTEMPTS)
-    assert services.imports_recover() == []
+    stale = _running(store, _dead_local_worker(), attempt=recovery.MAX_ATTEMPTS)
+    assert recovery.imports_recover() == []
     failed = ProfileImport.objects.get(pk=stale.pk)
     assert failed.status == ImportStatus.FAILED
     assert failed.failure_reason == (
-        f"The worker stopped {services.MAX_ATTEMPTS} times while importing this file; "
+        f"The worker stopped {recovery.MAX_ATTEMPTS} times while importing this file; "
         "nothing from the file was applied."
     )
     assert failed.finished_at is not None
@@ -249,11 +250,11 @@ def test_recovery_trusts_a_worker_on_another_host_only_while_it_reports_progress
 
     elsewhere = _running(store, "another-host:4242:99", attempt=1)
     storage.progress_write(elsewhere.file_path, rows_processed=1, rows_failed=0)
-    assert services.imports_recover() == []  # it reported just now: still running there
+    assert recovery.imports_recover() == []  # it reported just now: still running there
     assert ProfileImport.objects.get(pk=elsewhere.pk).status == ImportStatus.RUNNING
-    silent_since = time.time() - services.STALE_AFTER_SECONDS - 60
+    silent_since = time.time() - liveness.STALE_AFTER_SECONDS - 60
     os.utime(storage.progress_path(elsewhere.file_path), (silent_since, silent_since))
-    assert services.imports_recover() == [elsewhere.pk]  # silent for too long: gone, run it again
+    assert recovery.imports_recover() == [elsewhere.pk]  # silent for too long: gone, run it again
     assert ProfileImport.objects.get(pk=elsewhere.pk).status == ImportStatus.QUEUED
 
 
@@ -314,7 +315,7 @@ def test_an_import_task_still_runs_when_its_recovery_pass_finds_sqlite_locked(st
     def locked():
         raise OperationalError("database is locked")  # another import holds SQLite's write lock
 
-    monkeypatch.setattr(services, "imports_recover", locked)
+    monkeypatch.setattr(recovery, "imports_recover", locked)
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     assert tasks.import_run_task(queued.pk, queued.attempt) == ImportStatus.COMPLETED
     assert Profile.objects.filter(store=store).count() == 2
@@ -328,7 +329,7 @@ def test_an_import_task_fails_loudly_when_recovery_meets_another_database_error(
     def broken():
         raise OperationalError("disk I/O error")
 
-    monkeypatch.setattr(services, "imports_recover", broken)
+    monkeypatch.setattr(recovery, "imports_recover", broken)
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     with pytest.raises(OperationalError, match="disk I/O error"):
         tasks.import_run_task(queued.pk, queued.attempt)

@@ -510,7 +510,7 @@ def test_two_rows_for_one_person_make_one_profile_and_the_later_row_wins(store):
 
 
 def test_later_rows_win_across_chunks(store, monkeypatch):
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     run(store, csv_text("ada@example.com,,Ada,L", "ada@example.com,,Augusta,", "ada@example.com,,,King"), CONTACT)
     assert Profile.objects.get(store=store).traits["Contact"] == {"firstName": "", "lastName": "King"}
 
@@ -545,7 +545,7 @@ def bad_rows(n):
 
 def test_99_failed_rows_complete_the_import_with_the_good_rows_ingested(populated, monkeypatch):
     store = populated
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 2)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 2)
     finished = run(store, csv_text(*GOOD_BEFORE, *bad_rows(99), *GOOD_AFTER), CONTACT)
     assert finished.status == ImportStatus.COMPLETED and finished.failure_reason == ""
     assert (finished.rows_processed, finished.rows_failed, finished.rows_ingested) == (104, 99, 5)
@@ -562,7 +562,7 @@ def test_99_failed_rows_complete_the_import_with_the_good_rows_ingested(populate
 
 def test_100_failed_rows_fail_the_import_and_nothing_from_the_file_is_applied(populated, monkeypatch):
     store = populated
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 2)  # good rows are written in chunks before the failures
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 2)  # good rows are written in chunks before the failures
     before = snapshot(store)
     finished = run(store, csv_text(*GOOD_BEFORE, *bad_rows(100), *GOOD_AFTER), CONTACT)
     assert finished.status == ImportStatus.FAILED
@@ -586,7 +586,7 @@ def test_a_failed_import_keeps_no_notes_about_identifiers_it_did_not_apply(popul
 
     rule = IdentityRule.objects.get(store=store, kind="email")
     identity_rule_update(rule=rule, actor=None, name=rule.name, limit=1)
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 1)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 1)
     completed = run(store, csv_text(",+14155550101,,", "drop@example.com,+14155550101,,"), CONTACT)
     assert ImportRowError.objects.filter(profile_import=completed, row_failed=False).count() == 1
     assert completed.identifiers_dropped == 1
@@ -597,7 +597,7 @@ def test_a_failed_import_keeps_no_notes_about_identifiers_it_did_not_apply(popul
 
 def test_an_internal_error_mid_import_fails_it_and_nothing_from_the_file_is_applied(populated, monkeypatch):
     store = populated
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", 2)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", 2)
     real_write = ChunkResolver.write
     calls = []
 

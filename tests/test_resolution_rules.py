@@ -192,7 +192,6 @@ FIFO_ROWS = [f"{email},{_phone(1)},N{i},X" for i, email in enumerate(["a@x.examp
 
 @pytest.mark.parametrize("chunk_rows", [1, 1000])
 def test_fifo_in_a_file_gives_what_identifying_each_row_gives(store, account, monkeypatch, chunk_rows):
-    from imports import services as import_services
 
     from .factories import StoreFactory
 
@@ -210,7 +209,7 @@ def test_fifo_in_a_file_gives_what_identifying_each_row_gives(store, account, mo
             traits={"Contact": {"firstName": first}},
             source="t",
         )
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", chunk_rows)
     finished = run(store, csv_text(*FIFO_ROWS, f"old@x.example,{_phone(2)},New,Y"), CONTACT)
     profile_identify(
         store=other,

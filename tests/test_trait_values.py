@@ -531,9 +531,8 @@ def test_a_value_changed_by_a_later_row_of_an_import_carries_that_imports_stamp(
     becomes the shared one), row 2 changes the value row 1 left with its older stamp, and another
     that row 1 set. In one chunk or in two (the second reads what the first carried over)."""
     from imports import pipeline
-    from imports import services as import_services
 
-    monkeypatch.setattr(import_services, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr("imports.services.run.CHUNK_ROWS", chunk_rows)
     if forked:
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     older = profile_identify(
