@@ -45,7 +45,7 @@ def page_queries(store, q, expected=None):
     """
     from django.db import connection
 
-    from profiles.selectors import profile_search
+    from identity.search import profile_search
 
     captured = []
 

@@ -2,7 +2,7 @@ from django.db.models import Count
 
 from stores.models import Store
 
-from .models import Identifier, IdentityRule
+from .models import Identifier, IdentityRule, MergeRecord
 
 
 def identity_rules(*, store: Store):
@@ -46,3 +46,12 @@ def identifier_ages(*, profile_ids: list[int], kinds):
         .values_list("profile_id", "kind", "value", "created_at", "id")
     )
     return [(pid, kind, value, (created_at, pk)) for pid, kind, value, created_at, pk in rows]
+
+
+def profile_merges(*, profile, limit: int = 50):
+    """Merges into this profile, newest first (the profile's history)."""
+    return list(MergeRecord.objects.filter(into_profile=profile).order_by("-created_at", "-id")[:limit])
+
+
+def profile_identifiers(*, profile):
+    return list(Identifier.objects.filter(profile=profile).order_by("kind", "id"))

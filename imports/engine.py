@@ -22,7 +22,7 @@ from identity.models import Identifier, MergeRecord
 from identity.resolution import RuleSet
 from identity.resolution import plan as resolution_plan
 from identity.selectors import identifier_ages, identifier_holders
-from identity.services import profile_merge_rows
+from identity.services import merge_rows_move
 from memory_console.jsonvalues import dumps_bytes, loads
 from profiles.models import Profile
 from profiles.services import trait_values_apply, trait_values_fill
@@ -514,7 +514,7 @@ class ChunkResolver:
             self._copy_profiles(pending.insert_text)
         records = []
         for from_id, into_id, matching in pending.merge_rows:
-            profile_merge_rows(from_id=from_id, into_id=into_id, at=self.now)
+            merge_rows_move(from_id=from_id, into_id=into_id, at=self.now)
             records.append(
                 MergeRecord(
                     store=self.store,

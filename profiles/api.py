@@ -9,12 +9,13 @@ from pydantic import field_validator
 
 from identity.models import Identifier
 from identity.normalization import IdentifierError, normalize_identifier
-from identity.services import profile_identify, profile_resolve, profiles_identify_batch
+from identity.selectors import profile_identifiers, profile_merges
+from identity.services import profile_identify, profiles_identify_batch
 from memory_console.errors import FieldError, error_items
 from memory_console.timestamps import TimestampError, timestamp_parse
 from stores.api import api_store
 
-from .selectors import profile_events, profile_identifiers, profile_merges
+from .selectors import profile_events, profile_resolve
 from .services import Source
 
 router = Router(tags=["Profiles"])

@@ -1,6 +1,6 @@
 """Write paths for profiles: the one place trait values are written.
 
-`profile_set_traits` is the only write path for trait values: the console's inline edit, the API
+`profile_traits_set` is the only write path for trait values: the console's inline edit, the API
 and CSV imports all go through `trait_values_coerce` + `trait_values_apply` (imports call the two
 halves directly on batches of profiles), so every path types, validates and records the same way.
 """
@@ -130,7 +130,7 @@ def trait_values_fill(*, traits: dict, sources: dict, other_traits: dict, other_
 
 
 @transaction.atomic
-def profile_set_traits(*, profile: Profile, values: dict, source: str, schema=None) -> list[str]:
+def profile_traits_set(*, profile: Profile, values: dict, source: str, schema=None) -> list[str]:
     """Set trait values on one profile from raw values; all or nothing.
 
     Raises ValidationError listing every unknown trait and bad value. Returns changed paths.
@@ -157,7 +157,7 @@ def profile_set_traits(*, profile: Profile, values: dict, source: str, schema=No
 def profile_create(*, store: Store, source: str, traits: dict | None = None) -> Profile:
     profile = Profile.objects.create(store=store)
     if traits:
-        profile_set_traits(profile=profile, values=traits, source=source)
+        profile_traits_set(profile=profile, values=traits, source=source)
     return profile
 
 
@@ -189,3 +189,20 @@ def profile_traits_remove(*, store: Store, group: str, trait: str | None = None)
             [*set_params, timezone.now(), store.pk, *params],
         )
         return cursor.rowcount
+
+
+def profile_merge_effects(*, from_id: int, into_id: int, at) -> None:
+    """A merge's effects on profiles (identity decides the merge, moves identifiers and records it):
+    profile-owned rows (`profile_owned_models`) go to `into_id`, `from_id` becomes its tombstone,
+    and tombstones that pointed at `from_id` point at `into_id` (one hop). Trait values are merged
+    by the caller in memory (`trait_values_fill`), before."""
+    for model in profile_owned_models():
+        model.objects.filter(profile_id=from_id).update(profile_id=into_id)
+    Profile.objects.filter(pk=from_id).update(merged_into_id=into_id, updated_at=at)
+    Profile.objects.filter(merged_into_id=from_id).update(merged_into_id=into_id)
+
+
+def profile_owned_models():
+    """The models whose rows belong to one profile and follow it into a merge. Later capabilities
+    (observations, summaries, conversation participants) add theirs here."""
+    return [Event]

@@ -6,21 +6,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from identity.services import profile_resolve, profile_traits_set
+from identity.search import profile_search
+from identity.selectors import profile_identifiers, profile_merges
+from identity.services import profile_traits_identify
 from memory_console.jsonvalues import dumps
 from stores.access import store_view
 from traits.selectors import trait_get
 
 from .forms import TraitValueForm
-from .selectors import (
-    profile_events,
-    profile_get,
-    profile_identifiers,
-    profile_merges,
-    profile_search,
-    profile_trait_row,
-    profile_trait_rows,
-)
+from .selectors import profile_events, profile_get, profile_resolve, profile_trait_row, profile_trait_rows
 from .services import Source
 
 
@@ -94,7 +88,7 @@ def trait_edit(request, store, profile_id, trait_id):
             if multiline and _same_lines(value, row.value):
                 value = row.value  # a browser sends every line break of a text area as CR LF: not a change
             try:
-                _, identity = profile_traits_set(
+                _, identity = profile_traits_identify(
                     profile=profile,
                     values={trait.group.name: {trait.name: value}},
                     source=Source.user(request.user),

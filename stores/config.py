@@ -7,11 +7,6 @@ a cached copy is never used after a change.
 
 from django.db.models import F
 
-# issue 14: moving (lead). identity/services/identify.py and batch.py still import store_config
-# from here; once they import it from identity.config, delete this line and its ignore_imports
-# entry in pyproject.toml. (The cache reads identity and traits, apps above this one.)
-from identity.config import StoreConfig, store_config  # noqa: F401
-
 from .models import Store
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from identity.models import Identifier, RuleSource
 from identity.normalization import IdentifierError, normalize_identifier
-from identity.services import identity_rule_create, profile_traits_set
+from identity.search import profile_search
+from identity.services import identity_rule_create, profile_traits_identify
 from imports.models import ImportRowError, ImportStatus
 from profiles.models import Profile
-from profiles.selectors import profile_search
 from profiles.services import Source
 from tests.conftest import ApiClient
 from tests.imports_helpers import CONTACT, csv_text, run
@@ -107,7 +107,7 @@ def test_a_mapped_trait_edited_in_the_console_is_stored_in_nfc(store):
         store=store, actor=None, name="Surname", kind="surname", source=RuleSource.TRAITS, mapped_traits=[contact_last]
     )
     profile = Profile.objects.create(store=store)
-    profile_traits_set(profile=profile, values={"Contact": {"lastName": NFD}}, source=Source.api_key("t"))
+    profile_traits_identify(profile=profile, values={"Contact": {"lastName": NFD}}, source=Source.api_key("t"))
     assert _values(store, "surname") == [NFC]
 
 

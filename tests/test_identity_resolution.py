@@ -10,9 +10,9 @@ from identity.services import (
     identity_rule_delete,
     identity_rules_reorder,
     profile_identify,
-    profile_resolve,
 )
 from profiles.models import Event, Profile
+from profiles.selectors import profile_resolve
 from profiles.stamps import trait_stamp
 from traits.models import Trait
 

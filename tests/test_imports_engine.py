@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from identity.models import Identifier, IdentityRule
 from identity.resolution import Code
-from identity.services import identity_rule_update, profile_identify, profile_resolve
+from identity.services import identity_rule_update, profile_identify
 from imports.engine import ChunkPipeline, ChunkResolver
 from imports.models import ImportRowError, ImportStatus
 from imports.rows import RowCode
 from profiles.models import Event, Profile
+from profiles.selectors import profile_resolve
 from tests.imports_helpers import CONTACT, csv_text, run
 from traits.services import trait_create, trait_group_create
 from workspace.services import store_create

@@ -7,9 +7,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from identity.models import Identifier
+from identity.search import profile_search
 from profiles.models import Profile
-from profiles.selectors import profile_search
-from profiles.services import event_record, profile_set_traits
+from profiles.services import event_record, profile_traits_set
 from profiles.stamps import trait_stamp
 from traits import services as trait_services
 from traits.models import Trait
@@ -26,7 +26,7 @@ def prefs(store):
 @pytest.fixture
 def ada(store, prefs):
     profile = Profile.objects.create(store=store)
-    profile_set_traits(
+    profile_traits_set(
         profile=profile,
         values={
             "Contact": {"firstName": "Ada", "lastName": "Lovelace"},
@@ -45,7 +45,7 @@ def ada(store, prefs):
 def test_a_trait_without_a_value_shows_no_source_even_after_its_value_is_deleted(ada):
     from profiles.selectors import profile_trait_rows
 
-    profile_set_traits(profile=ada, values={"Prefs": {"age": None}}, source="api:crm")
+    profile_traits_set(profile=ada, values={"Prefs": {"age": None}}, source="api:crm")
     ada.refresh_from_db()
     rows = {
         (group.name, row.trait.name): row for group, group_rows in profile_trait_rows(profile=ada) for row in group_rows
@@ -65,7 +65,7 @@ def test_set_traits_types_values_and_records_source_and_time(ada):
 
 def test_set_traits_is_all_or_nothing_and_names_every_bad_value(ada):
     with pytest.raises(ValidationError) as info:
-        profile_set_traits(
+        profile_traits_set(
             profile=ada,
             values={
                 "Prefs": {"age": "old", "vip": "perhaps", "city": "Paris"},
@@ -84,7 +84,7 @@ def test_set_traits_is_all_or_nothing_and_names_every_bad_value(ada):
 
 
 def test_empty_string_sets_empty_and_marker_removes_the_trait(ada):
-    changed = profile_set_traits(
+    changed = profile_traits_set(
         profile=ada, values={"Prefs": {"city": "", "age": "\\N"}, "Contact": {"lastName": None}}, source="import:3"
     )
     assert sorted(changed) == ["Contact.lastName", "Prefs.age", "Prefs.city"]
@@ -96,7 +96,7 @@ def test_empty_string_sets_empty_and_marker_removes_the_trait(ada):
 
 
 def test_an_unchanged_value_keeps_its_original_source(ada):
-    assert profile_set_traits(profile=ada, values={"Prefs": {"age": "36.0"}}, source="import:9") == []
+    assert profile_traits_set(profile=ada, values={"Prefs": {"age": "36.0"}}, source="import:9") == []
     ada.refresh_from_db()
     assert trait_stamp(ada.trait_sources, "Prefs", "age")[1] == "user:admin@example.com"
 
@@ -143,7 +143,7 @@ def test_search_by_phone_in_any_common_format(store, ada, q):
 )
 def test_search_by_trait_equality_typed_by_the_trait(store, ada, q):
     other = Profile.objects.create(store=store)
-    profile_set_traits(
+    profile_traits_set(
         profile=other,
         values={
             "Contact": {"firstName": "Grace"},
@@ -246,7 +246,7 @@ def test_inline_edit_works_as_a_plain_page_without_javascript(admin_client, stor
 
 @pytest.mark.parametrize("window", [3, 5, 1000])
 def test_trait_search_pages_return_every_match_newest_first_whatever_the_scan_window(store, prefs, monkeypatch, window):
-    from profiles import selectors
+    from identity import search as selectors
 
     monkeypatch.setattr(selectors, "TRAIT_WINDOW", window)
     cities = ["Oslo" if i % 4 == 0 else "Rome" for i in range(23)]  # Oslo is rarer and spread out

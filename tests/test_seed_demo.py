@@ -5,8 +5,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from identity.models import Identifier
+from identity.search import profile_search
 from profiles.models import Event, Profile
-from profiles.selectors import profile_search
 
 
 def test_seed_demo_adds_searchable_profiles_with_identifiers_and_events(store, admin_client):

@@ -16,12 +16,12 @@ from django.urls import reverse
 
 from accounts.services import api_key_create
 from identity.models import Identifier
+from identity.search import profile_search
 from identity.services import profile_identify
 from imports.models import ImportRowError, ImportStatus
 from memory_console.jsonvalues import loads
 from memory_console.text import MAX_VALUE_LENGTH, MAX_VALUE_MESSAGE
 from profiles.models import Event, Profile
-from profiles.selectors import profile_search
 from profiles.stamps import trait_stamp
 from tests.imports_helpers import run
 from traits.coercion import TraitValueError, coerce_trait_value

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from profiles.models import Profile
-from profiles.services import Source, profile_set_traits
+from profiles.services import Source, profile_traits_set
 from tests.factories import StoreFactory
 from traits import services
 from traits.models import Trait, TraitGroup, TraitGroupChangeError
@@ -22,7 +22,7 @@ def _profiles_with_loyalty(store, n):
     profiles = []
     for i in range(n):
         profile = Profile.objects.create(store=store)
-        profile_set_traits(
+        profile_traits_set(
             profile=profile,
             values={"Loyalty": {"tier": "gold", "points": str(i)}, "Contact": {"firstName": f"P{i}"}},
             source="test:1",
@@ -91,7 +91,7 @@ def test_deleting_a_trait_removes_its_values_from_every_profile_of_the_store_onl
     other_group = services.trait_group_create(store=other_store, actor=None, name="Loyalty")
     services.trait_create(group=other_group, actor=None, name="tier", data_type="string")
     theirs = Profile.objects.create(store=other_store)
-    profile_set_traits(profile=theirs, values={"Loyalty": {"tier": "gold"}}, source="test:1")
+    profile_traits_set(profile=theirs, values={"Loyalty": {"tier": "gold"}}, source="test:1")
 
     changed = workspace_services.trait_delete(trait=Trait.objects.get(group=loyalty, name="tier"), actor=None)
 

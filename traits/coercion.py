@@ -1,7 +1,7 @@
 """Turn raw trait values (from CSV cells, API JSON or console forms) into typed values.
 
-One set of rules for every write path (see `profiles.services.profile_set_traits`) and for the
-console's search (`profiles.selectors.parse_profile_query`):
+One set of rules for every write path (see `profiles.services.profile_traits_set`) and for the
+console's search (`identity.search.parse_profile_query`):
 
 - ``""`` (empty string) means "set to the empty string", whatever the type;
 - ``None`` or the marker ``\\N`` means "remove the trait from the profile" (`DELETE`);

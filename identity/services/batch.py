@@ -9,9 +9,9 @@ from profiles.models import Event, Profile
 from profiles.services import (
     trait_values_apply,
 )
-from stores.config import store_config
 from stores.models import Store
 
+from ..config import store_config
 from ..models import Identifier
 from ..resolution import RuleSet
 from ..resolution import plan as resolution_plan

@@ -10,18 +10,19 @@ from django.utils import timezone
 
 from memory_console.errors import FieldError
 from profiles.events import event_clean
-from profiles.models import Event, Profile
+from profiles.models import Profile
 from profiles.services import (
     event_record,
-    profile_set_traits,
+    profile_merge_effects,
+    profile_traits_set,
     trait_values_apply,
     trait_values_coerce,
     trait_values_fill,
 )
-from stores.config import store_config
 from stores.models import Store
 from traits.selectors import name_key, trait_schema
 
+from ..config import store_config
 from ..models import Identifier, MergeRecord
 from ..normalization import IdentifierError
 from ..resolution import Code, Facts, Note, Plan, RuleSet
@@ -170,7 +171,7 @@ def _resolve(store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: 
         profile, created = locked[plan.primary], False
     result = IdentifyResult(profile=profile, created=created, notes=[*prepared.notes, *plan.notes])
     for pid, matching in plan.merges:
-        profile_merge(store=store, profile=locked[pid], into=profile, matching=matching, source=source)
+        merge_create(store=store, profile=locked[pid], into=profile, matching=matching, source=source)
         result.merged_profile_ids.append(pid)
     result.changed_traits = trait_values_apply(
         traits=profile.traits, sources=profile.trait_sources, typed=prepared.typed_traits, source=source, at=now
@@ -227,18 +228,15 @@ def _lock(store: Store, profile_ids) -> dict[int, Profile]:
     return {p.pk: p for p in rows}
 
 
-def profile_merge(*, store: Store, profile: Profile, into: Profile, matching, source: str) -> MergeRecord:
-    """Move everything of `profile` to `into` and leave `profile` as a tombstone pointing to it.
-
-    Identifiers and events move; trait values keep `into`'s value where both have one and fill
-    gaps from `profile`. Later capabilities add their profile-owned rows (observations, summaries,
-    conversation participants) to `profile_owned_models`.
-    """
+def merge_create(*, store: Store, profile: Profile, into: Profile, matching, source: str) -> MergeRecord:
+    """Merge `profile` into `into`: its identifiers move (identity's part), its trait values fill
+    `into`'s gaps and its profile-owned rows move (`profiles.services.profile_merge_effects`), it stays
+    as a tombstone pointing to `into`, and a MergeRecord names the matching identifiers."""
     trait_values_fill(
         traits=into.traits, sources=into.trait_sources, other_traits=profile.traits, other_sources=profile.trait_sources
     )
     into.save(update_fields=["traits", "trait_sources", "updated_at"])
-    profile_merge_rows(from_id=profile.pk, into_id=into.pk, at=timezone.now())
+    merge_rows_move(from_id=profile.pk, into_id=into.pk, at=timezone.now())
     profile.merged_into = into
     return MergeRecord.objects.create(
         store=store,
@@ -250,7 +248,7 @@ def profile_merge(*, store: Store, profile: Profile, into: Profile, matching, so
 
 
 @transaction.atomic
-def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[list[str], IdentifyResult]:
+def profile_traits_identify(*, profile: Profile, values: dict, source: str) -> tuple[list[str], IdentifyResult]:
     """Set trait values on one known profile (the console's inline edit) and honour mapped traits.
 
     A value of a trait mapped by an identity rule also becomes an identifier of this profile. The
@@ -270,7 +268,7 @@ def profile_traits_set(*, profile: Profile, values: dict, source: str) -> tuple[
         raise ValidationError(str(exc)) from exc
 
     pairs, notes = identifiers_prepare(ruleset=ruleset, raw_pairs=ruleset.mapped_identifiers(typed), on_error=problem)
-    changed = profile_set_traits(profile=profile, values=values, source=source, schema=config.schema)
+    changed = profile_traits_set(profile=profile, values=values, source=source, schema=config.schema)
     holders = _holders(store, pairs)
     plan = resolution_plan(
         ruleset,
@@ -297,31 +295,6 @@ def _given_loc(values, group: str, trait: str) -> tuple:
     return ("traits", group, trait)
 
 
-def profile_merge_rows(*, from_id: int, into_id: int, at) -> None:
-    """The row moves of a merge: identifiers and profile-owned rows go to `into_id`, `from_id`
-    becomes its tombstone, and tombstones that pointed at `from_id` point at `into_id` (one hop).
-    Traits are the caller's: `profile_merge` and CSV imports merge them in memory first."""
-    Identifier.objects.filter(profile_id=from_id).update(profile_id=into_id)
-    for model in profile_owned_models():
-        model.objects.filter(profile_id=from_id).update(profile_id=into_id)
-    Profile.objects.filter(pk=from_id).update(merged_into_id=into_id, updated_at=at)
-    Profile.objects.filter(merged_into_id=from_id).update(merged_into_id=into_id)
-
-
-def profile_owned_models():
-    return [Event]
-
-
-def profile_resolve(*, store: Store, profile_id: int) -> Profile | None:
-    """The live profile for an id: a merged-away (tombstone) id resolves to its primary."""
-    profile = Profile.objects.filter(store=store, pk=profile_id).first()
-    seen = set()
-    while profile is not None and profile.merged_into_id and profile.pk not in seen:
-        seen.add(profile.pk)
-        profile = profile.merged_into
-    return profile
-
-
 def _identify_prepared(store, ruleset: RuleSet, prepared: ResolutionInput, source: str) -> IdentifyResult:
     for attempt in range(ATTEMPTS):
         try:
@@ -340,3 +313,11 @@ def is_deadlock(exc: BaseException) -> bool:
     commits) asks for one this call holds; the savepoint is rolled back with its locks and redone.
     """
     return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
+def merge_rows_move(*, from_id: int, into_id: int, at) -> None:
+    """The row moves of a merge: identifiers go to `into_id` (identity's part), then
+    `profiles.services.profile_merge_effects` moves the profile-owned rows and leaves `from_id` a
+    tombstone. Traits are the caller's: `merge_create` and CSV imports merge them in memory first."""
+    Identifier.objects.filter(profile_id=from_id).update(profile_id=into_id)
+    profile_merge_effects(from_id=from_id, into_id=into_id, at=at)

@@ -3,7 +3,7 @@ import re
 from playwright.sync_api import expect
 
 from profiles.models import Profile
-from profiles.services import profile_set_traits
+from profiles.services import profile_traits_set
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, AdminMembershipFactory
 from traits.models import Trait
@@ -73,7 +73,7 @@ def test_admin_fixes_a_bad_number_inline_and_sees_the_value_and_its_source(page)
     group = trait_group_create(store=store, actor=None, name="Loyalty")
     trait_create(group=group, actor=None, name="points", data_type="number")
     profile = Profile.objects.create(store=store)
-    profile_set_traits(
+    profile_traits_set(
         profile=profile, values={"Contact": {"firstName": "Ada"}, "Loyalty": {"points": "10"}}, source="import:1"
     )
 
@@ -133,7 +133,7 @@ def test_saving_an_array_unchanged_inline_keeps_its_items_digits_and_source(page
     trait_create(group=group, actor=None, name="tags", data_type="array")
     profile = Profile.objects.create(store=store)
     tags = ["a;b", "c", Decimal("1.0000000000000001"), 2]
-    profile_set_traits(
+    profile_traits_set(
         profile=profile, values={"Contact": {"firstName": "Ada"}, "Loyalty": {"tags": tags}}, source="import:1"
     )
     profile.refresh_from_db()
