@@ -8,65 +8,23 @@ with a handful of bulk statements (COPY on PostgreSQL). A profile created by one
 into another by a later row of the same file is never written.
 """
 
-import re
-import sys
-import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
-from django.db.models import Count
+from django.db import connection
 
 from identity.models import Identifier, MergeRecord
 from identity.resolution import RuleSet
 from identity.resolution import plan as resolution_plan
-from identity.selectors import identifier_ages, identifier_holders
 from identity.services import merge_rows_move
-from memory_console.jsonvalues import dumps_bytes, loads
-from profiles.models import Profile
 from profiles.services import trait_values_apply, trait_values_fill
 from profiles.stamps import SHARED
 from traits.coercion import DELETE
 
+from .chunkio import ChunkProfile, ChunkStatements
 from .rows import RowFailure, note_failure
-
-
-def compact_json(value) -> str:
-    """JSON text for PostgreSQL, every number exact: orjson (7x faster than `json` on trait dicts; a
-    million per import), with `Decimal`s and integers beyond 64 bits written as their exact digits
-    (`memory_console.jsonvalues.dumps_bytes`)."""
-    return dumps_bytes(value).decode()
-
-
-def traits_from_json(text: str) -> dict:
-    """A profile's traits as PostgreSQL answers them (JSON text), every number exact.
-
-    orjson (four times faster; a decode per matched profile) reads a number as a 64-bit integer
-    or a float, which would round ``123456789012345678.5``, ``1.0000000000000001`` or an integer
-    beyond 64 bits. A float keeps every decimal number of at most 15 significant digits (IEEE 754
-    binary64: 15 decimal digits survive the round trip) and JSONB writes numbers in plain notation,
-    never with an exponent, so a number orjson could change has 16 digits, or 15 and a point, in a
-    row: one scan for that (which also matches some long strings, harmlessly) sends such text to
-    `memory_console.jsonvalues.loads`, which reads those numbers as `Decimal`s or ints.
-    """
-    if _INEXACT.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:  # e.g. NaN, which json accepts: its answer or its error
-            pass
-    return loads(text)
-
-
-# [0-9], not \d: JSON numbers are ASCII; 35% faster. As cheap as the 19-digit scan it replaced.
-_INEXACT = re.compile(r"[0-9][0-9.]{15}")
-
-
-def _epoch_us(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from .sqltext import compact_json, epoch_us
 
 
 class PairFilter:
@@ -95,36 +53,6 @@ class PairFilter:
         return found
 
 
-def _copy_text(text: str) -> str:
-    """`text` as a field of PostgreSQL's COPY text format."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-@dataclass
-class _Profile:
-    key: int  # the pk of an existing profile; negative for one this import creates
-    traits: dict
-    sources: dict
-    created_at: object  # a datetime, or (PostgreSQL) microseconds since the epoch: only compared
-    counts: dict
-    new: bool
-    dirty: bool = False
-    merged_into: int | None = None
-    packed: str | None = None  # traits JSON of a new profile not yet needed as a dict
-    values: dict = field(default_factory=dict)  # FIFO kinds only: [(age, value)] oldest first (planner's Facts)
-
-    @property
-    def order(self):
-        """Oldest first (the planner's `Facts.order`); profiles this import creates come after
-        existing ones, in creation order."""
-        return (self.created_at, self.new, -self.key if self.new else self.key)
-
-
 @dataclass
 class ChunkOutcome:
     updated_ids: list[int] = field(default_factory=list)  # existing profiles (not this import's) changed
@@ -137,7 +65,7 @@ class ChunkOutcome:
 class ChunkRead:
     pairs: set  # every identifier of the chunk's rows
     owner: dict  # (kind, value) -> id of the profile holding it in the database
-    profiles: dict  # id -> _Profile, locked and loaded
+    profiles: dict  # id -> ChunkProfile, locked and loaded
 
 
 @dataclass
@@ -145,12 +73,12 @@ class PendingWrite:
     """A resolved chunk, until it is written. `resolve_read` fills the part that does not depend on the
     ids of the profiles it creates, `prepare` gives those ids and builds the rest, `write` sends it."""
 
-    new: list[_Profile]  # created by the chunk, in creation order
+    new: list[ChunkProfile]  # created by the chunk, in creation order
     new_lines: list[str]  # their COPY lines, without the id
-    dirty: list[_Profile]
+    dirty: list[ChunkProfile]
     update_text: str
-    merges: list[tuple[_Profile, _Profile, list]]  # (from, into, matching identifiers), in order
-    pairs: list[tuple[str, str, _Profile]]  # new identifiers and the profile holding each at the end
+    merges: list[tuple[ChunkProfile, ChunkProfile, list]]  # (from, into, matching identifiers), in order
+    pairs: list[tuple[str, str, ChunkProfile]]  # new identifiers and the profile holding each at the end
     outcome: ChunkOutcome
     detached: list[tuple[str, str]] = field(default_factory=list)  # FIFO: stored identifiers to delete
     # filled by prepare()
@@ -160,7 +88,7 @@ class PendingWrite:
     prepared: bool = False
 
 
-class ChunkResolver:
+class ChunkResolver(ChunkStatements):
     """Resolves chunks in file order, each in steps: `read` (find, lock and load what the rows match),
     `adopt` and `resolve_read` (run the rows in memory), `prepare` (ids for the profiles the chunk
     creates) and `write`; `run` does them all at once.
@@ -184,7 +112,7 @@ class ChunkResolver:
         self.postgres = connection.vendor == "postgresql"
         # Creation times are only compared: on PostgreSQL they are loaded as integers, cheaper than
         # building a datetime for every matched profile.
-        self.created_now = _epoch_us(now) if self.postgres else now
+        self.created_now = epoch_us(now) if self.postgres else now
         self.stamp = [now.isoformat(), source]  # shared by every value this import writes
         # The trait sources of a profile whose every value this import wrote (profiles.stamps).
         self.own_sources_json = compact_json({SHARED: self.stamp})
@@ -194,7 +122,7 @@ class ChunkResolver:
 
     def reset(self) -> None:
         """Forget the carried-over chunk: everything resolved so far is written (or rolled back)."""
-        self.carry: dict[int, _Profile] = {}
+        self.carry: dict[int, ChunkProfile] = {}
         self.carry_owner: dict[tuple[str, str], int] = {}
         self.carry_detached: set[tuple[str, str]] = set()  # FIFO: deleted by the carried-over chunk
 
@@ -244,7 +172,7 @@ class ChunkResolver:
             self._row(line, row_pairs, typed, notes)
         return self._pending()
 
-    def _find(self, key: int) -> _Profile:
+    def _find(self, key: int) -> ChunkProfile:
         profile = self.profiles[key]
         while profile.merged_into is not None:
             profile = self.profiles[profile.merged_into]
@@ -261,7 +189,7 @@ class ChunkResolver:
                 holders[pair] = self._find(key).key
         plan = resolution_plan(self.ruleset, pairs, holders, profiles, age=(self.created_now, line))
         if plan.primary is None:
-            primary = _Profile(self.next_key, {}, {}, self.created_now, {}, new=True)
+            primary = ChunkProfile(self.next_key, {}, {}, self.created_now, {}, new=True)
             profiles[primary.key] = primary
             self.next_key -= 1
         else:
@@ -306,13 +234,13 @@ class ChunkResolver:
         ):
             primary.dirty = True
 
-    def _materialize(self, profile: _Profile) -> None:
+    def _materialize(self, profile: ChunkProfile) -> None:
         if profile.packed is not None:
             profile.traits = orjson.loads(profile.packed)
             profile.sources = {SHARED: self.stamp} if profile.traits else {}
             profile.packed = None
 
-    def _merge(self, other: _Profile, into: _Profile, matching) -> None:
+    def _merge(self, other: ChunkProfile, into: ChunkProfile, matching) -> None:
         self._materialize(other)
         self._materialize(into)
         trait_values_fill(
@@ -333,100 +261,6 @@ class ChunkResolver:
                     break
             else:
                 self.detached.append(pair)
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def _holders(self, pairs) -> dict[tuple[str, str], int]:
-        if not pairs:
-            return {}
-        if self.postgres:
-            ordered = sorted(pairs)  # index order: neighbouring probes
-            kinds, values = zip(*ordered, strict=True)
-            with connection.cursor() as cursor:
-                # One index probe per pair, whatever the planner believes about the store: as a plain
-                # join, a store that grew since its last ANALYZE looks tiny and gets scanned in full for
-                # every chunk (quadratic over a big import). LIMIT 1 keeps the subquery a probe.
-                # The pairs go as two JSON arrays (orjson writes them in C; psycopg's array adapter
-                # costs more than the query) and come back as their position in `ordered`.
-                cursor.execute(
-                    "SELECT q.n, i.profile_id FROM ROWS FROM "
-                    "(json_array_elements_text(%s::json), json_array_elements_text(%s::json)) "
-                    "WITH ORDINALITY AS q(kind, value, n) "
-                    "CROSS JOIN LATERAL (SELECT profile_id FROM identity_identifier WHERE store_id = %s "
-                    "AND kind = q.kind AND value = q.value LIMIT 1) i",
-                    [orjson.dumps(kinds).decode(), orjson.dumps(values).decode(), self.store.pk],
-                )
-                return {ordered[n - 1]: pid for n, pid in cursor.fetchall()}
-        return identifier_holders(store=self.store, pairs=pairs)
-
-    def _load(self, ids: set[int]) -> dict[int, _Profile]:
-        """The matched profiles, locked in id order, with their identifier counts per kind."""
-        if self.postgres:
-            return self._load_postgres(sorted(ids))
-        profiles: dict[int, _Profile] = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), 5000):
-            batch = ordered[start : start + 5000]
-            rows = (
-                Profile.objects.select_for_update()
-                .filter(store=self.store, pk__in=batch)
-                .order_by("pk")
-                .values_list("pk", "traits", "trait_sources", "created_at")
-            )
-            for pk, traits, sources, created_at in rows:
-                profiles[pk] = _Profile(pk, traits or {}, sources or {}, created_at, {}, new=False)
-            counts = (
-                Identifier.objects.filter(profile_id__in=batch)
-                .values("profile_id", "kind")
-                .annotate(n=Count("id"))
-                .values_list("profile_id", "kind", "n")
-            )
-            for pid, kind, n in counts:
-                profiles[pid].counts[kind] = n
-        self._load_values(profiles)
-        return profiles
-
-    def _load_values(self, profiles: dict[int, _Profile]) -> None:
-        """FIFO kinds only: each profile's values of the kind, oldest first, as the planner wants them."""
-        if not self.ruleset.fifo or not profiles:
-            return
-        for pid, kind, value, (created_at, pk) in identifier_ages(profile_ids=list(profiles), kinds=self.ruleset.fifo):
-            age = (_epoch_us(created_at) if self.postgres else created_at, pk)
-            profiles[pid].values.setdefault(kind, []).append((age, value))
-
-    def _load_postgres(self, ordered: list[int]) -> dict[int, _Profile]:
-        # Raw SQL: the ORM's per-row converters cost more than the query itself here.
-        profiles: dict[int, _Profile] = {}
-        if not ordered:
-            return profiles
-        ids = "{" + ",".join(map(str, ordered)) + "}"  # an array literal: cheaper than the list adapter
-        with connection.cursor() as cursor:
-            cursor.execute(
-                # Not "store_id = %s AND ...": the planner then scans the store's rows instead of
-                # probing the primary key. The ids come from this store's identifiers; checked below.
-                "SELECT id, store_id, traits, trait_sources, (extract(epoch FROM created_at) * 1000000)::bigint "
-                "FROM profiles_profile "
-                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                [ids],
-            )
-            for pk, store_id, traits, sources, created_at in cursor.fetchall():
-                if store_id != self.store.pk:  # pragma: no cover - identifiers never cross stores
-                    raise AssertionError(f"profile {pk} is not in store {self.store.pk}")
-                traits = traits_from_json(traits) if isinstance(traits, str) else traits
-                # Stamps hold text only (profiles.stamps): no number for orjson to read differently.
-                sources = orjson.loads(sources) if isinstance(sources, str) else sources
-                profiles[pk] = _Profile(pk, traits or {}, sources or {}, created_at, {}, new=False)
-            # Per profile through the (profile, kind) index, whatever the statistics say: planned as one
-            # statement, a store grown since its last ANALYZE got a full scan of identifiers per chunk.
-            cursor.execute(
-                "SELECT q.id, c.kind, c.n FROM unnest(%s::bigint[]) AS q(id) CROSS JOIN LATERAL "
-                "(SELECT kind, count(*) AS n FROM identity_identifier WHERE profile_id = q.id GROUP BY kind) c",
-                [ids],
-            )
-            for pid, kind, n in cursor.fetchall():
-                profiles[pid].counts[kind] = n
-        self._load_values(profiles)
-        return profiles
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -531,270 +365,9 @@ class ChunkResolver:
         self._update_profiles(pending.dirty, pending.update_text)
         return pending.outcome
 
-    def _sources_json(self, profile: _Profile) -> str:
+    def _sources_json(self, profile: ChunkProfile) -> str:
         if profile.packed is not None:
             return self.own_sources_json if profile.packed != "{}" else "{}"
         if profile.sources == {SHARED: self.stamp}:
             return self.own_sources_json  # the usual case: built once per import
         return compact_json(profile.sources)
-
-    def _reserve_ids(self, new: list[_Profile]) -> list[int]:
-        if not new:
-            return []
-        if self.postgres:
-            with connection.cursor() as cursor:
-                if self.sequence is None:
-                    cursor.execute("SELECT pg_get_serial_sequence('profiles_profile', 'id')")
-                    self.sequence = cursor.fetchone()[0]
-                # The sequence by name, looked up once: pg_get_serial_sequence() in the query would run
-                # for every row (it is not constant), nine times the cost of the nextval() calls.
-                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequence, len(new)])
-                return [row[0] for row in cursor.fetchall()]
-        for profile in new:
-            self._materialize(profile)
-        objects = [
-            Profile(
-                store=self.store,
-                traits=profile.traits,
-                trait_sources=profile.sources,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-            for profile in new
-        ]
-        Profile.objects.bulk_create(objects, batch_size=500)
-        # bulk_create stamps auto_now_add/auto_now fields with the clock, not with self.now: set them to
-        # the import's time as COPY does, so a later chunk orders these profiles (oldest first, then by
-        # id) before the ones it creates and does not count them as updated.
-        ids = [obj.pk for obj in objects]
-        for start in range(0, len(ids), 500):
-            Profile.objects.filter(pk__in=ids[start : start + 500]).update(created_at=self.now, updated_at=self.now)
-        return ids
-
-    def _copy_profiles(self, text: str) -> None:
-        _copy_in("COPY profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) FROM STDIN", text)
-
-    def _insert_identifiers(self, rows: list[tuple[str, str, int]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            store, now = self.store.pk, self.now.isoformat()
-            text = "".join(
-                [f"{store}\t{pid}\t{_copy_text(kind)}\t{_copy_text(value)}\t{now}\n" for kind, value, pid in rows]
-            )
-            _copy_in("COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN", text)
-            return
-        Identifier.objects.bulk_create(
-            [
-                Identifier(store=self.store, profile_id=pid, kind=kind, value=value, created_at=self.now)
-                for kind, value, pid in rows
-            ],
-            batch_size=500,
-        )
-
-    def _update_profiles(self, dirty: list[_Profile], text: str) -> None:
-        if not dirty:
-            return
-        if self.postgres:
-            with connection.cursor() as cursor:
-                # Statements without parameters go together, one round trip each group: every round trip
-                # of a write thread waits for the interpreter lock the resolving thread holds.
-                cursor.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS import_profile_update "
-                    "(id bigint, traits jsonb, trait_sources jsonb) ON COMMIT DROP; "
-                    "TRUNCATE import_profile_update"
-                )
-                _copy_in("COPY import_profile_update (id, traits, trait_sources) FROM STDIN", text)
-                # ANALYZE: the row count for the planner (an index join); the id column only: statistics of
-                # the JSON columns cost ten times more and no plan uses them. Hash and merge joins off: one
-                # primary-key probe per changed profile, whatever the table's size; costed by the planner,
-                # a table of up to a few hundred thousand profiles (of all stores) looks cheaper to scan
-                # whole and hash, which took a third longer per chunk (measured at 200,000). The time is
-                # the import's own, written as a literal so the statements need no parameters.
-                cursor.execute(
-                    "ANALYZE import_profile_update (id); "
-                    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
-                    "UPDATE profiles_profile p SET traits = u.traits, trait_sources = u.trait_sources, "
-                    f"updated_at = '{self.now.isoformat()}'::timestamptz FROM import_profile_update u "
-                    "WHERE p.id = u.id; "
-                    "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
-                )
-            return
-        objects = [
-            Profile(pk=p.key, store=self.store, traits=p.traits, trait_sources=p.sources, updated_at=self.now)
-            for p in dirty
-        ]
-        Profile.objects.bulk_update(objects, ["traits", "trait_sources", "updated_at"], batch_size=500)
-
-
-class ChunkPipeline:
-    """Overlaps the database with the worker: on PostgreSQL a thread, on the import's connection,
-    writes chunk k-1 and then reads (locks and loads) chunk k+1, while the worker resolves chunk k in
-    memory and gathers the rows of the next chunk.
-
-    The connection is never used by both threads at once: the worker touches it only between two
-    jobs (ids for the resolved chunk, savepoints). Chunk k+1 is read before chunk k is written, so
-    what chunk k changes is carried over in memory and answers first (`ChunkResolver.adopt`). Each
-    write runs in a savepoint: a write that loses a race for an identifier (IntegrityError) is
-    rolled back and its chunk redone with a full lookup; the chunks resolved or read after it are
-    then fed again. On SQLite, whose connections stay in their thread, each job runs at once."""
-
-    def __init__(self, resolver: ChunkResolver, *, on_written, attempts: int, threaded: bool):
-        self.resolver = resolver
-        self.on_written = on_written  # called with (rows, outcome) once a chunk is written, in order
-        self.attempts = attempts
-        self.threaded = threaded
-        self.resolved: tuple[list, PendingWrite] | None = None  # resolved, not yet handed to a write
-        self.job: _Job | None = None
-        self.shared = None  # the connection, while shared with job threads
-        self.switch_interval = sys.getswitchinterval()
-
-    def add(self, rows: list) -> None:
-        self._step(rows)
-
-    def finish(self) -> None:
-        while self.job is not None or self.resolved is not None:
-            self._step(None)
-
-    def close(self) -> None:
-        """Wait for a job still running (after an error elsewhere), before anything else uses the
-        connection; stop sharing it."""
-        thread = self.job.thread if self.job is not None else None
-        if thread is not None and thread.ident is not None:  # started (start() itself may have failed)
-            thread.join()
-        self.job = None
-        if self.shared is not None:
-            self.shared.dec_thread_sharing()
-            self.shared = None
-            sys.setswitchinterval(self.switch_interval)
-
-    def _step(self, rows: list | None) -> None:
-        """Wait for the job; start the next (write the resolved chunk, read `rows`); resolve the
-        chunk the finished job read."""
-        done = self.job  # cleared by _settle once its thread is joined: close() must still see it
-        read = self._settle(done) if done is not None else None
-        if read is _REDONE:
-            if rows is not None:
-                self._step(rows)
-            return
-        write = None
-        if self.resolved is not None:
-            (written_rows, pending), self.resolved = self.resolved, None
-            savepoint = transaction.savepoint()
-            self.resolver.prepare(pending)  # ids: before the next chunk is adopted and the write sent
-            write = (written_rows, pending, savepoint)
-        if write is not None or rows is not None:
-            self._start(_Job(write, rows))
-        if read is not None:
-            self.resolver.adopt(read)
-            self.resolved = (done.rows, self.resolver.resolve_read(done.rows))
-
-    def _start(self, job: "_Job") -> None:
-        if not self.threaded:
-            job.run(self.resolver)
-            self.job = job
-            return
-        if self.shared is None:
-            self.shared = connections[DEFAULT_DB_ALIAS]
-            self.shared.inc_thread_sharing()
-            # The job thread mostly waits on the database; each time it gets an answer it needs the
-            # interpreter lock, which the resolving thread hands over only every switch interval
-            # (5 ms by default): a millisecond while jobs run.
-            sys.setswitchinterval(min(self.switch_interval, 0.001))
-        shared = self.shared
-
-        def run() -> None:
-            connections[DEFAULT_DB_ALIAS] = shared  # this thread's queries go to the import's connection
-            job.run(self.resolver)
-
-        job.thread = threading.Thread(target=run, name="import-database", daemon=True)
-        self.job = job
-        job.thread.start()
-
-    def _settle(self, job: "_Job"):
-        """The finished job's read; or _REDONE after redoing a chunk whose write lost a race."""
-        if job.thread is not None:
-            job.thread.join()
-        self.job = None
-        if job.write is not None:
-            written_rows, pending, savepoint = job.write
-            if job.error is None:
-                transaction.savepoint_commit(savepoint)
-                self.on_written(written_rows, pending.outcome)
-            else:
-                _rollback_to(savepoint, job.error)
-                if not isinstance(job.error, IntegrityError) or self.attempts < 2:
-                    raise job.error
-                self._redo(written_rows, job)
-                return _REDONE
-        if job.error is not None:
-            raise job.error
-        return job.read
-
-    def _redo(self, rows: list, job: "_Job") -> None:
-        """Redo a chunk whose write lost a race, then feed again the chunks resolved or read since
-        (against writes now rolled back)."""
-        later = [self.resolved[0]] if self.resolved is not None else []
-        if job.rows is not None:
-            later.append(job.rows)
-        self.resolved = None
-        self.resolver.reset()  # the database now holds every write before this chunk
-        for attempt in range(1, self.attempts):
-            savepoint = transaction.savepoint()
-            try:
-                outcome = self.resolver.run(rows, full_lookup=True)
-            except IntegrityError as exc:
-                _rollback_to(savepoint, exc)
-                self.resolver.reset()
-                if attempt == self.attempts - 1:
-                    raise
-                continue
-            transaction.savepoint_commit(savepoint)
-            self.on_written(rows, outcome)
-            break
-        for chunk in later:
-            self._step(chunk)
-
-
-_REDONE = object()
-
-
-class _Job:
-    """One turn of the database: write a prepared chunk (in its savepoint), then read the next."""
-
-    def __init__(self, write, rows):
-        self.write = write  # (rows, PendingWrite, savepoint) or None
-        self.rows = rows  # the rows to read, or None
-        self.read: ChunkRead | None = None
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def run(self, resolver: ChunkResolver) -> None:
-        try:
-            if self.write is not None:
-                resolver.write(self.write[1])
-            if self.rows is not None:
-                self.read = resolver.read(self.rows)
-        except BaseException as exc:  # noqa: BLE001 - raised in the worker's thread by _settle
-            self.error = exc
-
-
-def _copy_in(statement: str, text: str) -> None:
-    """Send `text` (COPY text format, built in one piece: psycopg's write_row costs more per row)
-    with `COPY ... FROM STDIN`, through psycopg's cursor but inside Django's error wrapping, which
-    turns a UniqueViolation into django.db.IntegrityError so the chunk is redone."""
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-        copy.write(text)
-
-
-def _rollback_to(savepoint, error: BaseException) -> None:
-    """Undo a chunk's writes after `error`, as leaving an atomic block with an error does: an error
-    inside one of Django's own savepoint-less blocks (bulk_create's) marked the whole transaction
-    for rollback, but after the rollback to this savepoint the transaction is sound again. If the
-    rollback fails too (a broken connection), `error` is raised: it names the cause."""
-    transaction.set_rollback(False)  # first: no statement runs while it is set, the rollback neither
-    try:
-        transaction.savepoint_rollback(savepoint)
-    except DatabaseError:
-        transaction.set_rollback(True)
-        raise error  # noqa: B904 - the rollback's own failure stays attached as the context

@@ -17,8 +17,9 @@ from django.utils import timezone
 from identity.models import Identifier, IdentityRule
 from identity.resolution import Code
 from identity.services import identity_rule_update, profile_identify
-from imports.engine import ChunkPipeline, ChunkResolver
+from imports.engine import ChunkResolver
 from imports.models import ImportRowError, ImportStatus
+from imports.overlap import ChunkPipeline
 from imports.rows import RowCode
 from profiles.models import Event, Profile
 from profiles.selectors import profile_resolve

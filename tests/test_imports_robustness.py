@@ -291,7 +291,7 @@ def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted_and_keeps_an_
 
 def test_the_progress_file_counts_every_row_before_the_last_chunks_are_written(store, monkeypatch):
     from imports import storage
-    from imports.engine import ChunkPipeline
+    from imports.overlap import ChunkPipeline
 
     seen = []
     finish = ChunkPipeline.finish

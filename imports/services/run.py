@@ -11,6 +11,7 @@ import csv
 import gc
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -24,9 +25,10 @@ from profiles.services import Source
 
 from .. import storage
 from ..csvfile import CsvLayout, FileRuleError, failed_rows_download
-from ..engine import ChunkPipeline, ChunkResolver, PairFilter
+from ..engine import ChunkResolver, PairFilter
 from ..mapping import mapping_validate
 from ..models import FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
+from ..overlap import ChunkPipeline
 from ..pipeline import checked_rows
 from ..rows import RowFailed, RowValidator
 from .liveness import worker_id
@@ -83,7 +85,7 @@ def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
                 worker,
                 ImportStatus.FAILED,
                 f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied.",
-                {},
+                ImportCounts(),
                 0,
             )
         return ProfileImport.objects.filter(pk=import_id).first()
@@ -118,7 +120,24 @@ def _trait_index_flush() -> None:
         logger.exception("could not flush the trait index's pending list")
 
 
-def _finish(import_id, attempt, worker, status, reason, counts: dict, notes: int) -> int:
+@dataclass(slots=True)
+class ImportCounts:
+    """An import's figures as the worker counts them (rows of the file; profiles by id, so they do
+    not depend on where chunks end)."""
+
+    processed: int = 0  # rows read
+    failed_rows: int = 0
+    ingested: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+
+    def nothing_applied(self) -> None:
+        """A Failed import applies nothing: only what was read and what failed stays."""
+        self.ingested = self.created = self.updated = self.merged = 0
+
+
+def _finish(import_id, attempt, worker, status, reason, counts: ImportCounts, notes: int) -> int:
     """Write the outcome if this attempt still owns the import; how many rows were updated (0 or 1)."""
     return ProfileImport.objects.filter(
         pk=import_id, attempt=attempt, worker=worker, status=ImportStatus.RUNNING
@@ -126,12 +145,12 @@ def _finish(import_id, attempt, worker, status, reason, counts: dict, notes: int
         status=status,
         failure_reason=reason,
         finished_at=timezone.now(),
-        rows_processed=counts.get("processed", 0),
-        rows_failed=counts.get("failed_rows", 0),
-        rows_ingested=counts.get("ingested", 0),
-        profiles_created=counts.get("created", 0),
-        profiles_updated=counts.get("updated", 0),
-        profiles_merged=counts.get("merged", 0),
+        rows_processed=counts.processed,
+        rows_failed=counts.failed_rows,
+        rows_ingested=counts.ingested,
+        profiles_created=counts.created,
+        profiles_updated=counts.updated,
+        profiles_merged=counts.merged,
         identifiers_dropped=notes,
         worker="",
     )
@@ -141,7 +160,7 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
     import_id = profile_import.pk
     ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
     storage.progress_write(profile_import.file_path, rows_processed=0, rows_failed=0)
-    counts = {"processed": 0, "failed_rows": 0, "ingested": 0, "created": 0, "updated": 0, "merged": 0}
+    counts = ImportCounts()
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spill:
         writer = csv.writer(spill)
         try:
@@ -156,7 +175,7 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
             return None
         except _TooManyFailures:
             reason = (
-                f"{counts['failed_rows']:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
+                f"{counts.failed_rows:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
                 "from the file was applied. Fix the failed rows and upload the file again."
             )
         except FileRuleError as exc:
@@ -168,7 +187,7 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
             reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
         # Failed: the transaction was rolled back. Its notes (identifiers "not added" to rows that
         # "went in") would be false: keep only the failed rows.
-        counts.update(ingested=0, created=0, updated=0, merged=0)
+        counts.nothing_applied()
         _save_row_errors(profile_import, spill, keep_notes=False)
         _finish(import_id, attempt, worker, ImportStatus.FAILED, reason, counts, 0)
     return True
@@ -193,7 +212,7 @@ def _collector_paused():
             gc.enable()
 
 
-def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
+def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts) -> None:
     store = profile_import.store
     config = store_config(store=store)
     mapping_validate(
@@ -225,7 +244,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
     path = profile_import.file_path
 
     def written(chunk, outcome):
-        counts["ingested"] += len(chunk)
+        counts.ingested += len(chunk)
         connection.queries_log.clear()  # with DEBUG on, the logged bulk SQL would grow without bound
         created.update(outcome.created_ids)
         merged.update(outcome.merged_ids)
@@ -254,7 +273,7 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
         chunk: list = []
 
         def report_progress():
-            storage.progress_write(path, rows_processed=counts["processed"], rows_failed=counts["failed_rows"])
+            storage.progress_write(path, rows_processed=counts.processed, rows_failed=counts.failed_rows)
 
         try:
             layout = CsvLayout(
@@ -265,9 +284,9 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
             )
             rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
             for line, result in rows:
-                counts["processed"] += 1
+                counts.processed += 1
                 if isinstance(result, RowFailed):
-                    counts["failed_rows"] += 1
+                    counts.failed_rows += 1
                     for failure in result.failures:  # the first carries the row's cells, for the download
                         writer.writerow(
                             [
@@ -280,24 +299,24 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: dict) -> None:
                                 *(failure.cells or ()),
                             ]
                         )
-                elif counts["failed_rows"] < FAILED_ROWS_LIMIT:
+                elif counts.failed_rows < FAILED_ROWS_LIMIT:
                     chunk.append((line, *result))
                     if len(chunk) >= CHUNK_ROWS:
                         pipeline.add(chunk)
                         chunk = []
-                if counts["processed"] % PROGRESS_EVERY == 0:
+                if counts.processed % PROGRESS_EVERY == 0:
                     report_progress()
             report_progress()  # every row checked: the page says "finishing" while the last chunks are written
-            if counts["failed_rows"] >= FAILED_ROWS_LIMIT:
+            if counts.failed_rows >= FAILED_ROWS_LIMIT:
                 raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
             if chunk:
                 pipeline.add(chunk)
             pipeline.finish()
         finally:
             pipeline.close()  # no write may still run when the transaction ends
-    counts["created"] = len(created - merged)
-    counts["merged"] = len(merged - created)
-    counts["updated"] = len(updated - merged - created)
+    counts.created = len(created - merged)
+    counts.merged = len(merged - created)
+    counts.updated = len(updated - merged - created)
 
 
 SAVE_BATCH_ROWS = 5000
