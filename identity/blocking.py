@@ -38,13 +38,12 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 
 from memory_console.text import (
-    ZERO_WIDTH,
-    describe_char,
     strip_invisible,
     text_nfc,
-    text_problem,
     text_visible,
 )
+
+from .normalization import hidden_problem
 
 MAX_PATTERNS = 100
 MAX_PATTERN_LENGTH = 255
@@ -170,19 +169,6 @@ class BlockList:
         return None if matched is None else self._wild[matched.lastindex - 1]
 
 
-def _hidden(text: str) -> str | None:
-    """Why `text` holds a character a blocked value may not hold, named by code point, or None:
-    control characters and lone surrogates, and (as inside an identifier) invisible format
-    characters and line/paragraph separators."""
-    problem = text_problem(text)
-    if problem or text.isascii():
-        return problem
-    found = [c for c in text if c in ZERO_WIDTH or unicodedata.category(c) in ("Cf", "Zl", "Zp")]
-    if not found:
-        return None
-    return "contains " + ", ".join(describe_char(c) for c in dict.fromkeys(found))
-
-
 def _shown(text: str) -> str:
     return text_visible(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "")
 
@@ -231,7 +217,7 @@ def blocked_values_clean(values) -> list[str]:
         if not text:
             raise _refuse(f"{where} is empty.")
         shown = f"{where} “{_shown(text)}”"
-        problem = _hidden(text)
+        problem = hidden_problem(text)  # the characters no identifier may hold inside
         if problem:
             raise _refuse(f"{shown} {problem}.")
         text = text_nfc(text)

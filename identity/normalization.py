@@ -80,7 +80,7 @@ class IdentifierError(ValueError):
         super().__init__(f"{kind}: “{_shown(value)}” {reason}")
 
 
-def _hidden_problem(text: str) -> str | None:
+def hidden_problem(text: str) -> str | None:
     """Why `text` holds a character no identifier may hold inside, named by code point, or None.
 
     Control characters and lone surrogates (`text_problem`), and invisible format characters and
@@ -103,7 +103,7 @@ def _prepare(kind: str, value: str) -> str:
         raise IdentifierError(kind, value, "is empty")
     if len(text) > _MAX_BEFORE_NFC:
         raise IdentifierError(kind, value, f"is longer than {MAX_LENGTH} characters")
-    problem = _hidden_problem(text)
+    problem = hidden_problem(text)
     if problem:
         raise IdentifierError(kind, value, problem)
     return text

@@ -125,12 +125,10 @@ def identity_rule_create(
         limit_policy=limit_policy,
     )
     rule.mapped_traits.set(traits if source == RuleSource.TRAITS else [])
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
+    _rules_changed(
+        store=store,
         actor=actor,
         action="identity_rule.create",
-        store_id=store.pk,
         summary=f"Added identity rule {name} ({kind}, {_settings_summary(rule)})",
     )
     return rule
@@ -158,12 +156,10 @@ def identity_rule_update(
     rule.save(update_fields=["name", "limit", "limit_policy", "blocked_values"])
     if rule.source == RuleSource.TRAITS:
         rule.mapped_traits.set(traits)
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
+    _rules_changed(
+        store=store,
         actor=actor,
         action="identity_rule.update",
-        store_id=store.pk,
         summary=f"Edited identity rule {name} ({_settings_summary(rule)})",
     )
     return rule
@@ -182,12 +178,10 @@ def identity_rules_reorder(*, store: Store, actor, rule_ids: list[int]) -> list[
     for position, pk in enumerate(ids, start=1):
         rules[pk].priority = position
     IdentityRule.objects.bulk_update(rules.values(), ["priority"])
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
+    _rules_changed(
+        store=store,
         actor=actor,
         action="identity_rule.reorder",
-        store_id=store.pk,
         summary="Changed identity rule priority: " + ", ".join(rules[pk].name for pk in ids),
     )
     return [rules[pk] for pk in ids]
@@ -202,11 +196,11 @@ def identity_rule_delete(*, rule: IdentityRule, actor) -> None:
     for position, other in enumerate(remaining, start=1):
         other.priority = position
     IdentityRule.objects.bulk_update(remaining, ["priority"])
+    _rules_changed(store=store, actor=actor, action="identity_rule.delete", summary=f"Deleted identity rule {name}")
+
+
+def _rules_changed(*, store: Store, actor, action: str, summary: str) -> None:
+    """After any rule change: identify calls and imports read the rules afresh (the cache is keyed
+    by the store's configuration version), and the audit trail says who changed what."""
     store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
-        actor=actor,
-        action="identity_rule.delete",
-        store_id=store.pk,
-        summary=f"Deleted identity rule {name}",
-    )
+    audit_record(account=store.account, actor=actor, action=action, store_id=store.pk, summary=summary)
