@@ -32,7 +32,7 @@ class Rule:
 @dataclass(frozen=True)
 class Event:
     identifiers: tuple[Pair, ...]
-    traits: dict = field(default_factory=dict, hash=False, compare=False)
+    traits: dict = field(default_factory=dict)  # {group: {trait: value or None}}
 
 
 @dataclass
@@ -102,19 +102,20 @@ class Resolution:
         self.resolved: list[int] = []
 
     def identify(self, index: int, event: Event) -> None:
+        """One event: the steps of the documented rule, in order."""
         pairs = self.prepare(event.identifiers)
         matched = self.look_up(pairs)
-        if not matched:
-            profile = self.create(index)
-            self.attach(index, profile, pairs)
-        else:
+        unmatched = [pair for pair in pairs if pair not in self.holder]
+        if matched:
             profile = self.primary(matched)
             for other in self.others(matched, profile):
                 if self.merge_exceeds_a_limit(profile, other):
                     self.notes.append(Note(index, MERGE_BLOCKED, profile=other.number, matching=matched[other.number]))
                 else:
                     self.merge(index, other, profile, matched[other.number])
-            self.attach(index, profile, [pair for pair in pairs if pair not in self.holder])
+        else:
+            profile = self.create(index)
+        self.attach(index, profile, unmatched)
         self.apply_traits(profile, event.traits)
         self.resolved.append(profile.number)
 
@@ -128,6 +129,7 @@ class Resolution:
         return sorted(pairs, key=lambda pair: self.rank[pair[0]])
 
     # 2. Look up: the live profiles holding the event's identifiers, each with the pairs it matched.
+    #    None matched: a new profile (and every identifier is unmatched).
     def look_up(self, pairs: list[Pair]) -> dict[int, tuple[Pair, ...]]:
         matched: dict[int, list[Pair]] = {}
         for pair in pairs:
