@@ -20,7 +20,8 @@ outcome keeps only the model's merges whose merged profile was created before th
 
 Hypothesis draws the rules and the streams; CI runs a fixed set of examples (derandomized), in
 both passes of scripts/run_tests.py (no database marker). MC_EQUIV_EXAMPLES=300 runs more;
-MC_EQUIV_RANDOM=1 draws new ones on every run; --hypothesis-show-statistics says how many merged,
+MC_EQUIV_RANDOM=1 draws new ones on every run; MC_EQUIV_MAX_EVENTS=30 draws longer streams
+(over half of them merge something, against two in five); --hypothesis-show-statistics says how many merged,
 blocked a merge or dropped an identifier. A failure names the path and each part of the outcome
 that differs, and Hypothesis prints the scenario (`Falsifying example: ... scenario=Scenario(...)`):
 `paths_agree_with_model(account, Scenario(...))` in a test of its own replays it.
@@ -59,6 +60,7 @@ from tests.resolution_model import LIMIT, MERGE_BLOCKED, Event, Outcome, Resolut
 SOURCE = "equivalence"
 EXAMPLES = int(os.environ.get("MC_EQUIV_EXAMPLES", "60"))
 RANDOM = os.environ.get("MC_EQUIV_RANDOM") == "1"
+MAX_EVENTS = int(os.environ.get("MC_EQUIV_MAX_EVENTS", "12"))
 
 # Small pools of values, already normalised (every path stores them as given), so that events
 # often share identifiers: matches, merges and limits happen in most streams.
@@ -103,7 +105,7 @@ def rule_sets(draw) -> tuple[Rule, ...]:
 
 @st.composite
 def scenarios(draw) -> Scenario:
-    """Rules, 1-12 events, up to two cuts, a chunk size.
+    """Rules, 1-12 events (MAX_EVENTS), up to two cuts, a chunk size.
 
     Sizes are drawn as integers, not as list lengths: Hypothesis keeps lists short, and a stream
     of two one-identifier events rarely merges anything. Limits and event sizes are drawn from
@@ -121,7 +123,7 @@ def scenarios(draw) -> Scenario:
     """
     rules = draw(rule_sets())
     identifier = st.sampled_from([(rule.kind, value) for rule in rules for value in POOLS[rule.kind]])
-    length = draw(st.integers(1, 12))
+    length = draw(st.integers(1, MAX_EVENTS))
     cuts = sorted(draw(st.lists(st.integers(1, length - 1), max_size=2, unique=True))) if length > 1 else []
     so_far = Resolution(list(rules))
     events = []
