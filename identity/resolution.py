@@ -215,7 +215,8 @@ def identifying_items(value) -> list[str]:
 class Facts:
     """What the store holds about one profile: `order` sorts the oldest first (creation time, then
     a tie-breaker); `counts` its identifiers per kind; `values` for FIFO kinds only, its values of
-    the kind oldest first (as `(age, value)` pairs, `age` comparable across profiles)."""
+    the kind oldest first (as `(age, value)` pairs, `age` from `stored_age`, comparable across
+    profiles)."""
 
     order: tuple
     counts: dict[str, int]
@@ -248,8 +249,8 @@ def plan(rules: RuleSet, pairs: list[Pair], holders, profiles, *, subject: int |
     live profile holding it (a mapping; pairs nobody holds are absent). `profiles`: key -> `Facts`
     (or an object with the same attributes) for every key in `holders`. `subject`: the event is an
     edit of this one profile (the console's trait edit): nothing merges, an identifier another
-    profile holds is HELD_ELSEWHERE. `age`: the age of identifiers attached now (FIFO kinds only;
-    after every stored one).
+    profile holds is HELD_ELSEWHERE. `age`: the age of identifiers attached now (`new_age`; FIFO
+    kinds only).
     """
     notes: list[Note] = []
     while True:
@@ -359,6 +360,17 @@ def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
         if kind in fifo:
             values.setdefault(kind, []).append((age, pair[1]))
     return Plan(primary, merges, attach, detach, counts, values, list(pairs), notes)
+
+
+def stored_age(created_at, pk: int) -> tuple:
+    """The age of a stored identifier (FIFO order): its creation time, then its id."""
+    return (created_at, 0, pk)
+
+
+def new_age(at, sequence: int = 0) -> tuple:
+    """The age of identifiers attached now, after every stored one of the same time (an import's
+    identifiers written by an earlier chunk share its time), in `sequence` order."""
+    return (at, 1, sequence)
 
 
 def _age(entry):

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count
 
 from identity.models import Identifier
+from identity.resolution import stored_age
 from identity.selectors import identifier_ages, identifier_holders
 from profiles.models import Profile
 
@@ -95,7 +96,7 @@ class ChunkStatements:
         if not self.ruleset.fifo or not profiles:
             return
         for pid, kind, value, (created_at, pk) in identifier_ages(profile_ids=list(profiles), kinds=self.ruleset.fifo):
-            age = (epoch_us(created_at) if self.postgres else created_at, pk)
+            age = stored_age(epoch_us(created_at) if self.postgres else created_at, pk)
             profiles[pid].values.setdefault(kind, []).append((age, value))
 
     def _load_postgres(self, ordered: list[int]) -> dict[int, ChunkProfile]:

@@ -15,7 +15,7 @@ import orjson
 from django.db import connection
 
 from identity.models import Identifier, MergeRecord
-from identity.resolution import RuleSet
+from identity.resolution import RuleSet, new_age
 from identity.resolution import plan as resolution_plan
 from identity.services import merge_rows_move
 from profiles.services import trait_values_apply, trait_values_fill
@@ -187,7 +187,7 @@ class ChunkResolver(ChunkStatements):
             key = owner.get(pair)
             if key is not None:
                 holders[pair] = self._find(key).key
-        plan = resolution_plan(self.ruleset, pairs, holders, profiles, age=(self.created_now, line))
+        plan = resolution_plan(self.ruleset, pairs, holders, profiles, age=new_age(self.created_now, line))
         if plan.primary is None:
             primary = ChunkProfile(self.next_key, {}, {}, self.created_now, {}, new=True)
             profiles[primary.key] = primary

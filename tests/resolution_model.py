@@ -1,6 +1,7 @@
 """Identity resolution as plain Python: the specification the writer paths are tested against.
 
-This is docs/ARCHITECTURE.md's "Identity resolution", steps 1-5, with no database: given a store's
+This is docs/ARCHITECTURE.md's "Identity resolution" (prepare, primary, merges, attach, limits keep
+the best identifier, traits) with no database: given a store's
 rules (priority order, a limit per kind) and a stream of events (identifiers and trait values),
 `resolve` says which profiles exist at the end, which merges happened and what was noted. Every
 writer path (`profile_identify` event by event, `profiles_identify_batch`, a CSV import) must end
@@ -15,12 +16,14 @@ Traits are `{group: {trait: value}}`; a value of None removes the trait, as `\\N
 null in the API does.
 """
 
+import copy
 from dataclasses import dataclass, field
 
 Pair = tuple[str, str]  # (kind, value)
 
 LIMIT = "limit"  # an identifier dropped: the profile already holds its kind's limit
 MERGE_BLOCKED = "merge_blocked"  # a matched profile left alone: merging would exceed a limit
+LOWER_PRIORITY_DROPPED = "lower_priority_dropped"  # not used, so a better identifier is not lost to a limit
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Note:
 
     LIMIT: `identifier` was not attached (its profile held the limit of its kind).
     MERGE_BLOCKED: `profile` (matched by `matching`) was not merged into the primary.
+    LOWER_PRIORITY_DROPPED: `identifier` was left out of the event and the event resolved again (step 6).
     """
 
     event: int
@@ -104,20 +108,41 @@ class Resolution:
     def identify(self, index: int, event: Event) -> None:
         """One event: the steps of the documented rule, in order."""
         pairs = self.prepare(event.identifiers)
+        while True:
+            before = copy.deepcopy((self.profiles, self.holder, self.merges, self.notes))
+            instead = self.resolve_event(index, pairs, event.traits)
+            if instead is None:
+                return
+            # 6. Limits keep the customer's best identifier: undo the event, leave out the
+            #    lower-priority identifier that led to the full profile, and resolve again.
+            self.profiles, self.holder, self.merges, self.notes = before
+            self.notes.append(Note(index, LOWER_PRIORITY_DROPPED, identifier=instead))
+            pairs = [pair for pair in pairs if pair != instead]
+
+    def resolve_event(self, index: int, pairs: list[Pair], traits: dict) -> Pair | None:
+        """Steps 2-5 for the event's identifiers; or, when step 6 applies, the identifier to leave out."""
         matched = self.look_up(pairs)
         unmatched = [pair for pair in pairs if pair not in self.holder]
+        led: list[Pair] = []  # the identifiers that led to the primary or a profile merged into it
         if matched:
             profile = self.primary(matched)
+            led += matched[profile.number]
             for other in self.others(matched, profile):
                 if self.merge_exceeds_a_limit(profile, other):
                     self.notes.append(Note(index, MERGE_BLOCKED, profile=other.number, matching=matched[other.number]))
                 else:
                     self.merge(index, other, profile, matched[other.number])
+                    led += matched[other.number]
         else:
             profile = self.create(index)
-        self.attach(index, profile, unmatched)
-        self.apply_traits(profile, event.traits)
+        dropped = self.attach(index, profile, unmatched)
+        if dropped is not None:
+            lower = [pair for pair in pairs if pair in led and self.rank[pair[0]] > self.rank[dropped[0]]]
+            if lower:
+                return lower[-1]  # the lowest priority (the last of them in the event, within a kind)
+        self.apply_traits(profile, traits)
         self.resolved.append(profile.number)
+        return None
 
     # 1. Prepare: kinds without a rule are ignored, duplicates dropped; sorted by rule priority,
     #    input order kept within a kind.
@@ -181,13 +206,17 @@ class Resolution:
         self.merges.append(Merge(index, other.number, into.number, matching))
 
     #    Unmatched identifiers are attached while under their kind's limit, else dropped and noted.
-    def attach(self, index: int, profile: Profile, pairs: list[Pair]) -> None:
+    def attach(self, index: int, profile: Profile, pairs: list[Pair]) -> Pair | None:
+        """Returns the first identifier dropped for its limit (step 6 looks at it), or None."""
+        first_dropped = None
         for pair in pairs:
             if profile.count(pair[0]) >= self.limit[pair[0]]:
                 self.notes.append(Note(index, LIMIT, identifier=pair))
+                first_dropped = first_dropped or pair
                 continue
             profile.identifiers.append(pair)
             self.holder[pair] = profile.number
+        return first_dropped
 
     # 5. Traits: new values win; None removes a trait.
     def apply_traits(self, profile: Profile, traits: dict) -> None:

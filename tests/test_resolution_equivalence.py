@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from identity.models import Identifier, IdentityRule, MergeRecord
+from identity.resolution import Code
 from identity.services import (
     IdentifyResult,
     identity_rule_create,
@@ -49,13 +50,22 @@ from identity.services import (
     profile_identify,
     profiles_identify_batch,
 )
-from imports import services as import_services
 from imports.models import ImportRowError, ImportStatus
+from imports.services import run as import_run_module
 from profiles.models import Profile
 from stores.models import Store
-from stores.services import store_create
 from tests import imports_helpers
-from tests.resolution_model import LIMIT, MERGE_BLOCKED, Event, Outcome, Resolution, Rule, resolve
+from tests.resolution_model import (
+    LIMIT,
+    LOWER_PRIORITY_DROPPED,
+    MERGE_BLOCKED,
+    Event,
+    Outcome,
+    Resolution,
+    Rule,
+    resolve,
+)
+from workspace.services import store_create
 
 SOURCE = "equivalence"
 EXAMPLES = int(os.environ.get("MC_EQUIV_EXAMPLES", "60"))
@@ -198,7 +208,7 @@ def model_canonical(outcome: Outcome, events, *, written=lambda merge: True, res
 def model_notes(outcome: Outcome) -> list[tuple[int, str, str, str]]:
     notes = []
     for note in outcome.notes:
-        pairs = [note.identifier] if note.category == LIMIT else note.matching
+        pairs = note.matching if note.category == MERGE_BLOCKED else [note.identifier]
         notes += [(note.event, note.category, kind, value) for kind, value in pairs]
     return notes
 
@@ -246,33 +256,38 @@ def split_identifier(text: str) -> tuple[str, str]:
 
 
 def notes_of_identify_result(index: int, result: IdentifyResult) -> list[tuple[int, str, str, str]]:
-    """`IdentifyResult.dropped` (Notes) and `.blocked_merges` (dicts with "identifiers": ["kind:value"])."""
+    """`IdentifyResult.notes` by code: a blocked merge gives one tuple per matching identifier."""
     assert not result.ignored, result.ignored  # every kind drawn has a rule
     notes = []
-    for note in result.dropped:
-        assert note.reason.startswith("the profile already holds the limit of"), note.reason
-        notes.append((index, LIMIT, note.kind, note.value))
-    for blocked in result.blocked_merges:
-        assert blocked["reason"].startswith("merging would exceed the limit of"), blocked
-        notes += [(index, MERGE_BLOCKED, *split_identifier(text)) for text in blocked["identifiers"]]
+    for note in result.notes:
+        category = CATEGORY[note.code]
+        if note.code is Code.MERGE_BLOCKED:
+            notes += [(index, category, kind, value) for kind, value in note.matching]
+        else:
+            notes.append((index, category, note.kind, note.value))
     return notes
 
 
 def notes_of_import(profile_import, first_event: int) -> list[tuple[int, str, str, str]]:
-    """The import's row notes (`ImportRowError` with row_failed False; the engine's
-    `ChunkOutcome.notes`): the row's line (the header is line 1) gives the event; a dropped
-    identifier names its kind as the column and its value; a blocked merge lists the matching
-    identifiers as "kind:value; kind:value"."""
+    """The import's row notes (`ImportRowError` with row_failed False) by code: the row's line (the
+    header is line 1) gives the event; a note names the identifier's kind as the column and its
+    value; a blocked merge lists the matching identifiers as "kind:value; kind:value"."""
     notes = []
     for row in ImportRowError.objects.filter(profile_import=profile_import, row_failed=False):
         index = first_event + row.line - 2
-        if row.reason.startswith("identifier not added: the profile already holds the limit of"):
-            notes.append((index, LIMIT, row.column, row.value))
-        elif row.reason.startswith("not merged with"):
-            notes += [(index, MERGE_BLOCKED, *split_identifier(text)) for text in row.value.split("; ")]
+        category = CATEGORY[Code(row.code)]
+        if row.code == Code.MERGE_BLOCKED:
+            notes += [(index, category, *split_identifier(text)) for text in row.value.split("; ")]
         else:
-            raise AssertionError(f"an import note of no known category: {row.reason}")
+            notes.append((index, category, row.column, row.value))
     return notes
+
+
+CATEGORY = {
+    Code.LIMIT_REACHED: LIMIT,
+    Code.MERGE_BLOCKED: MERGE_BLOCKED,
+    Code.LOWER_PRIORITY_DROPPED: LOWER_PRIORITY_DROPPED,
+}  # the planner's codes, the model's words
 
 
 # --- the paths ---------------------------------------------------------------------------------
@@ -353,7 +368,7 @@ def import_file(rules, events) -> tuple[str, list[str]]:
 def import_in_files(store, rules, events, cuts=(), chunk_rows=10_000) -> Canonical:
     """(c) One CSV import per part of the stream, run inline (`import_run`, as the worker does)."""
     notes = []
-    with mock.patch.object(import_services, "CHUNK_ROWS", chunk_rows):
+    with mock.patch.object(import_run_module, "CHUNK_ROWS", chunk_rows):
         for start, end in spans(len(events), cuts):
             text, specs = import_file(rules, events[start:end])
             finished = imports_helpers.run(store, text, specs, name=f"events-{start}.csv")
@@ -431,7 +446,7 @@ def test_every_writer_path_ends_where_the_model_ends(account, scenario):
     # What the examples exercised: pytest --hypothesis-show-statistics lists these.
     hypothesis.event(f"merges: {min(len(outcome.merges), 3)}{'+' if len(outcome.merges) >= 3 else ''}")
     hypothesis.event(f"chained merges: {has_chained_merges(outcome)}")
-    for category in (LIMIT, MERGE_BLOCKED):
+    for category in (LIMIT, MERGE_BLOCKED, LOWER_PRIORITY_DROPPED):
         hypothesis.event(f"{category} notes: {any(note.category == category for note in outcome.notes)}")
     hypothesis.event(f"files: {len(scenario.cuts) + 1}, chunk rows: {scenario.chunk_rows}")
 

@@ -13,7 +13,7 @@ from stores.models import Store
 
 from ..config import store_config
 from ..models import Identifier
-from ..resolution import RuleSet
+from ..resolution import RuleSet, new_age
 from ..resolution import plan as resolution_plan
 from ..selectors import identifier_holders
 from .identify import (
@@ -127,7 +127,7 @@ def _plan_matched(store, ruleset, prepared, holders, matched, sequential, now) -
             if profile is None or profile.merged_into_id or any(current.get(p) != holders.get(p) for p in ready.pairs):
                 break
             own = {pair: pid for pair in ready.pairs if pair in holders}
-            plan = resolution_plan(ruleset, ready.pairs, own, facts, age=(now, position))
+            plan = resolution_plan(ruleset, ready.pairs, own, facts, age=new_age(now, position))
             if plan.primary != pid or plan.merges or plan.detach:
                 break
             facts[pid].counts, facts[pid].values = plan.counts, plan.values
@@ -143,7 +143,7 @@ def _batch_new(store, ruleset, entries, results, source, now) -> None:
         return
     profiles = []
     for position, ready in entries:
-        plan = resolution_plan(ruleset, ready.pairs, {}, {}, age=(now, position))
+        plan = resolution_plan(ruleset, ready.pairs, {}, {}, age=new_age(now, position))
         profile = Profile(store=store, traits={}, trait_sources={}, created_at=now, updated_at=now)
         changed = trait_values_apply(
             traits=profile.traits, sources=profile.trait_sources, typed=ready.typed_traits, source=source, at=now

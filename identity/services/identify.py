@@ -25,7 +25,7 @@ from traits.selectors import name_key, trait_schema
 from ..config import store_config
 from ..models import Identifier, MergeRecord
 from ..normalization import IdentifierError
-from ..resolution import Code, Facts, Note, Plan, RuleSet
+from ..resolution import Code, Facts, Note, Plan, RuleSet, new_age, stored_age
 from ..resolution import plan as resolution_plan
 from ..selectors import identifier_ages, identifier_counts
 
@@ -164,7 +164,7 @@ def _resolve(store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: 
         if _holders(store, pairs) != holders or any(p.merged_into_id for p in locked.values()):
             raise _Retry  # another resolution moved these identifiers meanwhile
     now = timezone.now()
-    plan = resolution_plan(ruleset, pairs, holders, profile_facts(ruleset, locked), age=(now, 0))
+    plan = resolution_plan(ruleset, pairs, holders, profile_facts(ruleset, locked), age=new_age(now))
     if plan.primary is None:
         profile, created = Profile(store=store, traits={}, trait_sources={}), True
     else:
@@ -195,8 +195,8 @@ def profile_facts(ruleset: RuleSet, profiles: dict[int, Profile]) -> dict[int, F
     for pid, kind, n in identifier_counts(profile_ids=list(facts)):
         facts[pid].counts[kind] = n
     if ruleset.fifo:
-        for pid, kind, value, age in identifier_ages(profile_ids=list(facts), kinds=ruleset.fifo):
-            facts[pid].values.setdefault(kind, []).append((age, value))
+        for pid, kind, value, (created_at, pk) in identifier_ages(profile_ids=list(facts), kinds=ruleset.fifo):
+            facts[pid].values.setdefault(kind, []).append((stored_age(created_at, pk), value))
     return facts
 
 
@@ -276,7 +276,7 @@ def profile_traits_identify(*, profile: Profile, values: dict, source: str) -> t
         holders,
         profile_facts(ruleset, {profile.pk: profile}),
         subject=profile.pk,
-        age=(timezone.now(), 0),
+        age=new_age(timezone.now()),
     )
     result = IdentifyResult(profile=profile, created=False, notes=[*notes, *plan.notes])
     result.added = plan_identifiers_write(store=store, profile=profile, plan=plan, at=None)
