@@ -69,6 +69,8 @@ def _key(text: str) -> str:
 def _digits(raw: str) -> str | None:
     """The ASCII digits of `raw` when it holds digits and no letters (a phone number written with
     punctuation), else None."""
+    if raw[:1] == "+" and raw[1:].isdigit() and raw.isascii():  # E.164 as sent: its digits
+        return raw[1:]
     if raw.isascii():  # the common case, without regular expressions
         if raw.upper() != raw.lower():  # a letter
             return None
@@ -149,7 +151,7 @@ class BlockList:
             return None
         key = _key(raw)
         found = self._match(key)
-        if found is None and normalised:
+        if found is None and normalised and normalised != raw:  # most data comes normalised already
             normal_key = _key(normalised)
             if normal_key != key:
                 found = self._match(normal_key)

@@ -43,7 +43,7 @@ from memory_console.text import strip_invisible
 
 from .blocking import BlockList
 from .models import LimitPolicy, RuleSource
-from .normalization import normalize_identifier
+from .normalization import IdentifierError, normalize_identifier
 
 Pair = tuple[str, str]  # (kind, normalised value)
 
@@ -167,12 +167,17 @@ class RuleSet:
         rule = self.by_kind.get(kind)
         if rule is None:
             return Note(Code.NO_RULE, kind, str(raw))
-        if rule.blocked is None:
+        blocked = rule.blocked
+        if blocked is None:
             return (kind, normalize_identifier(kind, raw, region=self.region))
-        pattern = rule.blocked.blocks(raw, None)
-        if pattern is None:
+        try:
             value = normalize_identifier(kind, raw, region=self.region)
-            pattern = rule.blocked.blocks(raw, value)
+        except IdentifierError:
+            pattern = blocked.blocks(raw, None)  # a placeholder need not be a valid value
+            if pattern is None:
+                raise
+        else:
+            pattern = blocked.blocks(raw, value)
             if pattern is None:
                 return (kind, value)
         return Note(Code.BLOCKED_VALUE, kind, strip_invisible(str(raw)), pattern=pattern)
@@ -252,6 +257,8 @@ def plan(rules: RuleSet, pairs: list[Pair], holders, profiles, *, subject: int |
     profile holds is HELD_ELSEWHERE. `age`: the age of identifiers attached now (`new_age`; FIFO
     kinds only).
     """
+    if not holders and subject is None and not rules.fifo:
+        return _plan_new(rules, pairs)  # the common case of an import into a new store, kept cheap
     notes: list[Note] = []
     while True:
         result = _plan_once(rules, pairs, holders, profiles, subject, age)
@@ -283,6 +290,24 @@ def _lower_priority(rules: RuleSet, result: Plan, holders) -> Note | None:
     return None
 
 
+def _plan_new(rules: RuleSet, pairs) -> Plan:
+    """`_plan_once` when nobody holds any of the pairs and no rule is FIFO: create a profile and
+    attach under the limits (nothing to merge, no full profile to step around)."""
+    limit = rules.limit
+    counts: dict[str, int] = {}
+    attach: list[Pair] = []
+    notes: list[Note] = []
+    for pair in pairs:
+        kind = pair[0]
+        n = counts.get(kind, 0)
+        if n >= limit[kind]:
+            notes.append(Note(Code.LIMIT_REACHED, kind, pair[1], limit=limit[kind]))
+        else:
+            counts[kind] = n + 1
+            attach.append(pair)
+    return Plan(None, [], attach, [], counts, {}, pairs, notes)
+
+
 def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
     limit, fifo = rules.limit, rules.fifo
     notes: list[Note] = []
@@ -301,6 +326,9 @@ def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
                 notes += [Note(Code.HELD_ELSEWHERE, kind, value, profile=key) for kind, value in held]
     elif not matched:
         primary, facts = None, None
+    elif len(matched) == 1:  # the common match: one profile, nothing to choose or merge
+        primary = next(iter(matched))
+        facts = profiles[primary]
     else:
         rank = rules.rank
         best = min(rank[kind] for held in matched.values() for kind, _ in held)
