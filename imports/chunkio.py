@@ -12,6 +12,7 @@ from identity.models import Identifier
 from identity.resolution import stored_age
 from identity.selectors import identifier_ages, identifier_holders
 from profiles.models import Profile
+from profiles.services import profiles_traits_save
 
 from .sqltext import copy_in, copy_text, epoch_us, traits_from_json
 
@@ -219,4 +220,4 @@ class ChunkStatements:
             Profile(pk=p.key, store=self.store, traits=p.traits, trait_sources=p.sources, updated_at=self.now)
             for p in dirty
         ]
-        Profile.objects.bulk_update(objects, ["traits", "trait_sources", "updated_at"], batch_size=500)
+        profiles_traits_save(profiles=objects, at=self.now)

@@ -206,3 +206,25 @@ def profile_owned_models():
     """The models whose rows belong to one profile and follow it into a merge. Later capabilities
     (observations, summaries, conversation participants) add theirs here."""
     return [Event]
+
+
+def profiles_traits_save(*, profiles: list[Profile], at) -> None:
+    """Save the trait values, their sources and `updated_at = at` of many profiles in one
+    statement sent once per profile (psycopg pipelines them), each value adapted by its own field
+    (exact numbers). Django's `bulk_update` builds a CASE expression per row and field, which cost
+    five times the database's own work for batches of 500."""
+    if not profiles:
+        return
+    fields = {name: Profile._meta.get_field(name) for name in ("traits", "trait_sources", "updated_at")}
+    table = Profile._meta.db_table
+    params = [
+        [
+            fields["traits"].get_db_prep_save(profile.traits, connection),
+            fields["trait_sources"].get_db_prep_save(profile.trait_sources, connection),
+            fields["updated_at"].get_db_prep_save(at, connection),
+            profile.pk,
+        ]
+        for profile in profiles
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET traits = %s, trait_sources = %s, updated_at = %s WHERE id = %s", params)

@@ -6,9 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from profiles.models import Event, Profile
-from profiles.services import (
-    trait_values_apply,
-)
+from profiles.services import profiles_traits_save, trait_values_apply
 from stores.models import Store
 
 from ..config import store_config
@@ -189,6 +187,6 @@ def _batch_matched(store, entries, results, source, now) -> None:
             changed_profiles[profile.pk] = profile
         events += [Event(store=store, profile=profile, source=source, **event) for event in ready.events]
         results[position] = result
-    Profile.objects.bulk_update(list(changed_profiles.values()), ["traits", "trait_sources", "updated_at"])
+    profiles_traits_save(profiles=list(changed_profiles.values()), at=now)
     Identifier.objects.bulk_create(identifiers)
     Event.objects.bulk_create(events)
