@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from stores.models import Store
 
@@ -62,7 +63,9 @@ class Identifier(models.Model):
     )
     kind = models.CharField(max_length=64)
     value = models.CharField(max_length=255)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: bulk writers give the time they stand for (an import's or a
+    # batch's), which a limit policy of FIFO orders identifiers by.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["kind", "id"]

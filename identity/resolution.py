@@ -27,8 +27,8 @@ The rule (docs/ARCHITECTURE.md, "Identity resolution"):
   not name itself to make room
   (LIMIT_REPLACED);
 - limits keep the customer's best identifier (Segment Unify's rule): when an identifier would be
-  dropped for a limit under LIFO and the event matched that profile through identifiers of lower
-  priority than the dropped one, the lowest-priority of those is dropped instead (LOWER_PRIORITY_DROPPED)
+  dropped for a limit under LIFO and the event reached that profile only through identifiers of
+  lower priority than the dropped one, the lowest-priority of those is dropped instead (LOWER_PRIORITY_DROPPED)
   and the event is resolved again, so the higher-priority identifier starts or finds its own
   profile. Seven people sharing one placeholder email then stay apart once the email's profile is
   full, instead of all landing on it.
@@ -184,16 +184,20 @@ class RuleSet:
 
     def mapped_identifiers(self, typed: dict) -> list[tuple[str, str, tuple[str, str]]]:
         """(kind, raw value, (group, trait)) for every mapped trait set in `typed` (coerced trait
-        values by stored group and trait name), in rule order."""
+        values by stored group and trait name), in the order `typed` gives them: the request's, or
+        the file's columns (`identifiers_prepare` and the CSV rows then sort all pairs by rule
+        priority, stably)."""
         found = []
-        for (group, trait), kinds in self.mapped.items():
-            value = typed.get(group, {}).get(trait)
-            if value is None:
-                continue
-            for item in identifying_items(value):
-                for kind in kinds:
-                    found.append((kind, item, (group, trait)))
-        found.sort(key=lambda entry: self.rank[entry[0]])
+        if not self.mapped:
+            return found
+        for group, values in typed.items():
+            for trait, value in values.items():
+                kinds = self.mapped.get((group, trait))
+                if kinds is None or value is None:
+                    continue
+                for item in identifying_items(value):
+                    for kind in kinds:
+                        found.append((kind, item, (group, trait)))
         return found
 
     def sort(self, pairs: list[Pair]) -> None:
@@ -275,17 +279,18 @@ def plan(rules: RuleSet, pairs: list[Pair], holders, profiles, *, subject: int |
 
 
 def _lower_priority(rules: RuleSet, result: Plan, holders) -> Note | None:
-    """Limits keep the customer's best identifier: after an identifier was dropped for its limit
-    (LIFO), the event's lowest-priority identifier below it that led to the full profile (held by
-    the primary or a profile merged into it) is dropped instead, as a note; None when there is none."""
+    """Limits keep the customer's best identifier: after an identifier of a LIFO kind was dropped
+    for its limit, when every identifier of the event that led to the full profile (held by the
+    primary or a profile merged into it) is of lower priority than the dropped one, the
+    lowest-priority of those is dropped instead, as a note; None when the rule does not apply."""
     rank = rules.rank
     for note in result.notes:
-        if note.code is not Code.LIMIT_REACHED:
+        if note.code is not Code.LIMIT_REACHED or note.kind in rules.fifo:
             continue
-        led = {result.primary, *(key for key, _ in result.merges)}
-        below = [p for p in result.pairs if p in holders and holders[p] in led and rank[p[0]] > rank[note.kind]]
-        if below:
-            kind, value = below[-1]
+        led_to = {result.primary, *(key for key, _ in result.merges)}
+        led = [pair for pair in result.pairs if pair in holders and holders[pair] in led_to]
+        if led and all(rank[kind] > rank[note.kind] for kind, _ in led):
+            kind, value = led[-1]  # pairs are in priority order: the last is the lowest
             return Note(Code.LOWER_PRIORITY_DROPPED, kind, value, limit=note.limit, instead=(note.kind, note.value))
     return None
 
@@ -365,13 +370,14 @@ def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
                     values[kind] = sorted(values.get(kind, []) + theirs.values[kind], key=_age)
     attach: list[Pair] = []
     detach: list[tuple[Pair, int]] = []
+    named = set(pairs) if fifo else ()
     for pair in pairs:
         if holders and pair in holders:
             continue
         kind = pair[0]
         if counts.get(kind, 0) >= limit[kind]:
             # FIFO: the oldest value the event does not name itself makes room.
-            room = [i for i, (_, held) in enumerate(values.get(kind, ())) if (kind, held) not in pairs]
+            room = [i for i, (_, held) in enumerate(values.get(kind, ())) if (kind, held) not in named]
             if kind in fifo and room:
                 oldest = values[kind].pop(room[0])[1]
                 if (kind, oldest) in attach:  # attached by this same event: never written

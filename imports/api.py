@@ -40,7 +40,7 @@ class ImportOut(Schema):
     profiles_created: int
     profiles_updated: int
     profiles_merged: int
-    identifiers_dropped: int
+    identifiers_dropped: int  # the import's notes: identifiers not used as written, merges not made
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

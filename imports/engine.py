@@ -166,6 +166,8 @@ class ChunkResolver(ChunkStatements):
         """Run the rows (after `read`) in memory, in file order; what to write."""
         self.outcome = ChunkOutcome()
         self.new_pairs: list[tuple[tuple[str, str], int]] = []
+        self.pending_at: dict[tuple[str, str], int] = {}  # FIFO only: where a pair is in new_pairs
+        self.unwritten: set[int] = set()  # FIFO only: positions in new_pairs detached again
         self.merges: list[tuple[int, int, list]] = []
         self.detached = []
         for line, row_pairs, typed, notes in rows:
@@ -205,8 +207,11 @@ class ChunkResolver(ChunkStatements):
         elif self.ruleset.fifo:
             primary.values = plan.values
         if plan.attach:
+            fifo = self.ruleset.fifo
             for pair in plan.attach:
                 owner[pair] = primary.key
+                if fifo:
+                    self.pending_at[pair] = len(self.new_pairs)
                 self.new_pairs.append((pair, primary.key))
             primary.dirty = True
         if isinstance(typed, str):  # traits checked in a forked child, as orjson's text (pipeline._pack)
@@ -255,10 +260,9 @@ class ChunkResolver(ChunkStatements):
         yet is simply not written; a stored one is deleted with the chunk's writes."""
         for pair, _ in detach:
             self.owner.pop(pair, None)
-            for position, (attached, _) in enumerate(self.new_pairs):
-                if attached == pair:
-                    del self.new_pairs[position]
-                    break
+            position = self.pending_at.pop(pair, None)
+            if position is not None:
+                self.unwritten.add(position)
             else:
                 self.detached.append(pair)
 
@@ -283,7 +287,10 @@ class ChunkResolver(ChunkStatements):
             merges.append((source, into, matching))
         # A new identifier goes to the profile holding it at the end of the chunk: the profile a row
         # attached it to may have been merged away by a later row.
-        pairs = [(kind, value, self._find(key)) for (kind, value), key in self.new_pairs]
+        attached = self.new_pairs
+        if self.unwritten:
+            attached = [entry for position, entry in enumerate(attached) if position not in self.unwritten]
+        pairs = [(kind, value, self._find(key)) for (kind, value), key in attached]
         if self.written is not None:
             self.written.add_all(pair for pair, _ in self.new_pairs)
         store, now = self.store.pk, self.now.isoformat()

@@ -22,9 +22,9 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from identity.normalization import IdentifierError
-from identity.resolution import Code, Note, RuleSet, identifying_items
+from identity.resolution import Code, Note, RuleSet
 from memory_console.text import strip_invisible
-from traits.coercion import DELETE, DELETE_MARKER, coerce_trait_value
+from traits.coercion import DELETE_MARKER, coerce_trait_value
 
 MAX_VALUE_SHOWN = 500
 
@@ -86,11 +86,12 @@ class RowValidator:
                 entry["trait"],
                 f"{entry['group']}.{entry['trait']}",
                 schema[entry["group"]][entry["trait"]].data_type,
-                self.ruleset.mapped.get((entry["group"], entry["trait"]), []),
             )
             for entry in mapping
             if "trait" in entry
         ]
+        # where a mapped trait's identifier came from, for its failure
+        self.trait_cell = {(group, trait): (column, header) for column, header, group, trait, *_ in self.trait_columns}
         names = sorted({kind for _, _, kind in self.identifier_columns})
         self.no_identifier = "needs a value in at least one identifier column (" + ", ".join(names) + ")"
 
@@ -122,7 +123,7 @@ class RowValidator:
             elif got not in pairs:
                 pairs.append(got)
         typed: dict[str, dict] = {}
-        for column, header, group, trait, label, data_type, kinds in self.trait_columns:
+        for column, header, group, trait, label, data_type in self.trait_columns:
             cell = cells[column]
             # Every type goes through the one value rule shared with the API and the console ("" sets
             # the empty string, \N deletes). Array items are |-separated, trimmed, empty ones dropped.
@@ -140,26 +141,21 @@ class RowValidator:
                 )
                 continue
             typed.setdefault(group, {})[trait] = value
-            if kinds and value is not DELETE and value != "":
-                for item in identifying_items(value):
-                    for kind in kinds:
-                        try:
-                            got = identifier(kind, item)
-                        except IdentifierError as exc:
-                            failures.append(
-                                RowFailure(
-                                    line,
-                                    header,
-                                    cell[:MAX_VALUE_SHOWN],
-                                    f"as identifier {kind}: {exc.reason}",
-                                    code=RowCode.INVALID_IDENTIFIER,
-                                )
-                            )
-                            continue
-                        if isinstance(got, Note):
-                            notes.append(got)
-                        elif got not in pairs:
-                            pairs.append(got)
+        # Mapped traits' values are identifiers too: the same rule, and order, as the API's.
+        for kind, item, mapped_from in self.ruleset.mapped_identifiers(typed):
+            try:
+                got = identifier(kind, item)
+            except IdentifierError as exc:
+                column, header = self.trait_cell[mapped_from]
+                reason = f"as identifier {kind}: {exc.reason}"
+                failures.append(
+                    RowFailure(line, header, cells[column][:MAX_VALUE_SHOWN], reason, code=RowCode.INVALID_IDENTIFIER)
+                )
+                continue
+            if isinstance(got, Note):
+                notes.append(got)
+            elif got not in pairs:
+                pairs.append(got)
         if failures:
             failures[0].cells = cells
             return RowFailed(failures)

@@ -20,7 +20,7 @@ def import_get(*, store: Store, import_id: int) -> ProfileImport | None:
 
 
 def import_row_errors(*, profile_import: ProfileImport):
-    """Failed rows and notes (identifiers dropped from kept rows), in file order."""
+    """Failed rows and notes (identifiers of kept rows not used as written, merges not made), in file order."""
     # The failed rows' original cells (up to 100 MB a row) are only for the download.
     return ImportRowError.objects.filter(profile_import=profile_import).defer("cells").order_by("line", "id")
 

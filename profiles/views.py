@@ -98,9 +98,9 @@ def trait_edit(request, store, profile_id, trait_id):
             else:
                 for kind, value in identity.added:
                     messages.success(request, f"{kind} {value} now identifies this profile (mapped trait).")
-                for note in identity.dropped:
+                for note in identity.dropped + identity.ignored:
                     messages.warning(request, f"{note.kind} {note.value} {note.message()}.")
-                if identity.added or identity.dropped:
+                if identity.added or identity.dropped or identity.ignored:
                     # The identifiers card changed too: show the whole page again.
                     url = reverse("profiles:detail", args=[store.pk, profile.pk])
                     if request.htmx:

@@ -137,8 +137,9 @@ class Resolution:
             profile = self.create(index)
         dropped = self.attach(index, profile, unmatched)
         if dropped is not None:
-            lower = [pair for pair in pairs if pair in led and self.rank[pair[0]] > self.rank[dropped[0]]]
-            if lower:
+            # only when every identifier that led to the full profile is of lower priority
+            lower = [pair for pair in pairs if pair in led]
+            if lower and all(self.rank[kind] > self.rank[dropped[0]] for kind, _ in lower):
                 return lower[-1]  # the lowest priority (the last of them in the event, within a kind)
         self.apply_traits(profile, traits)
         self.resolved.append(profile.number)

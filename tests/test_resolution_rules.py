@@ -5,7 +5,7 @@ import pytest
 
 from identity.models import Identifier
 from identity.resolution import Code, Facts, RuleSet, plan
-from identity.services import identity_rule_update, profile_identify, profiles_identify_batch
+from identity.services import identity_rule_create, identity_rule_update, profile_identify, profiles_identify_batch
 from imports.models import ImportRowError, ImportStatus
 from profiles.models import Profile
 
@@ -248,3 +248,68 @@ def test_fifo_in_a_batch_gives_what_identifying_each_item_gives(store):
         (Code.LIMIT_REPLACED, "a@example.com")
     ]
     assert results[1].created
+
+
+def test_a_profile_reached_through_an_identifier_as_good_as_the_dropped_one_still_merges(store):
+    """The best-identifier rule applies only when the full profile was reached through identifiers
+    of lower priority than the one dropped: here the stored phone led to it, so the chat's profile
+    still merges in and only the new phone is dropped (review of issue 14)."""
+    identity_rule_update(rule=store.identity_rules.get(kind="phone"), actor=None, name="phone", limit=1)
+    held = profile_identify(store=store, identifiers=[("phone", _phone(1))], source="t").profile
+    other = profile_identify(store=store, identifiers=[("chat", "c-1")], source="t").profile
+    result = profile_identify(
+        store=store, identifiers=[("phone", _phone(2)), ("phone", _phone(1)), ("chat", "c-1")], source="t"
+    )
+    assert result.profile.pk == held.pk and result.merged_profile_ids == [other.pk]
+    assert [(n.code, n.value) for n in result.notes] == [(Code.LIMIT_REACHED, _phone(2))]
+
+
+def test_a_fifo_kind_never_drops_a_lower_priority_identifier(store):
+    """FIFO makes room instead; when it cannot (every held value is named by the event), the new
+    value is simply not added, as the limit policy says."""
+    identity_rule_update(
+        rule=store.identity_rules.get(kind="phone"), actor=None, name="phone", limit=1, limit_policy="fifo"
+    )
+    held = profile_identify(store=store, identifiers=[("phone", _phone(1)), ("email", "e@example.com")], source="t")
+    again = profile_identify(
+        store=store, identifiers=[("phone", _phone(2)), ("phone", _phone(1)), ("email", "e@example.com")], source="t"
+    )
+    assert again.profile.pk == held.profile.pk
+    assert [(n.code, n.value) for n in again.notes] == [(Code.LIMIT_REACHED, _phone(2))]
+
+
+def test_mapped_traits_identify_in_the_order_given_on_every_path(store, account):
+    """The request's trait order and the file's column order decide which mapped value a limit
+    keeps, the same way on both paths (review of issue 14: they used to differ)."""
+    from traits.services import trait_create, trait_group_create
+
+    from .factories import StoreFactory
+
+    def mapped_user_id(target):
+        group = trait_group_create(store=target, actor=None, name="Account")
+        zeta = trait_create(group=group, actor=None, name="zeta", data_type="string")
+        alpha = trait_create(group=group, actor=None, name="alpha", data_type="string")
+        identity_rule_create(
+            store=target, actor=None, name="User", kind="user_id", limit=1, source="traits", mapped_traits=[zeta, alpha]
+        )
+
+    other = StoreFactory(account=account, name="By API")
+    mapped_user_id(store)
+    mapped_user_id(other)
+    api = profile_identify(
+        store=other,
+        identifiers=[("email", "a@x.example")],
+        traits={"Account": {"alpha": "A1", "zeta": "Z1"}},
+        source="t",
+    )
+    finished = run(
+        store,
+        "Email,Alpha,Zeta\r\na@x.example,A1,Z1\r\n",
+        ["Email=identifier:email", "Alpha=Account.alpha", "Zeta=Account.zeta"],
+    )
+    assert finished.status == ImportStatus.COMPLETED, finished.failure_reason
+    by_file = ImportRowError.objects.get(profile_import=finished, row_failed=False)
+    assert api.added == [("email", "a@x.example"), ("user_id", "A1")]
+    assert [(n.code, n.value) for n in api.notes] == [(Code.LIMIT_REACHED, "Z1")]
+    assert (by_file.code, by_file.value) == (Code.LIMIT_REACHED, "Z1")
+    assert set(Identifier.objects.filter(store=store, kind="user_id").values_list("value", flat=True)) == {"A1"}

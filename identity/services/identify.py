@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from memory_console.errors import FieldError
+from memory_console.text import text_visible
 from profiles.events import event_clean
 from profiles.models import Profile
 from profiles.services import (
@@ -112,9 +113,14 @@ def identify_input_prepare(*, store: Store, ruleset: RuleSet, identifiers, trait
                 for error in exc.error_list
             ]
     if not pairs and not errors:
-        errors.append(
-            FieldError("At least one identifier of a kind with an identity rule is needed.", ("identifiers",))
-        )
+        blocked = [note for note in notes if note.code is Code.BLOCKED_VALUE]
+        errors += [
+            FieldError(
+                f"{note.kind} “{text_visible(note.value)}” {note.message()}: no identifier identifies anyone.",
+                ("identifiers", note.kind),
+            )
+            for note in blocked
+        ] or [FieldError("At least one identifier of a kind with an identity rule is needed.", ("identifiers",))]
     if errors:
         raise ValidationError(errors)
     return ResolutionInput(pairs=pairs, notes=notes, typed_traits=typed, events=checked_events)
