@@ -313,3 +313,37 @@ def test_mapped_traits_identify_in_the_order_given_on_every_path(store, account)
     assert [(n.code, n.value) for n in api.notes] == [(Code.LIMIT_REACHED, "Z1")]
     assert (by_file.code, by_file.value) == (Code.LIMIT_REACHED, "Z1")
     assert set(Identifier.objects.filter(store=store, kind="user_id").values_list("value", flat=True)) == {"A1"}
+
+
+def test_an_identify_with_only_blocked_values_says_which_and_why(store, api):
+    response = api.call(
+        "post", f"/stores/{store.pk}/profiles/identify", {"identifiers": {"email": "NoReply@Shop.example"}}
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [error["loc"] for error in detail] == [["body", "identifiers", "email"]]
+    assert "blocked values include “noreply@*”" in detail[0]["msg"]
+    assert not Profile.objects.filter(store=store).exists()
+
+
+def test_the_console_says_when_a_mapped_value_is_blocked(admin_client, store):
+    from django.urls import reverse
+
+    from traits.services import trait_create, trait_group_create
+
+    group = trait_group_create(store=store, actor=None, name="Account")
+    user_id = trait_create(group=group, actor=None, name="userId", data_type="string")
+    identity_rule_create(
+        store=store,
+        actor=None,
+        name="User ID",
+        kind="user_id",
+        source="traits",
+        mapped_traits=[user_id],
+        blocked_values=["guest"],
+    )
+    profile = profile_identify(store=store, identifiers=[("email", "a@example.com")], source="t").profile
+    url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, user_id.pk])
+    html = admin_client.post(url, {"value": "Guest"}, follow=True).content.decode()
+    assert "user_id Guest was ignored: the user_id rule&#x27;s blocked values include “guest”." in html
+    assert not Identifier.objects.filter(store=store, kind="user_id").exists()
