@@ -1,15 +1,16 @@
 """Identity resolution as plain Python: the specification the writer paths are tested against.
 
 This is docs/ARCHITECTURE.md's "Identity resolution" (prepare, primary, merges, attach, limits keep
-the best identifier, traits) with no database: given a store's
-rules (priority order, a limit per kind) and a stream of events (identifiers and trait values),
+the best identifier, traits) with no database: given a store's rules (priority order, a limit, a
+limit policy and blocked values per kind) and a stream of events (identifiers and trait values),
 `resolve` says which profiles exist at the end, which merges happened and what was noted. Every
 writer path (`profile_identify` event by event, `profiles_identify_batch`, a CSV import) must end
 where this model ends; `tests/test_resolution_equivalence.py` checks that they do.
 
 It is written to be read and extended: one function per step of the documented rule, names as in
 the documentation (primary, merge, blocked merge, dropped identifier). What it leaves out, because
-the paths compared here do not exercise it: normalisation (values are given normalised), events,
+the paths compared here do not exercise it: normalisation (values are given normalised; a blocked
+value pattern is matched on the value only, not on a phone's digits alone), events,
 mapped traits (identifiers taken from trait values), trait typing, and concurrency.
 
 Traits are `{group: {trait: value}}`; a value of None removes the trait, as `\\N` in a CSV cell or
@@ -17,6 +18,7 @@ null in the API does.
 """
 
 import copy
+import re
 from dataclasses import dataclass, field
 
 Pair = tuple[str, str]  # (kind, value)
@@ -24,12 +26,21 @@ Pair = tuple[str, str]  # (kind, value)
 LIMIT = "limit"  # an identifier dropped: the profile already holds its kind's limit
 MERGE_BLOCKED = "merge_blocked"  # a matched profile left alone: merging would exceed a limit
 LOWER_PRIORITY_DROPPED = "lower_priority_dropped"  # not used, so a better identifier is not lost to a limit
+LIMIT_REPLACED = "limit_replaced"  # an identifier removed from its profile to make room (FIFO)
+BLOCKED_VALUE = "blocked_value"  # an identifier ignored: its value is on the rule's blocked values
+
+LIFO, FIFO = "lifo", "fifo"  # limit policies: keep the values held, or replace the oldest
 
 
 @dataclass(frozen=True)
 class Rule:
     kind: str
     limit: int
+    policy: str = LIFO
+    blocked: tuple[str, ...] = ()  # blocked values: exact, ignoring case; `*` matches any run of characters
+
+    def blocks(self, value: str) -> bool:
+        return any(re.fullmatch(".*".join(map(re.escape, p.split("*"))), value, re.I) for p in self.blocked)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ class Note:
     """Something an event asked for that the rules refused; the event's other effects still happen.
 
     LIMIT: `identifier` was not attached (its profile held the limit of its kind).
+    LIMIT_REPLACED: `identifier` was removed from its profile (and identifies no one) to make room.
+    BLOCKED_VALUE: `identifier` was ignored (one note per time the event names it).
     MERGE_BLOCKED: `profile` (matched by `matching`) was not merged into the primary.
     LOWER_PRIORITY_DROPPED: `identifier` was left out of the event and the event resolved again (step 6).
     """
@@ -99,23 +112,33 @@ class Resolution:
     def __init__(self, rules: list[Rule]):
         self.rank = {rule.kind: position for position, rule in enumerate(rules)}  # 0 = highest priority
         self.limit = {rule.kind: rule.limit for rule in rules}
+        self.fifo = {rule.kind for rule in rules if rule.policy == FIFO}
+        self.rules = {rule.kind: rule for rule in rules}
         self.profiles: dict[int, Profile] = {}
         self.holder: dict[Pair, int] = {}  # identifier -> the live profile holding it
+        self.age: dict[Pair, int] = {}  # identifier -> when it was attached (FIFO: the lowest is the oldest)
+        self.clock = 0
         self.merges: list[Merge] = []
         self.notes: list[Note] = []
         self.resolved: list[int] = []
 
+    def blocked(self, pair: Pair) -> bool:
+        return pair[0] in self.rules and self.rules[pair[0]].blocks(pair[1])
+
     def identify(self, index: int, event: Event) -> None:
         """One event: the steps of the documented rule, in order."""
-        pairs = self.prepare(event.identifiers)
+        pairs = self.prepare(index, event.identifiers)
+        if not pairs:
+            raise ValueError(f"event {index} has no identifier that identifies anyone: every path refuses it")
         while True:
-            before = copy.deepcopy((self.profiles, self.holder, self.merges, self.notes))
+            state = (self.profiles, self.holder, self.age, self.clock, self.merges, self.notes)
+            before = copy.deepcopy(state)
             instead = self.resolve_event(index, pairs, event.traits)
             if instead is None:
                 return
             # 6. Limits keep the customer's best identifier: undo the event, leave out the
             #    lower-priority identifier that led to the full profile, and resolve again.
-            self.profiles, self.holder, self.merges, self.notes = before
+            self.profiles, self.holder, self.age, self.clock, self.merges, self.notes = before
             self.notes.append(Note(index, LOWER_PRIORITY_DROPPED, identifier=instead))
             pairs = [pair for pair in pairs if pair != instead]
 
@@ -135,22 +158,25 @@ class Resolution:
                     led += matched[other.number]
         else:
             profile = self.create(index)
-        dropped = self.attach(index, profile, unmatched)
-        if dropped is not None:
-            # only when every identifier that led to the full profile is of lower priority
-            lower = [pair for pair in pairs if pair in led]
-            if lower and all(self.rank[kind] > self.rank[dropped[0]] for kind, _ in lower):
-                return lower[-1]  # the lowest priority (the last of them in the event, within a kind)
+        dropped = self.attach(index, profile, pairs, unmatched)
+        # 6. applies when an identifier of a LIFO kind was dropped for its limit and every
+        #    identifier that led to the full profile has a lower priority than its kind.
+        led = [pair for pair in pairs if pair in led]  # priority order, input order within a kind
+        if led and any(all(self.rank[pair[0]] > self.rank[kind] for pair in led) for kind, _ in dropped):
+            return led[-1]  # the lowest priority (the last of them in the event, within a kind)
         self.apply_traits(profile, traits)
         self.resolved.append(profile.number)
         return None
 
-    # 1. Prepare: kinds without a rule are ignored, duplicates dropped; sorted by rule priority,
-    #    input order kept within a kind.
-    def prepare(self, identifiers) -> list[Pair]:
+    # 1. Prepare: kinds without a rule are ignored, blocked values ignored and noted (each time
+    #    the event names one), duplicates dropped; sorted by rule priority, input order kept within
+    #    a kind. An event left with no identifier is refused (every path raises or fails the row).
+    def prepare(self, index: int, identifiers) -> list[Pair]:
         pairs: list[Pair] = []
         for pair in identifiers:
-            if pair[0] in self.rank and pair not in pairs:
+            if self.blocked(pair):
+                self.notes.append(Note(index, BLOCKED_VALUE, identifier=pair))
+            elif pair[0] in self.rank and pair not in pairs:
                 pairs.append(pair)
         return sorted(pairs, key=lambda pair: self.rank[pair[0]])
 
@@ -206,18 +232,31 @@ class Resolution:
                 tombstone.merged_into = into.number
         self.merges.append(Merge(index, other.number, into.number, matching))
 
-    #    Unmatched identifiers are attached while under their kind's limit, else dropped and noted.
-    def attach(self, index: int, profile: Profile, pairs: list[Pair]) -> Pair | None:
-        """Returns the first identifier dropped for its limit (step 6 looks at it), or None."""
-        first_dropped = None
-        for pair in pairs:
-            if profile.count(pair[0]) >= self.limit[pair[0]]:
-                self.notes.append(Note(index, LIMIT, identifier=pair))
-                first_dropped = first_dropped or pair
-                continue
+    #    Unmatched identifiers are attached while under their kind's limit. At the limit:
+    #    LIFO drops the new one (noted); FIFO removes the profile's oldest value of the kind that
+    #    the event does not name itself (noted; it then identifies no one) and attaches the new one,
+    #    or, when the event names every value held, drops the new one (noted).
+    def attach(self, index: int, profile: Profile, pairs: list[Pair], unmatched: list[Pair]) -> list[Pair]:
+        """Returns the identifiers of LIFO kinds dropped for their limit (step 6 looks at them)."""
+        dropped = []
+        for pair in unmatched:
+            kind = pair[0]
+            if profile.count(kind) >= self.limit[kind]:
+                room = sorted((p for p in profile.identifiers if p[0] == kind and p not in pairs), key=self.age.get)
+                if kind not in self.fifo or not room:
+                    self.notes.append(Note(index, LIMIT, identifier=pair))
+                    if kind not in self.fifo:
+                        dropped.append(pair)
+                    continue
+                oldest = room[0]  # never one the event names, so never one it attached itself
+                profile.identifiers.remove(oldest)
+                del self.holder[oldest], self.age[oldest]
+                self.notes.append(Note(index, LIMIT_REPLACED, identifier=oldest))
             profile.identifiers.append(pair)
             self.holder[pair] = profile.number
-        return first_dropped
+            self.age[pair] = self.clock
+            self.clock += 1
+        return dropped
 
     # 5. Traits: new values win; None removes a trait.
     def apply_traits(self, profile: Profile, traits: dict) -> None:

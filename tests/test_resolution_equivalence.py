@@ -56,7 +56,11 @@ from profiles.models import Profile
 from stores.models import Store
 from tests import imports_helpers
 from tests.resolution_model import (
+    BLOCKED_VALUE,
+    FIFO,
+    LIFO,
     LIMIT,
+    LIMIT_REPLACED,
     LOWER_PRIORITY_DROPPED,
     MERGE_BLOCKED,
     Event,
@@ -106,11 +110,27 @@ class Scenario:
 @st.composite
 def rule_sets(draw) -> tuple[Rule, ...]:
     """2-4 kinds in a random priority order, small limits. An import must map phone or email (or
-    whatsappid), so one of those has a rule."""
+    whatsappid), so one of those has a rule. Each rule's limit policy is FIFO one time in three;
+    one rule in four blocks one value of its pool (so events name it), written as the value, in
+    capitals or as a `*` pattern matching only it."""
     anchor = draw(st.sampled_from(["email", "phone"]))
     others = draw(st.lists(st.sampled_from([k for k in POOLS if k != anchor]), min_size=1, max_size=3, unique=True))
     kinds = draw(st.permutations([anchor, *others]))
-    return tuple(Rule(kind, draw(st.sampled_from([2, 3, 1]))) for kind in kinds)
+    return tuple(
+        Rule(
+            kind, draw(st.sampled_from([2, 3, 1])), draw(st.sampled_from([LIFO, LIFO, FIFO])), draw(blocked_lists(kind))
+        )
+        for kind in kinds
+    )
+
+
+@st.composite
+def blocked_lists(draw, kind: str) -> tuple[str, ...]:
+    if draw(st.integers(0, 3)) > 0:
+        return ()
+    value = draw(st.sampled_from(POOLS[kind]))
+    # The pools' values differ in their first or last character: value[0]*value[-1] blocks one.
+    return (draw(st.sampled_from([value, value.upper(), f"{value[0]}*{value[-1]}"])),)
 
 
 @st.composite
@@ -133,6 +153,7 @@ def scenarios(draw) -> Scenario:
     """
     rules = draw(rule_sets())
     identifier = st.sampled_from([(rule.kind, value) for rule in rules for value in POOLS[rule.kind]])
+    usable = st.sampled_from([(r.kind, value) for r in rules for value in POOLS[r.kind] if not r.blocks(value)])
     length = draw(st.integers(1, MAX_EVENTS))
     cuts = sorted(draw(st.lists(st.integers(1, length - 1), max_size=2, unique=True))) if length > 1 else []
     so_far = Resolution(list(rules))
@@ -148,6 +169,8 @@ def scenarios(draw) -> Scenario:
                 pairs += draw(st.lists(identifier, min_size=size - 2, max_size=size - 2))
             else:
                 pairs = draw(st.lists(identifier, min_size=size, max_size=size))
+            if all(so_far.blocked(pair) for pair in pairs):  # every path would refuse the event
+                pairs[-1] = draw(usable)
             removed = draw(st.lists(st.sampled_from(names), max_size=1))
             events.append(event(index, *pairs, sets=[n for n in names if n not in removed], removes=removed))
             so_far.identify(index, events[-1])
@@ -172,7 +195,7 @@ class Canonical:
     landed: tuple[tuple[Label | None, ...], ...]  # per event, per identifier: the live profile holding it
     merges: tuple[tuple[Label, Label], ...]  # per merge record: (matching identifiers, live profile it went to)
     tombstones: tuple[Label, ...]  # per merged-away profile: the live profile it points to
-    notes: tuple[tuple[int, str, str, str], ...]  # (event, LIMIT or MERGE_BLOCKED, kind, value), sorted
+    notes: tuple[tuple[int, str, str, str], ...]  # (event, category, kind, value), sorted
     resolved: tuple[Label, ...] | None = field(default=None)  # per event: the live profile of its result
 
 
@@ -256,8 +279,9 @@ def split_identifier(text: str) -> tuple[str, str]:
 
 
 def notes_of_identify_result(index: int, result: IdentifyResult) -> list[tuple[int, str, str, str]]:
-    """`IdentifyResult.notes` by code: a blocked merge gives one tuple per matching identifier."""
-    assert not result.ignored, result.ignored  # every kind drawn has a rule
+    """`IdentifyResult.notes` by code: a blocked merge gives one tuple per matching identifier; a
+    blocked value is in `notes` (and `ignored`)."""
+    assert not [note for note in result.ignored if note.code is Code.NO_RULE], result.ignored  # every kind has a rule
     notes = []
     for note in result.notes:
         category = CATEGORY[note.code]
@@ -287,6 +311,8 @@ CATEGORY = {
     Code.LIMIT_REACHED: LIMIT,
     Code.MERGE_BLOCKED: MERGE_BLOCKED,
     Code.LOWER_PRIORITY_DROPPED: LOWER_PRIORITY_DROPPED,
+    Code.LIMIT_REPLACED: LIMIT_REPLACED,
+    Code.BLOCKED_VALUE: BLOCKED_VALUE,
 }  # the planner's codes, the model's words
 
 
@@ -296,22 +322,25 @@ _stores = itertools.count(1)
 
 
 def store_with_rules(account, rules) -> Store:
-    """A fresh store whose identity rules are exactly `rules`, in that priority order."""
+    """A fresh store whose identity rules are exactly `rules`, in that priority order, with their
+    limits, limit policies and blocked values (a new store's default blocked values replaced)."""
     store = store_create(account=account, actor=None, name=f"Equivalence {next(_stores)}")
     existing = {rule.kind: rule for rule in IdentityRule.objects.filter(store=store)}
     for rule in rules:
+        settings_ = {"limit": rule.limit, "limit_policy": rule.policy, "blocked_values": list(rule.blocked)}
         if rule.kind not in existing:
-            identity_rule_create(store=store, actor=None, name=rule.kind, kind=rule.kind, limit=rule.limit)
-        elif existing[rule.kind].limit != rule.limit:
+            identity_rule_create(store=store, actor=None, name=rule.kind, kind=rule.kind, **settings_)
+        else:
             stored = existing[rule.kind]
-            identity_rule_update(rule=stored, actor=None, name=stored.name, limit=rule.limit)
+            identity_rule_update(rule=stored, actor=None, name=stored.name, **settings_)
     for kind, stored in existing.items():
         if kind not in {rule.kind for rule in rules}:
             identity_rule_delete(rule=stored, actor=None)
     ids = dict(IdentityRule.objects.filter(store=store).values_list("kind", "pk"))
     identity_rules_reorder(store=store, actor=None, rule_ids=[ids[rule.kind] for rule in rules])
-    stored = list(IdentityRule.objects.filter(store=store).order_by("priority").values_list("kind", "limit"))
-    assert stored == [(rule.kind, rule.limit) for rule in rules]
+    stored = IdentityRule.objects.filter(store=store).order_by("priority")
+    stored = [tuple(r) for r in stored.values_list("kind", "limit", "limit_policy", "blocked_values")]
+    assert stored == [(rule.kind, rule.limit, rule.policy, list(rule.blocked)) for rule in rules]
     return store
 
 
@@ -446,8 +475,9 @@ def test_every_writer_path_ends_where_the_model_ends(account, scenario):
     # What the examples exercised: pytest --hypothesis-show-statistics lists these.
     hypothesis.event(f"merges: {min(len(outcome.merges), 3)}{'+' if len(outcome.merges) >= 3 else ''}")
     hypothesis.event(f"chained merges: {has_chained_merges(outcome)}")
-    for category in (LIMIT, MERGE_BLOCKED, LOWER_PRIORITY_DROPPED):
+    for category in (LIMIT, MERGE_BLOCKED, LOWER_PRIORITY_DROPPED, LIMIT_REPLACED, BLOCKED_VALUE):
         hypothesis.event(f"{category} notes: {any(note.category == category for note in outcome.notes)}")
+    hypothesis.event(f"FIFO rules: {sum(rule.policy == FIFO for rule in scenario.rules)}")
     hypothesis.event(f"files: {len(scenario.cuts) + 1}, chunk rows: {scenario.chunk_rows}")
 
 
@@ -546,3 +576,47 @@ def test_other_profiles_merge_best_rule_first_then_oldest_first_until_a_limit_bl
     outcome = paths_agree_with_model(account, Scenario(rules, events, cuts=(4,)))
     assert [(m.event, m.from_profile, m.into_profile) for m in outcome.merges] == [(3, 1, 2), (7, 3, 5)]
     assert model_notes(outcome) == [(3, MERGE_BLOCKED, "chat", "chat-a"), (7, MERGE_BLOCKED, "email", "c@example.org")]
+
+
+def test_limits_keep_the_best_identifier_only_when_every_leading_identifier_is_below_the_full_kind(account):
+    """Phone (limit 1) outranks email and chat. Event 1 reached the full profile only through an
+    email: the email is left out and the new phone starts a profile of its own. Event 3 reached it
+    through a phone too: nothing is left out, the new phone is dropped."""
+    rules = (Rule("phone", 1), Rule("email", 3), Rule("chat", 3))
+    p1, p2, p3 = (("phone", value) for value in POOLS["phone"])
+    a, c = ("email", "a@example.org"), ("chat", "chat-a")
+    events = (event(0, a, p1), event(1, a, p2), event(2, p1, c), event(3, p1, c, p3))
+    outcome = paths_agree_with_model(account, Scenario(rules, events))
+    assert model_notes(outcome) == [(1, LOWER_PRIORITY_DROPPED, *a), (3, LIMIT, *p3)]
+    assert outcome.resolved == [0, 1, 0, 0]
+
+
+def test_fifo_replaces_the_oldest_value_the_event_does_not_name(account):
+    """Email (limit 2, FIFO): event 2 names a, so b (the oldest it does not name) makes room for c
+    and then identifies no one (event 3 starts a profile with it). Event 4 names every email the
+    profile holds: the new one is dropped, and no lower-priority identifier is left out for it."""
+    rules = (Rule("email", 2, FIFO), Rule("phone", 3))
+    a, b, c = (("email", value) for value in POOLS["email"])
+    p1 = ("phone", POOLS["phone"][0])
+    events = (event(0, a), event(1, a, b), event(2, a, c), event(3, b), event(4, a, c, p1, b))
+    outcome = paths_agree_with_model(account, Scenario(rules, events, cuts=(2,), chunk_rows=1))
+    assert model_notes(outcome) == [(2, LIMIT_REPLACED, *b), (4, MERGE_BLOCKED, *b)]
+    assert sorted(p.identifiers for p in outcome.live()) == [[a, c, p1], [b]]
+
+
+def test_a_fifo_kind_at_its_limit_never_leaves_out_a_lower_priority_identifier(account):
+    rules = (Rule("email", 1, FIFO), Rule("phone", 3))
+    a, c = ("email", "a@example.org"), ("email", "c@example.org")
+    p1 = ("phone", POOLS["phone"][0])
+    outcome = paths_agree_with_model(account, Scenario(rules, (event(0, a, p1), event(1, a, p1, c))))
+    assert model_notes(outcome) == [(1, LIMIT, *c)]
+
+
+def test_a_blocked_value_identifies_no_one(account):
+    """Email blocks a@example.org (as a pattern, ignoring case): both events name it, neither is
+    identified by it, so they stay apart."""
+    rules = (Rule("email", 2, blocked=("A*G",)), Rule("phone", 2))
+    a, p1, p2 = ("email", "a@example.org"), ("phone", POOLS["phone"][0]), ("phone", POOLS["phone"][1])
+    outcome = paths_agree_with_model(account, Scenario(rules, (event(0, a, p1), event(1, p2, a, a))))
+    assert model_notes(outcome) == [(0, BLOCKED_VALUE, *a), (1, BLOCKED_VALUE, *a), (1, BLOCKED_VALUE, *a)]
+    assert outcome.resolved == [0, 1]
