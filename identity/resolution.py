@@ -379,11 +379,8 @@ def _plan_once(rules: RuleSet, pairs, holders, profiles, subject, age) -> Plan:
             # FIFO: the oldest value the event does not name itself makes room.
             room = [i for i, (_, held) in enumerate(values.get(kind, ())) if (kind, held) not in named]
             if kind in fifo and room:
-                oldest = values[kind].pop(room[0])[1]
-                if (kind, oldest) in attach:  # attached by this same event: never written
-                    attach.remove((kind, oldest))
-                else:
-                    detach.append(((kind, oldest), primary))
+                oldest = values[kind].pop(room[0])[1]  # stored: what this event attaches, it names
+                detach.append(((kind, oldest), primary))
                 notes.append(Note(Code.LIMIT_REPLACED, kind, oldest, limit=limit[kind], profile=primary))
             else:
                 notes.append(Note(Code.LIMIT_REACHED, kind, pair[1], limit=limit[kind]))
