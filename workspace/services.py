@@ -104,20 +104,15 @@ def trait_group_delete(*, group: TraitGroup, actor) -> int:
     """Delete a group, its traits, and their values on every profile. Returns profiles changed."""
     if group.is_default:
         raise ValidationError(f"The default trait group {group.name} cannot be deleted.")
-    store = group.store
-    changed = profile_traits_remove(store=store, group=group.name)
-    name = group.name
-    group.delete()
-    store_config_bump(store_id=store.pk)
-    audit_record(
-        account=store.account,
+    return _traits_delete(
+        store=group.store,
         actor=actor,
+        row=group,
+        group=group.name,
+        trait=None,
         action="trait_group.delete",
-        summary=f"Deleted trait group {name} and its values on {changed} profile(s)",
-        store_id=store.pk,
-        details={"profiles_changed": changed},
+        what=f"trait group {group.name}",
     )
-    return changed
 
 
 @transaction.atomic
@@ -125,16 +120,27 @@ def trait_delete(*, trait: Trait, actor) -> int:
     """Delete a trait and its value on every profile. Returns profiles changed."""
     if trait.is_default:
         raise ValidationError(f"{trait.path} is a default trait and cannot be deleted.")
-    store = trait.group.store
-    changed = profile_traits_remove(store=store, group=trait.group.name, trait=trait.name)
-    path = trait.path
-    trait.delete()
+    return _traits_delete(
+        store=trait.group.store,
+        actor=actor,
+        row=trait,
+        group=trait.group.name,
+        trait=trait.name,
+        action="trait.delete",
+        what=f"trait {trait.path}",
+    )
+
+
+def _traits_delete(*, store, actor, row, group: str, trait: str | None, action: str, what: str) -> int:
+    """Remove the values from every profile, delete the group or trait row, and record it."""
+    changed = profile_traits_remove(store=store, group=group, trait=trait)
+    row.delete()
     store_config_bump(store_id=store.pk)
     audit_record(
         account=store.account,
         actor=actor,
-        action="trait.delete",
-        summary=f"Deleted trait {path} and its values on {changed} profile(s)",
+        action=action,
+        summary=f"Deleted {what} and its values on {changed} profile(s)",
         store_id=store.pk,
         details={"profiles_changed": changed},
     )
