@@ -10,6 +10,7 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"  # stopped by a user; nothing from the file stays applied
 
 
 ACTIVE_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING)
@@ -19,8 +20,10 @@ FAILED_ROWS_LIMIT = 100  # this many failed rows (or more) fail the whole file
 class ProfileImport(models.Model):
     """One uploaded CSV file and what became of it.
 
-    The file is checked on upload (file rules), mapped by the user, then ingested by a worker in
-    one transaction: either every good row is applied (Completed) or nothing is (Failed).
+    The file is checked on upload (file rules), mapped by the user, then ingested by a worker:
+    either every good row is applied (Completed) or nothing is (Failed, Cancelled). PostgreSQL
+    ingests it in one transaction; SQLite in short ones, each journalled (`ImportUndo`) so that a
+    Failed or Cancelled import, or a dead worker's, is undone (docs/ARCHITECTURE.md, "CSV import").
     """
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="imports")
@@ -95,3 +98,31 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class ImportUndo(models.Model):
+    """What one short transaction of a SQLite import changed, so that it can be undone.
+
+    Written by `imports.undo` (temporary triggers on the worker's connection, and the id ranges
+    of the rows each transaction inserted), in the same transaction as the change itself: a
+    transaction the worker did not commit left no rows and no journal. `batch` numbers the
+    transactions of one import; undo runs them newest first. Deleted once the import is Completed
+    or undone. `op`: "I" rows `row_id`..`last_id` were inserted; "U" row `row_id` was updated from
+    `old` to `new`; "D" row `row_id` (`old`) was deleted. `old` and `new` are JSON objects of the
+    row's columns as SQLite's json_object() wrote them.
+    """
+
+    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="+")
+    batch = models.IntegerField()
+    table_name = models.CharField(max_length=64)
+    op = models.CharField(max_length=1)
+    row_id = models.BigIntegerField()
+    last_id = models.BigIntegerField(null=True)
+    old = models.TextField(null=True)  # noqa: DJ001 - NULL (not "") where an op has no image: triggers write it
+    new = models.TextField(null=True)  # noqa: DJ001
+
+    class Meta:
+        indexes = [models.Index(fields=["profile_import", "batch"], name="import_undo_batch")]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.table_name} {self.row_id}"

@@ -157,16 +157,18 @@ def import_discard(*, profile_import: ProfileImport, actor) -> None:
 
 
 def import_cancel(*, profile_import: ProfileImport, actor) -> bool:
-    """Stop a queued or running import (say its task was lost): it becomes Failed at once.
+    """Stop a queued or running import: it becomes Cancelled at once, and nothing from the file
+    stays applied. True if the import was cancelled; False if it was no longer queued or running.
 
-    A worker still running it finds at commit that it no longer owns the import and rolls back, so
-    nothing from the file is applied. True if the import was cancelled.
+    A worker running it sees the status between two steps (within a second or so): on PostgreSQL
+    its transaction is rolled back; on SQLite the short transactions it committed are undone from
+    their journal (`imports.undo`) in the seconds after. A worker that is gone leaves that undo to
+    recovery (`imports_recover`).
     """
     label = _actor_label(actor) or "an administrator"
     cancelled = ProfileImport.objects.filter(pk=profile_import.pk, status__in=ACTIVE_STATUSES).update(
-        status=ImportStatus.FAILED,
+        status=ImportStatus.CANCELLED,
         finished_at=timezone.now(),
-        worker="",
         failure_reason=f"Cancelled by {label}; nothing from the file was applied.",
     )
     if cancelled:
