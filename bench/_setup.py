@@ -1,4 +1,5 @@
-"""Shared set-up for benchmark scripts: Django on the bench PostgreSQL database."""
+"""Shared set-up for benchmark scripts: Django on the bench PostgreSQL database (or, for the
+import benchmark's SQLite mode, on the SQLite file DATABASE_URL names)."""
 
 import os
 import sys
@@ -8,34 +9,40 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/memory_console_bench"
 
 
-def django_on_bench_database():
+def django_on_bench_database(*, sqlite: bool = False):
+    """Set Django up on DATABASE_URL (the bench PostgreSQL database by default) and migrate every
+    database alias the settings define (`manage.py migrate --database ALIAS` for each), creating a
+    missing PostgreSQL database first. `sqlite=True` accepts a `sqlite:///path` URL as well."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memory_console.settings")
     url = os.environ["DATABASE_URL"]
-    if not url.startswith("postgres"):
+    if not url.startswith("postgres") and not (sqlite and url.startswith("sqlite")):
         sys.exit("The benchmarks measure PostgreSQL: set DATABASE_URL=postgres://...")
-    _create_database_if_missing(url)
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        if database["ENGINE"].startswith("django.db.backends.postgresql"):
+            _create_database_if_missing(database)
     import django
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connections
 
-    call_command("migrate", verbosity=0)
+    for alias in connections:
+        call_command("migrate", database=alias, verbosity=0)
 
 
-def _create_database_if_missing(url: str) -> None:
-    from urllib.parse import urlparse
-
+def _create_database_if_missing(database: dict) -> None:
     import psycopg
 
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
+    name = database["NAME"]
     with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
+        host=database.get("HOST") or None,
+        port=database.get("PORT") or 5432,
+        user=database.get("USER") or "postgres",
+        password=database.get("PASSWORD") or None,
         dbname="postgres",
         autocommit=True,
     ) as conn:
