@@ -1,6 +1,6 @@
 """django-q2 entry points for imports; the logic is in services.py."""
 
-from .services import import_run, imports_recover, imports_recover_before_run
+from .services import import_run, import_undo_leftovers, imports_recover, imports_recover_before_run
 
 
 def import_run_task(import_id: int, attempt: int) -> str:
@@ -11,3 +11,7 @@ def import_run_task(import_id: int, attempt: int) -> str:
 
 def imports_recover_task() -> list[int]:
     return imports_recover()
+
+
+def import_undo_task(import_id: int) -> int:
+    return import_undo_leftovers(import_id=import_id)

@@ -163,24 +163,50 @@ def test_two_stores_importing_at_once_on_sqlite_take_turns_and_both_complete(tmp
 
 
 @pytest.mark.sqlite
-def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_worker_reruns_it(tmp_path):
+def test_killing_the_qcluster_while_it_checks_the_file_on_sqlite_leaves_nothing_written(tmp_path):
+    # On SQLite every row is checked before the first is written: a worker killed meanwhile wrote nothing.
     imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 100_000
-    database, url, query = _sqlite_console(tmp_path, stores=1, rows=rows)
-    wal = Path(f"{database}-wal")
+    _, url, query = _sqlite_console(tmp_path, stores=1, rows=rows)
+    cluster = _qcluster(imports_dir, log, url)
+    try:
+
+        def checking():
+            files = list(imports_dir.glob("store-*/*.progress.json"))
+            progress = json.loads(files[0].read_text()) if files else {}
+            return progress.get("rows_processed", 0) >= 10_000 and "rows_applied" not in progress
+
+        _wait(checking, 90, "the worker to be checking the file", log)
+        _kill(cluster)
+    finally:
+        _kill(cluster)
+    assert query("SELECT status FROM imports_profileimport") == ("running",)
+    assert query("SELECT count(*) FROM profiles_profile") == (0,)
+    assert query("SELECT count(*) FROM identity_identifier") == (0,)
+
+
+@pytest.mark.sqlite
+def test_killing_the_qcluster_mid_import_on_sqlite_is_undone_and_a_new_worker_reruns_it(tmp_path):
+    # Killed while its short transactions go in: what it committed is journalled, and the next
+    # worker undoes it before running the import again, so nothing is doubled or left half-applied.
+    imports_dir, log, rows = tmp_path / "imports", tmp_path / "qcluster.log", 100_000
+    _, url, query = _sqlite_console(tmp_path, stores=1, rows=rows)
     cluster = _qcluster(imports_dir, log, url)
     try:
 
         def mid_import():
             files = list(imports_dir.glob("store-*/*.progress.json"))
-            processed = json.loads(files[0].read_text())["rows_processed"] if files else 0
-            # Half the rows checked and chunks written into the open transaction (the WAL grows).
-            return processed >= rows // 2 and wal.exists() and wal.stat().st_size > 1_000_000
+            return files and json.loads(files[0].read_text()).get("rows_applied", 0) >= 20_000
 
-        _wait(mid_import, 90, "the worker to be mid-import", log)
+        _wait(mid_import, 120, "the worker to be writing the rows", log)
         _kill(cluster)
         assert query("SELECT status FROM imports_profileimport") == ("running",)
-        assert query("SELECT count(*) FROM profiles_profile") == (0,)
-        assert query("SELECT count(*) FROM identity_identifier") == (0,)
+        written = query("SELECT count(*) FROM profiles_profile")[0]
+        assert 0 < written < rows
+        # Every profile it wrote is in a journalled range, to be undone.
+        assert query(
+            "SELECT coalesce(sum(last_id - row_id + 1), 0) FROM imports_importundo "
+            "WHERE table_name = 'profiles_profile' AND op = 'I'"
+        ) == (written,)
 
         cluster = _qcluster(imports_dir, log, url)
 
@@ -188,7 +214,7 @@ def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_wor
             status = query("SELECT status FROM imports_profileimport")[0]
             return status if status in (ImportStatus.COMPLETED, ImportStatus.FAILED) else None
 
-        _wait(finished, 180, "the restarted worker to finish the import", log)
+        _wait(finished, 240, "the restarted worker to finish the import", log)
     finally:
         _kill(cluster)
     assert query("SELECT status, attempt, rows_ingested, profiles_created FROM imports_profileimport") == (
@@ -198,4 +224,5 @@ def test_killing_the_qcluster_mid_import_on_sqlite_applies_nothing_and_a_new_wor
         rows,
     )
     assert query("SELECT count(*) FROM profiles_profile") == (rows,)
-    assert query("SELECT count(*) FROM identity_identifier WHERE kind = 'email'") == (rows,)
+    assert query("SELECT count(*), count(DISTINCT value) FROM identity_identifier") == (rows, rows)
+    assert query("SELECT count(*) FROM imports_importundo") == (0,)

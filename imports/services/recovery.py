@@ -14,9 +14,9 @@ from django.utils import timezone
 from memory_console.busy import is_database_busy
 
 from .. import storage
-from ..models import ImportStatus, ProfileImport
+from ..models import ImportStatus, ImportUndo, ProfileImport
 from .liveness import worker_alive
-from .upload import run_task_send
+from .upload import run_task_send, undo_task_send
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def imports_recover() -> list[int]:
                 "from the file was applied.",
             )
             storage.file_delete(stale.file_path)
-            continue
+            continue  # on SQLite what it wrote is undone below, on this pass or the next
         with transaction.atomic():
             moved = ProfileImport.objects.filter(
                 pk=stale.pk, status=ImportStatus.RUNNING, attempt=stale.attempt
@@ -73,7 +73,20 @@ def imports_recover() -> list[int]:
                 run_task_send(stale)
                 requeued.append(stale.pk)
                 logger.warning("import %s: its worker stopped mid-run; queued again (%s)", stale.pk, stale.attempt)
+    _leftovers_undo()
     return requeued
+
+
+def _leftovers_undo() -> None:
+    """SQLite: a Cancelled or Failed import whose worker is gone before it undid its journalled
+    steps (killed while undoing, or cancelled while its worker was dead) gets a task that undoes them."""
+    ended = ImportUndo.objects.filter(
+        profile_import__status__in=(ImportStatus.CANCELLED, ImportStatus.FAILED)
+    ).values_list("profile_import_id", flat=True)
+    for left in ProfileImport.objects.filter(pk__in=ended.distinct()):
+        if left.worker and worker_alive(left):
+            continue  # its worker is undoing it now
+        undo_task_send(left)
 
 
 def imports_recover_before_run() -> None:

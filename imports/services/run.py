@@ -1,21 +1,29 @@
-"""The worker's run of a queued import: claim it, ingest the file in one transaction, finish.
+"""The worker's run of a queued import: claim it, ingest the file, finish.
 
-A file is ingested in one transaction: every good row is applied and the import is Completed, or,
-when 100 or more rows fail or anything goes wrong, nothing is applied and it is Failed. Failed
-rows are spilled to a temporary file while the transaction runs and saved afterwards, so the
-report survives the rollback.
+Every good row is applied and the import is Completed; or, when 100 or more rows fail or anything
+goes wrong, nothing is applied and it is Failed; or a user cancels it and nothing is applied
+(Cancelled). Failed rows are spilled to a temporary file while the rows go in and saved
+afterwards, so the report survives a rollback.
+
+- PostgreSQL: one transaction, rolled back on failure or cancel (other writers do not wait on it).
+- SQLite (one writer at a time): every row is checked first (nothing is written while a failure
+  can still fail the file), then the rows go in in short journalled transactions (`imports.undo`)
+  with a pause between them, so other writes wait a fraction of a second; a failure, a cancel or
+  a dead worker's next attempt undoes them from the journal.
 """
 
 import contextlib
 import csv
 import gc
 import logging
+import pickle
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -31,13 +39,22 @@ from ..models import FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImp
 from ..overlap import ChunkPipeline
 from ..pipeline import checked_rows
 from ..rows import RowFailed, RowValidator
+from ..undo import Journal, import_undo, journal_exists, journal_forget
 from .liveness import worker_id
 from .recovery import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 10_000
-PROGRESS_EVERY = 5_000
+PROGRESS_EVERY = 5_000  # rows between two progress reports (and, on both databases, checks for a cancel)
+# SQLite: a step (one short transaction) is sized to take about STEP_SECONDS, and the worker then
+# leaves the database to others for STEP_PAUSE_SECONDS. A writer waiting on SQLite's lock retries at
+# most every 100 ms (its busy handler), so a pause of 100 ms lets every waiting writer in: none
+# waits much more than a step.
+STEP_SECONDS = 0.3
+STEP_PAUSE_SECONDS = 0.1
+STEP_ROWS_FIRST = 500  # a step is never more than CHUNK_ROWS rows
+STAGE_ROWS = 500  # SQLite: checked rows kept on disk in batches of this many until the file is known good
 
 
 class _TooManyFailures(Exception):
@@ -46,6 +63,19 @@ class _TooManyFailures(Exception):
 
 class _Superseded(Exception):
     """Recovery gave the import to another attempt while this one ran: roll back, report nothing."""
+
+
+class _Cancelled(Exception):
+    """A user cancelled the import while it ran (`import_cancel` set its status)."""
+
+
+def _check_owned(import_id: int, attempt: int) -> None:
+    """Raise _Cancelled or _Superseded if this attempt no longer owns the running import."""
+    current = ProfileImport.objects.filter(pk=import_id).values_list("status", "attempt").first()
+    if current is not None and current[0] == ImportStatus.CANCELLED:
+        raise _Cancelled
+    if current != (ImportStatus.RUNNING, attempt):
+        raise _Superseded
 
 
 def import_run(*, import_id: int, attempt: int) -> ProfileImport | None:
@@ -106,6 +136,25 @@ def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
     return profile_import
 
 
+def import_undo_leftovers(*, import_id: int) -> int:
+    """Undo what a Cancelled or Failed import left journalled on SQLite (its worker died before it
+    could); returns how many rows others changed or used meanwhile and were left (then noted on the
+    import). Waits for the import turn, like an import."""
+    if connection.vendor != "sqlite":
+        return 0
+    with storage.import_turn(sqlite_file=str(connection.settings_dict["NAME"])):
+        ended = ProfileImport.objects.filter(
+            pk=import_id, status__in=(ImportStatus.CANCELLED, ImportStatus.FAILED)
+        ).first()
+        if ended is None or not journal_exists(import_id=import_id):
+            return 0
+        kept = import_undo(import_id=import_id).kept
+        if kept:
+            ProfileImport.objects.filter(pk=import_id).update(failure_reason=_kept_note(ended.failure_reason, kept))
+        ProfileImport.objects.filter(pk=import_id).update(worker="")
+        return kept
+
+
 def _trait_index_flush() -> None:
     """Move the trait index's pending entries into the index proper, once the import is committed.
 
@@ -158,21 +207,47 @@ def _finish(import_id, attempt, worker, status, reason, counts: ImportCounts, no
 
 def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) -> bool | None:
     import_id = profile_import.pk
+    path = profile_import.file_path
+    sqlite = connection.vendor == "sqlite"
+    if sqlite and journal_exists(import_id=import_id):  # an earlier attempt's worker died mid-run
+        logger.warning("import %s: undoing what an interrupted attempt wrote before running it again", import_id)
+        import_undo(import_id=import_id, on_step=lambda: storage.progress_write(path, rows_processed=0, rows_failed=0))
     ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
-    storage.progress_write(profile_import.file_path, rows_processed=0, rows_failed=0)
+    storage.progress_write(path, rows_processed=0, rows_failed=0)
     counts = ImportCounts()
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spill:
         writer = csv.writer(spill)
         try:
-            with transaction.atomic():
-                _ingest(profile_import, now, writer, counts)
-                notes = _save_row_errors(profile_import, spill, keep_notes=True)
-                if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
-                    raise _Superseded
+            if sqlite:
+                with Journal(import_id=import_id) as journal:
+                    _ingest(profile_import, now, writer, counts, attempt=attempt, journal=journal)
+                with transaction.atomic():
+                    notes = _save_row_errors(profile_import, spill, keep_notes=True)
+                    if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
+                        _check_owned(import_id, attempt)
+                        raise _Superseded
+                journal_forget(import_id=import_id)  # Completed: its changes stay
+            else:
+                with transaction.atomic():
+                    _ingest(profile_import, now, writer, counts, attempt=attempt)
+                    notes = _save_row_errors(profile_import, spill, keep_notes=True)
+                    if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
+                        _check_owned(import_id, attempt)
+                        raise _Superseded
             return True
         except _Superseded:
+            # SQLite: the attempt that now owns the import waits for this one's turn (import_turn),
+            # so undoing here is safe; it would undo the journal first anyway.
+            if sqlite:
+                _undo(import_id, path)
             logger.warning("import %s: attempt %s lost ownership; rolled back", import_id, attempt)
             return None
+        except _Cancelled:
+            kept = _undo(import_id, path) if sqlite else 0
+            ProfileImport.objects.filter(pk=import_id, status=ImportStatus.CANCELLED).update(
+                worker="", **({"failure_reason": _kept_note(_cancel_reason(import_id), kept)} if kept else {})
+            )
+            return True
         except _TooManyFailures:
             reason = (
                 f"{counts.failed_rows:,} rows failed ({FAILED_ROWS_LIMIT} or more fail the file), so nothing "
@@ -185,12 +260,43 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
         except Exception as exc:  # noqa: BLE001 - any error fails the import, with nothing applied
             logger.exception("import %s failed", import_id)
             reason = f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied."
-        # Failed: the transaction was rolled back. Its notes (identifiers "not added" to rows that
-        # "went in") would be false: keep only the failed rows.
+        # Failed: the transaction was rolled back (PostgreSQL) or its steps are undone (SQLite). Its
+        # notes (identifiers "not added" to rows that "went in") would be false: keep only the failed rows.
+        if sqlite:
+            reason = _kept_note(reason, _undo(import_id, path))
         counts.nothing_applied()
         _save_row_errors(profile_import, spill, keep_notes=False)
         _finish(import_id, attempt, worker, ImportStatus.FAILED, reason, counts, 0)
     return True
+
+
+def _undo(import_id: int, path: str) -> int:
+    """SQLite: undo what this import wrote (see imports.undo); how many rows others changed or used
+    meanwhile were left. If the undo cannot finish now, recovery finishes it later."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()  # a broken connection is replaced by the next query
+    try:
+        return import_undo(
+            import_id=import_id, on_step=lambda: storage.progress_write(path, undoing=True, rows_processed=0)
+        ).kept
+    except Exception:  # noqa: BLE001 - the journal stays; recovery undoes it (imports_recover)
+        logger.exception("import %s: could not undo what it wrote; recovery will", import_id)
+        return 0
+
+
+def _cancel_reason(import_id: int) -> str:
+    return ProfileImport.objects.filter(pk=import_id).values_list("failure_reason", flat=True).first() or ""
+
+
+def _kept_note(reason: str, kept: int) -> str:
+    """`reason`, with a note of the rows undo left because others changed or used them meanwhile."""
+    if not kept:
+        return reason
+    return (
+        f"{reason} {kept:,} row{'s' if kept != 1 else ''} the import wrote were changed or used by someone "
+        "else while it ran and were left as they are (a profile someone edited keeps its values from the "
+        "file; a profile an identifier was added to stays)."
+    )
 
 
 @contextlib.contextmanager
@@ -212,7 +318,9 @@ def _collector_paused():
             gc.enable()
 
 
-def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts) -> None:
+def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts, *, attempt: int, journal=None) -> None:
+    """Check and apply the file's rows. PostgreSQL: inside the caller's transaction. SQLite
+    (`journal` given): every row checked first, then applied in journalled steps."""
     store = profile_import.store
     config = store_config(store=store)
     mapping_validate(
@@ -252,71 +360,159 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts) ->
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0, note.code])
 
-    # On PostgreSQL a thread writes chunk k-1 and reads chunk k+1 while chunk k is resolved; a chunk
-    # that loses a race for an identifier is redone with a full lookup.
-    pipeline = ChunkPipeline(
-        resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=connection.vendor == "postgresql"
-    )
-    with transaction.atomic(), _collector_paused():
-        if connection.vendor == "postgresql":
-            # Bulk statements on big tables look expensive to the planner, which then JIT-compiles
-            # them: hundreds of milliseconds per chunk for nothing. Only for this transaction.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-                # New trait values go to the GIN index's pending list and are merged into the index
-                # in large batches (the list is emptied after the commit: _trait_index_flush).
-                # 256 MB, so the list is moved into the index once, after the commit: measured at a
-                # million rows, 51 s to Completed against 59 s with 64 MB. The price: searches made
-                # during the import scan the list too (even entries they cannot see yet).
-                cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
-                cursor.execute("SET LOCAL work_mem = '256MB'")
-        chunk: list = []
+    def checked(size: int):
+        return _checked_chunks(profile_import, validator, writer, counts, size=size, attempt=attempt)
 
-        def report_progress():
-            storage.progress_write(path, rows_processed=counts.processed, rows_failed=counts.failed_rows)
-
-        try:
-            layout = CsvLayout(
-                delimiter=profile_import.delimiter,
-                declared=profile_import.separator_declared,
-                width=len(profile_import.headers),
-                download=failed_rows_download(profile_import.headers),
-            )
-            rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
-            for line, result in rows:
-                counts.processed += 1
-                if isinstance(result, RowFailed):
-                    counts.failed_rows += 1
-                    for failure in result.failures:  # the first carries the row's cells, for the download
-                        writer.writerow(
-                            [
-                                failure.line,
-                                failure.column,
-                                failure.value,
-                                failure.reason,
-                                1,
-                                failure.code,
-                                *(failure.cells or ()),
-                            ]
-                        )
-                elif counts.failed_rows < FAILED_ROWS_LIMIT:
-                    chunk.append((line, *result))
-                    if len(chunk) >= CHUNK_ROWS:
-                        pipeline.add(chunk)
-                        chunk = []
-                if counts.processed % PROGRESS_EVERY == 0:
-                    report_progress()
-            report_progress()  # every row checked: the page says "finishing" while the last chunks are written
-            if counts.failed_rows >= FAILED_ROWS_LIMIT:
-                raise _TooManyFailures  # rolls back every chunk applied before the 100th failure
-            if chunk:
-                pipeline.add(chunk)
-            pipeline.finish()
-        finally:
-            pipeline.close()  # no write may still run when the transaction ends
+    with _collector_paused():
+        if journal is None:
+            _ingest_postgres(resolver, written, checked)
+        else:
+            _ingest_in_steps(resolver, written, checked, journal, profile_import.pk, attempt, counts, path)
     counts.created = len(created - merged)
     counts.merged = len(merged - created)
     counts.updated = len(updated - merged - created)
+
+
+def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: ImportCounts, *, size: int, attempt: int):
+    """The file's good rows, checked (in forked children), in chunks of `size`; failed rows go to the
+    spill `writer`. Reports progress and checks for a cancel every PROGRESS_EVERY rows; raises
+    _TooManyFailures once every row is read if 100 or more failed (no chunk after the 100th failure)."""
+    path = profile_import.file_path
+
+    def report_progress():
+        storage.progress_write(path, rows_processed=counts.processed, rows_failed=counts.failed_rows)
+
+    layout = CsvLayout(
+        delimiter=profile_import.delimiter,
+        declared=profile_import.separator_declared,
+        width=len(profile_import.headers),
+        download=failed_rows_download(profile_import.headers),
+    )
+    chunk: list = []
+    rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
+    for line, result in rows:
+        counts.processed += 1
+        if isinstance(result, RowFailed):
+            counts.failed_rows += 1
+            for failure in result.failures:  # the first carries the row's cells, for the download
+                writer.writerow(
+                    [
+                        failure.line,
+                        failure.column,
+                        failure.value,
+                        failure.reason,
+                        1,
+                        failure.code,
+                        *(failure.cells or ()),
+                    ]
+                )
+        elif counts.failed_rows < FAILED_ROWS_LIMIT:
+            chunk.append((line, *result))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if counts.processed % PROGRESS_EVERY == 0:
+            report_progress()
+            _check_owned(profile_import.pk, attempt)
+    report_progress()  # every row checked: the page says "finishing" while the last chunks are written
+    if counts.failed_rows >= FAILED_ROWS_LIMIT:
+        raise _TooManyFailures  # rolls back (or undoes) every chunk applied before the 100th failure
+    if chunk:
+        yield chunk
+
+
+def _ingest_postgres(resolver: ChunkResolver, written, checked) -> None:
+    # A thread writes chunk k-1 and reads chunk k+1 while chunk k is resolved; a chunk that loses a
+    # race for an identifier is redone with a full lookup.
+    pipeline = ChunkPipeline(resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=True)
+    with connection.cursor() as cursor:
+        # Bulk statements on big tables look expensive to the planner, which then JIT-compiles
+        # them: hundreds of milliseconds per chunk for nothing. Only for this transaction.
+        cursor.execute("SET LOCAL jit = off")
+        # New trait values go to the GIN index's pending list and are merged into the index
+        # in large batches (the list is emptied after the commit: _trait_index_flush).
+        # 256 MB, so the list is moved into the index once, after the commit: measured at a
+        # million rows, 51 s to Completed against 59 s with 64 MB. The price: searches made
+        # during the import scan the list too (even entries they cannot see yet).
+        cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+    try:
+        for chunk in checked(CHUNK_ROWS):
+            pipeline.add(chunk)
+        pipeline.finish()
+    finally:
+        pipeline.close()  # no write may still run when the transaction ends
+
+
+def _ingest_in_steps(resolver, written, checked, journal: Journal, import_id, attempt, counts, path) -> None:
+    """SQLite: check every row first (kept on disk), then apply them in short journalled steps."""
+    with tempfile.TemporaryFile() as staged:
+        for chunk in checked(STAGE_ROWS):
+            pickle.dump(chunk, staged, protocol=pickle.HIGHEST_PROTOCOL)
+        staged.seek(0)
+        steps = _Steps(resolver, journal, written, lambda: _check_owned(import_id, attempt))
+        applied = 0
+        while True:
+            try:
+                chunk = pickle.load(staged)  # noqa: S301 - this process wrote it, just now
+            except EOFError:
+                break
+            steps.add(chunk)
+            applied += len(chunk)
+            if applied % PROGRESS_EVERY < len(chunk):
+                storage.progress_write(
+                    path, rows_processed=counts.processed, rows_failed=counts.failed_rows, rows_applied=counts.ingested
+                )
+        steps.finish()
+
+
+class _Steps:
+    """SQLite: applies checked rows in steps, each one short journalled transaction (about
+    STEP_SECONDS: the rows per step follow the time the last step took), with a pause after each
+    so that other writers get the lock. A step that loses a race for an identifier to another
+    writer (IntegrityError) is redone with a full lookup."""
+
+    def __init__(self, resolver: ChunkResolver, journal: Journal, on_written, check):
+        self.resolver = resolver
+        self.journal = journal
+        self.on_written = on_written
+        self.check = check
+        self.rows_per_step = min(STEP_ROWS_FIRST, CHUNK_ROWS)
+        self.buffer: list = []
+        self.steps = 0
+
+    def add(self, rows: list) -> None:
+        self.buffer += rows
+        while len(self.buffer) >= self.rows_per_step:
+            part, self.buffer = self.buffer[: self.rows_per_step], self.buffer[self.rows_per_step :]
+            self._step(part)
+
+    def finish(self) -> None:
+        while self.buffer:
+            part, self.buffer = self.buffer[: self.rows_per_step], self.buffer[self.rows_per_step :]
+            self._step(part)
+
+    def _step(self, rows: list) -> None:
+        if self.steps:
+            time.sleep(STEP_PAUSE_SECONDS)  # the database is the others' between two steps
+        self.check()  # a cancel is seen before each step
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            started = time.monotonic()
+            # Each step reads what it matches inside its own transaction: other writers may have
+            # changed anything since the last one, so nothing is carried over from it.
+            self.resolver.reset()
+            try:
+                with self.journal.step():
+                    outcome = self.resolver.run(rows, full_lookup=attempt > 1)
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                continue
+            break
+        elapsed = max(time.monotonic() - started, 0.001)
+        self.on_written(rows, outcome)
+        self.steps += 1
+        self.rows_per_step = min(CHUNK_ROWS, max(50, int(len(rows) * STEP_SECONDS / elapsed)))  # at most a chunk
 
 
 SAVE_BATCH_ROWS = 5000

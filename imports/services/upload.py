@@ -148,6 +148,13 @@ def run_task_send(profile_import: ProfileImport) -> None:
     transaction.on_commit(send)
 
 
+def undo_task_send(profile_import: ProfileImport) -> None:
+    """Queue the undo of what a Cancelled or Failed import wrote on SQLite (imports.undo); several
+    such tasks do no harm: they take turns, and the later ones find nothing left."""
+    pk = profile_import.pk
+    transaction.on_commit(lambda: async_task("imports.tasks.import_undo_task", pk, task_name=f"import-{pk}-undo"))
+
+
 def import_discard(*, profile_import: ProfileImport, actor) -> None:
     """Drop an upload that was never queued (the user went back from the mapping page)."""
     deleted, _ = ProfileImport.objects.filter(pk=profile_import.pk, status=ImportStatus.MAPPING).delete()

@@ -1,0 +1,230 @@
+"""SQLite imports write in short journalled steps; a cancel, a failure or an interrupted attempt
+undoes them (imports.undo), leaving the store as it was and keeping what others changed meanwhile."""
+
+import socket
+
+import pytest
+from django.db import connection
+
+from identity.models import Identifier, MergeRecord
+from identity.services import profile_identify
+from imports.models import ImportStatus, ImportUndo, ProfileImport
+from imports.services import import_cancel, import_run
+from imports.services import run as running
+from profiles.models import Event, Profile
+from profiles.services import profile_traits_set
+from tests.imports_helpers import CONTACT, csv_text, queue, upload
+
+pytestmark = pytest.mark.sqlite
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("the journalled steps are SQLite's; PostgreSQL imports run in one transaction")
+
+
+def _snapshot(store):
+    """Everything an import can change in the store, as plain values."""
+    return {
+        "profiles": sorted(
+            Profile.objects.filter(store=store).values_list("pk", "traits", "trait_sources", "merged_into_id")
+        ),
+        "identifiers": sorted(Identifier.objects.filter(store=store).values_list("pk", "kind", "value", "profile_id")),
+        "merges": sorted(
+            MergeRecord.objects.filter(store=store).values_list("pk", "from_profile_id", "into_profile_id")
+        ),
+        "events": sorted(Event.objects.filter(store=store).values_list("pk", "profile_id", "name")),
+    }
+
+
+def _existing(store):
+    """Two customers with an event each: the file updates one, then merges them."""
+    ada = profile_identify(
+        store=store, identifiers=[("email", "ada@example.com")], traits={"Contact": {"firstName": "Ada"}}, source="s"
+    ).profile
+    bob = profile_identify(
+        store=store, identifiers=[("phone", "+14155550100")], traits={"Contact": {"lastName": "Bob"}}, source="s"
+    ).profile
+    for profile in (ada, bob):
+        Event.objects.create(store=store, profile=profile, name="order_placed", timestamp="2026-01-01T00:00:00Z")
+    return ada, bob
+
+
+ROWS = [
+    "ada@example.com,,Ada2,Lovelace",  # updates Ada
+    *[f"p{i}@example.com,,P{i},L{i}" for i in range(8)],  # new profiles
+    "carol@example.com,,Carol,",
+    "ada@example.com,+14155550100,,",  # Ada's email and Bob's phone: Ada merges into Bob
+    *[f"q{i}@example.com,,Q{i},M{i}" for i in range(8)],
+]
+
+
+def _cancel_at(store, queued, check_number: int, also=None):
+    """Cancel the import (as the console's button does) when the worker checks for the
+    `check_number`-th time, after `also()` (another writer's change) if given."""
+    calls = []
+    real = running._check_owned
+
+    def check(import_id, attempt):
+        calls.append(1)
+        if len(calls) == check_number:
+            if also is not None:
+                also()
+            import_cancel(profile_import=ProfileImport.objects.get(pk=import_id), actor=None)
+        return real(import_id, attempt)
+
+    return check
+
+
+def test_a_cancel_between_steps_undoes_every_step_and_the_import_ends_cancelled(store, monkeypatch):
+    _existing(store)
+    before = _snapshot(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)  # steps of two rows: several committed before the cancel
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    monkeypatch.setattr(running, "_check_owned", _cancel_at(store, queued, 8))
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert done.status == ImportStatus.CANCELLED
+    assert done.failure_reason == "Cancelled by an administrator; nothing from the file was applied."
+    assert done.worker == ""
+    assert _snapshot(store) == before  # profiles, traits, identifiers, merges and events as they were
+    assert not ImportUndo.objects.filter(profile_import=queued).exists()
+
+
+def test_the_steps_before_the_cancel_did_write_and_merge(store, monkeypatch):
+    # The same run without the cancel: proves the cancelled run had something to undo.
+    ada, bob = _existing(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert done.status == ImportStatus.COMPLETED, done.failure_reason
+    assert Profile.objects.get(pk=ada.pk).merged_into_id == bob.pk
+    assert Event.objects.filter(profile=bob).count() == 2
+    assert (done.profiles_created, done.profiles_merged) == (17, 1)
+    assert not ImportUndo.objects.filter(profile_import=queued).exists()  # Completed: the journal is dropped
+
+
+def test_a_profile_someone_edits_during_the_import_keeps_the_edit_after_a_cancel(store, monkeypatch):
+    ada, _ = _existing(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+
+    def someone_edits_ada():  # after the step that updated Ada (row 1), through the console's service
+        profile_traits_set(
+            profile=Profile.objects.get(pk=ada.pk), values={"Contact": {"firstName": "Edited"}}, source="console"
+        )
+
+    monkeypatch.setattr(running, "_check_owned", _cancel_at(store, queued, 4, also=someone_edits_ada))
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert done.status == ImportStatus.CANCELLED
+    assert Profile.objects.get(pk=ada.pk).traits["Contact"]["firstName"] == "Edited"  # not rolled back over
+    assert "1 row the import wrote were changed or used by someone else" in done.failure_reason
+    assert not Identifier.objects.filter(store=store, value__startswith="p").exists()  # the rest is undone
+
+
+def test_an_interrupted_attempt_is_undone_before_the_next_one_runs(store, monkeypatch):
+    ada, bob = _existing(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    real = running._check_owned
+    calls = []
+
+    def killed_on_the_ninth_check(import_id, attempt):
+        calls.append(1)
+        if len(calls) == 9:
+            raise SystemExit("killed")  # not an Exception: nothing in the worker handles it, like SIGKILL
+        return real(import_id, attempt)
+
+    monkeypatch.setattr(running, "_check_owned", killed_on_the_ninth_check)
+    with pytest.raises(SystemExit):
+        import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert ImportUndo.objects.filter(profile_import=queued).exists()  # half the file is in, journalled
+    assert Identifier.objects.filter(store=store, value__startswith="p").exists()
+    monkeypatch.setattr(running, "_check_owned", real)
+    # What recovery does for a dead worker: a new attempt.
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.QUEUED, attempt=queued.attempt + 1)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt + 1)
+    assert done.status == ImportStatus.COMPLETED, done.failure_reason
+    # Counted and written once: the first attempt's rows were undone, not doubled or counted as updates.
+    assert (done.rows_ingested, done.profiles_created, done.profiles_updated, done.profiles_merged) == (19, 17, 1, 1)
+    assert Profile.objects.filter(store=store, merged_into__isnull=True).count() == 18
+    assert Event.objects.filter(profile=bob).count() == 2 and Profile.objects.get(pk=ada.pk).merged_into_id == bob.pk
+    assert MergeRecord.objects.filter(store=store).count() == 1
+
+
+def test_a_failure_after_some_steps_undoes_them_and_the_import_fails(store, monkeypatch):
+    _existing(store)
+    before = _snapshot(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    real = running.ChunkResolver.write
+    calls = []
+
+    def disk_full_on_the_sixth_write(self, pending):
+        calls.append(1)
+        if len(calls) == 6:
+            raise OSError(28, "No space left on device")
+        return real(self, pending)
+
+    monkeypatch.setattr(running.ChunkResolver, "write", disk_full_on_the_sixth_write)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert done.status == ImportStatus.FAILED
+    assert "No space left on device" in done.failure_reason
+    assert _snapshot(store) == before
+    assert not ImportUndo.objects.filter(profile_import=queued).exists()
+
+
+def test_too_many_failed_rows_fail_the_file_before_anything_is_written(store, monkeypatch):
+    _existing(store)
+    before = _snapshot(store)
+    steps = []
+    monkeypatch.setattr(running._Steps, "_step", lambda self, rows: steps.append(rows))
+    rows = [f"good{i}@example.com,,G,{i}" for i in range(50)] + [f"bad{i}-at-example.com,,B,{i}" for i in range(100)]
+    queued = queue(upload(store, csv_text(*rows)), CONTACT)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert done.status == ImportStatus.FAILED and done.rows_failed == 100
+    assert steps == []  # every row is checked before the first step: a failing file never writes
+    assert _snapshot(store) == before
+
+
+def test_recovery_undoes_what_a_cancelled_import_left_when_its_worker_was_gone(
+    store, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from imports.services import import_undo_leftovers, imports_recover
+
+    _existing(store)
+    before = _snapshot(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    real = running._check_owned
+    calls = []
+
+    def killed(import_id, attempt):
+        calls.append(1)
+        if len(calls) == 6:
+            raise SystemExit("killed")
+        return real(import_id, attempt)
+
+    monkeypatch.setattr(running, "_check_owned", killed)
+    with pytest.raises(SystemExit):
+        import_run(import_id=queued.pk, attempt=queued.attempt)
+    gone = f"{socket.gethostname()}:{2**22 + 1}:1"  # this host, a pid above Linux's limit: a worker that is gone
+    ProfileImport.objects.filter(pk=queued.pk).update(worker=gone)
+    import_cancel(profile_import=ProfileImport.objects.get(pk=queued.pk), actor=None)
+    assert _snapshot(store) != before  # the dead worker's steps are still in
+    with django_capture_on_commit_callbacks(execute=True):
+        imports_recover()
+    sent = [SignedPackage.loads(message.payload) for message in OrmQ.objects.all()]
+    assert [(task["func"], task["args"]) for task in sent] == [("imports.tasks.import_undo_task", (queued.pk,))]
+    assert import_undo_leftovers(import_id=queued.pk) == 0  # what the task runs
+    assert _snapshot(store) == before
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert (done.status, done.worker) == (ImportStatus.CANCELLED, "")
+    with django_capture_on_commit_callbacks(execute=True):
+        imports_recover()
+    assert OrmQ.objects.count() == 1  # nothing left to undo: no second task
