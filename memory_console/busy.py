@@ -1,9 +1,10 @@
 """A database too busy to take a write answers 503 with a reason, not a server error.
 
-SQLite (the embedded default) lets one connection write at a time. A CSV import writes its whole
-file in one transaction, so while it runs every other write waits (up to the busy timeout,
-SQLITE_BUSY_TIMEOUT, 20 s by default) and then fails with "database is locked". PostgreSQL has no
-such wait: this only shows on SQLite.
+SQLite (the embedded default) lets one connection write at a time; a write waits for the one in
+progress (up to the busy timeout, SQLITE_BUSY_TIMEOUT, 20 s by default) and then fails with
+"database is locked". CSV imports write in short steps and let others in between them (see
+docs/ARCHITECTURE.md, "CSV import"), so this takes an unusually long write or a very slow disk.
+PostgreSQL has no such wait: this only shows on SQLite.
 """
 
 import contextlib
@@ -15,8 +16,8 @@ from django.shortcuts import render
 RETRY_AFTER_SECONDS = 30
 MESSAGE = (
     "The database is busy with another write and could not take this request's changes in time. On "
-    "SQLite one write runs at a time, and a CSV import holds the database until it finishes. Try "
-    "again in a moment (a deployment on PostgreSQL does not wait like this)."
+    "SQLite one write runs at a time. Try again in a moment (a deployment on PostgreSQL does not wait "
+    "like this)."
 )
 
 

@@ -32,7 +32,7 @@ def test_a_console_write_that_finds_the_database_locked_gets_a_503_page_with_the
     assert response["Retry-After"] == "30"
     html = response.content.decode()
     assert "The database is busy" in html
-    assert "a CSV import holds the database until it finishes" in html
+    assert "On SQLite one write runs at a time" in html
     assert f'href="{reverse("stores:edit", args=[store.pk])}"' in html  # Try again
     assert Store.objects.get(pk=store.pk).name == store.name
 
