@@ -1,6 +1,6 @@
 """The database statements of a CSV import's chunk: find the holders of its identifiers, lock and
 load the profiles they belong to, reserve ids, insert and update in bulk (COPY on PostgreSQL, the
-ORM's bulk statements on SQLite). `imports.engine.ChunkResolver` does the resolution in memory."""
+executemany on SQLite). `imports.engine.ChunkResolver` does the resolution in memory."""
 
 from dataclasses import dataclass, field
 
@@ -14,7 +14,7 @@ from identity.selectors import identifier_ages, identifier_holders
 from profiles.models import Profile
 from profiles.services import profiles_traits_save
 
-from .sqltext import copy_in, copy_text, epoch_us, traits_from_json
+from .sqltext import compact_json, copy_in, copy_text, epoch_us, traits_from_json
 
 
 @dataclass
@@ -146,25 +146,34 @@ class ChunkStatements:
                 # for every row (it is not constant), nine times the cost of the nextval() calls.
                 cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequence, len(new)])
                 return [row[0] for row in cursor.fetchall()]
-        for profile in new:
-            self._materialize(profile)
-        objects = [
-            Profile(
-                store=self.store,
-                traits=profile.traits,
-                trait_sources=profile.sources,
-                created_at=self.now,
-                updated_at=self.now,
+        # SQLite: the ids are given here, under the write lock the chunk's transaction holds (nobody
+        # else can take one meanwhile), following AUTOINCREMENT's counter, which the insert moves on.
+        # One executemany of plain rows, as COPY does on PostgreSQL: Django's bulk_create prepared
+        # every field of every row, most of a SQLite import's time. The JSON text is the one COPY
+        # sends (`compact_json`, numbers exact), the time the import's own, in Django's SQLite form.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'profiles_profile'), 0), "
+                "coalesce(max(id), 0)) + 1 FROM profiles_profile"
             )
-            for profile in new
-        ]
-        Profile.objects.bulk_create(objects, batch_size=500)
-        # bulk_create stamps auto_now_add/auto_now fields with the clock, not with self.now: set them to
-        # the import's time as COPY does, so a later chunk orders these profiles (oldest first, then by
-        # id) before the ones it creates and does not count them as updated.
-        ids = [obj.pk for obj in objects]
-        for start in range(0, len(ids), 500):
-            Profile.objects.filter(pk__in=ids[start : start + 500]).update(created_at=self.now, updated_at=self.now)
+            first = cursor.fetchone()[0]
+            ids = list(range(first, first + len(new)))
+            store, now = self.store.pk, connection.ops.adapt_datetimefield_value(self.now)
+            cursor.executemany(
+                "INSERT INTO profiles_profile (id, store_id, traits, trait_sources, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        pid,
+                        store,
+                        profile.packed if profile.packed is not None else compact_json(profile.traits),
+                        self._sources_json(profile),
+                        now,
+                        now,
+                    )
+                    for pid, profile in zip(ids, new, strict=True)
+                ],
+            )
         return ids
 
     def _copy_profiles(self, text: str) -> None:
@@ -180,13 +189,13 @@ class ChunkStatements:
             )
             copy_in("COPY identity_identifier (store_id, profile_id, kind, value, created_at) FROM STDIN", text)
             return
-        Identifier.objects.bulk_create(
-            [
-                Identifier(store=self.store, profile_id=pid, kind=kind, value=value, created_at=self.now)
-                for kind, value, pid in rows
-            ],
-            batch_size=500,
-        )
+        store, now = self.store.pk, connection.ops.adapt_datetimefield_value(self.now)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO identity_identifier (store_id, profile_id, kind, value, created_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(store, pid, kind, value, now) for kind, value, pid in rows],
+            )
 
     def _update_profiles(self, dirty: list[ChunkProfile], text: str) -> None:
         if not dirty:
