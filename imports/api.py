@@ -6,14 +6,16 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+from ninja.errors import HttpError
 
 from memory_console.errors import FieldError
 from memory_console.text import text_nfc
 from stores.api import api_store
 
-from .models import ProfileImport
+from .models import ImportStatus, ProfileImport
 from .selectors import import_list as import_list_selector
 from .selectors import import_progress
+from .services import import_cancel as import_cancel_service
 from .services import import_start
 
 router = Router(tags=["Imports"])
@@ -28,10 +30,24 @@ class RowErrorOut(Schema):
     row_failed: bool
 
 
+STATUS_DESCRIPTION = (
+    "`mapping`: uploaded and checked, columns not mapped yet (console uploads); `queued`: waiting for a "
+    "worker; `running`: being imported; `completed`: the good rows are applied; `failed`: nothing from the "
+    "file is applied (`failure_reason` says why); `cancelled`: stopped by a user or API key "
+    "(`POST .../cancel`), nothing from the file stays applied (`failure_reason` says who). While `undoing` "
+    "is true, the rows a failed or cancelled import already wrote are still being removed."
+)
+
+
 class ImportOut(Schema):
     id: int
     file_name: str
-    status: str
+    status: ImportStatus = Field(description=STATUS_DESCRIPTION)
+    undoing: bool = Field(
+        description="True while the rows a `failed` or `cancelled` import already wrote are still being removed "
+        "(SQLite: such an import writes in short transactions and undoes them in the seconds after); "
+        "poll until it is false"
+    )
     total_rows: int
     rows_processed: int
     seconds_left: int | None = Field(None, description="While running: an estimate at the pace so far")
@@ -63,6 +79,7 @@ def _out(profile_import: ProfileImport) -> dict:
         "rows_processed": live.rows_processed,
         "rows_failed": live.rows_failed,
         "seconds_left": live.seconds_left,
+        "undoing": live.undoing,
         "errors": list(errors.values("line", "column", "value", "reason", "row_failed")[:ERRORS_SHOWN]),
         "errors_total": errors.count(),
     }
@@ -136,3 +153,32 @@ def import_list(request, store_id: int):
 def import_get(request, store_id: int, import_id: int):
     store = api_store(request, store_id)
     return _out(get_object_or_404(ProfileImport, store=store, pk=import_id))
+
+
+NOT_CANCELLABLE = {
+    409: {
+        "description": "The import is no longer queued or running (it completed, failed, was cancelled, or is "
+        "still being mapped): `detail` says its status.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}},
+    }
+}
+
+
+@router.post(
+    "/{store_id}/imports/{import_id}/cancel",
+    response=ImportOut,
+    summary="Cancel a queued or running import",
+    description="The import becomes `cancelled` at once and nothing from the file stays applied: a running "
+    "import's rows already written are removed (on SQLite in the seconds after; `undoing` is true meanwhile). "
+    "Answers the import; 409 if it is no longer queued or running.",
+    openapi_extra={"responses": NOT_CANCELLABLE},
+)
+def import_cancel(request, store_id: int, import_id: int):
+    store = api_store(request, store_id)
+    profile_import = get_object_or_404(ProfileImport, store=store, pk=import_id)
+    if not import_cancel_service(profile_import=profile_import, actor=request.auth):
+        profile_import.refresh_from_db()
+        status = profile_import.status
+        raise HttpError(409, f"Import #{import_id} is {status}: only a queued or running import can be cancelled.")
+    profile_import.refresh_from_db()
+    return _out(profile_import)

@@ -3,20 +3,45 @@
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import BooleanField, Case, Exists, OuterRef, Value, When
 
 from stores.models import Store
 
 from . import storage
-from .models import ImportRowError, ImportStatus, ProfileImport
+from .models import ImportRowError, ImportStatus, ImportUndo, ProfileImport
+
+# Statuses after which what a (SQLite) import already wrote is undone from its journal.
+UNDONE_STATUSES = (ImportStatus.CANCELLED, ImportStatus.FAILED)
 
 
 def import_list(*, store: Store):
-    """The store's imports, newest first."""
-    return ProfileImport.objects.filter(store=store).order_by("-created_at", "-id")
+    """The store's imports, newest first, each with `undoing` (see `import_undoing`)."""
+    journalled = Exists(ImportUndo.objects.filter(profile_import=OuterRef("pk")))
+    return (
+        ProfileImport.objects.filter(store=store)
+        .annotate(
+            undoing=Case(
+                When(status__in=UNDONE_STATUSES, then=journalled), default=Value(False), output_field=BooleanField()
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def import_get(*, store: Store, import_id: int) -> ProfileImport | None:
     return ProfileImport.objects.filter(store=store, pk=import_id).first()
+
+
+def import_undoing(*, profile_import: ProfileImport) -> bool:
+    """True while what a Cancelled or Failed import wrote is still being removed: its undo journal
+    (`ImportUndo`, written by SQLite imports) still has rows. Read from `import_list`'s annotation
+    when the import came from there."""
+    annotated = getattr(profile_import, "undoing", None)
+    if annotated is not None:
+        return bool(annotated)
+    if profile_import.status not in UNDONE_STATUSES:
+        return False
+    return ImportUndo.objects.filter(profile_import=profile_import).exists()
 
 
 def import_row_errors(*, profile_import: ProfileImport):
@@ -35,6 +60,15 @@ class ImportProgress:
     active: bool
     seconds_left: int | None = None  # while running, once the pace is known: an estimate
     one_at_a_time: bool = False  # SQLite: imports of all stores take turns
+    undoing: bool = False  # Cancelled or Failed, and what it wrote is still being removed
+
+    @property
+    def state(self) -> str:
+        """What the details page shows and polls for: "active" (queued or running: the progress),
+        "undoing" (the rows already written being removed), or "done"."""
+        if self.active:
+            return "active"
+        return "undoing" if self.undoing else "done"
 
     @property
     def waiting_text(self) -> str:
@@ -87,6 +121,7 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         active=profile_import.is_active,
         seconds_left=seconds_left,
         one_at_a_time=connection.vendor == "sqlite",
+        undoing=import_undoing(profile_import=profile_import),
     )
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from identity.config import store_config
+from memory_console.sheets import render_sheet
 from stores.access import store_view
 
 from . import services
@@ -138,44 +139,78 @@ def import_discard(request, store, import_id):
 
 
 @store_view(write=True)
+@require_http_methods(["GET", "POST"])
 def import_cancel(request, store, import_id):
-    """Stop a queued or running import (POST; the details page asks for confirmation first)."""
+    """Stop a queued or running import: GET asks for confirmation (in the side sheet, or as a page
+    without JavaScript), POST cancels."""
     profile_import = _import_or_404(store, import_id)
-    if request.method != "POST":
+    if request.method == "POST":
+        if services.import_cancel(profile_import=profile_import, actor=request.user):
+            messages.success(
+                request, f"Cancelled the import of {profile_import.file_name}; nothing from the file stays applied."
+            )
+        else:
+            profile_import.refresh_from_db()
+            messages.error(request, _not_cancellable(profile_import))
         return redirect("imports:detail", store.pk, profile_import.pk)
-    if services.import_cancel(profile_import=profile_import, actor=request.user):
-        messages.success(request, f"Cancelled the import of {profile_import.file_name}; nothing was applied.")
-    else:
-        messages.error(request, "Only a queued or running import can be cancelled.")
-    return redirect("imports:detail", store.pk, profile_import.pk)
+    if not profile_import.is_active:  # it finished while the page was open: show it as it is now
+        messages.info(request, _not_cancellable(profile_import))
+        if request.htmx:
+            return HttpResponseClientRefresh()
+        return redirect("imports:detail", store.pk, profile_import.pk)
+    return render_sheet(
+        request,
+        "imports/_cancel_confirm.html",
+        {"profile_import": profile_import},
+        title=f"Cancel the import of {profile_import.file_name}?",
+    )
+
+
+def _not_cancellable(profile_import) -> str:
+    return (
+        f"{profile_import.file_name} is {profile_import.get_status_display().lower()}: "
+        "only a queued or running import can be cancelled."
+    )
 
 
 @store_view()
 def import_detail(request, store, import_id):
     profile_import = _import_or_404(store, import_id)
-    row_errors = Paginator(import_row_errors(profile_import=profile_import), ROW_ERRORS_PAGE_SIZE)
+    progress = import_progress(profile_import=profile_import)
+    page = Paginator(import_row_errors(profile_import=profile_import), ROW_ERRORS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    finished = not progress.active and profile_import.status != ImportStatus.MAPPING
     return render(
         request,
         "imports/detail.html",
         {
             "profile_import": profile_import,
-            "progress": import_progress(profile_import=profile_import),
+            "progress": progress,
             "duration": duration_text(profile_import.duration),
-            "page": row_errors.get_page(request.GET.get("page")),
+            "page": page,
+            # A cancelled import usually stopped before any row was checked: no empty "Failed rows" section.
+            "show_row_errors": finished
+            and (profile_import.status != ImportStatus.CANCELLED or page.paginator.count > 0),
         },
     )
 
 
 @store_view()
 def import_progress_partial(request, store, import_id):
-    """Polled by the details page while the import is queued or running; once it has finished the
-    page reloads (HX-Refresh) to show the final numbers and the failed rows."""
+    """Polled by the details page while it shows a queued or running import (`?state=active`, the
+    default: the progress card), or a Cancelled or Failed one whose rows already written are being
+    removed (`?state=undoing`: nothing changes, 204). Once the import is in another state the page
+    reloads (HX-Refresh) to show it: the final numbers and the failed rows, or the undo."""
     profile_import = _import_or_404(store, import_id)
     if not request.htmx:
         return redirect("imports:detail", store.pk, profile_import.pk)
     progress = import_progress(profile_import=profile_import)
-    if not progress.active:
+    shown = request.GET.get("state", "active")
+    if progress.state != shown or progress.state == "done":
         return HttpResponseClientRefresh()
+    if progress.state == "undoing":
+        return HttpResponse(status=204)  # htmx swaps nothing and polls again
     return render(request, "imports/_progress.html", {"profile_import": profile_import, "progress": progress})
 
 

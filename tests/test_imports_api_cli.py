@@ -176,3 +176,109 @@ def test_api_refuses_a_mapping_that_is_not_an_object_naming_the_field(client, ke
     (error,) = response.json()["detail"]
     assert error["loc"][-1] == "mapping" and words in error["msg"]
     assert not ProfileImport.objects.filter(store=store).exists()
+
+
+# --- cancel, and the undo of what was written -----------------------------------------------------
+
+
+def _cancel(client, key, store, import_id):
+    return client.post(f"/api/v1/stores/{store.pk}/imports/{import_id}/cancel", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def _get(client, key, store, import_id):
+    return client.get(f"/api/v1/stores/{store.pk}/imports/{import_id}", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+
+
+def test_api_cancels_a_queued_import_which_then_reads_cancelled_and_its_task_does_nothing(client, key, store):
+    from accounts.models import AuditEvent
+
+    queued = ProfileImport.objects.get(pk=_post(client, key, store).json()["id"])
+    response = _cancel(client, key, store, queued.pk)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["status"], body["undoing"]) == (queued.pk, "cancelled", False)
+    assert body["failure_reason"] == "Cancelled by API key “CRM sync”; nothing from the file was applied."
+    assert body["finished_at"] is not None
+    assert _get(client, key, store, queued.pk)["status"] == "cancelled"
+    assert import_run(import_id=queued.pk, attempt=queued.attempt) is None
+    assert not Profile.objects.filter(store=store).exists()
+    event = AuditEvent.objects.get(action="import.cancel")
+    assert event.api_key is not None and event.summary == "Cancelled the import of people.csv"
+    assert _post(client, key, store).status_code == 202  # the store takes imports again
+
+
+def test_api_cancel_of_an_import_no_longer_queued_or_running_is_409_saying_its_status(client, key, store):
+    queued = ProfileImport.objects.get(pk=_post(client, key, store).json()["id"])
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    response = _cancel(client, key, store, queued.pk)
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": f"Import #{queued.pk} is completed: only a queued or running import can be cancelled."
+    }
+    assert ProfileImport.objects.get(pk=queued.pk).status == ImportStatus.COMPLETED
+    stopped = ProfileImport.objects.get(pk=_post(client, key, store).json()["id"])
+    assert _cancel(client, key, store, stopped.pk).status_code == 200
+    again = _cancel(client, key, store, stopped.pk)
+    assert again.status_code == 409 and " is cancelled: " in again.json()["detail"]
+
+
+def test_api_cancel_of_another_accounts_import_is_404_and_cancels_nothing(client, key, store):
+    other = StoreFactory()
+    theirs = ProfileImport.objects.create(store=other, file_name="x.csv", status=ImportStatus.QUEUED)
+    assert _cancel(client, key, store, theirs.pk).status_code == 404  # my store, their import
+    assert _cancel(client, key, other, theirs.pk).status_code == 404  # their store
+    assert _cancel(client, key, store, 999_999).status_code == 404
+    assert ProfileImport.objects.get(pk=theirs.pk).status == ImportStatus.QUEUED
+    no_key = client.post(f"/api/v1/stores/{store.pk}/imports/{theirs.pk}/cancel")
+    assert no_key.status_code == 401
+
+
+def test_api_says_undoing_while_a_cancelled_imports_written_rows_are_being_removed(client, key, store):
+    from imports.models import ImportUndo
+
+    queued = ProfileImport.objects.get(pk=_post(client, key, store).json()["id"])
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING)
+    ImportUndo.objects.create(
+        profile_import=queued, batch=1, table_name="profiles_profile", op="I", row_id=1, last_id=4
+    )
+    assert _get(client, key, store, queued.pk)["undoing"] is False  # running: the journal is not being undone
+    assert _cancel(client, key, store, queued.pk).json()["undoing"] is True
+    assert _get(client, key, store, queued.pk)["undoing"] is True
+    listed = client.get(f"/api/v1/stores/{store.pk}/imports", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+    assert [(i["status"], i["undoing"]) for i in listed] == [("cancelled", True)]
+    ImportUndo.objects.filter(profile_import=queued).delete()
+    assert _get(client, key, store, queued.pk)["undoing"] is False
+
+
+def test_api_documents_every_import_status_undoing_and_the_cancel_conflict(client, db):
+    document = client.get("/api/v1/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    properties = schemas["ImportOut"]["properties"]
+    status = schemas[properties["status"]["$ref"].rsplit("/", 1)[1]]
+    assert status["enum"] == ["mapping", "queued", "running", "completed", "failed", "cancelled"]
+    for value in status["enum"]:
+        assert f"`{value}`" in properties["status"]["description"]
+    assert properties["undoing"]["type"] == "boolean" and "undoing" in schemas["ImportOut"]["required"]
+    cancel = document["paths"]["/api/v1/stores/{store_id}/imports/{import_id}/cancel"]["post"]
+    assert cancel["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ImportOut"
+    }
+    assert cancel["responses"]["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"
+    }
+    assert {"401", "404", "422", "503"} <= set(cancel["responses"])
+
+
+def test_cli_fails_with_the_reason_when_its_import_is_cancelled(store, tmp_path, monkeypatch):
+    def cancelled_meanwhile(*, import_id, attempt):
+        ProfileImport.objects.filter(pk=import_id).update(
+            status=ImportStatus.CANCELLED,
+            failure_reason="Cancelled by ada@example.com; nothing from the file was applied.",
+        )
+        return ProfileImport.objects.get(pk=import_id)
+
+    monkeypatch.setattr(import_profiles, "import_run", cancelled_meanwhile)
+    path = tmp_path / "people.csv"
+    path.write_text(CSV)
+    with pytest.raises(CommandError, match="Cancelled by ada@example.com"):
+        _cli_import(store, path)

@@ -134,7 +134,7 @@ def test_an_admin_cancels_a_stuck_queued_import_and_the_store_takes_uploads_agai
 
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     response = admin_client.post(reverse("imports:cancel", args=[store.pk, queued.pk]), follow=True)
-    assert "Cancelled the import of people.csv; nothing was applied." in response.content.decode()
+    assert "Cancelled the import of people.csv; nothing from the file stays applied." in response.content.decode()
     cancelled = ProfileImport.objects.get(pk=queued.pk)
     assert cancelled.status == ImportStatus.CANCELLED and cancelled.failure_reason.startswith("Cancelled by")
     assert import_run(import_id=queued.pk, attempt=queued.attempt) is None  # its task, if it comes, does nothing

@@ -14,7 +14,7 @@ from django.utils.timezone import localtime
 
 from identity.config import store_config
 from imports import storage
-from imports.models import ImportRowError, ImportStatus, ProfileImport
+from imports.models import ImportRowError, ImportStatus, ImportUndo, ProfileImport
 from imports.services import import_run
 from profiles.models import Profile
 from tests.factories import AdminMembershipFactory, StoreFactory
@@ -473,12 +473,154 @@ def test_failed_rows_csv_says_each_line_kind_and_escapes_cells_spreadsheets_woul
     assert [row[1] for row in ours] == ["failed row", "failed row", "note", "failed row", "failed row"]
 
 
+# --- cancel, and the undo of what was written -----------------------------------------------------
+
+MAPPED = ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+
+
+def _queued(store):
+    return queue(upload(store, GOOD_CSV), MAPPED)
+
+
+def _journal(profile_import, rows=1):
+    """What a SQLite import's short transactions wrote, as the undo engine would find it."""
+    ImportUndo.objects.bulk_create(
+        [
+            ImportUndo(
+                profile_import=profile_import, batch=n, table_name="profiles_profile", op="I", row_id=n, last_id=n
+            )
+            for n in range(1, rows + 1)
+        ]
+    )
+
+
+def _badge(html: str) -> str:
+    return re.search(r'<span class="badge [^"]*" data-testid="import-status"[^>]*>[^<]*</span>', html).group(0)
+
+
+def test_details_of_a_queued_import_offer_cancel_which_asks_for_confirmation_first(admin_client, store):
+    queued = _queued(store)
+    html = admin_client.get(_url("detail", store, queued)).content.decode()
+    cancel = _url("cancel", store, queued)
+    link = re.search(rf'<a [^>]*href="{cancel}"[^>]*>([^<]*)</a>', html)
+    assert link and link.group(1) == "Cancel import…"
+    assert f'hx-get="{cancel}"' in link.group(0)  # opens in the side sheet; a plain page without JavaScript
+    page = admin_client.get(cancel)
+    assert page.status_code == 200
+    confirm = page.content.decode()
+    assert "Cancel the import of people.csv?" in confirm
+    assert "nothing from the file stays applied" in confirm
+    assert re.search(rf'<form method="post" action="{cancel}"', confirm)
+    assert '<button type="submit" class="btn btn-danger">Cancel import</button>' in confirm
+    assert f'href="{_url("detail", store, queued)}">Keep importing</a>' in confirm
+    sheet = admin_client.get(cancel, HTTP_HX_REQUEST="true").content.decode()
+    assert "offcanvas-body" in sheet and "<html" not in sheet and "Keep importing" in sheet
+    assert ProfileImport.objects.get(pk=queued.pk).status == ImportStatus.QUEUED  # asking changes nothing
+
+
+def test_a_cancelled_import_shows_its_own_badge_the_reason_who_and_when_and_no_failed_rows_clutter(
+    admin_client, admin_user, store
+):
+    queued = _queued(store)
+    response = admin_client.post(_url("cancel", store, queued), follow=True)
+    html = response.content.decode()
+    assert "Cancelled the import of people.csv; nothing from the file stays applied." in html
+    cancelled = ProfileImport.objects.get(pk=queued.pk)
+    assert cancelled.status == ImportStatus.CANCELLED
+    badge = _badge(html)
+    assert 'data-status="cancelled"' in badge and ">Cancelled<" in badge
+    assert "text-bg-warning" in badge and "text-bg-danger" not in badge  # not dressed as Failed
+    reason = re.search(r'data-testid="cancel-reason">.*?</div>', html, re.S).group(0)
+    assert f"Cancelled by {admin_user.email}; nothing from the file was applied." in reason
+    assert date_format(localtime(cancelled.finished_at), "DATETIME_FORMAT") in reason
+    assert 'data-testid="failure-reason"' not in html and "The import failed" not in html
+    assert "Failed rows and notes" not in html and "No failed rows" not in html
+    assert _url("failed_rows_csv", store, queued) not in html
+    assert "every 1s" not in html and "Removing the rows" not in html and "Cancel import…" not in html
+    facts = dict(re.findall(r'data-fact="(\w+)">([^<]*)<', html))
+    assert facts == {"total_rows": "3", "duration": "— (cancelled before it started)"}  # no counts of nothing
+
+
+def test_the_list_tells_a_cancelled_import_from_a_failed_one(admin_client, store):
+    ProfileImport.objects.bulk_create(
+        [
+            ProfileImport(store=store, file_name="stopped.csv", status=ImportStatus.CANCELLED),
+            ProfileImport(store=store, file_name="broken.csv", status=ImportStatus.FAILED),
+        ]
+    )
+    html = admin_client.get(_url("list", store)).content.decode()
+    stopped = re.search(r"<tr data-import=\"\d+\">(?:(?!</tr>).)*stopped\.csv.*?</tr>", html, re.S).group(0)
+    broken = re.search(r"<tr data-import=\"\d+\">(?:(?!</tr>).)*broken\.csv.*?</tr>", html, re.S).group(0)
+    assert ">Cancelled<" in _badge(stopped) and "text-bg-warning" in _badge(stopped)
+    assert ">Failed<" in _badge(broken) and "text-bg-danger" in _badge(broken)
+    assert "Removing the rows" not in html
+
+
+def test_while_a_cancelled_import_is_undone_details_and_list_say_so_and_the_page_polls_until_done(admin_client, store):
+    queued = _queued(store)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING)
+    _journal(queued, rows=3)  # the short transactions a SQLite import had committed
+    running = admin_client.get(_url("detail", store, queued)).content.decode()
+    assert "Removing the rows" not in running  # running: its journal is not being undone
+    admin_client.post(_url("cancel", store, queued))
+
+    html = admin_client.get(_url("detail", store, queued)).content.decode()
+    reason = re.search(r'data-testid="cancel-reason">.*?</div>\s*</div>', html, re.S).group(0)
+    assert "Removing the rows already written…" in reason
+    poll = f'hx-get="{_url("progress", store, queued)}?state=undoing" hx-trigger="every 1s"'
+    assert poll in html
+    listing = admin_client.get(_url("list", store)).content.decode()
+    row = re.search(rf'<tr data-import="{queued.pk}">.*?</tr>', listing, re.S).group(0)
+    assert ">Cancelled<" in row and "Removing the rows already written…" in row
+    still = admin_client.get(_url("progress", store, queued) + "?state=undoing", HTTP_HX_REQUEST="true")
+    assert still.status_code == 204 and "HX-Refresh" not in still  # nothing to swap: poll again
+
+    ImportUndo.objects.filter(profile_import=queued).delete()  # the undo is done
+    done = admin_client.get(_url("progress", store, queued) + "?state=undoing", HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"
+    html = admin_client.get(_url("detail", store, queued)).content.decode()
+    assert "Removing the rows" not in html and "every 1s" not in html
+    assert "Cancelled by" in html
+    assert "Removing the rows" not in admin_client.get(_url("list", store)).content.decode()
+
+
+def test_a_failed_import_being_undone_says_so_too(admin_client, store):
+    profile_import = upload(store, GOOD_CSV)
+    ProfileImport.objects.filter(pk=profile_import.pk).update(status=ImportStatus.FAILED, failure_reason="Worker died.")
+    _journal(profile_import)
+    html = admin_client.get(_url("detail", store, profile_import)).content.decode()
+    reason = re.search(r'data-testid="failure-reason">.*?</div>\s*</div>', html, re.S).group(0)
+    assert "Worker died." in reason and "Removing the rows already written…" in reason
+
+
+def test_the_progress_poll_of_a_running_import_reloads_the_page_once_it_is_cancelled(admin_client, store):
+    queued = _queued(store)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING)
+    admin_client.post(_url("cancel", store, queued))
+    _journal(queued)
+    response = admin_client.get(_url("progress", store, queued), HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"  # the page then shows the cancel and the undo
+
+
+def test_only_a_queued_or_running_import_can_be_cancelled(admin_client, store):
+    done = _finished(_queued(store))
+    assert done.status == ImportStatus.COMPLETED
+    html = admin_client.post(_url("cancel", store, done), follow=True).content.decode()
+    assert "people.csv is completed: only a queued or running import can be cancelled." in html
+    assert ProfileImport.objects.get(pk=done.pk).status == ImportStatus.COMPLETED
+    again = admin_client.get(_url("cancel", store, done))
+    assert again.status_code == 302 and again.url == _url("detail", store, done)
+    stale_page = admin_client.get(_url("cancel", store, done), HTTP_HX_REQUEST="true")
+    assert stale_page["HX-Refresh"] == "true"  # not the details page inside the side sheet
+    assert "Cancel import…" not in admin_client.get(_url("detail", store, done)).content.decode()
+
+
 # --- roles and tenants ----------------------------------------------------------------------------
 
 
-def test_support_gets_403_on_upload_mapping_and_discard_and_changes_nothing(support_client, store):
+def test_support_gets_403_on_upload_mapping_discard_and_cancel_and_changes_nothing(support_client, store):
     profile_import = upload(store, GOOD_CSV)
-    for name in ["upload", "mapping", "discard"]:
+    for name in ["upload", "mapping", "discard", "cancel"]:
         url = _url(name, store) if name == "upload" else _url(name, store, profile_import)
         assert support_client.get(url).status_code == 403, url
         assert support_client.post(url, {"file": _csv_file(GOOD_CSV)}).status_code == 403, url
@@ -502,6 +644,12 @@ def test_support_can_view_the_list_and_details_but_is_offered_no_upload(support_
     assert support_client.get(_url("failed_rows_csv", store, queued)).status_code == 200
 
 
+def test_support_is_not_offered_cancel_on_a_queued_import(support_client, store):
+    queued = _queued(store)
+    html = support_client.get(_url("detail", store, queued)).content.decode()
+    assert "Queued" in html and "Cancel import" not in html and _url("cancel", store, queued) not in html
+
+
 def test_support_sees_no_mapping_link_on_an_unmapped_upload(support_client, store):
     profile_import = upload(store, GOOD_CSV)
     html = support_client.get(_url("detail", store, profile_import)).content.decode()
@@ -512,12 +660,16 @@ def test_support_sees_no_mapping_link_on_an_unmapped_upload(support_client, stor
 def test_an_import_of_another_account_answers_404_on_every_import_page(admin_client, store):
     other_store = StoreFactory(account=AdminMembershipFactory().account)
     theirs = upload(other_store, GOOD_CSV)
-    for name in ["detail", "mapping", "discard", "progress", "failed_rows_csv"]:
+    for name in ["detail", "mapping", "discard", "cancel", "progress", "failed_rows_csv"]:
         assert admin_client.get(_url(name, store, theirs)).status_code == 404, name
         assert admin_client.get(_url(name, other_store, theirs)).status_code == 404, name
     assert admin_client.post(_url("discard", store, theirs)).status_code == 404
     assert admin_client.post(_url("mapping", store, theirs), {"import_0": "on"}).status_code == 404
     assert ProfileImport.objects.filter(pk=theirs.pk, status=ImportStatus.MAPPING).exists()
+    ProfileImport.objects.filter(pk=theirs.pk).update(status=ImportStatus.QUEUED)
+    assert admin_client.post(_url("cancel", store, theirs)).status_code == 404
+    assert admin_client.post(_url("cancel", other_store, theirs)).status_code == 404
+    assert ProfileImport.objects.get(pk=theirs.pk).status == ImportStatus.QUEUED
 
 
 def test_durations_read_at_a_glance():

@@ -107,3 +107,51 @@ def test_an_upload_breaking_a_file_rule_shows_the_rule_and_stays_on_select_a_csv
     expect(page.get_by_test_id("upload-error")).to_contain_text("Header “email” appears twice (columns 1 and 3).")
     expect(page.get_by_role("heading", name="Select a CSV")).to_be_visible()
     assert not ProfileImport.objects.filter(store=store).exists()
+
+
+def _tab_to(page, name: str, limit: int = 40) -> None:
+    """Press Tab until the focused element is the link or button named `name` (keyboard only)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => (document.activeElement.innerText || '').trim()")
+        if focused == name:
+            return
+    raise AssertionError(f"{name!r} was not reached with Tab in {limit} presses")
+
+
+def test_admin_cancels_a_queued_import_with_the_keyboard_after_confirming(page):
+    from tests.imports_helpers import queue, upload
+
+    member, store = _admin_with_store()
+    queued = queue(
+        upload(store, PEOPLE), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+    )
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/data-sources/csv/{queued.pk}/")
+    expect(page.get_by_test_id("import-progress").get_by_test_id("import-status")).to_have_text("Queued")
+    sheet = page.locator("#side-sheet")
+
+    # Cancel asks first; Escape closes the question and the import goes on.
+    _tab_to(page, "Cancel import…")
+    page.keyboard.press("Enter")
+    expect(sheet).to_have_attribute("data-sheet-state", "shown")
+    expect(sheet.get_by_role("heading", name="Cancel the import of people.csv?")).to_be_visible()
+    expect(sheet).to_contain_text("nothing from the file stays applied")
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    expect(page.get_by_test_id("import-progress").get_by_test_id("import-status")).to_have_text("Queued")
+
+    # Again, and confirmed: the import ends Cancelled, with its reason, and stops polling.
+    _tab_to(page, "Cancel import…")
+    page.keyboard.press("Enter")
+    expect(sheet).to_have_attribute("data-sheet-state", "shown")
+    _tab_to(page, "Cancel import", limit=10)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Cancelled the import of people.csv; nothing from the file stays applied.")).to_be_visible()
+    badge = page.get_by_test_id("import-status")
+    expect(badge).to_have_text("Cancelled")
+    expect(badge).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_test_id("cancel-reason")).to_contain_text(f"Cancelled by {member.user.email}")
+    expect(page.get_by_test_id("import-progress")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel import…")).to_have_count(0)
+    assert ProfileImport.objects.get(pk=queued.pk).status == ImportStatus.CANCELLED

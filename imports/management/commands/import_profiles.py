@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError
 
+from imports.models import ImportStatus
 from imports.selectors import import_live_counts
 from imports.services import import_run, import_start
 from memory_console.busy import MESSAGE as BUSY_MESSAGE
@@ -86,7 +87,7 @@ class Command(BaseCommand):
         )
         for error in finished.row_errors.filter(row_failed=True)[:20]:
             self.stdout.write(f"  line {error.line} {error.column}: “{error.value}” {error.reason}")
-        if finished.status == "failed":
+        if finished.status in (ImportStatus.FAILED, ImportStatus.CANCELLED):  # nothing from the file stays applied
             raise CommandError(finished.failure_reason)
 
     def _report(self, profile_import, done):
