@@ -228,3 +228,28 @@ def test_recovery_undoes_what_a_cancelled_import_left_when_its_worker_was_gone(
     with django_capture_on_commit_callbacks(execute=True):
         imports_recover()
     assert OrmQ.objects.count() == 1  # nothing left to undo: no second task
+
+
+def test_a_store_whose_cancelled_import_is_still_being_undone_can_be_deleted(store, monkeypatch):
+    from workspace.services import store_delete
+
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    monkeypatch.setattr(running, "_check_owned", lambda *args: (_ for _ in ()).throw(SystemExit("killed")))
+    calls = []
+    real = running._Steps._step
+
+    def step_then_die(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise SystemExit("killed")
+        with monkeypatch.context() as inner:
+            inner.setattr(running, "_check_owned", lambda *args: None)
+            real(self, rows)
+
+    monkeypatch.setattr(running._Steps, "_step", step_then_die)
+    with pytest.raises(SystemExit):
+        import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert ImportUndo.objects.filter(profile_import=queued).exists()
+    store_delete(store=store, actor=None, confirm_name=store.name)
+    assert not ImportUndo.objects.exists() and not Profile.objects.exists()

@@ -16,7 +16,7 @@ from accounts.services import audit_record
 from conversations.models import ConversationConfiguration
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
-from imports.models import ImportRowError, ProfileImport
+from imports.models import ImportRowError, ImportUndo, ProfileImport
 from imports.services import import_store_files_delete
 from profiles.models import Event, Profile
 from profiles.services import profile_traits_remove
@@ -87,6 +87,12 @@ def _delete_store_rows(store: Store) -> None:
     tests/test_stores.py checks that this list covers every model with a `store` foreign key.
     """
     with connection.cursor() as cursor:
+        # An import's undo journal (SQLite) has no store column: it goes with its imports.
+        cursor.execute(
+            f"DELETE FROM {ImportUndo._meta.db_table} WHERE profile_import_id IN "
+            f"(SELECT id FROM {ProfileImport._meta.db_table} WHERE store_id = %s)",
+            [store.pk],
+        )
         for model in store_scoped_models():
             for m2m in model._meta.many_to_many:  # e.g. a rule's mapped traits
                 through = m2m.remote_field.through._meta
