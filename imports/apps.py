@@ -2,6 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.db import router
 from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,14 @@ def _recover_schedule_ensure(sender, apps=None, using="default", **kwargs):
     worker starts again (or whose task was lost) is requeued or failed within minutes, and its store
     takes uploads again. imports_recover is idempotent, so several clusters may run it. Not a data
     migration: a flush (tests, `manage.py flush`) would delete it for good.
+
+    Only in the database that holds django-q2's tables: on SQLite that is the queue database
+    (`migrate --database queue`; memory_console/routers.py), and the data database's migrate
+    passes by.
     """
     Schedule = (apps or global_apps).get_model("django_q", "Schedule")
+    if not router.allow_migrate_model(using, Schedule):
+        return
     func = "imports.tasks.imports_recover_task"
     if not Schedule.objects.using(using).filter(func=func).exists():  # an operator's edits are kept
         Schedule.objects.using(using).create(name=RECOVER_SCHEDULE, func=func, schedule_type="I", minutes=5, repeats=-1)

@@ -108,19 +108,51 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# The alias of django-q2's own database on SQLite (memory_console/routers.py sends its models there).
+QUEUE_DATABASE = "queue"
+
+
+def sqlite_queue_name(data_name: str) -> str:
+    """The SQLite file of django-q2's tables for the data file `data_name`: beside it, with `.queue`
+    before its extension (var/db.sqlite3 -> var/db.queue.sqlite3); in memory for an in-memory one."""
+    if data_name == ":memory:":
+        return data_name
+    path = Path(data_name)
+    return str(path.with_name(f"{path.stem}.queue{path.suffix}"))
+
+
+def sqlite_configure(database: dict) -> None:
     # WAL lets the web process read while the worker writes; the busy timeout
     # makes concurrent writers wait instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
+    database["CONN_MAX_AGE"] = 0
+    database.setdefault("OPTIONS", {}).update(
         {
             "timeout": float(os.environ.get("SQLITE_BUSY_TIMEOUT", "20")),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    if DATABASES["default"]["NAME"] != ":memory:":
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if database["NAME"] != ":memory:":
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    sqlite_configure(DATABASES["default"])
+    # django-q2's tables (its queue, task results and schedules) get a SQLite file of their own: an
+    # import holds the data file's write lock for its whole transaction, and queueing a task or
+    # recording a result must not wait for it. `manage.py migrate --database queue` creates them
+    # (`make run` and the test setup do). QUEUE_DATABASE_URL names another file instead.
+    DATABASES[QUEUE_DATABASE] = dj_database_url.parse(
+        os.environ.get("QUEUE_DATABASE_URL") or f"sqlite:///{sqlite_queue_name(DATABASES['default']['NAME'])}",
+        conn_health_checks=True,
+    )
+    if DATABASES[QUEUE_DATABASE]["ENGINE"] == "django.db.backends.sqlite3":
+        if DATABASES[QUEUE_DATABASE]["NAME"] != ":memory:" and (
+            Path(DATABASES[QUEUE_DATABASE]["NAME"]).resolve() == Path(DATABASES["default"]["NAME"]).resolve()
+        ):
+            raise ImproperlyConfigured("QUEUE_DATABASE_URL must name another SQLite file than DATABASE_URL.")
+        sqlite_configure(DATABASES[QUEUE_DATABASE])
+DATABASE_ROUTERS = ["memory_console.routers.QueueRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -191,7 +223,8 @@ if not DEBUG:
     if env_bool("SECURE_PROXY_SSL_HEADER", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# django-q2: the ORM broker by default (no extra service); REDIS_URL switches to Redis.
+# django-q2: the ORM broker by default (no extra service), in the queue database on SQLite (above);
+# REDIS_URL switches the broker to Redis (task results and schedules stay in the ORM).
 Q_CLUSTER = {
     "name": "memory_console",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
@@ -200,7 +233,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "catch_up": False,
     "label": "Background tasks",
-    "orm": "default",
+    "orm": QUEUE_DATABASE if QUEUE_DATABASE in DATABASES else "default",
     "poll": 0.5,
 }
 if os.environ.get("REDIS_URL"):

@@ -8,6 +8,11 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 
 $PY manage.py migrate --noinput
+# On SQLite django-q2's tables live in a database file of their own (the `queue` alias, beside the
+# data file: memory_console/settings.py), so the queue never waits for an import's write lock.
+if $PY -c 'import sys; sys.path.insert(0, "."); from memory_console import settings as s; sys.exit(s.QUEUE_DATABASE not in s.DATABASES)'; then
+  $PY manage.py migrate --noinput --database queue
+fi
 $PY manage.py demo_admin
 
 # The worker in a session of its own (os.setsid: no util-linux needed), so it gets exactly one

@@ -258,6 +258,7 @@ def test_recovery_trusts_a_worker_on_another_host_only_while_it_reports_progress
     assert ProfileImport.objects.get(pk=elsewhere.pk).status == ImportStatus.QUEUED
 
 
+@pytest.mark.django_db(databases="__all__")  # django-q2's tables: a database of their own on SQLite
 def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store, monkeypatch):
     from django.utils import timezone
     from django_q.brokers import get_broker
@@ -276,15 +277,24 @@ def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store
     assert Schedule.objects.get(pk=schedule.pk).next_run > timezone.now()
 
 
-def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted_and_keeps_an_edited_one(db):
+def _migrate_every_database():
+    """What `make run` does: `migrate`, then `migrate --database queue` where there is one."""
     from django.core.management import call_command
+    from django.db import connections
+
+    for alias in connections:
+        call_command("migrate", database=alias, verbosity=0)  # nothing to apply; flush sends the same signal
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted_and_keeps_an_edited_one():
     from django_q.models import Schedule
 
     Schedule.objects.filter(func="imports.tasks.imports_recover_task").delete()
-    call_command("migrate", verbosity=0)  # nothing to apply; flush sends the same signal
+    _migrate_every_database()
     assert Schedule.objects.filter(func="imports.tasks.imports_recover_task", minutes=5).count() == 1
     Schedule.objects.filter(func="imports.tasks.imports_recover_task").update(minutes=10)  # an operator's choice
-    call_command("migrate", verbosity=0)
+    _migrate_every_database()
     kept = Schedule.objects.filter(func="imports.tasks.imports_recover_task")
     assert [s.minutes for s in kept] == [10]  # never twice, and the operator's interval is kept
 

@@ -125,6 +125,7 @@ def _sqlite_console(tmp_path: Path, stores: int, rows: int):
     url = f"sqlite:///{database}"
     env = _env(url, tmp_path / "imports")
     _manage(env, "migrate", "-v0")
+    _manage(env, "migrate", "--database", "queue", "-v0")  # django-q2's file, console.queue.sqlite3
     account = _manage(
         env, "create_account", "Acme", "--admin-email", "a@example.com", "--admin-password", "x9-pass-long"
     )

@@ -139,7 +139,12 @@ def import_start(*, store: Store, actor, file_name: str, chunks, specs: list, en
 
 
 def run_task_send(profile_import: ProfileImport) -> None:
-    """Send the worker the task of this import's attempt, once the transaction commits."""
+    """Send the worker the task of this import's attempt, once the data database's transaction
+    commits (at once outside one).
+
+    The task goes to django-q2's queue, which on SQLite is a database of its own (the `queue` alias)
+    and does not wait for this transaction: sent before the commit, it could reach a worker that
+    finds the import not yet Queued and drops it, or refer to an import a rollback removed."""
     pk, attempt = profile_import.pk, profile_import.attempt
 
     def send():

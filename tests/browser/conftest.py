@@ -31,6 +31,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+            # Every database, django-q2's too (its own on SQLite): a page may queue a task (on
+            # commit, in the live server's thread).
+            item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"))
 
 
 @pytest.fixture(scope="session")
