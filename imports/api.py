@@ -50,6 +50,11 @@ class ImportOut(Schema):
     )
     total_rows: int
     rows_processed: int
+    rows_written: int | None = Field(
+        None,
+        description="SQLite, while running, once every row is checked: the good rows written so far (of "
+        "`total_rows - rows_failed`); null otherwise",
+    )
     seconds_left: int | None = Field(None, description="While running: an estimate at the pace so far")
     rows_ingested: int
     rows_failed: int
@@ -78,6 +83,7 @@ def _out(profile_import: ProfileImport) -> dict:
         "separator": profile_import.delimiter,
         "rows_processed": live.rows_processed,
         "rows_failed": live.rows_failed,
+        "rows_written": live.rows_written if live.writing else None,
         "seconds_left": live.seconds_left,
         "undoing": live.undoing,
         "errors": list(errors.values("line", "column", "value", "reason", "row_failed")[:ERRORS_SHOWN]),

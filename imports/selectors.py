@@ -61,6 +61,16 @@ class ImportProgress:
     seconds_left: int | None = None  # while running, once the pace is known: an estimate
     one_at_a_time: bool = False  # SQLite: imports of all stores take turns
     undoing: bool = False  # Cancelled or Failed, and what it wrote is still being removed
+    rows_written: int | None = None  # SQLite, once every row is checked: good rows written so far
+
+    @property
+    def writing(self) -> bool:
+        """SQLite's second phase: every row checked, the good ones being written in steps."""
+        return self.rows_written is not None and self.status == ImportStatus.RUNNING
+
+    @property
+    def rows_to_write(self) -> int:
+        return max(0, self.total_rows - self.rows_failed)
 
     @property
     def state(self) -> str:
@@ -84,7 +94,7 @@ class ImportProgress:
         commit remain); "" while there is no estimate."""
         if self.seconds_left is None:
             return ""
-        if self.rows_processed >= self.total_rows:
+        if self.rows_processed >= self.total_rows and not self.writing:
             return "finishing"
         if self.seconds_left < 10:
             return "a few seconds left"
@@ -93,26 +103,33 @@ class ImportProgress:
         return f"about {round(self.seconds_left / 60)} min left"
 
     @property
+    def done_units(self) -> tuple[int, int]:
+        """(work done, work in all) in rows: on SQLite checking and writing each count."""
+        if self.rows_written is None:
+            return self.rows_processed, self.total_rows
+        return self.rows_processed + self.rows_written, self.total_rows + self.rows_to_write
+
+    @property
     def percent(self) -> int:
-        if not self.total_rows:
+        done, total = self.done_units
+        if not total:
             return 0
-        return min(100, round(100 * self.rows_processed / self.total_rows))
+        return min(100, round(100 * done / total))
 
 
 def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
     """Rows processed so far. While running, the worker's counts live in the progress file only:
     its transaction (and the counts written at its end) cannot be seen from another connection."""
     processed, failed = profile_import.rows_processed, profile_import.rows_failed
-    seconds_left = None
+    seconds_left = written = None
+    live: dict = {}
     if profile_import.status == ImportStatus.QUEUED:
         processed = failed = 0
     elif profile_import.status == ImportStatus.RUNNING:
         live = storage.progress_read(profile_import.file_path) or {}
         processed, failed = live.get("rows_processed", 0), live.get("rows_failed", 0)
-        if profile_import.started_at and "at" in live:
-            elapsed = live["at"] - profile_import.started_at.timestamp()
-            seconds_left = _seconds_left(processed, profile_import.total_rows, elapsed)
-    return ImportProgress(
+        written = live.get("rows_applied")
+    progress = ImportProgress(
         status=profile_import.status,
         status_label=profile_import.get_status_display(),
         total_rows=profile_import.total_rows,
@@ -122,7 +139,12 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         seconds_left=seconds_left,
         one_at_a_time=connection.vendor == "sqlite",
         undoing=import_undoing(profile_import=profile_import),
+        rows_written=written,
     )
+    if progress.status == ImportStatus.RUNNING and profile_import.started_at and "at" in live:
+        elapsed = live["at"] - profile_import.started_at.timestamp()
+        progress.seconds_left = _seconds_left(*progress.done_units, elapsed)
+    return progress
 
 
 def _seconds_left(processed: int, total: int, elapsed: float) -> int | None:

@@ -316,7 +316,19 @@ def test_progress_of_a_running_import_reads_the_workers_progress_file(admin_clie
     assert "HX-Refresh" not in response
     assert 'hx-trigger="every 1s"' in html
     assert "2 of 3 rows processed · 1 failed" in html
-    assert 'aria-valuenow="2"' in html and "Running" in html
+    assert 'aria-valuenow="67"' in html and "Running" in html
+
+
+def test_progress_of_a_sqlite_import_writing_its_checked_rows_says_how_many_are_written(admin_client, store):
+    # On SQLite every row is checked first, then the good ones are written in steps: both phases count.
+    queued = queue(
+        upload(store, GOOD_CSV), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+    )
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING)
+    storage.progress_write(queued.file_path, rows_processed=3, rows_failed=1, rows_applied=1)
+    html = admin_client.get(_url("progress", store, queued), HTTP_HX_REQUEST="true").content.decode()
+    assert "All 3 rows checked · 1 of 2 written · 1 failed" in html
+    assert 'aria-label="Rows written" aria-valuenow="80"' in html  # (3 checked + 1 written) of (3 + 2)
 
 
 def test_progress_of_a_running_import_estimates_the_time_left_at_the_pace_so_far(admin_client, store):
