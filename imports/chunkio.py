@@ -3,16 +3,13 @@ load the profiles they belong to, reserve ids, insert and update in bulk (COPY o
 executemany on SQLite). `imports.engine.ChunkResolver` does the resolution in memory."""
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 from django.db import connection
-from django.db.models import Count
 
-from identity.models import Identifier
 from identity.resolution import stored_age
 from identity.selectors import identifier_ages, identifier_holders
-from profiles.models import Profile
-from profiles.services import profiles_traits_save
 
 from .sqltext import compact_json, copy_in, copy_text, epoch_us, traits_from_json
 
@@ -69,26 +66,37 @@ class ChunkStatements:
         """The matched profiles, locked in id order, with their identifier counts per kind."""
         if self.postgres:
             return self._load_postgres(sorted(ids))
+        # SQLite: the step's transaction holds the database's one write lock, so nothing to lock
+        # per row. Raw SQL, as on PostgreSQL: the ORM's per-row converters cost more than the query.
         profiles: dict[int, ChunkProfile] = {}
         ordered = sorted(ids)
-        for start in range(0, len(ordered), 5000):
-            batch = ordered[start : start + 5000]
-            rows = (
-                Profile.objects.select_for_update()
-                .filter(store=self.store, pk__in=batch)
-                .order_by("pk")
-                .values_list("pk", "traits", "trait_sources", "created_at")
-            )
-            for pk, traits, sources, created_at in rows:
-                profiles[pk] = ChunkProfile(pk, traits or {}, sources or {}, created_at, {}, new=False)
-            counts = (
-                Identifier.objects.filter(profile_id__in=batch)
-                .values("profile_id", "kind")
-                .annotate(n=Count("id"))
-                .values_list("profile_id", "kind", "n")
-            )
-            for pid, kind, n in counts:
-                profiles[pid].counts[kind] = n
+        with connection.cursor() as cursor:
+            for start in range(0, len(ordered), 5000):
+                batch = ordered[start : start + 5000]
+                marks = ", ".join(["%s"] * len(batch))
+                cursor.execute(
+                    "SELECT id, store_id, traits, trait_sources, created_at FROM profiles_profile "
+                    f"WHERE id IN ({marks}) ORDER BY id",
+                    batch,
+                )
+                for pk, store_id, traits, sources, created_at in cursor.fetchall():
+                    if store_id != self.store.pk:  # pragma: no cover - identifiers never cross stores
+                        raise AssertionError(f"profile {pk} is not in store {self.store.pk}")
+                    profiles[pk] = ChunkProfile(
+                        pk,
+                        traits_from_json(traits) or {},
+                        orjson.loads(sources) or {},
+                        epoch_us(_aware(created_at)),
+                        {},
+                        new=False,
+                    )
+                cursor.execute(
+                    f"SELECT profile_id, kind, count(*) FROM identity_identifier WHERE profile_id IN ({marks}) "
+                    "GROUP BY profile_id, kind",
+                    batch,
+                )
+                for pid, kind, n in cursor.fetchall():
+                    profiles[pid].counts[kind] = n
         self._load_values(profiles)
         return profiles
 
@@ -97,7 +105,7 @@ class ChunkStatements:
         if not self.ruleset.fifo or not profiles:
             return
         for pid, kind, value, (created_at, pk) in identifier_ages(profile_ids=list(profiles), kinds=self.ruleset.fifo):
-            age = stored_age(epoch_us(created_at) if self.postgres else created_at, pk)
+            age = stored_age(epoch_us(_aware(created_at)), pk)
             profiles[pid].values.setdefault(kind, []).append((age, value))
 
     def _load_postgres(self, ordered: list[int]) -> dict[int, ChunkProfile]:
@@ -225,8 +233,18 @@ class ChunkStatements:
                     "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"
                 )
             return
-        objects = [
-            Profile(pk=p.key, store=self.store, traits=p.traits, trait_sources=p.sources, updated_at=self.now)
-            for p in dirty
-        ]
-        profiles_traits_save(profiles=objects, at=self.now)
+        # SQLite: one executemany of the JSON text COPY would send (numbers exact), without building
+        # a model instance and preparing its fields for each changed profile.
+        now = connection.ops.adapt_datetimefield_value(self.now)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE profiles_profile SET traits = %s, trait_sources = %s, updated_at = %s WHERE id = %s",
+                [(compact_json(p.traits), compact_json(p.sources), now, p.key) for p in dirty],
+            )
+
+
+def _aware(moment) -> datetime:
+    """A creation time as the database gave it, in UTC: SQLite's are naive (Django stores UTC)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -110,9 +110,9 @@ class ChunkResolver(ChunkStatements):
         self.source = source
         self.now = now
         self.postgres = connection.vendor == "postgresql"
-        # Creation times are only compared: on PostgreSQL they are loaded as integers, cheaper than
-        # building a datetime for every matched profile.
-        self.created_now = epoch_us(now) if self.postgres else now
+        # Creation times are only compared: they are loaded as integers (microseconds since the
+        # epoch), cheaper than building a datetime for every matched profile.
+        self.created_now = epoch_us(now)
         self.stamp = [now.isoformat(), source]  # shared by every value this import writes
         # The trait sources of a profile whose every value this import wrote (profiles.stamps).
         self.own_sources_json = compact_json({SHARED: self.stamp})

@@ -189,6 +189,7 @@ def test_too_many_failed_rows_fail_the_file_before_anything_is_written(store, mo
     assert _snapshot(store) == before
 
 
+@pytest.mark.django_db(databases="__all__")  # the task goes to django-q2's queue database
 def test_recovery_undoes_what_a_cancelled_import_left_when_its_worker_was_gone(
     store, monkeypatch, django_capture_on_commit_callbacks
 ):
