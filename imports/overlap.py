@@ -20,8 +20,11 @@ class ChunkPipeline:
     rolled back and its chunk redone with a full lookup; the chunks resolved or read after it are
     then fed again. On SQLite, whose connections stay in their thread, each job runs at once."""
 
-    def __init__(self, resolver: ChunkResolver, *, on_written, attempts: int, threaded: bool):
+    def __init__(self, resolver: ChunkResolver, *, on_written, attempts: int, threaded: bool, between_jobs=None):
+        """`between_jobs()`: called once per step while no job uses the connection (the worker may
+        query then, e.g. for a cancel; an exception it raises stops the pipeline)."""
         self.resolver = resolver
+        self.between_jobs = between_jobs
         self.on_written = on_written  # called with (rows, outcome) once a chunk is written, in order
         self.attempts = attempts
         self.threaded = threaded
@@ -58,6 +61,8 @@ class ChunkPipeline:
             if rows is not None:
                 self._step(rows)
             return
+        if self.between_jobs is not None:
+            self.between_jobs()
         write = None
         if self.resolved is not None:
             (written_rows, pending), self.resolved = self.resolved, None

@@ -254,3 +254,17 @@ def test_a_store_whose_cancelled_import_is_still_being_undone_can_be_deleted(sto
     assert ImportUndo.objects.filter(profile_import=queued).exists()
     store_delete(store=store, actor=None, confirm_name=store.name)
     assert not ImportUndo.objects.exists() and not Profile.objects.exists()
+
+
+def test_recovery_drops_the_journal_a_completed_import_left_and_keeps_its_rows(store, monkeypatch):
+    from imports.services import imports_recover
+
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(running, "journal_forget", lambda **kwargs: None)  # the worker died just after Completed
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    assert import_run(import_id=queued.pk, attempt=queued.attempt).status == ImportStatus.COMPLETED
+    assert ImportUndo.objects.filter(profile_import=queued).exists()
+    after = _snapshot(store)
+    imports_recover()
+    assert not ImportUndo.objects.filter(profile_import=queued).exists()
+    assert _snapshot(store) == after  # dropped, not undone: a Completed import's rows stay

@@ -16,7 +16,7 @@ import pytest
 from memory_console.routers import QueueRouter
 from memory_console.settings import sqlite_queue_name
 from tests.imports_helpers import CONTACT, csv_text, queue, upload
-from tests.test_imports_worker import ROOT, _env, _kill, _manage, _qcluster, _wait
+from tests.worker_helpers import ROOT, kill, manage, migrate, qcluster, wait_for, worker_env
 
 
 def _run_settings(url: str, **extra: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def _run_settings(url: str, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
-        env={**_env(url, Path("/nonexistent")), "SQLITE_BUSY_TIMEOUT": "7", **extra},
+        env={**worker_env(url, Path("/nonexistent")), "SQLITE_BUSY_TIMEOUT": "7", **extra},
         capture_output=True,
         text=True,
         timeout=120,
@@ -138,9 +138,8 @@ def _console(tmp_path: Path, busy_timeout: int = 20) -> tuple[Path, Path, dict]:
     """A console on a SQLite file of its own, migrated as `make run` does: the data file, the
     queue file and the environment of its commands."""
     data = tmp_path / "console.sqlite3"
-    env = {**_env(f"sqlite:///{data}", tmp_path / "imports"), "SQLITE_BUSY_TIMEOUT": str(busy_timeout)}
-    _manage(env, "migrate", "-v0")
-    _manage(env, "migrate", "--database", "queue", "-v0")
+    env = {**worker_env(f"sqlite:///{data}", tmp_path / "imports"), "SQLITE_BUSY_TIMEOUT": str(busy_timeout)}
+    migrate(env)
     return data, tmp_path / "console.queue.sqlite3", env
 
 
@@ -174,7 +173,7 @@ def test_the_queue_takes_and_finishes_tasks_while_an_import_holds_the_data_file(
     busy_timeout = 60  # whatever waited for the data file's lock would take this long, then fail
     data, queue_file, env = _console(tmp_path, busy_timeout)
     log = tmp_path / "qcluster.log"
-    cluster = _qcluster(tmp_path / "imports", log, env["DATABASE_URL"], SQLITE_BUSY_TIMEOUT=str(busy_timeout))
+    cluster = qcluster(tmp_path / "imports", log, env["DATABASE_URL"], SQLITE_BUSY_TIMEOUT=str(busy_timeout))
 
     def result(name: str):
         with contextlib.closing(sqlite3.connect(queue_file, timeout=busy_timeout)) as db:
@@ -182,8 +181,8 @@ def test_the_queue_takes_and_finishes_tasks_while_an_import_holds_the_data_file(
 
     holder = sqlite3.connect(data, isolation_level=None)
     try:
-        _manage(env, "shell", "-c", ENQUEUE.format(name="warm-up"))
-        _wait(lambda: result("warm-up"), 90, "the cluster to run a first task", log)
+        manage(env, "shell", "-c", ENQUEUE.format(name="warm-up"))
+        wait_for(lambda: result("warm-up"), 90, "the cluster to run a first task", log)
 
         holder.execute("BEGIN IMMEDIATE")  # the data file's write lock, as a running import holds it
         other = sqlite3.connect(data, timeout=0.1, isolation_level=None)
@@ -191,13 +190,13 @@ def test_the_queue_takes_and_finishes_tasks_while_an_import_holds_the_data_file(
             other.execute("BEGIN IMMEDIATE")  # the lock is real: no one else writes the data file
 
         started = time.monotonic()
-        enqueue_seconds = float(_manage(env, "shell", "-c", ENQUEUE.format(name="behind-the-lock")).split()[-1])
-        done = _wait(lambda: result("behind-the-lock"), 30, "the task's result", log)
+        enqueue_seconds = float(manage(env, "shell", "-c", ENQUEUE.format(name="behind-the-lock")).split()[-1])
+        done = wait_for(lambda: result("behind-the-lock"), 30, "the task's result", log)
         took = time.monotonic() - started
         holder.execute("ROLLBACK")
     finally:
         holder.close()
-        _kill(cluster)
+        kill(cluster)
     assert enqueue_seconds < 2, f"async_task took {enqueue_seconds} s behind the data lock"
     assert done[0] == 1 and done[1] is not None  # succeeded, and its result was recorded
     assert took < busy_timeout / 3, f"{took:.1f} s from queueing to a recorded result behind the data lock"

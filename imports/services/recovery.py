@@ -15,6 +15,7 @@ from memory_console.busy import is_database_busy
 
 from .. import storage
 from ..models import ImportStatus, ImportUndo, ProfileImport
+from ..undo import journal_forget
 from .liveness import worker_alive
 from .upload import run_task_send, undo_task_send
 
@@ -79,7 +80,11 @@ def imports_recover() -> list[int]:
 
 def _leftovers_undo() -> None:
     """SQLite: a Cancelled or Failed import whose worker is gone before it undid its journalled
-    steps (killed while undoing, or cancelled while its worker was dead) gets a task that undoes them."""
+    steps (killed while undoing, or cancelled while its worker was dead) gets a task that undoes them;
+    a Completed import's journal that its worker had no time to drop is dropped (its changes stay)."""
+    completed = ImportUndo.objects.filter(profile_import__status=ImportStatus.COMPLETED)
+    for import_id in set(completed.values_list("profile_import_id", flat=True)):
+        journal_forget(import_id=import_id)
     ended = ImportUndo.objects.filter(
         profile_import__status__in=(ImportStatus.CANCELLED, ImportStatus.FAILED)
     ).values_list("profile_import_id", flat=True)

@@ -221,11 +221,13 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
             if sqlite:
                 with Journal(import_id=import_id) as journal:
                     _ingest(profile_import, now, writer, counts, attempt=attempt, journal=journal)
-                with transaction.atomic():
-                    notes = _save_row_errors(profile_import, spill, keep_notes=True)
-                    if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
-                        _check_owned(import_id, attempt)
-                        raise _Superseded
+                # The report is saved in batches, each its own short transaction (a file can have a
+                # note on every row), then the status: a lost ownership takes the report back.
+                notes = _save_row_errors(profile_import, spill, keep_notes=True)
+                if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
+                    ImportRowError.objects.filter(profile_import=profile_import).delete()
+                    _check_owned(import_id, attempt)
+                    raise _Superseded
                 journal_forget(import_id=import_id)  # Completed: its changes stay
             else:
                 with transaction.atomic():
@@ -360,23 +362,27 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts, *,
         for note in outcome.notes:
             writer.writerow([note.line, note.column, note.value, note.reason, 0, note.code])
 
-    def checked(size: int):
-        return _checked_chunks(profile_import, validator, writer, counts, size=size, attempt=attempt)
+    def owned() -> None:
+        _check_owned(profile_import.pk, attempt)
+
+    def checked(size: int, check):
+        return _checked_chunks(profile_import, validator, writer, counts, size=size, check=check)
 
     with _collector_paused():
         if journal is None:
-            _ingest_postgres(resolver, written, checked)
+            _ingest_postgres(resolver, written, checked, owned)
         else:
-            _ingest_in_steps(resolver, written, checked, journal, profile_import.pk, attempt, counts, path)
+            _ingest_in_steps(resolver, written, checked, owned, journal, counts, path)
     counts.created = len(created - merged)
     counts.merged = len(merged - created)
     counts.updated = len(updated - merged - created)
 
 
-def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: ImportCounts, *, size: int, attempt: int):
+def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: ImportCounts, *, size: int, check):
     """The file's good rows, checked (in forked children), in chunks of `size`; failed rows go to the
-    spill `writer`. Reports progress and checks for a cancel every PROGRESS_EVERY rows; raises
-    _TooManyFailures once every row is read if 100 or more failed (no chunk after the 100th failure)."""
+    spill `writer`. Reports progress, and calls `check()` (if given: a cancel raises there), every
+    PROGRESS_EVERY rows; raises _TooManyFailures once every row is read if 100 or more failed (no
+    chunk after the 100th failure)."""
     path = profile_import.file_path
 
     def report_progress():
@@ -413,7 +419,8 @@ def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: Im
                 chunk = []
         if counts.processed % PROGRESS_EVERY == 0:
             report_progress()
-            _check_owned(profile_import.pk, attempt)
+            if check is not None:
+                check()
     report_progress()  # every row checked: the page says "finishing" while the last chunks are written
     if counts.failed_rows >= FAILED_ROWS_LIMIT:
         raise _TooManyFailures  # rolls back (or undoes) every chunk applied before the 100th failure
@@ -421,10 +428,11 @@ def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: Im
         yield chunk
 
 
-def _ingest_postgres(resolver: ChunkResolver, written, checked) -> None:
+def _ingest_postgres(resolver: ChunkResolver, written, checked, owned) -> None:
     # A thread writes chunk k-1 and reads chunk k+1 while chunk k is resolved; a chunk that loses a
-    # race for an identifier is redone with a full lookup.
-    pipeline = ChunkPipeline(resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=True)
+    # race for an identifier is redone with a full lookup. The thread uses the import's connection
+    # while rows are read, so a cancel is looked for between two of its jobs (once a chunk).
+    pipeline = ChunkPipeline(resolver, on_written=written, attempts=MAX_ATTEMPTS, threaded=True, between_jobs=owned)
     with connection.cursor() as cursor:
         # Bulk statements on big tables look expensive to the planner, which then JIT-compiles
         # them: hundreds of milliseconds per chunk for nothing. Only for this transaction.
@@ -437,20 +445,20 @@ def _ingest_postgres(resolver: ChunkResolver, written, checked) -> None:
         cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
         cursor.execute("SET LOCAL work_mem = '256MB'")
     try:
-        for chunk in checked(CHUNK_ROWS):
+        for chunk in checked(CHUNK_ROWS, None):
             pipeline.add(chunk)
         pipeline.finish()
     finally:
         pipeline.close()  # no write may still run when the transaction ends
 
 
-def _ingest_in_steps(resolver, written, checked, journal: Journal, import_id, attempt, counts, path) -> None:
+def _ingest_in_steps(resolver, written, checked, owned, journal: Journal, counts, path) -> None:
     """SQLite: check every row first (kept on disk), then apply them in short journalled steps."""
     with tempfile.TemporaryFile() as staged:
-        for chunk in checked(STAGE_ROWS):
+        for chunk in checked(STAGE_ROWS, owned):
             pickle.dump(chunk, staged, protocol=pickle.HIGHEST_PROTOCOL)
         staged.seek(0)
-        steps = _Steps(resolver, journal, written, lambda: _check_owned(import_id, attempt))
+        steps = _Steps(resolver, journal, written, owned)
         applied = 0
         while True:
             try:
