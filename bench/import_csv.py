@@ -81,6 +81,22 @@ DATABASE_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
 SYNCHRONOUS = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}  # PRAGMA synchronous answers a number
 
 
+SPECS = [  # the mapping of HEADER's columns
+    "email=identifier:email",
+    "phone=identifier:phone",
+    "First Name=Contact.firstName",
+    "Last Name=Contact.lastName",
+    "address=Contact.address",
+    "city=Shop.city",
+    "country=Shop.country",
+    "tier=Shop.tier",
+    "visits=Shop.visits",
+    "vip=Shop.vip",
+    "tags=Shop.tags",
+    "notes=Shop.notes",
+]
+
+
 def generate(path: Path, rows: int, max_bad: int, variant: str = "") -> dict:
     """The benchmark file; `variant` changes every row's trait values but not its identifiers."""
     rng = random.Random(7)
@@ -182,21 +198,7 @@ def _run_import(store_id: int, path: str, queue) -> None:
     started = time.perf_counter()
     uploaded = import_upload(store=store, actor="bench", file_name=Path(path).name, chunks=chunks())
     checked = time.perf_counter() - started
-    specs = [
-        "email=identifier:email",
-        "phone=identifier:phone",
-        "First Name=Contact.firstName",
-        "Last Name=Contact.lastName",
-        "address=Contact.address",
-        "city=Shop.city",
-        "country=Shop.country",
-        "tier=Shop.tier",
-        "visits=Shop.visits",
-        "vip=Shop.vip",
-        "tags=Shop.tags",
-        "notes=Shop.notes",
-    ]
-    mapping = mapping_from_specs(headers=uploaded.headers, specs=specs, schema=store_config(store=store).schema)
+    mapping = mapping_from_specs(headers=uploaded.headers, specs=SPECS, schema=store_config(store=store).schema)
     queued = import_queue(profile_import=uploaded, actor="bench", mapping=mapping)
     from django.utils import timezone
 

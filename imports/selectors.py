@@ -62,6 +62,7 @@ class ImportProgress:
     one_at_a_time: bool = False  # SQLite: imports of all stores take turns
     undoing: bool = False  # Cancelled or Failed, and what it wrote is still being removed
     rows_written: int | None = None  # SQLite, once every row is checked: good rows written so far
+    removing: bool = False  # SQLite, still Running: the worker is undoing what it wrote (it failed)
 
     @property
     def writing(self) -> bool:
@@ -140,8 +141,9 @@ def import_progress(*, profile_import: ProfileImport) -> ImportProgress:
         one_at_a_time=connection.vendor == "sqlite",
         undoing=import_undoing(profile_import=profile_import),
         rows_written=written,
+        removing=bool(live.get("undoing")),
     )
-    if progress.status == ImportStatus.RUNNING and profile_import.started_at and "at" in live:
+    if progress.status == ImportStatus.RUNNING and profile_import.started_at and "at" in live and not progress.removing:
         elapsed = live["at"] - profile_import.started_at.timestamp()
         progress.seconds_left = _seconds_left(*progress.done_units, elapsed)
     return progress

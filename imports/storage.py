@@ -1,8 +1,9 @@
 """Where uploaded CSV files and their progress live (settings.IMPORTS_DIR, shared by web and workers).
 
-The worker ingests a file in one database transaction, which other connections cannot see (and
-SQLite would not even let them write beside), so it reports progress through a small JSON file next
-to the upload, replaced atomically; its modification time doubles as the worker's heartbeat.
+The worker ingests a file in one database transaction on PostgreSQL, which other connections cannot
+see, so it reports progress through a small JSON file next to the upload, replaced atomically (on
+SQLite too, where it also says how many rows are written, or that they are being removed); its
+modification time doubles as the worker's heartbeat.
 """
 
 import contextlib
@@ -83,8 +84,8 @@ def import_turn(*, sqlite_file: str | None):
     """On SQLite (`sqlite_file`, its database's name), wait until no other import of that database
     is running, and hold the turn; otherwise do nothing.
 
-    SQLite has one writer, and an import holds it for its whole transaction, so a second import
-    (of another store) would wait out the busy timeout and fail. SQLite means one host, so a lock
+    SQLite has one writer; one import at a time keeps the steps of two imports from taking turns
+    with each other (and doubling every other writer's wait). SQLite means one host, so a lock
     file beside the database is enough (beside the uploads for an in-memory database); the
     operating system releases it when the process holding it dies.
     """

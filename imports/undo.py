@@ -14,8 +14,8 @@ changed, in the same transaction as the change (the technique of https://sqlite.
 `import_undo` plays the journal back, newest step first, each step undone in a short transaction
 of its own. A row someone else changed or used while the import ran is left as they left it (a
 profile the import updated and a person edited since keeps both; a profile the import created and
-an API call attached an identifier to stays): undo never overwrites another writer's change, and
-says how many rows it left (`UndoCounts.kept`).
+someone edited, or attached an identifier or event to, stays): undo never overwrites or deletes
+another writer's change, and says how many rows it left (`UndoCounts.kept`).
 """
 
 import contextlib
@@ -65,9 +65,10 @@ def _tables() -> list[_Table]:
         if columns[0] != "id":
             raise ImproperlyConfigured(f"{name}: the import journal needs `id` as the first column")
         for _, column, kind, *_rest in info:
-            if any(word in kind.upper() for word in ("REAL", "FLOA", "DOUB")):
-                # json_object() writes a REAL with 15 digits: an undo would change the value.
-                raise ImproperlyConfigured(f"{name}.{column}: the import journal cannot keep a REAL column exactly")
+            if any(word in kind.upper() for word in ("REAL", "FLOA", "DOUB", "NUM", "DEC")):
+                # json_object() writes a REAL with 15 digits (and NUMERIC affinity may store one):
+                # an undo would change the value.
+                raise ImproperlyConfigured(f"{name}.{column}: the import journal cannot keep a {kind} column exactly")
         references = tuple(
             (relation.related_model._meta.db_table, relation.field.column)
             for relation in model._meta.related_objects
@@ -178,7 +179,7 @@ def journal_exists(*, import_id: int) -> bool:
     return ImportUndo.objects.filter(profile_import_id=import_id).exists()
 
 
-def journal_forget(*, import_id: int, rows_per_step: int = 50_000) -> None:
+def journal_forget(*, import_id: int, rows_per_step: int = 5_000) -> None:
     """Drop a Completed import's journal (its changes stay), in short transactions."""
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -207,18 +208,22 @@ def import_undo(*, import_id: int, on_step=None) -> UndoCounts:
             time.sleep(UNDO_PAUSE_SECONDS)  # other writers waiting for the lock get it
         with transaction.atomic(), connection.cursor() as cursor:
             for table in order:
-                counts.kept += _restore(cursor, import_id, batch, table)
+                counts.kept += _restore(cursor, import_id, batch, table, "U")
             for table in reversed(order):  # rows pointing at others' first: a profile's identifiers before it
                 counts.kept += _delete_inserted(cursor, import_id, batch, table)
+            # Last: a row the step deleted may share its unique key with one the step inserted (a FIFO
+            # rule replaced an identifier, and a later row of the step brought the same value back).
+            for table in order:
+                counts.kept += _restore(cursor, import_id, batch, table, "D")
             cursor.execute(f"DELETE FROM {JOURNAL} WHERE profile_import_id = %s AND batch = %s", [import_id, batch])
         counts.steps += 1
         if on_step is not None:
             on_step()
 
 
-def _restore(cursor, import_id: int, batch: int, table: _Table) -> int:
-    """Put back the rows a step updated or deleted (as they were before it); rows changed since by
-    someone else are left. Returns how many were left."""
+def _restore(cursor, import_id: int, batch: int, table: _Table, op: str) -> int:
+    """Put back the rows a step updated ("U") or deleted ("D"), as they were before it; rows changed
+    since by someone else, or whose unique key someone took, are left. Returns how many were left."""
     cursor.execute("DROP TABLE IF EXISTS temp.mc_undo_rows")
     # Per row: the image before its first change in the step, and its last change (op and after).
     cursor.execute(
@@ -230,9 +235,7 @@ def _restore(cursor, import_id: int, batch: int, table: _Table) -> int:
         [import_id, batch, table.name],
     )
     cursor.execute("SELECT op, count(*) FROM temp.mc_undo_rows GROUP BY op")
-    wanted = dict(cursor.fetchall())
-    if not wanted:
-        return 0
+    wanted = {key: n for key, n in cursor.fetchall() if key == op}
     kept = 0
     columns = table.columns
     if wanted.get("U"):
@@ -256,8 +259,11 @@ def _restore(cursor, import_id: int, batch: int, table: _Table) -> int:
 
 
 def _delete_inserted(cursor, import_id: int, batch: int, table: _Table) -> int:
-    """Delete the rows a step inserted, except those another row (not inserted by the same step) now
-    points at: someone used them during the import. Returns how many were left."""
+    """Delete the rows a step inserted, except those someone used or changed during the import:
+    another row (not inserted by the same step) points at them, or (a table with `created_at` and
+    `updated_at`: profiles) they were updated at another time than they were created, which is
+    what another writer's change does; the import's own writes stamp its one start time on both.
+    Returns how many were left."""
     cursor.execute(
         f"SELECT row_id, last_id FROM {JOURNAL} WHERE profile_import_id = %s AND batch = %s AND table_name = %s "
         "AND op = 'I'",
@@ -270,6 +276,8 @@ def _delete_inserted(cursor, import_id: int, batch: int, table: _Table) -> int:
             + (" AND r.id NOT BETWEEN %s AND %s)" if other == table.name else ")")
             for other, column in table.references
         )
+        if {"created_at", "updated_at"} <= set(table.columns):
+            guards += ' AND t."updated_at" = t."created_at"'
         params = [first, last] + [
             bound for other, _ in table.references if other == table.name for bound in (first, last)
         ]

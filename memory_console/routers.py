@@ -2,9 +2,9 @@
 
 On SQLite the settings add a `queue` database (a file beside the data file; settings.py,
 `sqlite_queue_name`) and this router sends everything of the `django_q` app there: its reads and
-writes (queue, task results, schedules) and its migrations, while every other app stays off it. A
-CSV import holds the data file's write lock for its whole transaction; with the queue in another
-file, queueing a task and recording a result never wait for it. Without a `queue` database
+writes (queue, task results, schedules) and its migrations, while every other app stays off it. Every
+write to the data file (an import's steps, anyone's write) holds its lock for a moment; with the
+queue in another file, queueing a task and recording a result never wait for it. Without a `queue` database
 (PostgreSQL) the router says nothing and everything is in `default`.
 """
 

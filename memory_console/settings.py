@@ -138,9 +138,9 @@ def sqlite_configure(database: dict) -> None:
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     sqlite_configure(DATABASES["default"])
-    # django-q2's tables (its queue, task results and schedules) get a SQLite file of their own: an
-    # import holds the data file's write lock for its whole transaction, and queueing a task or
-    # recording a result must not wait for it. `manage.py migrate --database queue` creates them
+    # django-q2's tables (its queue, task results and schedules) get a SQLite file of their own: a
+    # write to the data file (an import's steps, anyone's) holds its lock for a moment, and queueing
+    # a task or recording a result must not wait for it. `manage.py migrate --database queue` creates them
     # (`make run` and the test setup do). QUEUE_DATABASE_URL names another file instead.
     DATABASES[QUEUE_DATABASE] = dj_database_url.parse(
         os.environ.get("QUEUE_DATABASE_URL") or f"sqlite:///{sqlite_queue_name(DATABASES['default']['NAME'])}",

@@ -347,3 +347,36 @@ def test_an_import_task_fails_loudly_when_recovery_meets_another_database_error(
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     with pytest.raises(OperationalError, match="disk I/O error"):
         tasks.import_run_task(queued.pk, queued.attempt)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the cancel: another connection, as the console
+def test_a_cancel_after_the_hundredth_failed_row_stops_the_import_at_once(store, monkeypatch):
+    # Past the 100th failure nothing more is written, but the rest of the file is read for the
+    # report: a cancel meanwhile must still stop it (PostgreSQL: no pipeline job to look between).
+    from django.db import connection, connections
+
+    from imports.services import import_cancel
+
+    bad = [f"bad{i}-at-example.com,,B,{i}" for i in range(100)]
+    good = [f"good{i}@example.com,,G,{i}" for i in range(30_000)]
+    queued = queue(upload(store, csv_text(*bad, *good)), CONTACT)
+    real, seen = running._check_owned, []
+
+    def cancel_once(import_id, attempt):
+        if not seen:
+            seen.append(1)
+            if connection.vendor == "sqlite":  # no transaction open while the file is checked
+                import_cancel(profile_import=ProfileImport.objects.get(pk=import_id), actor=None)
+            else:  # the worker's transaction is open: the console's own connection cancels
+                other = connections.create_connection("default")
+                with other.cursor() as cursor:
+                    cursor.execute("UPDATE imports_profileimport SET status = 'cancelled' WHERE id = %s", [import_id])
+                other.close()
+        return real(import_id, attempt)
+
+    monkeypatch.setattr(running, "_check_owned", cancel_once)
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert (done.status, done.worker) == (ImportStatus.CANCELLED, "")
+    assert not done.row_errors.exists()
+    assert not Profile.objects.filter(store=store).exists()

@@ -77,6 +77,21 @@ def _cancel_at(store, queued, check_number: int, also=None):
     return check
 
 
+def _killed_on_check(monkeypatch, check_number: int) -> None:
+    """The worker dies (SystemExit: not an Exception, so nothing in the worker handles it, as with
+    SIGKILL) when it checks for a cancel for the `check_number`-th time."""
+    calls = []
+    real = running._check_owned
+
+    def check(import_id, attempt):
+        calls.append(1)
+        if len(calls) == check_number:
+            raise SystemExit("killed")
+        return real(import_id, attempt)
+
+    monkeypatch.setattr(running, "_check_owned", check)
+
+
 def test_a_cancel_between_steps_undoes_every_step_and_the_import_ends_cancelled(store, monkeypatch):
     _existing(store)
     before = _snapshot(store)
@@ -120,7 +135,7 @@ def test_a_profile_someone_edits_during_the_import_keeps_the_edit_after_a_cancel
     done = ProfileImport.objects.get(pk=queued.pk)
     assert done.status == ImportStatus.CANCELLED
     assert Profile.objects.get(pk=ada.pk).traits["Contact"]["firstName"] == "Edited"  # not rolled back over
-    assert "1 row the import wrote were changed or used by someone else" in done.failure_reason
+    assert "1 row the import wrote was changed or used by someone else" in done.failure_reason
     assert not Identifier.objects.filter(store=store, value__startswith="p").exists()  # the rest is undone
 
 
@@ -129,15 +144,7 @@ def test_an_interrupted_attempt_is_undone_before_the_next_one_runs(store, monkey
     monkeypatch.setattr(running, "CHUNK_ROWS", 2)
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
     real = running._check_owned
-    calls = []
-
-    def killed_on_the_ninth_check(import_id, attempt):
-        calls.append(1)
-        if len(calls) == 9:
-            raise SystemExit("killed")  # not an Exception: nothing in the worker handles it, like SIGKILL
-        return real(import_id, attempt)
-
-    monkeypatch.setattr(running, "_check_owned", killed_on_the_ninth_check)
+    _killed_on_check(monkeypatch, 9)
     with pytest.raises(SystemExit):
         import_run(import_id=queued.pk, attempt=queued.attempt)
     assert ImportUndo.objects.filter(profile_import=queued).exists()  # half the file is in, journalled
@@ -202,16 +209,7 @@ def test_recovery_undoes_what_a_cancelled_import_left_when_its_worker_was_gone(
     before = _snapshot(store)
     monkeypatch.setattr(running, "CHUNK_ROWS", 2)
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
-    real = running._check_owned
-    calls = []
-
-    def killed(import_id, attempt):
-        calls.append(1)
-        if len(calls) == 6:
-            raise SystemExit("killed")
-        return real(import_id, attempt)
-
-    monkeypatch.setattr(running, "_check_owned", killed)
+    _killed_on_check(monkeypatch, 6)
     with pytest.raises(SystemExit):
         import_run(import_id=queued.pk, attempt=queued.attempt)
     gone = f"{socket.gethostname()}:{2**22 + 1}:1"  # this host, a pid above Linux's limit: a worker that is gone
@@ -231,24 +229,12 @@ def test_recovery_undoes_what_a_cancelled_import_left_when_its_worker_was_gone(
     assert OrmQ.objects.count() == 1  # nothing left to undo: no second task
 
 
-def test_a_store_whose_cancelled_import_is_still_being_undone_can_be_deleted(store, monkeypatch):
+def test_a_store_whose_import_left_an_undo_journal_can_be_deleted(store, monkeypatch):
     from workspace.services import store_delete
 
     monkeypatch.setattr(running, "CHUNK_ROWS", 2)
     queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
-    monkeypatch.setattr(running, "_check_owned", lambda *args: (_ for _ in ()).throw(SystemExit("killed")))
-    calls = []
-    real = running._Steps._step
-
-    def step_then_die(self, rows):
-        calls.append(1)
-        if len(calls) == 3:
-            raise SystemExit("killed")
-        with monkeypatch.context() as inner:
-            inner.setattr(running, "_check_owned", lambda *args: None)
-            real(self, rows)
-
-    monkeypatch.setattr(running._Steps, "_step", step_then_die)
+    _killed_on_check(monkeypatch, 4)
     with pytest.raises(SystemExit):
         import_run(import_id=queued.pk, attempt=queued.attempt)
     assert ImportUndo.objects.filter(profile_import=queued).exists()
@@ -268,3 +254,92 @@ def test_recovery_drops_the_journal_a_completed_import_left_and_keeps_its_rows(s
     imports_recover()
     assert not ImportUndo.objects.filter(profile_import=queued).exists()
     assert _snapshot(store) == after  # dropped, not undone: a Completed import's rows stay
+
+
+def test_undo_gives_back_an_identifier_a_fifo_rule_replaced_when_the_same_step_brought_it_back(store, monkeypatch):
+    from identity.services import identity_rule_update
+
+    identity_rule_update(
+        rule=store.identity_rules.get(kind="email"), actor=None, name="email", limit=2, limit_policy="fifo"
+    )
+    for email in ("e1@example.com", "e2@example.com"):
+        profile_identify(store=store, identifiers=[("phone", "+14155550100"), ("email", email)], source="s")
+    before = _snapshot(store)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    rows = [
+        "e3@example.com,+14155550100,,",  # the oldest email, e1, makes room for e3 (FIFO)
+        "e1@example.com,,Eve,",  # e1 is free now: a new profile in the same step
+        "z@example.com,,Zed,",  # the next step, which the cancel stops
+    ]
+    queued = queue(upload(store, csv_text(*rows)), CONTACT)
+    monkeypatch.setattr(running, "_check_owned", _cancel_at(store, queued, 2))
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert done.status == ImportStatus.CANCELLED
+    assert _snapshot(store) == before  # e1 back on the customer, not lost with the new profile's copy
+    assert "someone else" not in done.failure_reason
+
+
+def test_a_profile_the_import_created_and_someone_edited_stays_after_a_cancel(store, monkeypatch):
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+
+    def someone_edits_p0():  # created by the import's second step; edited in the console meanwhile
+        p0 = Identifier.objects.get(store=store, value="p0@example.com").profile
+        profile_traits_set(profile=p0, values={"Contact": {"lastName": "Edited"}}, source="console")
+
+    monkeypatch.setattr(running, "_check_owned", _cancel_at(store, queued, 4, also=someone_edits_p0))
+    import_run(import_id=queued.pk, attempt=queued.attempt)
+    done = ProfileImport.objects.get(pk=queued.pk)
+    assert done.status == ImportStatus.CANCELLED
+    kept = Profile.objects.get(store=store)  # the only profile left: the one someone edited
+    assert kept.traits["Contact"]["lastName"] == "Edited"
+    assert not Identifier.objects.filter(store=store).exists()  # the file's identifiers are gone
+    assert "1 row the import wrote was changed or used by someone else" in done.failure_reason
+
+
+def test_what_undoing_an_interrupted_attempt_left_is_said_on_the_import_that_completes(
+    store, monkeypatch, admin_client
+):
+    from django.urls import reverse
+
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    real = running._check_owned
+    calls = []
+
+    def edit_then_die(import_id, attempt):
+        calls.append(1)
+        if len(calls) == 4:  # someone edits a profile the first steps created; then the worker dies
+            p0 = Identifier.objects.get(store=store, value="p0@example.com").profile
+            profile_traits_set(profile=p0, values={"Contact": {"lastName": "Edited"}}, source="console")
+        if len(calls) == 6:
+            raise SystemExit("killed")
+        return real(import_id, attempt)
+
+    monkeypatch.setattr(running, "_check_owned", edit_then_die)
+    with pytest.raises(SystemExit):
+        import_run(import_id=queued.pk, attempt=queued.attempt)
+    monkeypatch.setattr(running, "_check_owned", real)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.QUEUED, attempt=queued.attempt + 1)
+    done = import_run(import_id=queued.pk, attempt=queued.attempt + 1)
+    assert done.status == ImportStatus.COMPLETED
+    assert done.failure_reason.startswith("An earlier attempt of this import was interrupted")
+    assert "1 row the import wrote was changed or used by someone else" in done.failure_reason
+    html = admin_client.get(reverse("imports:detail", args=[store.pk, queued.pk])).content.decode()
+    assert 'data-testid="completed-note"' in html and "An earlier attempt of this import was interrupted" in html
+
+
+@pytest.mark.django_db
+def test_the_progress_of_a_failed_sqlite_import_being_undone_says_so(admin_client, store):
+    from django.urls import reverse
+
+    from imports import storage
+
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    ProfileImport.objects.filter(pk=queued.pk).update(status=ImportStatus.RUNNING)
+    storage.progress_write(queued.file_path, undoing=True, rows_processed=19, rows_failed=0)
+    html = admin_client.get(
+        reverse("imports:progress", args=[store.pk, queued.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Stopped: removing the rows already written…" in html

@@ -2,8 +2,6 @@
 next worker to start runs the import again from the start. On PostgreSQL and on SQLite (what
 `make run` uses), each with its own processes."""
 
-import json
-
 import pytest
 from django.conf import settings
 
@@ -12,7 +10,7 @@ from imports.models import ImportStatus, ProfileImport
 from imports.storage import progress_read
 from profiles.models import Profile
 from tests.imports_helpers import queue, upload
-from tests.worker_helpers import kill, people_csv, postgres_url, qcluster, sqlite_console, wait_for
+from tests.worker_helpers import kill, people_csv, postgres_url, progress, qcluster, sqlite_console, wait_for
 
 ROWS = 60_000
 
@@ -86,9 +84,8 @@ def test_killing_the_qcluster_while_it_checks_the_file_on_sqlite_leaves_nothing_
     try:
 
         def checking():
-            files = list(imports_dir.glob("store-*/*.progress.json"))
-            progress = json.loads(files[0].read_text()) if files else {}
-            return progress.get("rows_processed", 0) >= 10_000 and "rows_applied" not in progress
+            now = progress(imports_dir)
+            return now.get("rows_processed", 0) >= 10_000 and "rows_applied" not in now
 
         wait_for(checking, 90, "the worker to be checking the file", log)
         kill(cluster)
@@ -109,8 +106,7 @@ def test_killing_the_qcluster_mid_import_on_sqlite_is_undone_and_a_new_worker_re
     try:
 
         def mid_import():
-            files = list(imports_dir.glob("store-*/*.progress.json"))
-            return files and json.loads(files[0].read_text()).get("rows_applied", 0) >= 20_000
+            return progress(imports_dir).get("rows_applied", 0) >= 20_000
 
         wait_for(mid_import, 120, "the worker to be writing the rows", log)
         kill(cluster)

@@ -1,6 +1,6 @@
 """On SQLite django-q2's tables live in a database file of their own (the `queue` alias), so the
-task queue never waits for the data database: an import holds the data file's write lock for its
-whole transaction, and queueing a task or recording a result must go on meanwhile. On PostgreSQL
+task queue never waits for the data database: whoever holds the data file's write lock (an
+import's step, or anyone's write), queueing a task or recording a result must go on meanwhile. On PostgreSQL
 everything stays in `default`."""
 
 import contextlib

@@ -209,9 +209,13 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
     import_id = profile_import.pk
     path = profile_import.file_path
     sqlite = connection.vendor == "sqlite"
+    earlier = ""  # what undoing an interrupted attempt could not take back, said on the outcome
     if sqlite and journal_exists(import_id=import_id):  # an earlier attempt's worker died mid-run
         logger.warning("import %s: undoing what an interrupted attempt wrote before running it again", import_id)
-        import_undo(import_id=import_id, on_step=lambda: storage.progress_write(path, rows_processed=0, rows_failed=0))
+        kept = import_undo(
+            import_id=import_id, on_step=lambda: storage.progress_write(path, rows_processed=0, rows_failed=0)
+        ).kept
+        earlier = _kept_note("An earlier attempt of this import was interrupted, and what it wrote was undone.", kept)
     ImportRowError.objects.filter(profile_import=profile_import).delete()  # from an interrupted attempt
     storage.progress_write(path, rows_processed=0, rows_failed=0)
     counts = ImportCounts()
@@ -224,7 +228,7 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
                 # The report is saved in batches, each its own short transaction (a file can have a
                 # note on every row), then the status: a lost ownership takes the report back.
                 notes = _save_row_errors(profile_import, spill, keep_notes=True)
-                if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, "", counts, notes):
+                if not _finish(import_id, attempt, worker, ImportStatus.COMPLETED, earlier, counts, notes):
                     ImportRowError.objects.filter(profile_import=profile_import).delete()
                     _check_owned(import_id, attempt)
                     raise _Superseded
@@ -241,11 +245,11 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
             # SQLite: the attempt that now owns the import waits for this one's turn (import_turn),
             # so undoing here is safe; it would undo the journal first anyway.
             if sqlite:
-                _undo(import_id, path)
+                _undo(import_id, path, counts)
             logger.warning("import %s: attempt %s lost ownership; rolled back", import_id, attempt)
             return None
         except _Cancelled:
-            kept = _undo(import_id, path) if sqlite else 0
+            kept = _undo(import_id, path, counts) if sqlite else 0
             ProfileImport.objects.filter(pk=import_id, status=ImportStatus.CANCELLED).update(
                 worker="", **({"failure_reason": _kept_note(_cancel_reason(import_id), kept)} if kept else {})
             )
@@ -265,21 +269,27 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
         # Failed: the transaction was rolled back (PostgreSQL) or its steps are undone (SQLite). Its
         # notes (identifiers "not added" to rows that "went in") would be false: keep only the failed rows.
         if sqlite:
-            reason = _kept_note(reason, _undo(import_id, path))
+            reason = _kept_note(reason, _undo(import_id, path, counts))
         counts.nothing_applied()
         _save_row_errors(profile_import, spill, keep_notes=False)
-        _finish(import_id, attempt, worker, ImportStatus.FAILED, reason, counts, 0)
+        if not _finish(import_id, attempt, worker, ImportStatus.FAILED, f"{reason} {earlier}".strip(), counts, 0):
+            # Cancelled meanwhile (or given to another attempt): its status stands, without this report.
+            ImportRowError.objects.filter(profile_import=profile_import).delete()
+            ProfileImport.objects.filter(pk=import_id, status=ImportStatus.CANCELLED, worker=worker).update(worker="")
     return True
 
 
-def _undo(import_id: int, path: str) -> int:
+def _undo(import_id: int, path: str, counts: "ImportCounts") -> int:
     """SQLite: undo what this import wrote (see imports.undo); how many rows others changed or used
     meanwhile were left. If the undo cannot finish now, recovery finishes it later."""
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()  # a broken connection is replaced by the next query
     try:
         return import_undo(
-            import_id=import_id, on_step=lambda: storage.progress_write(path, undoing=True, rows_processed=0)
+            import_id=import_id,
+            on_step=lambda: storage.progress_write(
+                path, undoing=True, rows_processed=counts.processed, rows_failed=counts.failed_rows
+            ),
         ).kept
     except Exception:  # noqa: BLE001 - the journal stays; recovery undoes it (imports_recover)
         logger.exception("import %s: could not undo what it wrote; recovery will", import_id)
@@ -294,10 +304,11 @@ def _kept_note(reason: str, kept: int) -> str:
     """`reason`, with a note of the rows undo left because others changed or used them meanwhile."""
     if not kept:
         return reason
+    rows = "1 row the import wrote was" if kept == 1 else f"{kept:,} rows the import wrote were"
     return (
-        f"{reason} {kept:,} row{'s' if kept != 1 else ''} the import wrote were changed or used by someone "
-        "else while it ran and were left as they are (a profile someone edited keeps its values from the "
-        "file; a profile an identifier was added to stays)."
+        f"{reason} {rows} changed or used by someone else while it ran and left as they are (a profile "
+        "someone edited keeps its values from the file; a profile the import created and someone edited "
+        "or added to stays)."
     )
 
 
@@ -336,8 +347,10 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts, *,
         region=store.default_region,
     )
     # An empty store (the first import): only this file's own identifiers can match, so a filter
-    # of what it wrote spares a database lookup for every new identifier.
-    empty = not Identifier.objects.filter(store=store).exists()
+    # of what it wrote spares a database lookup for every new identifier. PostgreSQL only: on SQLite
+    # others write between the steps all along, and an identifier one of them added that the import
+    # then drops (over a limit) would not be seen.
+    empty = connection.vendor == "postgresql" and not Identifier.objects.filter(store=store).exists()
     resolver = ChunkResolver(
         store=store,
         rules=config.rules,
@@ -365,8 +378,8 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts, *,
     def owned() -> None:
         _check_owned(profile_import.pk, attempt)
 
-    def checked(size: int, check):
-        return _checked_chunks(profile_import, validator, writer, counts, size=size, check=check)
+    def checked(size: int, check, on_limit=None):
+        return _checked_chunks(profile_import, validator, writer, counts, size=size, check=check, on_limit=on_limit)
 
     with _collector_paused():
         if journal is None:
@@ -378,11 +391,14 @@ def _ingest(profile_import: ProfileImport, now, writer, counts: ImportCounts, *,
     counts.updated = len(updated - merged - created)
 
 
-def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: ImportCounts, *, size: int, check):
+def _checked_chunks(
+    profile_import: ProfileImport, validator, writer, counts: ImportCounts, *, size: int, check, on_limit=None
+):
     """The file's good rows, checked (in forked children), in chunks of `size`; failed rows go to the
     spill `writer`. Reports progress, and calls `check()` (if given: a cancel raises there), every
     PROGRESS_EVERY rows; raises _TooManyFailures once every row is read if 100 or more failed (no
-    chunk after the 100th failure)."""
+    chunk after the 100th failure, when `on_limit()` is called: it returns the check to use from
+    then on, while the rest of the file is read for its report)."""
     path = profile_import.file_path
 
     def report_progress():
@@ -400,6 +416,8 @@ def _checked_chunks(profile_import: ProfileImport, validator, writer, counts: Im
         counts.processed += 1
         if isinstance(result, RowFailed):
             counts.failed_rows += 1
+            if counts.failed_rows == FAILED_ROWS_LIMIT and on_limit is not None:
+                check = on_limit()
             for failure in result.failures:  # the first carries the row's cells, for the download
                 writer.writerow(
                     [
@@ -444,8 +462,13 @@ def _ingest_postgres(resolver: ChunkResolver, written, checked, owned) -> None:
         # during the import scan the list too (even entries they cannot see yet).
         cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
         cursor.execute("SET LOCAL work_mem = '256MB'")
+
+    def stopped():  # the 100th failed row: nothing more to write, and the connection is the reader's
+        pipeline.close()
+        return owned
+
     try:
-        for chunk in checked(CHUNK_ROWS, None):
+        for chunk in checked(CHUNK_ROWS, None, stopped):
             pipeline.add(chunk)
         pipeline.finish()
     finally:
