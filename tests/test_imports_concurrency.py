@@ -25,6 +25,7 @@ from tests.worker_helpers import (
     create_account,
     create_api_key,
     create_store,
+    import_ended,
     kill,
     migrate,
     people_csv,
@@ -169,11 +170,7 @@ def test_console_edits_and_api_identify_answer_within_2_s_while_a_200000_row_imp
                     write(n)
                 time.sleep(max(0.0, SAMPLE_EVERY - (time.monotonic() - started)))
 
-            def finished():
-                status = one("SELECT status FROM imports_profileimport")[0]
-                return status if status in (ImportStatus.COMPLETED, ImportStatus.FAILED) else None
-
-            wait_for(finished, 600, "the import to finish", log)
+            wait_for(import_ended(one), 600, "the import to finish", log)
         finally:
             kill(cluster)
 

@@ -10,7 +10,16 @@ from imports.models import ImportStatus, ProfileImport
 from imports.storage import progress_read
 from profiles.models import Profile
 from tests.imports_helpers import queue, upload
-from tests.worker_helpers import kill, people_csv, postgres_url, progress, qcluster, sqlite_console, wait_for
+from tests.worker_helpers import (
+    import_ended,
+    kill,
+    people_csv,
+    postgres_url,
+    progress,
+    qcluster,
+    sqlite_console,
+    wait_for,
+)
 
 ROWS = 60_000
 
@@ -121,11 +130,7 @@ def test_killing_the_qcluster_mid_import_on_sqlite_is_undone_and_a_new_worker_re
 
         cluster = qcluster(imports_dir, log, url)
 
-        def finished():
-            status = query("SELECT status FROM imports_profileimport")[0]
-            return status if status in (ImportStatus.COMPLETED, ImportStatus.FAILED) else None
-
-        wait_for(finished, 240, "the restarted worker to finish the import", log)
+        wait_for(import_ended(query), 240, "the restarted worker to finish the import", log)
     finally:
         kill(cluster)
     assert query("SELECT status, attempt, rows_ingested, profiles_created FROM imports_profileimport") == (

@@ -132,6 +132,17 @@ def queue_import(env: dict, store: int, path: Path, maps) -> str:
     return manage(env, "import_profiles", "--store", str(store), str(path), *(f"--map={m}" for m in maps), "--queue")
 
 
+def import_ended(query):
+    """A `wait_for` predicate: the only import's status once it is Completed or Failed, else None.
+    `query` runs one SQL query and returns its first row (`sqlite_query`)."""
+
+    def ended():
+        status = query("SELECT status FROM imports_profileimport")[0]
+        return status if status in ("completed", "failed") else None
+
+    return ended
+
+
 def progress(imports_dir: Path) -> dict:
     """The running import's progress file (the only import of the test), or {} if there is none."""
     for path in imports_dir.glob("store-*/*.progress.json"):
