@@ -105,10 +105,11 @@ class ImportProgress:
 
     @property
     def done_units(self) -> tuple[int, int]:
-        """(work done, work in all) in rows: on SQLite checking and writing each count."""
-        if self.rows_written is None:
+        """(work done, work in all) in rows: on SQLite checking and writing each count, from the
+        start (the bar does not go back when the writing begins)."""
+        if self.rows_written is None and not (self.one_at_a_time and self.status == ImportStatus.RUNNING):
             return self.rows_processed, self.total_rows
-        return self.rows_processed + self.rows_written, self.total_rows + self.rows_to_write
+        return self.rows_processed + (self.rows_written or 0), self.total_rows + self.rows_to_write
 
     @property
     def percent(self) -> int:

@@ -35,7 +35,8 @@ from .models import ImportUndo
 JOURNAL = ImportUndo._meta.db_table
 STEP_TABLE = "temp.mc_import_step"
 TRIGGER_PREFIX = "mc_import_undo_"
-UNDO_PAUSE_SECONDS = 0.1  # between two undone steps (see imports.services.run.STEP_PAUSE_SECONDS)
+UNDO_STEP_SECONDS = 0.3  # one undo transaction undoes steps for about this long (as long as a step)
+UNDO_PAUSE_SECONDS = 0.1  # between two undo transactions (see imports.services.run.STEP_PAUSE_SECONDS)
 
 
 def journalled_models() -> list:
@@ -194,31 +195,47 @@ def journal_forget(*, import_id: int, rows_per_step: int = 20_000) -> None:
 
 
 def import_undo(*, import_id: int, on_step=None) -> UndoCounts:
-    """Undo every journalled step of an import, newest first, each in a short transaction of its
-    own (its journal deleted with it: an undo interrupted half-way resumes where it stopped).
+    """Undo every journalled step of an import, newest first, in short transactions of about
+    UNDO_STEP_SECONDS (several steps each when they undo quickly), each step's journal deleted with
+    it: an undo interrupted half-way resumes where it stopped.
     `on_step()` is called after each step (the worker's heartbeat). Returns what was undone."""
     counts = UndoCounts()
     tables = {table.name: table for table in _tables()}
     order = list(tables.values())
     while True:
-        batch = ImportUndo.objects.filter(profile_import_id=import_id).aggregate(last=Max("batch"))["last"]
-        if batch is None:
+        if not journal_exists(import_id=import_id):
             return counts
         if counts.steps:
             time.sleep(UNDO_PAUSE_SECONDS)  # other writers waiting for the lock get it
-        with transaction.atomic(), connection.cursor() as cursor:
-            for table in order:
-                counts.kept += _restore(cursor, import_id, batch, table, "U")
-            for table in reversed(order):  # rows pointing at others' first: a profile's identifiers before it
-                counts.kept += _delete_inserted(cursor, import_id, batch, table)
-            # Last: a row the step deleted may share its unique key with one the step inserted (a FIFO
-            # rule replaced an identifier, and a later row of the step brought the same value back).
-            for table in order:
-                counts.kept += _restore(cursor, import_id, batch, table, "D")
-            cursor.execute(f"DELETE FROM {JOURNAL} WHERE profile_import_id = %s AND batch = %s", [import_id, batch])
-        counts.steps += 1
+        # One transaction undoes steps, newest first, for about UNDO_STEP_SECONDS: a step that wrote
+        # new rows only is undone much faster than it was written.
+        started = time.monotonic()
+        with transaction.atomic():
+            while time.monotonic() - started < UNDO_STEP_SECONDS:
+                batch = ImportUndo.objects.filter(profile_import_id=import_id).aggregate(last=Max("batch"))["last"]
+                if batch is None:
+                    break
+                counts.kept += _undo_step(import_id, batch, order)
+                counts.steps += 1
         if on_step is not None:
             on_step()
+
+
+def _undo_step(import_id: int, batch: int, order: list[_Table]) -> int:
+    """Undo one journalled step (inside the caller's transaction) and delete its journal; how many
+    rows were left because others changed or used them."""
+    kept = 0
+    with connection.cursor() as cursor:
+        for table in order:
+            kept += _restore(cursor, import_id, batch, table, "U")
+        for table in reversed(order):  # rows pointing at others' first: a profile's identifiers before it
+            kept += _delete_inserted(cursor, import_id, batch, table)
+        # Last: a row the step deleted may share its unique key with one the step inserted (a FIFO
+        # rule replaced an identifier, and a later row of the step brought the same value back).
+        for table in order:
+            kept += _restore(cursor, import_id, batch, table, "D")
+        cursor.execute(f"DELETE FROM {JOURNAL} WHERE profile_import_id = %s AND batch = %s", [import_id, batch])
+    return kept
 
 
 def _restore(cursor, import_id: int, batch: int, table: _Table, op: str) -> int:

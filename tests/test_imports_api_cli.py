@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from accounts.services import api_key_create
 from identity.models import Identifier
@@ -69,7 +70,8 @@ def test_api_reports_rows_processed_and_an_estimate_of_the_time_left_while_runni
     storage.progress_write(queued.file_path, rows_processed=1, rows_failed=0)  # 1 of 2 rows in 20 s
     result = client.get(f"/api/v1/stores/{store.pk}/imports/{queued.pk}", HTTP_AUTHORIZATION=f"Bearer {key}").json()
     assert (result["status"], result["rows_processed"]) == ("running", 1)
-    assert 19 <= result["seconds_left"] <= 21
+    expected = 60 if connection.vendor == "sqlite" else 20  # SQLite: 2 rows to check, then 2 to write
+    assert expected - 1 <= result["seconds_left"] <= expected + 1
 
 
 def test_api_rejects_a_file_rule_break_with_422_and_keeps_nothing(client, key, store):
@@ -197,7 +199,7 @@ def test_api_cancels_a_queued_import_which_then_reads_cancelled_and_its_task_doe
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["id"], body["status"], body["undoing"]) == (queued.pk, "cancelled", False)
-    assert body["failure_reason"] == "Cancelled by API key “CRM sync”; nothing from the file was applied."
+    assert body["failure_reason"] == "Cancelled by API key “CRM sync”; nothing from the file stays applied."
     assert body["finished_at"] is not None
     assert _get(client, key, store, queued.pk)["status"] == "cancelled"
     assert import_run(import_id=queued.pk, attempt=queued.attempt) is None
@@ -273,7 +275,7 @@ def test_cli_fails_with_the_reason_when_its_import_is_cancelled(store, tmp_path,
     def cancelled_meanwhile(*, import_id, attempt):
         ProfileImport.objects.filter(pk=import_id).update(
             status=ImportStatus.CANCELLED,
-            failure_reason="Cancelled by ada@example.com; nothing from the file was applied.",
+            failure_reason="Cancelled by ada@example.com; nothing from the file stays applied.",
         )
         return ProfileImport.objects.get(pk=import_id)
 

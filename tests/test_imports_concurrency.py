@@ -304,7 +304,7 @@ def _cancel_mid_import(tmp_path: Path, url: str, one, rows, mid_import, *, sqlit
         assert after[table] == before[table], f"{table} changed by the cancelled import"
     final, worker, reason = status()
     assert (final, worker) == (ImportStatus.CANCELLED, "")
-    assert reason == f"Cancelled by {ADMIN_EMAIL}; nothing from the file was applied."
+    assert reason == f"Cancelled by {ADMIN_EMAIL}; nothing from the file stays applied."
 
 
 @pytest.mark.sqlite

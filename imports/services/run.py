@@ -250,8 +250,12 @@ def _run_claimed(profile_import: ProfileImport, attempt: int, worker: str, now) 
             return None
         except _Cancelled:
             kept = _undo(import_id, path, counts) if sqlite else 0
+            # What it had read stays said (nothing of it is applied); the reason notes what undo left.
             ProfileImport.objects.filter(pk=import_id, status=ImportStatus.CANCELLED).update(
-                worker="", **({"failure_reason": _kept_note(_cancel_reason(import_id), kept)} if kept else {})
+                worker="",
+                rows_processed=counts.processed,
+                rows_failed=counts.failed_rows,
+                **({"failure_reason": _kept_note(_cancel_reason(import_id), kept)} if kept else {}),
             )
             return True
         except _TooManyFailures:
@@ -481,6 +485,7 @@ def _ingest_in_steps(resolver, written, checked, owned, journal: Journal, counts
         for chunk in checked(STAGE_ROWS, owned):
             pickle.dump(chunk, staged, protocol=pickle.HIGHEST_PROTOCOL)
         staged.seek(0)
+        storage.progress_write(path, rows_processed=counts.processed, rows_failed=counts.failed_rows, rows_applied=0)
         steps = _Steps(resolver, journal, written, owned)
         applied = 0
         while True:

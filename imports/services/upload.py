@@ -181,7 +181,7 @@ def import_cancel(*, profile_import: ProfileImport, actor) -> bool:
     cancelled = ProfileImport.objects.filter(pk=profile_import.pk, status__in=ACTIVE_STATUSES).update(
         status=ImportStatus.CANCELLED,
         finished_at=timezone.now(),
-        failure_reason=f"Cancelled by {label}; nothing from the file was applied.",
+        failure_reason=f"Cancelled by {label}; nothing from the file stays applied.",
     )
     if cancelled:
         audit_record(
