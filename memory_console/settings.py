@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "memory_console.htmx_auth.HtmxSignInRedirect",  # a signed-out htmx request goes to the sign-in page
     "memory_console.busy.DatabaseBusyMiddleware",  # SQLite's "database is locked": 503 with the reason
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a locked-out sign-in into its page
 ]

@@ -710,3 +710,18 @@ def test_details_never_print_a_failed_rows_hidden_characters_raw(admin_client, s
     assert "a&lt;U+200B&gt;b@example.com" in rows and "A&lt;U+0001&gt;B" in rows
     for hidden in ("\u200b", "\x01", "\u0085"):
         assert hidden not in rows
+
+
+def test_a_progress_poll_after_the_session_ended_sends_the_browser_to_sign_in(client, store):
+    # Found trying issue 15 as a new user: the sign-in page was swapped into the progress card.
+    queued = queue(
+        upload(store, GOOD_CSV), ["email=identifier:email", "firstName=Contact.firstName", "lastName=Contact.lastName"]
+    )
+    page = reverse("imports:detail", args=[store.pk, queued.pk])
+    response = client.get(
+        _url("progress", store, queued), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{page}"
+    )
+    assert response.status_code == 200 and not response.content
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={page}"
+    plain = client.get(page)  # without htmx: Django's own redirect, unchanged
+    assert plain.status_code == 302 and plain["Location"].startswith(reverse("login"))
