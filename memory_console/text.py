@@ -141,6 +141,24 @@ def text_clean(text: str, *, multiline: bool = False, max_length: int | None = M
     return text_nfc(text)
 
 
+def display_name_clean(name: str | None, *, max_length: int) -> str:
+    """A name people give a thing (a memory store, a conversation configuration): NFC, runs of
+    spaces made one, trimmed; TextError ("is required", "contains U+202E RIGHT-TO-LEFT OVERRIDE (an
+    invisible character)", "can have at most 32 characters", or `text_clean`'s reasons) otherwise.
+    Invisible format characters (Unicode category Cf) would show as a name that reads differently
+    from what it is."""
+    name = text_clean(name or "", max_length=None)
+    hidden = [char for char in dict.fromkeys(name) if unicodedata.category(char) == "Cf"]
+    if hidden:
+        raise TextError(f"contains {', '.join(describe_char(char) for char in hidden)} (an invisible character)")
+    name = " ".join(name.split())
+    if not name:
+        raise TextError("is required")
+    if len(name) > max_length:
+        raise TextError(f"can have at most {max_length} characters")
+    return name
+
+
 def description_clean(text: str | None, *, max_length: int) -> str:
     """A description (stores, trait groups, traits): multi-line text in NFC, trimmed, at most
     `max_length` characters; TextError otherwise ("contains U+0000 NULL", "can have at most 500

@@ -5,7 +5,6 @@ everything in it) is in `workspace.services`.
 """
 
 import secrets
-import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -13,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from memory_console.text import TextError, describe_char, description_clean, text_clean
+from memory_console.text import TextError, description_clean, display_name_clean
 
 from .models import Store
 
@@ -101,25 +100,11 @@ def _generated_name() -> str:
 
 
 def _clean_name(name: str) -> str:
-    """The name in NFC with runs of spaces made one; control characters, surrogates and invisible
-    format characters (Unicode category Cf) refused, named by code point."""
+    """The name in NFC with runs of spaces made one (`memory_console.text.display_name_clean`)."""
     try:
-        name = text_clean(name or "", max_length=None)
+        return display_name_clean(name, max_length=NAME_MAX)
     except TextError as exc:
         raise ValidationError({"name": f"The memory store name {exc.reason}."}) from None
-    hidden = [char for char in dict.fromkeys(name) if unicodedata.category(char) == "Cf"]
-    if hidden:
-        # Invisible format characters (U+202E RIGHT-TO-LEFT OVERRIDE, U+200B ZERO WIDTH SPACE...) would
-        # show in the store switcher and the Activity page as a name that reads differently from what
-        # it is; identifiers and group/trait names refuse them too.
-        shown = ", ".join(describe_char(char) for char in hidden)
-        raise ValidationError({"name": f"The memory store name contains {shown} (an invisible character)."})
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationError({"name": "The memory store name is required."})
-    if len(name) > NAME_MAX:
-        raise ValidationError({"name": f"The memory store name can have at most {NAME_MAX} characters."})
-    return name
 
 
 def _clean_description(description: str) -> str:

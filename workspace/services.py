@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from conversations.models import ConversationConfiguration
+from conversations.models import CaptureRule, ConversationConfiguration
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
 from imports.models import ImportRowError, ImportUndo, ProfileImport
@@ -76,6 +76,7 @@ def store_scoped_models():
         IdentityRule,
         Trait,
         TraitGroup,
+        CaptureRule,
         ConversationConfiguration,
         ProfileImport,
     ]

@@ -1,0 +1,33 @@
+"""Read paths for conversation configurations."""
+
+from .capture import matches, specificity
+from .lifecycle import Timeout, effective_timeouts
+from .models import CaptureRule, ConversationConfiguration
+
+
+def configuration_list(*, store):
+    return ConversationConfiguration.objects.filter(store=store).prefetch_related("captures")
+
+
+def configuration_get(*, store, configuration_id: int) -> ConversationConfiguration | None:
+    """The store's configuration, or None (another store's id is not found: the tenant wall)."""
+    return ConversationConfiguration.objects.filter(store=store, pk=configuration_id).first()
+
+
+def configuration_timeouts(*, configuration: ConversationConfiguration) -> dict[str, Timeout]:
+    """{channel: Timeout}: the effective timeout of each channel the configuration captures."""
+    channels = {rule.channel for rule in configuration.captures.all()}
+    return effective_timeouts(channels=channels, timeout_minutes=configuration.timeout_minutes)
+
+
+def configuration_capturing(*, store, channel: str, address: str) -> ConversationConfiguration | None:
+    """The configuration that captures a business `address` (its stored form) on `channel`: the
+    most specific of the store's matching rules (`conversations.capture.specificity`), or None."""
+    rules = [
+        rule
+        for rule in CaptureRule.objects.filter(store=store, channel=channel).select_related("configuration")
+        if matches(rule.pattern, address)
+    ]
+    if not rules:
+        return None
+    return max(rules, key=lambda rule: specificity(rule.pattern)).configuration
