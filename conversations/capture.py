@@ -42,14 +42,34 @@ def capture_pattern(channel: str, raw, *, region: str = "US") -> str:
                 "first digits with its country code then `*` (+1415*)"
             )
         return ("whatsapp:" if channel == Channel.WHATSAPP else "") + compact
+    return address_normalize(channel, text, region=region)
+
+
+def address_normalize(channel: str, raw, *, region: str = "US") -> str:
+    """The stored form of an address on `channel`: E.164 for SMS, RCS and Voice, `whatsapp:+E164`
+    for WhatsApp, the chat identifier rule for Chat; CaptureError naming the channel otherwise."""
+    if channel not in Channel.values:
+        raise CaptureError(f"“{channel}” is not a channel (one of {', '.join(Channel.values)})")
+    if not isinstance(raw, str):
+        raise CaptureError(f"{Channel(channel).label}: an address must be text")
     try:
         if channel in _PHONE_CHANNELS:
-            return normalize_phone(text, region)
+            return normalize_phone(raw, region)
         if channel == Channel.WHATSAPP:
-            return normalize_whatsappid(text, region)
-        return normalize_identifier("chat", text, region=region)
+            return normalize_whatsappid(raw, region)
+        return normalize_identifier("chat", raw, region=region)
     except IdentifierError as exc:
         raise CaptureError(f"{Channel(channel).label}: “{raw}” {exc.reason}") from None
+
+
+# The identifier kind a customer's address is on each channel (identity resolution takes it).
+IDENTIFIER_KIND = {
+    Channel.SMS: "phone",
+    Channel.RCS: "phone",
+    Channel.VOICE: "phone",
+    Channel.WHATSAPP: "whatsappid",
+    Channel.CHAT: "chat",
+}
 
 
 def specificity(pattern: str) -> tuple[int, int]:

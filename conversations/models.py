@@ -45,3 +45,77 @@ class CaptureRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.pattern}"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    INACTIVE = "inactive", "Inactive"
+    CLOSED = "closed", "Closed"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "From the customer"
+    OUTBOUND = "outbound", "To the customer"
+
+
+class Conversation(models.Model):
+    """Communications between one customer and the business, grouped by the configuration's rule
+    (`group_key`), from Open through (Inactive) to Closed. Closed is final: the next communication
+    of the group opens a new conversation."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    configuration = models.ForeignKey(ConversationConfiguration, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    channel = models.CharField(max_length=16, choices=Channel.choices)  # of the first communication
+    customer_address = models.CharField(max_length=255)
+    business_address = models.CharField(max_length=255)
+    group_key = models.CharField(max_length=600)
+    profile = models.ForeignKey("profiles.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    opened_at = models.DateTimeField()
+    last_customer_at = models.DateTimeField(null=True, blank=True)  # the timeouts count from here
+    inactive_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            # One conversation of a group is not closed at a time: two first messages racing
+            # cannot open two (the loser joins the winner's).
+            models.UniqueConstraint(
+                fields=["store", "group_key"],
+                condition=~models.Q(status="closed"),
+                name="one_live_conversation_per_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.customer_address} ({self.status})"
+
+
+class Communication(models.Model):
+    """One message or call of a conversation, as received (the body exactly as sent, in NFC)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="communications")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    from_address = models.CharField(max_length=255)
+    to_address = models.CharField(max_length=255)
+    author_name = models.CharField(max_length=255, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    media = models.JSONField(default=list, blank=True)  # URLs, in order
+    external_id = models.CharField(max_length=255, blank=True, default="")  # MessageSid or the sender's id
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            # A redelivered message (same external id) is stored once, also when deliveries race.
+            models.UniqueConstraint(
+                fields=["store", "external_id"], condition=~models.Q(external_id=""), name="communication_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"

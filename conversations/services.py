@@ -1,6 +1,6 @@
-"""Write paths for conversation configurations (`ConversationConfiguration`, `CaptureRule`):
-create, update, delete; transactional and audited. Rules: `conversations.lifecycle` (timeouts),
-`conversations.capture` (addresses)."""
+"""Write paths of conversations: configurations (`ConversationConfiguration`, `CaptureRule`:
+create, update, delete; transactional and audited) and communications (`communication_ingest`).
+Rules: `conversations.lifecycle` (timeouts), `conversations.capture` (addresses)."""
 
 from dataclasses import dataclass, field
 
@@ -8,11 +8,20 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.services import audit_record
-from memory_console.text import TextError, description_clean, display_name_clean
+from identity.services import profile_identify
+from memory_console.text import TextError, description_clean, display_name_clean, text_clean
 
-from .capture import CaptureError, capture_pattern
-from .lifecycle import MAX_MINUTES, Grouping, Lifecycle, effective_timeouts
-from .models import CaptureRule, ConversationConfiguration
+from .capture import IDENTIFIER_KIND, CaptureError, address_normalize, capture_pattern
+from .lifecycle import MAX_MINUTES, Channel, Grouping, Lifecycle, effective_timeouts
+from .models import (
+    CaptureRule,
+    Communication,
+    Conversation,
+    ConversationConfiguration,
+    ConversationStatus,
+    Direction,
+)
+from .selectors import configuration_capturing
 
 NAME_MAX = 32  # the seed's friendly name
 DESCRIPTION_MAX = ConversationConfiguration._meta.get_field("description").max_length
@@ -183,4 +192,149 @@ def conversation_configuration_delete(*, configuration: ConversationConfiguratio
         action="conversation_configuration.delete",
         store_id=store.pk,
         summary=f"Deleted conversation configuration {name}",
+    )
+
+
+@dataclass
+class CommunicationInfo:
+    """What `communication_ingest` did: the communication (new, or the one already stored under its
+    external id), its conversation, the customer's profile, and whether anything was stored."""
+
+    communication: Communication
+    conversation: Conversation
+    profile: object | None
+    created: bool
+
+
+def _group_key(configuration: ConversationConfiguration, channel: str, business: str, customer: str, profile) -> str:
+    """Which conversation a communication joins (the configuration's grouping)."""
+    if configuration.grouping == Grouping.PROFILE and profile is not None:
+        return f"{configuration.pk}|profile|{profile.pk}"
+    if configuration.grouping == Grouping.ADDRESSES:
+        return f"{configuration.pk}|{business}|{customer}"
+    return f"{configuration.pk}|{channel}|{business}|{customer}"
+
+
+def communication_ingest(
+    *,
+    store,
+    channel: str,
+    direction: str,
+    from_address,
+    to_address,
+    body: str = "",
+    occurred_at,
+    external_id: str = "",
+    author_name: str = "",
+    media=(),
+) -> CommunicationInfo:
+    """Store one communication: find the configuration capturing the business address (`to` for an
+    inbound message, `from` for an outbound one), resolve the customer's address to a profile with
+    identity resolution (SMS, RCS, Voice: phone; WhatsApp: whatsappid; Chat: chat; the business
+    address never becomes a profile), and join the live conversation of its group or open one
+    (an Inactive one is reopened by the customer; a Closed one is final). A redelivered message
+    (same non-empty `external_id`) is stored once and changes nothing (`created` False).
+
+    Raises ValidationError naming the field: `channel`, `direction`, `from`/`to` (an address that is
+    not one of its kind), `to`/`from` (no configuration captures the business address), `body`.
+    """
+    errors: dict[str, str] = {}
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"The channel must be one of {', '.join(Channel.values)}."})
+    if direction not in Direction.values:
+        raise ValidationError({"direction": "The direction must be inbound or outbound."})
+    region = store.default_region
+    addresses = {}
+    for name, raw in (("from", from_address), ("to", to_address)):
+        try:
+            addresses[name] = address_normalize(channel, raw, region=region)
+        except CaptureError as exc:
+            errors[name] = str(exc)
+    try:
+        body = text_clean(body or "", multiline=True)
+    except TextError as exc:
+        errors["body"] = f"The body {exc.reason}."
+    if errors:
+        raise ValidationError(errors)
+    inbound = direction == Direction.INBOUND
+    business_field = "to" if inbound else "from"
+    business = addresses[business_field]
+    customer = addresses["from" if inbound else "to"]
+    configuration = configuration_capturing(store=store, channel=channel, address=business)
+    if configuration is None:
+        raise ValidationError(
+            {business_field: f"No conversation configuration of this store captures {business} ({channel})."}
+        )
+    if external_id:
+        stored = _stored(store, external_id)
+        if stored is not None:
+            return stored
+    result = profile_identify(
+        store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=f"conversation:{configuration.pk}"
+    )
+    profile = result.profile
+    key = _group_key(configuration, channel, business, customer, profile)
+    try:
+        with transaction.atomic():
+            conversation = _live_conversation(
+                store, configuration, key, channel, business, customer, profile, occurred_at
+            )
+            if inbound:
+                if conversation.status == ConversationStatus.INACTIVE:
+                    conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
+                if conversation.last_customer_at is None or occurred_at > conversation.last_customer_at:
+                    conversation.last_customer_at = occurred_at
+                conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
+            communication = Communication.objects.create(
+                store=store,
+                conversation=conversation,
+                channel=channel,
+                direction=direction,
+                from_address=addresses["from"],
+                to_address=addresses["to"],
+                author_name=author_name,
+                body=body,
+                media=list(media),
+                external_id=external_id,
+                occurred_at=occurred_at,
+            )
+    except IntegrityError:
+        # A delivery of the same message (or the group's first message) won a race: theirs stands.
+        stored = _stored(store, external_id) if external_id else None
+        if stored is None:
+            raise
+        return stored
+    return CommunicationInfo(communication, conversation, profile, created=True)
+
+
+def _stored(store, external_id: str) -> CommunicationInfo | None:
+    existing = (
+        Communication.objects.filter(store=store, external_id=external_id)
+        .select_related("conversation", "conversation__profile")
+        .first()
+    )
+    if existing is None:
+        return None
+    return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
+
+
+def _live_conversation(store, configuration, key, channel, business, customer, profile, at) -> Conversation:
+    """The group's Open or Inactive conversation, locked; or a new Open one."""
+    live = (
+        Conversation.objects.select_for_update()
+        .filter(store=store, group_key=key)
+        .exclude(status=ConversationStatus.CLOSED)
+        .first()
+    )
+    if live is not None:
+        return live
+    return Conversation.objects.create(
+        store=store,
+        configuration=configuration,
+        channel=channel,
+        customer_address=customer,
+        business_address=business,
+        group_key=key,
+        profile=profile,
+        opened_at=at,
     )

@@ -1,0 +1,128 @@
+"""Communications join conversations (issue 16, ingestion core): the configuration capturing the
+business address, the customer resolved to a profile, grouping, idempotent redelivery, and the
+lifecycle's reopen/Closed rules."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from conversations.models import Communication, Conversation, ConversationStatus
+from conversations.services import ConfigurationInput, communication_ingest, conversation_configuration_create
+from identity.models import Identifier
+from profiles.models import Profile
+
+pytestmark = pytest.mark.django_db
+
+BUSINESS = "+14155550100"
+CUSTOMER = "+14155550123"
+AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _configuration(store, grouping="addresses_channel"):
+    captures = [("sms", BUSINESS), ("voice", BUSINESS), ("whatsapp", BUSINESS)]
+    data = ConfigurationInput(name="Support line", grouping=grouping, captures=captures)
+    return conversation_configuration_create(store=store, actor=None, data=data)
+
+
+def _inbound(store, body="Hi", at=AT, channel="sms", customer=CUSTOMER, **kwargs):
+    return communication_ingest(
+        store=store,
+        channel=channel,
+        direction="inbound",
+        from_address=customer,
+        to_address=BUSINESS,
+        body=body,
+        occurred_at=at,
+        **kwargs,
+    )
+
+
+def test_a_customer_message_opens_a_conversation_and_only_the_customer_gets_a_profile(store):
+    _configuration(store)
+    info = _inbound(store, body="Où est ma commande ? 📦", customer="(415) 555-0123")
+    assert info.created and info.conversation.status == ConversationStatus.OPEN
+    assert info.communication.body == "Où est ma commande ? 📦"
+    assert (info.communication.from_address, info.communication.to_address) == (CUSTOMER, BUSINESS)
+    assert list(Identifier.objects.filter(store=store).values_list("kind", "value")) == [("phone", CUSTOMER)]
+    assert info.conversation.profile == info.profile and Profile.objects.filter(store=store).count() == 1
+    reply = communication_ingest(
+        store=store,
+        channel="sms",
+        direction="outbound",
+        from_address=BUSINESS,
+        to_address=CUSTOMER,
+        body="On its way",
+        occurred_at=AT + timedelta(minutes=1),
+        author_name="Sam (agent)",
+    )
+    assert reply.conversation == info.conversation  # the agent's reply joins it; no profile for the business
+    assert Profile.objects.filter(store=store).count() == 1
+
+
+def test_a_redelivered_message_is_stored_once_and_changes_nothing(store):
+    _configuration(store)
+    first = _inbound(store, external_id="SM0123")
+    again = _inbound(store, external_id="SM0123", at=AT + timedelta(minutes=5))
+    assert (first.created, again.created) == (True, False)
+    assert again.communication.pk == first.communication.pk
+    assert Communication.objects.count() == 1
+    assert Conversation.objects.get().last_customer_at == AT  # not bumped by the redelivery
+
+
+def test_whatsapp_customers_are_resolved_by_whatsappid_and_grouping_by_channel_separates_them(store):
+    _configuration(store)
+    sms = _inbound(store)
+    whatsapp = _inbound(store, channel="whatsapp", customer="whatsapp:+14155550123")
+    assert whatsapp.conversation != sms.conversation
+    assert Identifier.objects.filter(store=store, kind="whatsappid", value="whatsapp:+14155550123").exists()
+
+
+def test_grouping_by_addresses_joins_sms_and_voice_of_one_customer(store):
+    _configuration(store, grouping="addresses")
+    assert _inbound(store).conversation == _inbound(store, channel="voice").conversation
+
+
+def test_an_address_no_configuration_captures_is_refused_naming_it(store):
+    _configuration(store)
+    with pytest.raises(ValidationError) as caught:
+        communication_ingest(
+            store=store,
+            channel="sms",
+            direction="inbound",
+            from_address=CUSTOMER,
+            to_address="+12125550100",
+            body="Hi",
+            occurred_at=AT,
+        )
+    assert caught.value.message_dict == {
+        "to": ["No conversation configuration of this store captures +12125550100 (sms)."]
+    }
+    assert not Profile.objects.exists() and not Communication.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs", "message"),
+    [
+        ("channel", {"channel": "fax"}, "The channel must be one of"),
+        ("from", {"customer": "not a phone"}, "is not a phone number"),
+        ("body", {"body": "a\x00b"}, "The body contains U+0000 NULL."),
+    ],
+)
+def test_hostile_values_are_refused_naming_the_field(store, field, kwargs, message):
+    _configuration(store)
+    with pytest.raises(ValidationError) as caught:
+        _inbound(store, **kwargs)
+    assert message in " ".join(caught.value.message_dict[field])
+
+
+def test_an_inactive_conversation_reopens_and_a_closed_one_is_never_joined_again(store):
+    _configuration(store)
+    first = _inbound(store).conversation
+    Conversation.objects.filter(pk=first.pk).update(status=ConversationStatus.INACTIVE, inactive_at=AT)
+    again = _inbound(store, at=AT + timedelta(minutes=3)).conversation
+    assert again.pk == first.pk and again.status == ConversationStatus.OPEN and again.inactive_at is None
+    Conversation.objects.filter(pk=first.pk).update(status=ConversationStatus.CLOSED, closed_at=AT)
+    later = _inbound(store, at=AT + timedelta(hours=1)).conversation
+    assert later.pk != first.pk and later.status == ConversationStatus.OPEN
+    assert Conversation.objects.get(pk=first.pk).status == ConversationStatus.CLOSED
