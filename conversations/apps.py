@@ -1,6 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+from memory_console.schedules import schedule_ensure
+
+ADVANCE_SCHEDULE = "Move conversations through their lifecycle"
+
+
+def _advance_schedule_ensure(sender, apps=None, using="default", **kwargs):
+    """After every migrate (and flush): the schedule that runs the lifecycle worker every minute."""
+    schedule_ensure(
+        apps=apps, using=using, name=ADVANCE_SCHEDULE, func="conversations.tasks.conversations_advance_task", minutes=1
+    )
 
 
 class ConversationsConfig(AppConfig):
     name = "conversations"
     verbose_name = "Conversations"
+
+    def ready(self):
+        post_migrate.connect(_advance_schedule_ensure, sender=self, dispatch_uid="conversations.advance_schedule")

@@ -119,3 +119,27 @@ class Communication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ExtractionRequest(models.Model):
+    """Memory extraction asked for a conversation when it went Inactive or Closed with observations
+    on: over its communications up to `last_communication_id` not covered by an earlier request
+    (`after_communication_id`). The memory issue (17) fills these in; until then they are the
+    record that extraction was queued, once per transition."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="extractions")
+    transition = models.CharField(max_length=16, choices=ConversationStatus.choices)  # inactive or closed
+    after_communication_id = models.BigIntegerField(default=0)
+    last_communication_id = models.BigIntegerField()
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            # Never twice over the same communications (a reopened conversation's earlier ones).
+            models.UniqueConstraint(fields=["conversation", "last_communication_id"], name="extraction_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"extraction of {self.conversation_id} ({self.transition})"

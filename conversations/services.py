@@ -3,9 +3,11 @@ create, update, delete; transactional and audited) and communications (`communic
 Rules: `conversations.lifecycle` (timeouts), `conversations.capture` (addresses)."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.services import audit_record
 from identity.services import profile_identify
@@ -20,8 +22,9 @@ from .models import (
     ConversationConfiguration,
     ConversationStatus,
     Direction,
+    ExtractionRequest,
 )
-from .selectors import configuration_capturing
+from .selectors import configuration_capturing, configuration_timeouts
 
 NAME_MAX = 32  # the seed's friendly name
 DESCRIPTION_MAX = ConversationConfiguration._meta.get_field("description").max_length
@@ -338,3 +341,80 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
         profile=profile,
         opened_at=at,
     )
+
+
+@dataclass
+class AdvanceCounts:
+    """What one pass of the lifecycle worker did."""
+
+    inactive: int = 0
+    closed: int = 0
+    extractions: int = 0
+
+
+def conversations_advance(*, now=None) -> AdvanceCounts:
+    """Move live conversations on by their configuration's lifecycle (the worker's schedule, every
+    minute; `now` injectable for tests): Open -> Inactive once the inactivity period has passed
+    since the last customer communication (`inactive` lifecycle), Open or Inactive -> Closed once
+    the channel's effective timeout has (`effective_timeouts`; a Voice conversation without a timer
+    closes when its call ends instead). Each such transition of a configuration with observations
+    on records one `ExtractionRequest` over the communications not yet covered, exactly once."""
+    now = now or timezone.now()
+    counts = AdvanceCounts()
+    live = (
+        Conversation.objects.filter(status__in=(ConversationStatus.OPEN, ConversationStatus.INACTIVE))
+        .select_related("configuration")
+        .prefetch_related("configuration__captures")
+    )
+    for conversation in live.iterator(chunk_size=500):
+        configuration = conversation.configuration
+        since = conversation.last_customer_at or conversation.opened_at
+        timeout = configuration_timeouts(configuration=configuration).get(conversation.channel)
+        target = None
+        if timeout is not None and timeout.minutes is not None and now - since >= timedelta(minutes=timeout.minutes):
+            target = ConversationStatus.CLOSED
+        elif (
+            conversation.status == ConversationStatus.OPEN
+            and configuration.lifecycle == Lifecycle.INACTIVE
+            and configuration.inactivity_minutes is not None
+            and now - since >= timedelta(minutes=configuration.inactivity_minutes)
+        ):
+            target = ConversationStatus.INACTIVE
+        if target is None:
+            continue
+        moved, extracted = _transition(conversation, target, now, configuration.observations_enabled)
+        counts.closed += moved and target == ConversationStatus.CLOSED
+        counts.inactive += moved and target == ConversationStatus.INACTIVE
+        counts.extractions += extracted
+    return counts
+
+
+@transaction.atomic
+def _transition(conversation: Conversation, target: str, now, observations: bool) -> tuple[bool, bool]:
+    """Move one conversation (if it is still as read: a customer message may have reopened it) and
+    record its extraction request; (moved, extraction requested)."""
+    stamp = {"closed_at": now} if target == ConversationStatus.CLOSED else {"inactive_at": now}
+    moved = Conversation.objects.filter(
+        pk=conversation.pk, status=conversation.status, last_customer_at=conversation.last_customer_at
+    ).update(status=target, **stamp)
+    if not moved:
+        return False, False
+    if observations:
+        last = conversation.communications.order_by("-id").values_list("id", flat=True).first()
+        covered = (
+            ExtractionRequest.objects.filter(conversation=conversation)
+            .order_by("-last_communication_id")
+            .values_list("last_communication_id", flat=True)
+            .first()
+        ) or 0
+        if last is not None and last > covered:
+            ExtractionRequest.objects.create(
+                store_id=conversation.store_id,
+                conversation=conversation,
+                transition=target,
+                after_communication_id=covered,
+                last_communication_id=last,
+                requested_at=now,
+            )
+            return True, True
+    return True, False

@@ -1,9 +1,9 @@
 import logging
 
 from django.apps import AppConfig
-from django.apps import apps as global_apps
-from django.db import router
 from django.db.models.signals import post_migrate
+
+from memory_console.schedules import schedule_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -26,19 +26,9 @@ def _recover_schedule_ensure(sender, apps=None, using="default", **kwargs):
 
     Besides each worker start and each import task: an import whose worker died on a host where no
     worker starts again (or whose task was lost) is requeued or failed within minutes, and its store
-    takes uploads again. imports_recover is idempotent, so several clusters may run it. Not a data
-    migration: a flush (tests, `manage.py flush`) would delete it for good.
-
-    Only in the database that holds django-q2's tables: on SQLite that is the queue database
-    (`migrate --database queue`; memory_console/routers.py), and the data database's migrate
-    passes by.
+    takes uploads again. imports_recover is idempotent, so several clusters may run it.
     """
-    Schedule = (apps or global_apps).get_model("django_q", "Schedule")
-    if not router.allow_migrate_model(using, Schedule):
-        return
-    func = "imports.tasks.imports_recover_task"
-    if not Schedule.objects.using(using).filter(func=func).exists():  # an operator's edits are kept
-        Schedule.objects.using(using).create(name=RECOVER_SCHEDULE, func=func, schedule_type="I", minutes=5, repeats=-1)
+    schedule_ensure(apps=apps, using=using, name=RECOVER_SCHEDULE, func="imports.tasks.imports_recover_task", minutes=5)
 
 
 class ImportsConfig(AppConfig):

@@ -126,3 +126,61 @@ def test_an_inactive_conversation_reopens_and_a_closed_one_is_never_joined_again
     later = _inbound(store, at=AT + timedelta(hours=1)).conversation
     assert later.pk != first.pk and later.status == ConversationStatus.OPEN
     assert Conversation.objects.get(pk=first.pk).status == ConversationStatus.CLOSED
+
+
+def _lifecycle(store, **kwargs):
+    data = ConfigurationInput(name="Support line", captures=[("sms", BUSINESS), ("voice", BUSINESS)], **kwargs)
+    return conversation_configuration_create(store=store, actor=None, data=data)
+
+
+def test_the_worker_moves_open_to_inactive_to_closed_by_the_clock_and_queues_extraction_once_per_transition(store):
+    from conversations.models import ExtractionRequest
+    from conversations.services import conversations_advance
+
+    _lifecycle(store, lifecycle="inactive", inactivity_minutes=5, timeout_minutes=30, observations_enabled=True)
+    conversation = _inbound(store).conversation
+    assert conversations_advance(now=AT + timedelta(minutes=4)).inactive == 0
+    moved = conversations_advance(now=AT + timedelta(minutes=5))
+    assert (moved.inactive, moved.closed, moved.extractions) == (1, 0, 1)
+    assert conversations_advance(now=AT + timedelta(minutes=6)).inactive == 0  # once
+    # The customer writes again: reopened; then quiet until the timeout since that message.
+    _inbound(store, body="Still there?", at=AT + timedelta(minutes=10))
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.OPEN
+    assert conversations_advance(now=AT + timedelta(minutes=15)).inactive == 1
+    closed = conversations_advance(now=AT + timedelta(minutes=40))
+    assert (closed.closed, closed.extractions) == (1, 0)  # nothing new since the second request
+    requests = list(
+        ExtractionRequest.objects.values_list("transition", "after_communication_id", "last_communication_id")
+    )
+    first, second = Communication.objects.order_by("id").values_list("id", flat=True)
+    assert requests == [("inactive", 0, first), ("inactive", first, second)]  # never twice over one message
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.CLOSED
+
+
+def test_a_basic_lifecycle_closes_at_the_default_timeout_and_without_observations_queues_nothing(store):
+    from conversations.models import ExtractionRequest
+    from conversations.services import conversations_advance
+
+    _lifecycle(store)  # SMS and Voice: the longest default, 15 minutes, for both
+    _inbound(store)
+    assert conversations_advance(now=AT + timedelta(minutes=14)).closed == 0
+    assert conversations_advance(now=AT + timedelta(minutes=15)).closed == 1
+    assert not ExtractionRequest.objects.exists()
+
+
+def test_a_voice_only_configuration_is_not_closed_by_a_timer(store):
+    from conversations.services import conversations_advance
+
+    conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Calls", captures=[("voice", BUSINESS)])
+    )
+    _inbound(store, channel="voice")
+    assert conversations_advance(now=AT + timedelta(days=2)).closed == 0  # the call's end closes it
+
+
+@pytest.mark.django_db(databases="__all__")  # django-q2's schedules are in the queue database on SQLite
+def test_the_lifecycle_schedule_runs_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="conversations.tasks.conversations_advance_task")  # made by migrate
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from conversations.models import CaptureRule, Communication, Conversation, ConversationConfiguration
+from conversations.models import CaptureRule, Communication, Conversation, ConversationConfiguration, ExtractionRequest
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
 from imports.models import ImportRowError, ImportUndo, ProfileImport
@@ -68,6 +68,7 @@ def store_delete(*, store: Store, actor, confirm_name: str) -> None:
 def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     return [
+        ExtractionRequest,
         Communication,
         Conversation,
         ImportRowError,
