@@ -18,6 +18,9 @@ class ConversationConfiguration(models.Model):
     timeout_minutes = models.PositiveIntegerField(null=True, blank=True)  # None: the channels' defaults
     grouping = models.CharField(max_length=24, choices=Grouping.choices, default=Grouping.ADDRESSES_CHANNEL)
     observations_enabled = models.BooleanField(default=False)  # off by default, as in the product
+    # The Twilio account's auth token, which signs its webhooks (X-Twilio-Signature) to the
+    # addresses this configuration captures; set with `twilio_auth_token_set`, never shown again.
+    twilio_auth_token = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

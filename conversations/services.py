@@ -2,6 +2,7 @@
 create, update, delete; transactional and audited) and communications (`communication_ingest`).
 Rules: `conversations.lifecycle` (timeouts), `conversations.capture` (addresses)."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -418,3 +419,21 @@ def _transition(conversation: Conversation, target: str, now, observations: bool
             )
             return True, True
     return True, False
+
+
+def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, token: str) -> None:
+    """Store (or replace: rotate) the Twilio auth token that signs webhooks to this configuration's
+    addresses. A Twilio auth token is 32 hexadecimal characters; ValidationError naming `token`
+    otherwise. Audited without the token."""
+    token = (token or "").strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", token):
+        raise ValidationError({"token": "A Twilio auth token is 32 hexadecimal characters (Twilio Console > Account)."})
+    configuration.twilio_auth_token = token
+    configuration.save(update_fields=["twilio_auth_token", "updated_at"])
+    audit_record(
+        account=configuration.store.account,
+        actor=actor,
+        action="conversation_configuration.twilio_token",
+        store_id=configuration.store_id,
+        summary=f"Set the Twilio auth token of conversation configuration {configuration.name} (…{token[-4:]})",
+    )

@@ -221,8 +221,13 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if env_bool("SECURE_PROXY_SSL_HEADER", False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Behind a reverse proxy: trust its X-Forwarded-Proto (https) and X-Forwarded-Host, so the URLs the
+# console builds, and the URL a Twilio webhook's signature is checked against, are the ones the
+# client called. Only when the proxy sets (or strips) these headers itself.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 
 # django-q2: the ORM broker by default (no extra service), in the queue database on SQLite (above);
 # REDIS_URL switches the broker to Redis (task results and schedules stay in the ORM).

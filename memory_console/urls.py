@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.auth_views import LoginView, LogoutView
+from conversations.webhooks import twilio_messaging
 from workspace.views import home
 
 from .api import api
@@ -18,5 +19,7 @@ urlpatterns = [
     path("", include("imports.urls")),
     path("", include("conversations.urls")),
     path("api/v1/", api.urls),
+    # As Twilio's console is given it: no trailing slash (a redirect would drop the POST).
+    path("webhooks/twilio/messaging", twilio_messaging, name="twilio_messaging"),
     path("django-admin/", admin.site.urls),
 ]

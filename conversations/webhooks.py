@@ -1,0 +1,106 @@
+"""Twilio-compatible webhooks: a Twilio number's messaging webhook can point here unchanged.
+
+`POST /webhooks/twilio/messaging` takes Twilio's form fields (`MessageSid`, `From`, `To`, `Body`,
+`NumMedia`, `MediaUrl0`..., `ProfileName`; WhatsApp addresses as `whatsapp:+E164`) and answers empty
+TwiML. Authentication is Twilio's: `X-Twilio-Signature`, checked with the `twilio` package's
+`RequestValidator` against the auth token of a configuration that captures `To` (a number may be
+captured in several stores: the configuration whose token validates the signature takes it). A bad
+or missing signature answers 403 and stores nothing. A status callback (`MessageStatus` without a
+`Body`) and a message to an address no configuration captures are answered 200 with empty TwiML
+and not stored (so Twilio does not retry them forever). The URL checked is the one Twilio called:
+behind a proxy, Django's `USE_X_FORWARDED_HOST` and `SECURE_PROXY_SSL_HEADER` settings make it so.
+Source: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseForbidden
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from memory_console.text import TextError, text_clean
+
+from .capture import CaptureError, address_normalize, matches, specificity
+from .lifecycle import Channel
+from .models import CaptureRule
+from .services import communication_ingest
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+MAX_MEDIA = 10  # Twilio sends at most 10 media per message
+
+
+def _twiml(status: int = 200) -> HttpResponse:
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml", status=status)
+
+
+def _candidates(channel: str, to: str):
+    """Per store, the configuration capturing `to` (the most specific rule), if it has a token."""
+    best = {}
+    for rule in CaptureRule.objects.filter(channel=channel).select_related("configuration", "configuration__store"):
+        if not matches(rule.pattern, to) or not rule.configuration.twilio_auth_token:
+            continue
+        held = best.get(rule.store_id)
+        if held is None or specificity(rule.pattern) > specificity(held.pattern):
+            best[rule.store_id] = rule
+    return [rule.configuration for rule in best.values()]
+
+
+@csrf_exempt
+@require_POST
+def twilio_messaging(request):
+    """Twilio's incoming-message webhook (SMS, MMS, WhatsApp). See the module docstring."""
+    form = request.POST
+    signature = request.headers.get("X-Twilio-Signature", "")
+    raw_to, raw_from = form.get("To", ""), form.get("From", "")
+    channel = Channel.WHATSAPP if raw_from.lower().startswith("whatsapp:") else Channel.SMS
+    try:
+        to = address_normalize(channel, raw_to)
+    except CaptureError:
+        to = None
+    configurations = _candidates(channel, to) if to else []
+    if not configurations:
+        logger.warning("Twilio webhook for %r (%s): no configuration captures it; not stored", raw_to, channel)
+        return _twiml()
+    url = request.build_absolute_uri()
+    configuration = next(
+        (
+            c
+            for c in configurations
+            if signature and RequestValidator(c.twilio_auth_token).validate(url, form, signature)
+        ),
+        None,
+    )
+    if configuration is None:
+        return HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
+    if form.get("MessageStatus") and "Body" not in form:
+        return _twiml()  # a status callback sent to the incoming URL: nothing to store
+    try:
+        media_count = int(form.get("NumMedia") or 0)
+    except ValueError:
+        return HttpResponse("NumMedia must be a whole number.", status=400, content_type="text/plain")
+    media = [form.get(f"MediaUrl{n}", "") for n in range(min(max(media_count, 0), MAX_MEDIA))]
+    try:
+        author = text_clean(form.get("ProfileName", ""), max_length=255)
+        communication_ingest(
+            store=configuration.store,
+            channel=channel,
+            direction="inbound",
+            from_address=raw_from,
+            to_address=raw_to,
+            body=form.get("Body", ""),
+            occurred_at=timezone.now(),
+            external_id=form.get("MessageSid", ""),
+            author_name=author,
+            media=[url for url in media if url],
+        )
+    except TextError as exc:
+        return HttpResponse(f"ProfileName {exc.reason}.", status=400, content_type="text/plain")
+    except ValidationError as exc:
+        fields = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+        return HttpResponse(fields, status=400, content_type="text/plain")
+    return _twiml()

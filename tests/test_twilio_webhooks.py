@@ -1,0 +1,145 @@
+"""Twilio-compatible messaging webhook (issue 16): signed with X-Twilio-Signature exactly as Twilio
+signs (the `twilio` package computes it), the replays and quirks Twilio users report."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from twilio.request_validator import RequestValidator
+
+from conversations.models import Communication, Conversation
+from conversations.services import ConfigurationInput, conversation_configuration_create, twilio_auth_token_set
+from identity.models import Identifier
+from profiles.models import Profile
+from tests.factories import StoreFactory
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+BUSINESS = "+14155550100"
+URL = "http://testserver/webhooks/twilio/messaging"
+TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@pytest.fixture
+def configuration(store):
+    made = conversation_configuration_create(
+        store=store,
+        actor=None,
+        data=ConfigurationInput(name="Support line", captures=[("sms", BUSINESS), ("whatsapp", BUSINESS)]),
+    )
+    twilio_auth_token_set(configuration=made, actor=None, token=TOKEN)
+    return made
+
+
+def _post(client, fields, *, token=TOKEN, url=URL, **headers):
+    signature = RequestValidator(token).compute_signature(url, fields)
+    return client.post("/webhooks/twilio/messaging", fields, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
+
+
+def _sms(sid="SM1", body="Hello", **extra):
+    return {"MessageSid": sid, "From": "+14155550123", "To": BUSINESS, "Body": body, "NumMedia": "0", **extra}
+
+
+def test_a_signed_message_is_stored_and_answered_with_empty_twiml(client, configuration):
+    response = _post(client, _sms(body="Où est ma commande ? 📦"))
+    assert (response.status_code, response["Content-Type"], response.content.decode()) == (200, "text/xml", TWIML)
+    communication = Communication.objects.get()
+    assert (communication.body, communication.external_id, communication.channel) == (
+        "Où est ma commande ? 📦",
+        "SM1",
+        "sms",
+    )
+    assert list(Identifier.objects.values_list("kind", "value")) == [("phone", "+14155550123")]
+
+
+@pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl"])
+def test_a_missing_or_wrong_signature_is_refused_and_nothing_is_stored(client, configuration, signature):
+    response = client.post("/webhooks/twilio/messaging", _sms(), HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 403
+    assert not Communication.objects.exists() and not Profile.objects.exists()
+
+
+def test_a_message_signed_with_another_accounts_token_is_refused(client, configuration):
+    assert _post(client, _sms(), token="f" * 32).status_code == 403
+
+
+def test_the_same_message_sid_delivered_eight_times_is_stored_once(client, configuration):
+    for _ in range(8):
+        assert _post(client, _sms(sid="SMdup")).status_code == 200
+    assert Communication.objects.count() == 1
+    assert Conversation.objects.count() == 1
+
+
+def test_a_status_callback_on_the_incoming_url_stores_nothing_and_makes_no_profile(client, configuration):
+    fields = {"MessageSid": "SM9", "MessageStatus": "delivered", "From": BUSINESS, "To": "+14155550123"}
+    fields["To"] = BUSINESS  # as Twilio sends it to the number's own webhook
+    response = _post(client, fields)
+    assert (response.status_code, response.content.decode()) == (200, TWIML)
+    assert not Communication.objects.exists() and not Profile.objects.exists()
+
+
+def test_an_mms_with_an_empty_body_and_two_media_keeps_both_urls(client, configuration):
+    media = {"NumMedia": "2", "MediaUrl0": "https://api.twilio.com/m/0", "MediaUrl1": "https://api.twilio.com/m/1"}
+    assert _post(client, _sms(body="", **media)).status_code == 200
+    assert Communication.objects.get().media == ["https://api.twilio.com/m/0", "https://api.twilio.com/m/1"]
+
+
+def test_whatsapp_with_profile_name_and_waid_is_a_whatsapp_customer(client, configuration):
+    fields = {
+        "MessageSid": "SMw",
+        "From": "whatsapp:+14155550123",
+        "To": f"whatsapp:{BUSINESS}",
+        "Body": "hola",
+        "ProfileName": "Ana",
+        "WaId": "14155550123",
+        "NumMedia": "0",
+    }
+    assert _post(client, fields).status_code == 200
+    communication = Communication.objects.get()
+    assert (communication.channel, communication.author_name) == ("whatsapp", "Ana")
+    assert Identifier.objects.filter(kind="whatsappid", value="whatsapp:+14155550123").exists()
+
+
+def test_a_message_to_an_address_nobody_captures_is_answered_and_not_stored(client, configuration):
+    response = _post(client, _sms(To="+12125550100"))
+    assert (response.status_code, response.content.decode()) == (200, TWIML)
+    assert not Communication.objects.exists()
+
+
+def test_the_store_whose_token_signs_the_message_takes_a_number_two_stores_capture(client, configuration, account):
+    other = StoreFactory(account=account)
+    theirs = conversation_configuration_create(
+        store=other, actor=None, data=ConfigurationInput(name="Other", captures=[("sms", BUSINESS)])
+    )
+    twilio_auth_token_set(configuration=theirs, actor=None, token="a" * 32)
+    assert _post(client, _sms(), token="a" * 32).status_code == 200
+    assert Communication.objects.get().store == other
+
+
+def test_a_signature_made_on_the_public_https_url_is_checked_behind_a_proxy(client, configuration, settings):
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLOWED_HOSTS = ["console.example.com", "testserver"]
+    public = "https://console.example.com:8443/webhooks/twilio/messaging"
+    response = _post(
+        client, _sms(), url=public, HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_HOST="console.example.com:8443"
+    )
+    assert response.status_code == 200 and Communication.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "text"),
+    [
+        ({"From": "not a phone"}, 400, "from: SMS: “not a phone” is not a phone number"),
+        ({"Body": "a\x00b"}, 400, "body: The body contains U+0000 NULL."),
+        ({"NumMedia": "two"}, 400, "NumMedia must be a whole number."),
+    ],
+)
+def test_hostile_fields_answer_400_naming_the_field(client, configuration, fields, status, text):
+    response = _post(client, _sms(**fields))
+    assert (response.status_code, response.content.decode()) == (status, text)
+    assert not Communication.objects.exists()
+
+
+def test_only_a_twilio_auth_token_can_be_set(configuration):
+    with pytest.raises(ValidationError, match="32 hexadecimal characters"):
+        twilio_auth_token_set(configuration=configuration, actor=None, token="secret")
