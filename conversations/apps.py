@@ -18,4 +18,9 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self):
+        from profiles.services import profile_owned_register
+
+        from .models import Conversation
+
         post_migrate.connect(_advance_schedule_ensure, sender=self, dispatch_uid="conversations.advance_schedule")
+        profile_owned_register(Conversation)  # a conversation follows its customer's profile into a merge

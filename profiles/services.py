@@ -202,10 +202,20 @@ def profile_merge_effects(*, from_id: int, into_id: int, at) -> None:
     Profile.objects.filter(merged_into_id=from_id).update(merged_into_id=into_id)
 
 
+_OWNED_MODELS: list = [Event]
+
+
+def profile_owned_register(model) -> None:
+    """Make `model`'s rows (a `profile` foreign key) follow their profile into a merge. Called by
+    the apps above profiles from their AppConfig.ready (conversations), which profiles cannot import."""
+    if model not in _OWNED_MODELS:
+        _OWNED_MODELS.append(model)
+
+
 def profile_owned_models():
-    """The models whose rows belong to one profile and follow it into a merge. Later capabilities
-    (observations, summaries, conversation participants) add theirs here."""
-    return [Event]
+    """The models whose rows belong to one profile and follow it into a merge: events, and what the
+    apps above registered (`profile_owned_register`: conversations)."""
+    return list(_OWNED_MODELS)
 
 
 def profiles_traits_save(*, profiles: list[Profile], at) -> None:

@@ -184,3 +184,13 @@ def test_the_lifecycle_schedule_runs_every_minute():
 
     schedule = Schedule.objects.get(func="conversations.tasks.conversations_advance_task")  # made by migrate
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_a_conversation_follows_its_customers_profile_into_a_merge(store):
+    from identity.services import merge_create, profile_identify
+
+    _configuration(store)
+    conversation = _inbound(store).conversation
+    crm = profile_identify(store=store, identifiers=[("email", "ann@example.com")], source="crm").profile
+    merge_create(store=store, profile=conversation.profile, into=crm, matching=[], source="test")
+    assert Conversation.objects.get(pk=conversation.pk).profile_id == crm.pk  # not left on the tombstone
