@@ -437,3 +437,12 @@ def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, to
         store_id=configuration.store_id,
         summary=f"Set the Twilio auth token of conversation configuration {configuration.name} (…{token[-4:]})",
     )
+
+
+def conversation_call_end(*, conversation: Conversation, at) -> bool:
+    """A Voice call ended: its conversation is Closed (Voice has no timer), with the extraction
+    request its configuration's observations ask for. False if it was closed already."""
+    if conversation.status == ConversationStatus.CLOSED:
+        return False
+    moved, _ = _transition(conversation, ConversationStatus.CLOSED, at, conversation.configuration.observations_enabled)
+    return moved

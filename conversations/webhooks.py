@@ -9,6 +9,7 @@ or missing signature answers 403 and stores nothing. A status callback (`Message
 `Body`) and a message to an address no configuration captures are answered 200 with empty TwiML
 and not stored (so Twilio does not retry them forever). The URL checked is the one Twilio called:
 behind a proxy, Django's `USE_X_FORWARDED_HOST` and `SECURE_PROXY_SSL_HEADER` settings make it so.
+`POST /webhooks/twilio/voice` takes a call (`CallSid`) and its status callbacks (`twilio_voice`).
 Source: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
 """
 
@@ -26,7 +27,7 @@ from memory_console.text import TextError, text_clean
 from .capture import CaptureError, address_normalize, matches, specificity
 from .lifecycle import Channel
 from .models import CaptureRule
-from .services import communication_ingest
+from .services import communication_ingest, conversation_call_end
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +51,11 @@ def _candidates(channel: str, to: str):
     return [rule.configuration for rule in best.values()]
 
 
-@csrf_exempt
-@require_POST
-def twilio_messaging(request):
-    """Twilio's incoming-message webhook (SMS, MMS, WhatsApp). See the module docstring."""
-    form = request.POST
+def _signed_configuration(request, channel: str, raw_to: str):
+    """(configuration, None) for a request signed by the auth token of a configuration capturing
+    `raw_to` on `channel`; (None, answer) otherwise: 200 empty TwiML when nobody captures it (logged),
+    403 for a missing or wrong signature."""
     signature = request.headers.get("X-Twilio-Signature", "")
-    raw_to, raw_from = form.get("To", ""), form.get("From", "")
-    channel = Channel.WHATSAPP if raw_from.lower().startswith("whatsapp:") else Channel.SMS
     try:
         to = address_normalize(channel, raw_to)
     except CaptureError:
@@ -65,18 +63,29 @@ def twilio_messaging(request):
     configurations = _candidates(channel, to) if to else []
     if not configurations:
         logger.warning("Twilio webhook for %r (%s): no configuration captures it; not stored", raw_to, channel)
-        return _twiml()
+        return None, _twiml()
     url = request.build_absolute_uri()
-    configuration = next(
-        (
-            c
-            for c in configurations
-            if signature and RequestValidator(c.twilio_auth_token).validate(url, form, signature)
-        ),
-        None,
-    )
+    for configuration in configurations:
+        if signature and RequestValidator(configuration.twilio_auth_token).validate(url, request.POST, signature):
+            return configuration, None
+    return None, HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
+
+
+def _refused(exc: ValidationError) -> HttpResponse:
+    fields = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+    return HttpResponse(fields, status=400, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def twilio_messaging(request):
+    """Twilio's incoming-message webhook (SMS, MMS, WhatsApp). See the module docstring."""
+    form = request.POST
+    raw_to, raw_from = form.get("To", ""), form.get("From", "")
+    channel = Channel.WHATSAPP if raw_from.lower().startswith("whatsapp:") else Channel.SMS
+    configuration, answer = _signed_configuration(request, channel, raw_to)
     if configuration is None:
-        return HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
+        return answer
     if form.get("MessageStatus") and "Body" not in form:
         return _twiml()  # a status callback sent to the incoming URL: nothing to store
     try:
@@ -101,6 +110,50 @@ def twilio_messaging(request):
     except TextError as exc:
         return HttpResponse(f"ProfileName {exc.reason}.", status=400, content_type="text/plain")
     except ValidationError as exc:
-        fields = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
-        return HttpResponse(fields, status=400, content_type="text/plain")
+        return _refused(exc)
+    return _twiml()
+
+
+CALL_ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice(request):
+    """Twilio's voice webhook and call status callback: the call (`CallSid`) is a communication of
+    a Voice conversation, a transcript (`TranscriptionText`, `TranscriptionSid`) another, and a
+    `CallStatus` that ends the call (completed, busy, failed, no-answer, canceled) closes the
+    conversation (Voice has no timer: `conversations.lifecycle`). Authenticated as the messaging
+    webhook; answers empty TwiML."""
+    form = request.POST
+    raw_to, raw_from = form.get("To", ""), form.get("From", "")
+    configuration, answer = _signed_configuration(request, Channel.VOICE, raw_to)
+    if configuration is None:
+        return answer
+    now = timezone.now()
+    try:
+        call = communication_ingest(
+            store=configuration.store,
+            channel=Channel.VOICE,
+            direction="inbound",
+            from_address=raw_from,
+            to_address=raw_to,
+            occurred_at=now,
+            external_id=form.get("CallSid", ""),
+        )
+        if form.get("TranscriptionText"):
+            communication_ingest(
+                store=configuration.store,
+                channel=Channel.VOICE,
+                direction="inbound",
+                from_address=raw_from,
+                to_address=raw_to,
+                body=form.get("TranscriptionText", ""),
+                occurred_at=now,
+                external_id=form.get("TranscriptionSid", ""),
+            )
+    except ValidationError as exc:
+        return _refused(exc)
+    if form.get("CallStatus", "").lower() in CALL_ENDED:
+        conversation_call_end(conversation=call.conversation, at=now)
     return _twiml()

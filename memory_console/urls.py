@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.auth_views import LoginView, LogoutView
-from conversations.webhooks import twilio_messaging
+from conversations.webhooks import twilio_messaging, twilio_voice
 from workspace.views import home
 
 from .api import api
@@ -21,5 +21,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     # As Twilio's console is given it: no trailing slash (a redirect would drop the POST).
     path("webhooks/twilio/messaging", twilio_messaging, name="twilio_messaging"),
+    path("webhooks/twilio/voice", twilio_voice, name="twilio_voice"),
     path("django-admin/", admin.site.urls),
 ]

@@ -24,7 +24,11 @@ def configuration(store):
     made = conversation_configuration_create(
         store=store,
         actor=None,
-        data=ConfigurationInput(name="Support line", captures=[("sms", BUSINESS), ("whatsapp", BUSINESS)]),
+        data=ConfigurationInput(
+            name="Support line",
+            captures=[("sms", BUSINESS), ("whatsapp", BUSINESS), ("voice", BUSINESS)],
+            observations_enabled=True,
+        ),
     )
     twilio_auth_token_set(configuration=made, actor=None, token=TOKEN)
     return made
@@ -32,7 +36,8 @@ def configuration(store):
 
 def _post(client, fields, *, token=TOKEN, url=URL, **headers):
     signature = RequestValidator(token).compute_signature(url, fields)
-    return client.post("/webhooks/twilio/messaging", fields, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
+    path = url.split("testserver", 1)[-1] if "testserver" in url else "/webhooks/twilio/messaging"
+    return client.post(path, fields, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
 
 
 def _sms(sid="SM1", body="Hello", **extra):
@@ -143,3 +148,37 @@ def test_hostile_fields_answer_400_naming_the_field(client, configuration, field
 def test_only_a_twilio_auth_token_can_be_set(configuration):
     with pytest.raises(ValidationError, match="32 hexadecimal characters"):
         twilio_auth_token_set(configuration=configuration, actor=None, token="secret")
+
+
+VOICE_URL = "http://testserver/webhooks/twilio/voice"
+
+
+def _call(status, **extra):
+    return {"CallSid": "CA1", "From": "+14155550123", "To": BUSINESS, "CallStatus": status, **extra}
+
+
+def test_a_call_is_one_communication_and_its_end_closes_the_voice_conversation_once(client, configuration):
+    from conversations.models import ConversationStatus, ExtractionRequest
+
+    assert _post(client, _call("ringing"), url=VOICE_URL).status_code == 200
+    assert _post(client, _call("in-progress"), url=VOICE_URL).status_code == 200
+    conversation = Conversation.objects.get()
+    assert (conversation.channel, conversation.status) == ("voice", ConversationStatus.OPEN)
+    transcript = _call("in-progress", TranscriptionSid="TR1", TranscriptionText="I'd like to change my order")
+    assert _post(client, transcript, url=VOICE_URL).status_code == 200
+    assert _post(client, _call("completed"), url=VOICE_URL).content.decode() == TWIML
+    assert _post(client, _call("completed"), url=VOICE_URL).status_code == 200  # Twilio may send it again
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.CLOSED and conversation.closed_at is not None
+    assert list(Communication.objects.values_list("external_id", "body")) == [
+        ("CA1", ""),
+        ("TR1", "I'd like to change my order"),
+    ]
+    assert ExtractionRequest.objects.filter(conversation=conversation, transition="closed").count() == 1
+
+
+def test_an_unsigned_voice_callback_closes_nothing(client, configuration):
+    _post(client, _call("in-progress"), url=VOICE_URL)
+    response = client.post("/webhooks/twilio/voice", _call("completed"), HTTP_X_TWILIO_SIGNATURE="x")
+    assert response.status_code == 403
+    assert Conversation.objects.get().status == "open"
