@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.services import audit_record
 from identity.services import profile_identify
 from memory_console.text import TextError, description_clean, display_name_clean, text_clean
+from memory_console.timestamps import TimestampError, timestamp_clean
 
 from .capture import IDENTIFIER_KIND, CaptureError, address_normalize, capture_pattern
 from .lifecycle import MAX_MINUTES, Channel, Grouping, Lifecycle, effective_timeouts
@@ -227,7 +228,7 @@ def communication_ingest(
     from_address,
     to_address,
     body: str = "",
-    occurred_at,
+    occurred_at=None,
     external_id: str = "",
     author_name: str = "",
     media=(),
@@ -239,8 +240,12 @@ def communication_ingest(
     (an Inactive one is reopened by the customer; a Closed one is final). A redelivered message
     (same non-empty `external_id`) is stored once and changes nothing (`created` False).
 
+    `occurred_at`: a datetime or ISO 8601 text (`memory_console.timestamps.timestamp_clean`, the one
+    rule for timestamps), None for now.
+
     Raises ValidationError naming the field: `channel`, `direction`, `from`/`to` (an address that is
-    not one of its kind), `to`/`from` (no configuration captures the business address), `body`.
+    not one of its kind), `to`/`from` (no configuration captures the business address), `body`,
+    `timestamp`, `external_id`, `author_name`, `media`.
     """
     errors: dict[str, str] = {}
     if channel not in Channel.values:
@@ -258,6 +263,17 @@ def communication_ingest(
         body = text_clean(body or "", multiline=True)
     except TextError as exc:
         errors["body"] = f"The body {exc.reason}."
+    try:
+        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
+    except TimestampError as exc:
+        errors["timestamp"] = f"The timestamp {exc.reason}"
+    for name, text in (("external_id", external_id), ("author_name", author_name)):
+        try:
+            text_clean(text or "", max_length=255)
+        except TextError as exc:
+            errors[name] = f"The {name.replace('_', ' ')} {exc.reason}."
+    if not isinstance(media, list | tuple) or not all(isinstance(url, str) and len(url) <= 2048 for url in media):
+        errors["media"] = "Media must be a list of URLs of at most 2,048 characters."
     if errors:
         raise ValidationError(errors)
     inbound = direction == Direction.INBOUND

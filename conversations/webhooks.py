@@ -22,8 +22,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from memory_console.text import TextError, text_clean
-
 from .capture import CaptureError, address_normalize, matches, specificity
 from .lifecycle import Channel
 from .models import CaptureRule
@@ -94,7 +92,6 @@ def twilio_messaging(request):
         return HttpResponse("NumMedia must be a whole number.", status=400, content_type="text/plain")
     media = [form.get(f"MediaUrl{n}", "") for n in range(min(max(media_count, 0), MAX_MEDIA))]
     try:
-        author = text_clean(form.get("ProfileName", ""), max_length=255)
         communication_ingest(
             store=configuration.store,
             channel=channel,
@@ -104,11 +101,9 @@ def twilio_messaging(request):
             body=form.get("Body", ""),
             occurred_at=timezone.now(),
             external_id=form.get("MessageSid", ""),
-            author_name=author,
+            author_name=form.get("ProfileName", ""),
             media=[url for url in media if url],
         )
-    except TextError as exc:
-        return HttpResponse(f"ProfileName {exc.reason}.", status=400, content_type="text/plain")
     except ValidationError as exc:
         return _refused(exc)
     return _twiml()
