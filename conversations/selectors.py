@@ -2,7 +2,7 @@
 
 from .capture import matches, specificity
 from .lifecycle import Timeout, effective_timeouts
-from .models import CaptureRule, ConversationConfiguration
+from .models import CaptureRule, Conversation, ConversationConfiguration
 
 
 def configuration_list(*, store):
@@ -31,3 +31,20 @@ def configuration_capturing(*, store, channel: str, address: str) -> Conversatio
     if not rules:
         return None
     return max(rules, key=lambda rule: specificity(rule.pattern)).configuration
+
+
+def conversations_page(
+    *, store, status=None, channel=None, configuration_id=None, before_id=None, size: int = 50
+) -> list:
+    """The store's conversations, newest first (by id), filtered, `size` at most after `before_id`
+    (keyset pagination: stable while new conversations arrive)."""
+    rows = Conversation.objects.filter(store=store)
+    if status:
+        rows = rows.filter(status=status)
+    if channel:
+        rows = rows.filter(channel=channel)
+    if configuration_id is not None:
+        rows = rows.filter(configuration_id=configuration_id)
+    if before_id is not None:
+        rows = rows.filter(pk__lt=before_id)
+    return list(rows.order_by("-id")[:size])
