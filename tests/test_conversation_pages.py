@@ -310,3 +310,10 @@ def test_api_another_accounts_configuration_is_404(api, store):
         assert api.call(method, _path(store, foreign.pk)).status_code == 404
     assert api.call("patch", _path(store, foreign.pk), {"observations_enabled": True}).status_code == 404
     assert ConversationConfiguration.objects.filter(pk=foreign.pk, observations_enabled=False).exists()
+
+
+def test_data_sources_lists_configurations_with_edit_as_the_seed_says(admin_client, store):
+    configuration = _create(store)
+    html = _text(admin_client.get(reverse("imports:list", args=[store.pk])))
+    assert "Support line" in html
+    assert reverse("conversations:edit", args=[store.pk, configuration.pk]) in html
