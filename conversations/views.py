@@ -100,6 +100,7 @@ def configuration_create(request, store):
         "step": step,
         "steps": forms.STEPS,
         "rows": forms.rows(data, extra=extra),
+        "new_row": bool(extra),
         "action_url": reverse("conversations:create", args=[store.pk]),
         **(_summary(data) if step == forms.LAST_STEP else {}),
     }

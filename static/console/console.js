@@ -20,6 +20,16 @@
   el.addEventListener("hide.bs.offcanvas", function () { delete el.dataset.sheetState; });
 })();
 
+// The conversation configuration wizard: when htmx swaps in the next step, put the keyboard on the
+// first field with an error, else the row just added, else the step's first field (the step's
+// heading when it has none).
+htmx.onLoad(function (root) {
+  if (root.id !== "wizard") { return; }
+  var field = root.querySelector(".is-invalid") || root.querySelector("[data-focus]") ||
+    root.querySelector(".card-body input:not([type=hidden]), .card-body select, .card-body textarea");
+  (field || root.querySelector("#wizard-step-title")).focus();
+});
+
 // Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
 // (without JavaScript those buttons submit and the server applies the move).
 htmx.onLoad(function (root) {
