@@ -41,9 +41,14 @@ def _to(request, url):
     return redirect(url)
 
 
+def _labelled(timeouts):
+    """[(channel label, Timeout)] from {channel: Timeout}."""
+    return [(Channel(channel).label, timeout) for channel, timeout in timeouts.items()]
+
+
 def _rows(store):
-    """[(configuration, {channel: Timeout})] for the list."""
-    return [(c, configuration_timeouts(configuration=c)) for c in configuration_list(store=store)]
+    """[(configuration, [(channel label, Timeout)])] for the list."""
+    return [(c, _labelled(configuration_timeouts(configuration=c))) for c in configuration_list(store=store)]
 
 
 @store_view()
@@ -53,12 +58,13 @@ def configuration_list_view(request, store):
 
 def _summary(data):
     labels = dict(Channel.choices)
-    timeouts = effective_timeouts(channels=[c for c, _ in data.captures], timeout_minutes=data.timeout_minutes)
+    channels = [c for c, _ in data.captures if c in labels]
+    timeouts = effective_timeouts(channels=channels, timeout_minutes=data.timeout_minutes)
     return {
         "lifecycle_label": dict(Lifecycle.choices).get(data.lifecycle, data.lifecycle),
         "grouping_label": dict(Grouping.choices).get(data.grouping, data.grouping),
         "capture_rows": [(labels.get(c, c), a) for c, a in data.captures],
-        "timeouts": [(labels[c], t) for c, t in timeouts.items()],
+        "timeouts": _labelled(timeouts),
     }
 
 
@@ -116,7 +122,7 @@ def configuration_detail(request, store, configuration_id):
         "conversations/detail.html",
         {
             "configuration": configuration,
-            "timeouts": configuration_timeouts(configuration=configuration),
+            "timeouts": _labelled(configuration_timeouts(configuration=configuration)),
             "captures": configuration.captures.all(),
         },
     )

@@ -225,9 +225,13 @@ def test_another_stores_configuration_is_not_found(admin_client, store, account)
 
 
 def test_overview_step_is_done_once_a_configuration_exists(admin_client, store):
+    def step():
+        response = admin_client.get(reverse("stores:overview", args=[store.pk]))
+        return next(s for s in response.context["steps"] if s.title == "Set up conversations")
+
+    assert step().done is False and step().url == reverse("conversations:list", args=[store.pk])
     _create(store)
-    html = _text(admin_client.get(reverse("stores:overview", args=[store.pk])))
-    assert reverse("conversations:list", args=[store.pk]) in html
+    assert step().done is True
 
 
 # The API
