@@ -13,6 +13,7 @@ from memory_console.sheets import render_sheet, sheet_done
 from stores.access import store_view
 
 from . import forms, services
+from .capture import CaptureError, capture_pattern
 from .lifecycle import Channel, Grouping, Lifecycle, effective_timeouts
 from .selectors import configuration_get, configuration_list, configuration_timeouts
 
@@ -56,14 +57,22 @@ def configuration_list_view(request, store):
     return render(request, "conversations/list.html", {"configurations": _rows(store)})
 
 
-def _summary(data):
+def _stored(store, channel, address):
+    """The address as it will be stored (E.164, whatsapp:+E164), or as typed if it cannot be."""
+    try:
+        return capture_pattern(channel, address, region=store.default_region)
+    except CaptureError:
+        return address
+
+
+def _summary(store, data):
     labels = dict(Channel.choices)
     channels = [c for c, _ in data.captures if c in labels]
     timeouts = effective_timeouts(channels=channels, timeout_minutes=data.timeout_minutes)
     return {
         "lifecycle_label": dict(Lifecycle.choices).get(data.lifecycle, data.lifecycle),
         "grouping_label": dict(Grouping.choices).get(data.grouping, data.grouping),
-        "capture_rows": [(labels.get(c, c), a) for c, a in data.captures],
+        "capture_rows": [(labels.get(c, c), _stored(store, c, a)) for c, a in data.captures],
         "timeouts": _labelled(timeouts),
     }
 
@@ -108,7 +117,7 @@ def configuration_create(request, store):
         "rows": forms.rows(data, extra=extra),
         "new_row": bool(extra),
         "action_url": reverse("conversations:create", args=[store.pk]),
-        **(_summary(data) if step == forms.LAST_STEP else {}),
+        **(_summary(store, data) if step == forms.LAST_STEP else {}),
     }
     template = "conversations/_wizard.html" if request.htmx else "conversations/wizard.html"
     return render(request, template, context)

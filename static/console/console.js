@@ -20,15 +20,24 @@
   el.addEventListener("hide.bs.offcanvas", function () { delete el.dataset.sheetState; });
 })();
 
-// The conversation configuration wizard: when htmx swaps in the next step, put the keyboard on the
-// first field with an error, else the row just added, else the step's first field (the step's
-// heading when it has none).
-htmx.onLoad(function (root) {
-  if (root.id !== "wizard") { return; }
-  var field = root.querySelector(".is-invalid") || root.querySelector("[data-focus]") ||
-    root.querySelector(".card-body input:not([type=hidden]), .card-body select, .card-body textarea");
-  (field || root.querySelector("#wizard-step-title")).focus();
-});
+// The conversation configuration wizard: when a step arrives after a button press, put the keyboard
+// on the first field with an error, else the row just added, else the step's first field (the
+// heading when none). htmx: right after the swap (in the same task, so no keystroke lands between);
+// a plain POST that loaded the page before htmx was ready: on load, unless the user already moved.
+(function () {
+  function focusStep(root) {
+    var field = root.querySelector(".is-invalid") || root.querySelector("[data-focus]") ||
+      root.querySelector(".card-body input:not([type=hidden]), .card-body select, .card-body textarea");
+    (field || root.querySelector("#wizard-step-title")).focus();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id === "wizard") { focusStep(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.querySelector("#wizard[data-posted]");
+    if (root && (!document.activeElement || document.activeElement === document.body)) { focusStep(root); }
+  });
+})();
 
 // Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
 // (without JavaScript those buttons submit and the server applies the move).

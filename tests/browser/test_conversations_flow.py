@@ -55,9 +55,12 @@ def test_admin_creates_a_conversation_configuration_with_the_keyboard_only(page)
 
     summary = page.get_by_test_id("summary")
     expect(summary).to_contain_text("SMS: 15 min — the longest default of your channels, applied to all of them")
-    expect(summary).to_contain_text("WhatsApp +14155550111")
+    expect(summary).to_contain_text("SMS +14155550100")  # as it will be stored
+    expect(summary).to_contain_text("WhatsApp whatsapp:+14155550111")
     expect(summary).to_contain_text("Observations and summariesOn")
-    page.get_by_role("button", name="Create conversation configuration").focus()
+    expect(page.locator("#wizard-step-title")).to_be_focused()  # no field on this step: its heading
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Create conversation configuration")).to_be_focused()
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name="Support line")).to_be_visible()
