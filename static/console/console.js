@@ -25,8 +25,11 @@
 // heading when none). htmx: right after the swap (in the same task, so no keystroke lands between);
 // a plain POST that loaded the page before htmx was ready: on load, unless the user already moved.
 (function () {
+  // By markers on elements without ids: until htmx settles, a swapped element whose id the old
+  // content had still wears the old attributes (no is-invalid yet).
   function focusStep(root) {
-    var field = root.querySelector(".is-invalid") || root.querySelector("[data-focus]") ||
+    var error = root.querySelector("[data-error-for]");
+    var field = (error && document.getElementById(error.dataset.errorFor)) || root.querySelector("[data-focus]") ||
       root.querySelector(".card-body input:not([type=hidden]), .card-body select, .card-body textarea");
     (field || root.querySelector("#wizard-step-title")).focus();
   }

@@ -43,7 +43,13 @@ def test_admin_creates_a_conversation_configuration_with_the_keyboard_only(page)
     page.get_by_label("Channel of address 2").select_option("whatsapp")
     page.keyboard.press("Tab")
     page.keyboard.type("+14155550111")
+    page.get_by_label("Address 1", exact=True).fill("not a number")
     page.keyboard.press("Enter")  # Next, not another row
+    expect(wizard.locator(".invalid-feedback")).to_contain_text("SMS: “not a number”")
+    expect(page.get_by_label("Address 1", exact=True)).to_be_focused()  # on the error
+    page.keyboard.press("Control+A")
+    page.keyboard.type("(415) 555-0100")
+    page.keyboard.press("Enter")
 
     expect(wizard).to_contain_text("Step 4 of 5: Observations and summaries")
     checkbox = page.get_by_label("Turn on observations and summaries")
