@@ -4,6 +4,12 @@ from . import views
 
 app_name = "conversations"
 
+BASE = "stores/<int:store_id>/conversation-configurations/"
+
 urlpatterns = [
-    path("stores/<int:store_id>/conversation-configurations/", views.configuration_list, name="list"),
+    path(BASE, views.configuration_list_view, name="list"),
+    path(f"{BASE}new/", views.configuration_create, name="create"),
+    path(f"{BASE}<int:configuration_id>/", views.configuration_detail, name="detail"),
+    path(f"{BASE}<int:configuration_id>/edit/", views.configuration_edit, name="edit"),
+    path(f"{BASE}<int:configuration_id>/delete/", views.configuration_delete, name="delete"),
 ]

@@ -1,16 +1,197 @@
+"""Conversation configurations pages: the list, the create wizard (the seed's steps, one form
+carrying every step's values in hidden fields: plain POSTs work, htmx swaps the step in place),
+the configuration page, edit and delete. Administrators write; Support reads."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from memory_console.sheets import render_sheet, sheet_done
 from stores.access import store_view
-from stores.placeholders import coming_soon
+
+from . import forms, services
+from .capture import CaptureError, capture_pattern
+from .lifecycle import Channel, Grouping, Lifecycle, effective_timeouts
+from .selectors import configuration_get, configuration_list, configuration_timeouts
+
+
+def _configuration_or_404(store, configuration_id):
+    configuration = configuration_get(store=store, configuration_id=configuration_id)
+    if configuration is None:
+        raise Http404("No such conversation configuration in this memory store.")
+    return configuration
+
+
+def _choices():
+    return {
+        "channels": Channel.choices,
+        "lifecycles": Lifecycle.choices,
+        "groupings": Grouping.choices,
+        "INACTIVE": Lifecycle.INACTIVE.value,
+    }
+
+
+def _to(request, url):
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _labelled(timeouts):
+    """[(channel label, Timeout)] from {channel: Timeout}."""
+    return [(Channel(channel).label, timeout) for channel, timeout in timeouts.items()]
+
+
+def _rows(store):
+    """[(configuration, [(channel label, Timeout)])] for the list."""
+    return [(c, _labelled(configuration_timeouts(configuration=c))) for c in configuration_list(store=store)]
 
 
 @store_view()
-def configuration_list(request, store):
-    return coming_soon(
+def configuration_list_view(request, store):
+    return render(request, "conversations/list.html", {"configurations": _rows(store)})
+
+
+def _stored(store, channel, address):
+    """The address as it will be stored (E.164, whatsapp:+E164), or as typed if it cannot be."""
+    try:
+        return capture_pattern(channel, address, region=store.default_region)
+    except CaptureError:
+        return address
+
+
+def _summary(store, data):
+    labels = dict(Channel.choices)
+    channels = [c for c, _ in data.captures if c in labels]
+    timeouts = effective_timeouts(channels=channels, timeout_minutes=data.timeout_minutes)
+    return {
+        "lifecycle_label": dict(Lifecycle.choices).get(data.lifecycle, data.lifecycle),
+        "grouping_label": dict(Grouping.choices).get(data.grouping, data.grouping),
+        "capture_rows": [(labels.get(c, c), _stored(store, c, a)) for c, a in data.captures],
+        "timeouts": _labelled(timeouts),
+    }
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def configuration_create(request, store):
+    """The wizard. `step` is the step shown; `action` the button pressed (next, back, add_row,
+    create). Next validates the fields of the steps so far (the service's rules); Create calls the
+    service and goes back to the first step holding an error."""
+    step, errors, extra = 1, {}, 0
+    data = forms.input_from_post(request.POST) if request.method == "POST" else services.ConfigurationInput(name="")
+    if request.method == "POST":
+        try:
+            step = min(max(int(request.POST.get("step", 1)), 1), forms.LAST_STEP)
+        except ValueError:
+            step = 1
+        action = request.POST.get("action", "next")
+        if action == "back":
+            step = max(step - 1, 1)
+        elif action == "add_row":
+            step, extra = 3, 1
+        elif action == "create":
+            try:
+                configuration = services.conversation_configuration_create(store=store, actor=request.user, data=data)
+            except ValidationError as exc:
+                errors = forms.errors_of(exc)
+                step = forms.first_step_with(errors) or forms.LAST_STEP
+            else:
+                messages.success(request, f"Created conversation configuration {configuration.name}.")
+                return _to(request, reverse("conversations:detail", args=[store.pk, configuration.pk]))
+        else:
+            found = forms.validate(store=store, data=data)
+            errors = {name: msg for name, msg in found.items() if forms.STEP_OF_FIELD.get(name, 1) <= step}
+            step = forms.first_step_with(errors) or min(step + 1, forms.LAST_STEP)
+    context = {
+        **_choices(),
+        "data": data,
+        "errors": errors,
+        "step": step,
+        "steps": forms.STEPS,
+        "rows": forms.rows(data, extra=extra),
+        "new_row": bool(extra),
+        "action_url": reverse("conversations:create", args=[store.pk]),
+        **(_summary(store, data) if step == forms.LAST_STEP else {}),
+    }
+    template = "conversations/_wizard.html" if request.htmx else "conversations/wizard.html"
+    return render(request, template, context)
+
+
+@store_view()
+def configuration_detail(request, store, configuration_id):
+    configuration = _configuration_or_404(store, configuration_id)
+    return render(
         request,
-        section="conversations",
-        title="Conversation configurations",
-        lead="Conversation configurations turn conversations into profiles and memories.",
-        points=[
-            "Choose a lifecycle (Open to Closed, optionally through Inactive) and timeout.",
-            "Turn observations and summaries on or off.",
-        ],
+        "conversations/detail.html",
+        {
+            "configuration": configuration,
+            "timeouts": _labelled(configuration_timeouts(configuration=configuration)),
+            "captures": configuration.captures.all(),
+        },
+    )
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def configuration_edit(request, store, configuration_id):
+    configuration = _configuration_or_404(store, configuration_id)
+    errors, extra = {}, 0
+    if request.method == "POST":
+        data = forms.input_from_post(request.POST)
+        if request.POST.get("action") == "add_row":
+            extra = 1
+        else:
+            try:
+                services.conversation_configuration_update(configuration=configuration, actor=request.user, data=data)
+            except ValidationError as exc:
+                errors = forms.errors_of(exc)
+            else:
+                messages.success(request, f"Saved conversation configuration {configuration.name}.")
+                return _to(request, reverse("conversations:detail", args=[store.pk, configuration.pk]))
+    else:
+        data = forms.input_from_configuration(configuration)
+    return render(
+        request,
+        "conversations/edit.html",
+        {
+            **_choices(),
+            "configuration": configuration,
+            "data": data,
+            "errors": errors,
+            "rows": forms.rows(data, extra=extra),
+            "action_url": reverse("conversations:edit", args=[store.pk, configuration.pk]),
+        },
+    )
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def configuration_delete(request, store, configuration_id):
+    configuration = _configuration_or_404(store, configuration_id)
+    if request.method == "POST":
+        name = configuration.name
+        services.conversation_configuration_delete(configuration=configuration, actor=request.user)
+        return sheet_done(
+            request,
+            message=f"Deleted conversation configuration {name}.",
+            redirect_to=reverse("conversations:list", args=[store.pk]),
+            fragment="conversations/_table.html",
+            context={
+                "configurations": [
+                    (c, configuration_timeouts(configuration=c)) for c in configuration_list(store=store)
+                ],
+                "oob": True,
+            },
+        )
+    return render_sheet(
+        request,
+        "conversations/_delete.html",
+        {"configuration": configuration, "action": reverse("conversations:delete", args=[store.pk, configuration.pk])},
+        title="Delete conversation configuration",
     )

@@ -7,6 +7,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from conversations.selectors import configuration_list
 from identity.config import store_config
 from memory_console.sheets import render_sheet
 from stores.access import store_view
@@ -37,7 +38,8 @@ def _attachment(response, file_name: str):
 @store_view()
 def data_source_list(request, store):
     page = Paginator(import_list(store=store), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "imports/list.html", {"page": page})
+    configurations = configuration_list(store=store)  # the seed: Data sources > a configuration > Edit
+    return render(request, "imports/list.html", {"page": page, "configurations": configurations})
 
 
 @store_view()

@@ -66,7 +66,7 @@ def test_a_key_gets_404_for_every_store_route_of_another_account(client, api, ot
         url += "?identifier=email:a@example.com"  # the one required query parameter; ignored elsewhere
         for method in methods:
             response = api.call(
-                method, url.removeprefix("/api/v1"), body=ANY_VALID_BODY if method in ("post", "put") else None
+                method, url.removeprefix("/api/v1"), body=ANY_VALID_BODY if method in ("post", "put", "patch") else None
             )
             assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
             checked += 1

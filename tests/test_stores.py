@@ -141,7 +141,7 @@ def test_checklist_steps_link_to_their_pages(admin_client, store):
     assert all(page.status_code == 200 for page in pages.values())
     assert b"+ Add trait group" in pages["Configure traits and identifiers"].content
     # Sections of later issues say honestly that they are not built yet.
-    assert b"Coming soon" in pages["Set up conversations"].content
+    assert b"Set up a conversation configuration" in pages["Set up conversations"].content
     assert b"No CSV uploads yet" in pages["Add profiles (CSV)"].content
 
 

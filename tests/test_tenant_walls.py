@@ -40,6 +40,7 @@ def _kwargs(pattern, ids):
 def _tenant_objects(membership, store):
     """One object of every kind a console URL can name, inside `store`."""
     from accounts.services import api_key_create
+    from conversations.services import ConfigurationInput, conversation_configuration_create
     from identity.services import identity_rule_create
     from imports.models import ImportStatus, ProfileImport
     from profiles.models import Profile
@@ -58,6 +59,9 @@ def _tenant_objects(membership, store):
         "key_id": api_key_create(account=membership.account, actor=None, name=f"key for {store.name}")[0].pk,
         "import_id": ProfileImport.objects.create(
             store=store, file_name="people.csv", status=ImportStatus.MAPPING, headers=["email", "a", "b"]
+        ).pk,
+        "configuration_id": conversation_configuration_create(
+            store=store, actor=None, data=ConfigurationInput(name="Support line", captures=[("sms", "+14155550100")])
         ).pk,
     }
 

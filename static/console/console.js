@@ -20,6 +20,28 @@
   el.addEventListener("hide.bs.offcanvas", function () { delete el.dataset.sheetState; });
 })();
 
+// The conversation configuration wizard: when a step arrives after a button press, put the keyboard
+// on the first field with an error, else the row just added, else the step's first field (the
+// heading when none). htmx: right after the swap (in the same task, so no keystroke lands between);
+// a plain POST that loaded the page before htmx was ready: on load, unless the user already moved.
+(function () {
+  // By markers on elements without ids: until htmx settles, a swapped element whose id the old
+  // content had still wears the old attributes (no is-invalid yet).
+  function focusStep(root) {
+    var error = root.querySelector("[data-error-for]");
+    var field = (error && document.getElementById(error.dataset.errorFor)) || root.querySelector("[data-focus]") ||
+      root.querySelector(".card-body input:not([type=hidden]), .card-body select, .card-body textarea");
+    (field || root.querySelector("#wizard-step-title")).focus();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id === "wizard") { focusStep(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.querySelector("#wizard[data-posted]");
+    if (root && (!document.activeElement || document.activeElement === document.body)) { focusStep(root); }
+  });
+})();
+
 // Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
 // (without JavaScript those buttons submit and the server applies the move).
 htmx.onLoad(function (root) {
