@@ -2,15 +2,21 @@
 fields are `conversations.services.ConfigurationInput`'s (captures as ``[{"channel", "address"}]``);
 answers carry each channel's effective timeout and why."""
 
+from datetime import datetime
+from typing import Literal
+
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
 
+from memory_console.errors import error_items
 from stores.api import api_store
 
 from . import services
-from .lifecycle import Grouping, Lifecycle
-from .models import ConversationConfiguration
-from .selectors import configuration_list, configuration_timeouts
+from .lifecycle import Channel, Grouping, Lifecycle
+from .models import Communication, Conversation, ConversationConfiguration, ConversationStatus
+from .selectors import configuration_list, configuration_timeouts, conversations_page
 
 router = Router(tags=["Conversation configurations"])
 
@@ -152,3 +158,193 @@ def delete_configuration(request, store_id: int, configuration_id: int):
     configuration = _configuration(request, store_id, configuration_id)
     services.conversation_configuration_delete(configuration=configuration, actor=request.auth)
     return Status(204, None)
+
+
+# -- communications and conversations ---------------------------------------------------------
+
+communications_router = Router(tags=["Conversations"])
+BATCH_MAX = 1000
+
+
+class CommunicationIn(Schema):
+    """One message or call from any source. `from`/`to` in the channel's address form (phone numbers
+    in any common notation, `whatsapp:+E164`, a chat channel id); `direction` inbound (from the
+    customer) or outbound (to the customer); `timestamp` ISO 8601 (UTC when no offset; now when left
+    out); `external_id` the source's id, which makes redelivery harmless."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    channel: str
+    from_: str = Field(alias="from")
+    to: str
+    direction: str
+    body: str = ""
+    timestamp: str | None = None
+    external_id: str = ""
+    author_name: str = ""
+    media: list[str] = []
+
+
+class CommunicationOut(Schema):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    conversation_id: int
+    channel: str
+    direction: str
+    from_: str = Field(alias="from")
+    to: str
+    author_name: str
+    body: str
+    media: list[str]
+    external_id: str
+    timestamp: datetime
+
+
+class IngestOut(Schema):
+    created: bool = Field(description="False: a communication with this external_id was stored before; nothing changed")
+    profile_id: int | None = Field(description="The customer's profile")
+    communication: CommunicationOut
+
+
+class BatchIn(Schema):
+    items: list[CommunicationIn] = Field(max_length=BATCH_MAX, description=f"At most {BATCH_MAX:,}, handled in order")
+
+
+class BatchItemOut(Schema):
+    index: int
+    status: str = Field(description="`created`, `duplicate` (stored before) or `error` (see `errors`; nothing stored)")
+    result: IngestOut | None = None
+    errors: list[dict] = []
+
+
+class BatchOut(Schema):
+    results: list[BatchItemOut]
+
+
+def _communication(c: Communication) -> dict:
+    return {
+        "id": c.pk,
+        "conversation_id": c.conversation_id,
+        "channel": c.channel,
+        "direction": c.direction,
+        "from": c.from_address,
+        "to": c.to_address,
+        "author_name": c.author_name,
+        "body": c.body,
+        "media": c.media,
+        "external_id": c.external_id,
+        "timestamp": c.occurred_at,
+    }
+
+
+def _ingest(store, item: CommunicationIn) -> dict:
+    info = services.communication_ingest(
+        store=store,
+        channel=item.channel,
+        direction=item.direction,
+        from_address=item.from_,
+        to_address=item.to,
+        body=item.body,
+        occurred_at=item.timestamp,
+        external_id=item.external_id,
+        author_name=item.author_name,
+        media=item.media,
+    )
+    return {
+        "created": info.created,
+        "profile_id": info.profile.pk if info.profile is not None else None,
+        "communication": _communication(info.communication),
+    }
+
+
+@communications_router.post(
+    "/{store_id}/communications",
+    response={201: IngestOut, 200: IngestOut},
+    summary="Add a communication (201), or find the one stored under its external_id (200)",
+    by_alias=True,
+)
+def communication_add(request, store_id: int, payload: CommunicationIn):
+    out = _ingest(api_store(request, store_id), payload)
+    return Status(201 if out["created"] else 200, out)
+
+
+@communications_router.post(
+    "/{store_id}/communications/batch",
+    response=BatchOut,
+    summary=f"Add up to {BATCH_MAX:,} communications in order, each on its own",
+    by_alias=True,
+)
+def communication_batch(request, store_id: int, payload: BatchIn):
+    store = api_store(request, store_id)
+    results = []
+    for index, item in enumerate(payload.items):
+        try:
+            out = _ingest(store, item)
+        except ValidationError as exc:
+            results.append({"index": index, "status": "error", "errors": error_items(exc)})
+            continue
+        results.append({"index": index, "status": "created" if out["created"] else "duplicate", "result": out})
+    return {"results": results}
+
+
+class ConversationOut(Schema):
+    id: int
+    configuration_id: int
+    status: str
+    channel: str
+    customer_address: str
+    business_address: str
+    profile_id: int | None
+    opened_at: datetime
+    last_customer_at: datetime | None
+    inactive_at: datetime | None
+    closed_at: datetime | None
+
+
+class ConversationPage(Schema):
+    items: list[ConversationOut]
+    next_before_id: int | None = Field(description="Pass as `before_id` for the next page; null on the last")
+
+
+class ConversationDetail(ConversationOut):
+    communications: list[CommunicationOut]
+
+
+PAGE_SIZE = 50
+
+
+@communications_router.get(
+    "/{store_id}/conversations", response=ConversationPage, summary="Conversations, newest first, filtered"
+)
+def conversation_list(
+    request,
+    store_id: int,
+    status: Literal[tuple(ConversationStatus.values)] | None = None,
+    channel: Literal[tuple(Channel.values)] | None = None,
+    configuration_id: int | None = None,
+    before_id: int | None = None,
+):
+    rows = conversations_page(
+        store=api_store(request, store_id),
+        status=status,
+        channel=channel,
+        configuration_id=configuration_id,
+        before_id=before_id,
+        size=PAGE_SIZE + 1,
+    )
+    items = rows[:PAGE_SIZE]
+    return {"items": items, "next_before_id": items[-1].pk if len(rows) > PAGE_SIZE else None}
+
+
+@communications_router.get(
+    "/{store_id}/conversations/{conversation_id}",
+    response=ConversationDetail,
+    summary="A conversation and its communications",
+    by_alias=True,
+)
+def conversation_detail(request, store_id: int, conversation_id: int):
+    conversation = get_object_or_404(Conversation, pk=conversation_id, store=api_store(request, store_id))
+    data = ConversationOut.from_orm(conversation).dict()
+    data["communications"] = [_communication(c) for c in conversation.communications.all()[:1000]]
+    return data

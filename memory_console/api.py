@@ -35,6 +35,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from accounts.services import api_key_authenticate
+from conversations.api import communications_router
 from conversations.api import router as conversations_router
 from identity.api import router as identity_router
 from imports.api import router as imports_router
@@ -229,6 +230,7 @@ api.add_router("/stores", identity_router)
 api.add_router("/stores", traits_router)
 api.add_router("/stores", imports_router)
 api.add_router("/stores", conversations_router)
+api.add_router("/stores", communications_router)
 
 
 def _openapi_schema(*, _build=api.get_openapi_schema, **kwargs):
