@@ -4,7 +4,7 @@ and the service's validation errors mapped back to the wizard's steps."""
 from django.core.exceptions import ValidationError
 
 from .lifecycle import Channel, Grouping, Lifecycle
-from .services import ConfigurationInput, _cleaned
+from .services import ConfigurationInput, conversation_configuration_check
 
 # The wizard's steps (the seed's order) and the fields each one sets.
 STEPS = [
@@ -70,7 +70,7 @@ def errors_of(exc: ValidationError) -> dict[str, str]:
 def validate(*, store, data: ConfigurationInput, exclude_pk: int | None = None) -> dict[str, str]:
     """The service's own validation (no write): {field: message}, empty when valid."""
     try:
-        _cleaned(store=store, data=data, exclude_pk=exclude_pk)
+        conversation_configuration_check(store=store, data=data, exclude_pk=exclude_pk)
     except ValidationError as exc:
         return errors_of(exc)
     return {}

@@ -129,6 +129,13 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
     return fields, captures
 
 
+def conversation_configuration_check(*, store, data: ConfigurationInput, exclude_pk: int | None = None) -> None:
+    """Check a configuration's settings without saving (the wizard's steps): ValidationError naming
+    every wrong field, as `conversation_configuration_create` would raise. `exclude_pk`: the
+    configuration being edited (its own addresses are not a clash)."""
+    _cleaned(store=store, data=data, exclude_pk=exclude_pk)
+
+
 def _captures_save(configuration: ConversationConfiguration, captures: list[tuple[str, str]]) -> None:
     CaptureRule.objects.filter(configuration=configuration).delete()
     try:

@@ -52,6 +52,10 @@ ANY_VALID_BODY = {
     "kind": "x_id",
     "limit": 1,
     "rule_ids": [1],
+    "channel": "sms",  # a communication
+    "from": "+14155550123",
+    "to": "+14155550100",
+    "direction": "inbound",
 }
 
 

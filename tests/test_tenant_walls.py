@@ -11,7 +11,9 @@ from accounts.access import READ, WRITE
 from tests.factories import AdminMembershipFactory, MembershipFactory, StoreFactory
 
 # URL name prefixes that are not console pages guarded by account/store access.
-NOT_CONSOLE = {"login", "logout", "home"}
+# Not behind a session: the Twilio webhooks are authenticated by Twilio's signature per configuration
+# (tests/test_twilio_webhooks.py covers the wall: another store's token is refused).
+NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice"}
 
 
 def _walk(patterns, namespace=None):
