@@ -48,3 +48,15 @@ def conversations_page(
     if before_id is not None:
         rows = rows.filter(pk__lt=before_id)
     return list(rows.order_by("-id")[:size])
+
+
+def conversation_get(*, store, conversation_id: int):
+    """The store's conversation with its configuration and profile, or None (the tenant wall)."""
+    return (
+        Conversation.objects.filter(store=store, pk=conversation_id).select_related("configuration", "profile").first()
+    )
+
+
+def profile_conversations(*, profile, limit: int = 20) -> list:
+    """A profile's conversations, newest first (the profile page's Conversations section)."""
+    return list(Conversation.objects.filter(profile=profile).select_related("configuration").order_by("-id")[:limit])

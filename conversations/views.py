@@ -1,6 +1,7 @@
-"""Conversation configurations pages: the list, the create wizard (the seed's steps, one form
-carrying every step's values in hidden fields: plain POSTs work, htmx swaps the step in place),
-the configuration page, edit and delete. Administrators write; Support reads."""
+"""Conversations pages: the store's conversations and one conversation's transcript (anyone with
+access reads them), and the conversation configurations pages: the list, the create wizard (the
+seed's steps, one form carrying every step's values in hidden fields: plain POSTs work, htmx swaps
+the step in place), the configuration page, edit and delete. Administrators write; Support reads."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,7 +16,14 @@ from stores.access import store_view
 from . import forms, services
 from .capture import CaptureError, capture_pattern
 from .lifecycle import Channel, Grouping, Lifecycle, effective_timeouts
-from .selectors import configuration_get, configuration_list, configuration_timeouts
+from .models import ConversationStatus
+from .selectors import (
+    configuration_get,
+    configuration_list,
+    configuration_timeouts,
+    conversation_get,
+    conversations_page,
+)
 
 
 def _configuration_or_404(store, configuration_id):
@@ -194,4 +202,69 @@ def configuration_delete(request, store, configuration_id):
         "conversations/_delete.html",
         {"configuration": configuration, "action": reverse("conversations:delete", args=[store.pk, configuration.pk])},
         title="Delete conversation configuration",
+    )
+
+
+# -- conversations ---------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+@store_view()
+def conversation_list(request, store):
+    """The store's conversations, newest first: filter by status, channel and configuration; pages
+    by keyset (`before`), stable while new conversations arrive."""
+    status = request.GET.get("status") or None
+    channel = request.GET.get("channel") or None
+    status = status if status in ConversationStatus.values else None
+    channel = channel if channel in Channel.values else None
+    configuration_id = _int(request.GET.get("configuration"))
+    before = _int(request.GET.get("before"))
+    rows = conversations_page(
+        store=store,
+        status=status,
+        channel=channel,
+        configuration_id=configuration_id,
+        before_id=before,
+        size=PAGE_SIZE + 1,
+    )
+    page = rows[:PAGE_SIZE]
+    following = None
+    if len(rows) > PAGE_SIZE:
+        query = request.GET.copy()
+        query["before"] = page[-1].pk
+        following = query.urlencode()
+    return render(
+        request,
+        "conversations/conversations.html",
+        {
+            "conversations": page,
+            "next_query": following,
+            "filters": {"status": status or "", "channel": channel or "", "configuration": configuration_id},
+            "statuses": ConversationStatus.choices,
+            "channels": Channel.choices,
+            "configurations": configuration_list(store=store),
+        },
+    )
+
+
+def _int(text) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 19 else None
+
+
+@store_view()
+def conversation_detail(request, store, conversation_id):
+    """A conversation: its transcript (customer and business sides), the customer's profile, and
+    its lifecycle (opened, last customer message, Inactive, Closed; extraction requests)."""
+    conversation = conversation_get(store=store, conversation_id=conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation in this memory store.")
+    return render(
+        request,
+        "conversations/conversation.html",
+        {
+            "conversation": conversation,
+            "communications": conversation.communications.all()[:1000],
+            "extractions": conversation.extractions.all(),
+        },
     )

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from conversations.selectors import profile_conversations
 from identity.search import profile_search
 from identity.selectors import profile_identifiers, profile_merges
 from identity.services import profile_traits_identify
@@ -55,6 +56,7 @@ def profile_detail(request, store, profile_id):
             "identifiers": profile_identifiers(profile=profile),
             "events": profile_events(profile=profile),
             "merges": profile_merges(profile=profile),
+            "conversations": profile_conversations(profile=profile),
         },
     )
 

@@ -42,7 +42,7 @@ def _kwargs(pattern, ids):
 def _tenant_objects(membership, store):
     """One object of every kind a console URL can name, inside `store`."""
     from accounts.services import api_key_create
-    from conversations.services import ConfigurationInput, conversation_configuration_create
+    from conversations.services import ConfigurationInput, communication_ingest, conversation_configuration_create
     from identity.services import identity_rule_create
     from imports.models import ImportStatus, ProfileImport
     from profiles.models import Profile
@@ -65,6 +65,9 @@ def _tenant_objects(membership, store):
         "configuration_id": conversation_configuration_create(
             store=store, actor=None, data=ConfigurationInput(name="Support line", captures=[("sms", "+14155550100")])
         ).pk,
+        "conversation_id": communication_ingest(
+            store=store, channel="sms", direction="inbound", from_address="+14155550123", to_address="+14155550100"
+        ).conversation.pk,
     }
 
 
