@@ -308,7 +308,8 @@ class ConversationPage(Schema):
 
 
 class ConversationDetail(ConversationOut):
-    communications: list[CommunicationOut]
+    communications: list[CommunicationOut] = Field(description="The first 1,000, oldest first")
+    communications_total: int = Field(description="How many it has in all")
 
 
 PAGE_SIZE = 50
@@ -347,4 +348,5 @@ def conversation_detail(request, store_id: int, conversation_id: int):
     conversation = get_object_or_404(Conversation, pk=conversation_id, store=api_store(request, store_id))
     data = ConversationOut.from_orm(conversation).dict()
     data["communications"] = [_communication(c) for c in conversation.communications.all()[:1000]]
+    data["communications_total"] = conversation.communications.count()
     return data

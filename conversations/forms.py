@@ -23,7 +23,9 @@ def _minutes(raw: str):
     text = (raw or "").strip().replace(",", "")
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    # ASCII digits only ("²" passes isdigit), and a length no minute count reaches (int() of thousands
+    # of digits is refused by Python): anything else goes on as typed, for the service to name.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else text
 
 
 def input_from_post(post) -> ConfigurationInput:

@@ -38,7 +38,7 @@ def conversations_page(
 ) -> list:
     """The store's conversations, newest first (by id), filtered, `size` at most after `before_id`
     (keyset pagination: stable while new conversations arrive)."""
-    rows = Conversation.objects.filter(store=store)
+    rows = Conversation.objects.filter(store=store).select_related("configuration")
     if status:
         rows = rows.filter(status=status)
     if channel:

@@ -16,7 +16,7 @@ from memory_console.text import TextError, description_clean, display_name_clean
 from memory_console.timestamps import TimestampError, timestamp_clean
 
 from .capture import IDENTIFIER_KIND, CaptureError, address_normalize, capture_pattern
-from .lifecycle import MAX_MINUTES, Channel, Grouping, Lifecycle, effective_timeouts
+from .lifecycle import DEFAULT_TIMEOUT_MINUTES, MAX_MINUTES, Channel, Grouping, Lifecycle, Timeout, effective_timeouts
 from .models import (
     CaptureRule,
     Communication,
@@ -239,6 +239,8 @@ def communication_ingest(
     external_id: str = "",
     author_name: str = "",
     media=(),
+    configuration: ConversationConfiguration | None = None,
+    into: Conversation | None = None,
 ) -> CommunicationInfo:
     """Store one communication: find the configuration capturing the business address (`to` for an
     inbound message, `from` for an outbound one), resolve the customer's address to a profile with
@@ -248,7 +250,9 @@ def communication_ingest(
     (same non-empty `external_id`) is stored once and changes nothing (`created` False).
 
     `occurred_at`: a datetime or ISO 8601 text (`memory_console.timestamps.timestamp_clean`, the one
-    rule for timestamps), None for now.
+    rule for timestamps), None for now. `media`: http(s) URLs. `configuration`: the one a webhook's
+    signature already chose (it must capture the business address). `into`: the conversation a
+    communication belongs to whatever its state (a call's transcript, sent after the call ended).
 
     Raises ValidationError naming the field: `channel`, `direction`, `from`/`to` (an address that is
     not one of its kind), `to`/`from` (no configuration captures the business address), `body`,
@@ -274,20 +278,22 @@ def communication_ingest(
         occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
     except TimestampError as exc:
         errors["timestamp"] = f"The timestamp {exc.reason}"
+    cleaned = {}
     for name, text in (("external_id", external_id), ("author_name", author_name)):
         try:
-            text_clean(text or "", max_length=255)
+            cleaned[name] = text_clean(text or "", max_length=255)
         except TextError as exc:
             errors[name] = f"The {name.replace('_', ' ')} {exc.reason}."
-    if not isinstance(media, list | tuple) or not all(isinstance(url, str) and len(url) <= 2048 for url in media):
-        errors["media"] = "Media must be a list of URLs of at most 2,048 characters."
+    external_id, author_name = cleaned.get("external_id", ""), cleaned.get("author_name", "")
+    media = _media_clean(media, errors)
     if errors:
         raise ValidationError(errors)
     inbound = direction == Direction.INBOUND
     business_field = "to" if inbound else "from"
     business = addresses[business_field]
     customer = addresses["from" if inbound else "to"]
-    configuration = configuration_capturing(store=store, channel=channel, address=business)
+    if configuration is None or configuration.store_id != store.pk:
+        configuration = configuration_capturing(store=store, channel=channel, address=business)
     if configuration is None:
         raise ValidationError(
             {business_field: f"No conversation configuration of this store captures {business} ({channel})."}
@@ -301,36 +307,99 @@ def communication_ingest(
     )
     profile = result.profile
     key = _group_key(configuration, channel, business, customer, profile)
-    try:
-        with transaction.atomic():
+    for attempt in (1, 2):
+        try:
+            return _communication_save(
+                store,
+                configuration,
+                key,
+                channel,
+                direction,
+                addresses,
+                business,
+                customer,
+                profile,
+                occurred_at,
+                body,
+                external_id,
+                author_name,
+                media,
+                into,
+            )
+        except IntegrityError:
+            # A delivery of the same message won a race: theirs stands. Or the group's first message
+            # opened the conversation meanwhile: the second attempt joins it.
+            stored = _stored(store, external_id) if external_id else None
+            if stored is not None:
+                return stored
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _media_clean(media, errors: dict) -> list[str]:
+    """Media URLs: a list of http(s) URLs, each text by the one text rule, at most 2,048 characters."""
+    if not isinstance(media, list | tuple):
+        errors["media"] = "Media must be a list of URLs."
+        return []
+    urls = []
+    for url in media:
+        try:
+            url = text_clean(url, max_length=2048) if isinstance(url, str) else None
+        except TextError as exc:
+            errors["media"] = f"A media URL {exc.reason}."
+            return []
+        if url is None or not url.lower().startswith(("https://", "http://")):
+            errors["media"] = "Media must be http(s) URLs."
+            return []
+        urls.append(url)
+    return urls
+
+
+def _communication_save(
+    store,
+    configuration,
+    key,
+    channel,
+    direction,
+    addresses,
+    business,
+    customer,
+    profile,
+    occurred_at,
+    body,
+    external_id,
+    author_name,
+    media,
+    into,
+) -> CommunicationInfo:
+    inbound = direction == Direction.INBOUND
+    with transaction.atomic():
+        if into is not None and into.store_id == store.pk:
+            conversation = Conversation.objects.select_for_update().get(pk=into.pk)
+        else:
             conversation = _live_conversation(
                 store, configuration, key, channel, business, customer, profile, occurred_at
             )
-            if inbound:
-                if conversation.status == ConversationStatus.INACTIVE:
-                    conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
-                if conversation.last_customer_at is None or occurred_at > conversation.last_customer_at:
-                    conversation.last_customer_at = occurred_at
-                conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
-            communication = Communication.objects.create(
-                store=store,
-                conversation=conversation,
-                channel=channel,
-                direction=direction,
-                from_address=addresses["from"],
-                to_address=addresses["to"],
-                author_name=author_name,
-                body=body,
-                media=list(media),
-                external_id=external_id,
-                occurred_at=occurred_at,
-            )
-    except IntegrityError:
-        # A delivery of the same message (or the group's first message) won a race: theirs stands.
-        stored = _stored(store, external_id) if external_id else None
-        if stored is None:
-            raise
-        return stored
+        if inbound and conversation.status != ConversationStatus.CLOSED:
+            if conversation.status == ConversationStatus.INACTIVE:
+                conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
+            if conversation.last_customer_at is None or occurred_at > conversation.last_customer_at:
+                conversation.last_customer_at = occurred_at
+            conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
+        communication = Communication.objects.create(
+            store=store,
+            conversation=conversation,
+            channel=channel,
+            direction=direction,
+            from_address=addresses["from"],
+            to_address=addresses["to"],
+            author_name=author_name,
+            body=body,
+            media=list(media),
+            external_id=external_id,
+            occurred_at=occurred_at,
+        )
     return CommunicationInfo(communication, conversation, profile, created=True)
 
 
@@ -346,13 +415,14 @@ def _stored(store, external_id: str) -> CommunicationInfo | None:
 
 
 def _live_conversation(store, configuration, key, channel, business, customer, profile, at) -> Conversation:
-    """The group's Open or Inactive conversation, locked; or a new Open one."""
-    live = (
-        Conversation.objects.select_for_update()
-        .filter(store=store, group_key=key)
-        .exclude(status=ConversationStatus.CLOSED)
-        .first()
-    )
+    """The group's Open or Inactive conversation, locked; or a new Open one. Grouped by profile, the
+    profile decides (a conversation follows its profile into a merge, its key does not)."""
+    live = Conversation.objects.select_for_update().filter(store=store).exclude(status=ConversationStatus.CLOSED)
+    if configuration.grouping == Grouping.PROFILE and profile is not None:
+        live = live.filter(configuration=configuration, profile=profile)
+    else:
+        live = live.filter(group_key=key)
+    live = live.order_by("id").first()
     if live is not None:
         return live
     return Conversation.objects.create(
@@ -390,10 +460,13 @@ def conversations_advance(*, now=None) -> AdvanceCounts:
         .select_related("configuration")
         .prefetch_related("configuration__captures")
     )
-    for conversation in live.iterator(chunk_size=500):
+    for conversation in list(live):  # read first: the pass writes to the same table
         configuration = conversation.configuration
         since = conversation.last_customer_at or conversation.opened_at
         timeout = configuration_timeouts(configuration=configuration).get(conversation.channel)
+        if timeout is None:  # its channel is no longer captured: the set timeout, else the channel's default
+            minutes = configuration.timeout_minutes or DEFAULT_TIMEOUT_MINUTES[conversation.channel]
+            timeout = Timeout(minutes, "the channel's default")
         target = None
         if timeout is not None and timeout.minutes is not None and now - since >= timedelta(minutes=timeout.minutes):
             target = ConversationStatus.CLOSED

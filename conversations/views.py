@@ -190,17 +190,16 @@ def configuration_delete(request, store, configuration_id):
             message=f"Deleted conversation configuration {name}.",
             redirect_to=reverse("conversations:list", args=[store.pk]),
             fragment="conversations/_table.html",
-            context={
-                "configurations": [
-                    (c, configuration_timeouts(configuration=c)) for c in configuration_list(store=store)
-                ],
-                "oob": True,
-            },
+            context={"configurations": _rows(store), "oob": True},
         )
     return render_sheet(
         request,
         "conversations/_delete.html",
-        {"configuration": configuration, "action": reverse("conversations:delete", args=[store.pk, configuration.pk])},
+        {
+            "configuration": configuration,
+            "conversations": configuration.conversations.count(),
+            "action": reverse("conversations:delete", args=[store.pk, configuration.pk]),
+        },
         title="Delete conversation configuration",
     )
 
@@ -208,6 +207,7 @@ def configuration_delete(request, store, configuration_id):
 # -- conversations ---------------------------------------------------------------------------
 
 PAGE_SIZE = 50
+TRANSCRIPT_MAX = 1000  # communications shown on a conversation's page; the page says when there are more
 
 
 @store_view()
@@ -249,7 +249,7 @@ def conversation_list(request, store):
 
 
 def _int(text) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 19 else None
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 @store_view()
@@ -264,7 +264,9 @@ def conversation_detail(request, store, conversation_id):
         "conversations/conversation.html",
         {
             "conversation": conversation,
-            "communications": conversation.communications.all()[:1000],
+            "communications": conversation.communications.all()[:TRANSCRIPT_MAX],
+            "communications_total": conversation.communications.count(),
+            "transcript_max": TRANSCRIPT_MAX,
             "extractions": conversation.extractions.all(),
         },
     )

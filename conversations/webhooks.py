@@ -103,6 +103,7 @@ def twilio_messaging(request):
             external_id=form.get("MessageSid", ""),
             author_name=form.get("ProfileName", ""),
             media=[url for url in media if url],
+            configuration=configuration,
         )
     except ValidationError as exc:
         return _refused(exc)
@@ -135,6 +136,7 @@ def twilio_voice(request):
             to_address=raw_to,
             occurred_at=now,
             external_id=form.get("CallSid", ""),
+            configuration=configuration,
         )
         if form.get("TranscriptionText"):
             communication_ingest(
@@ -146,6 +148,8 @@ def twilio_voice(request):
                 body=form.get("TranscriptionText", ""),
                 occurred_at=now,
                 external_id=form.get("TranscriptionSid", ""),
+                configuration=configuration,
+                into=call.conversation,  # Twilio sends it after the call ended: the call's conversation
             )
     except ValidationError as exc:
         return _refused(exc)

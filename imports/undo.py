@@ -72,8 +72,8 @@ def _tables() -> list[_Table]:
                 raise ImproperlyConfigured(f"{name}.{column}: the import journal cannot keep a {kind} column exactly")
         references = tuple(
             (relation.related_model._meta.db_table, relation.field.column)
-            for relation in model._meta.related_objects
-            if relation.many_to_one or relation.one_to_one
+            for relation in model._meta.get_fields(include_hidden=True)  # related_name="+" ones too
+            if relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)
         )
         tables.append(_Table(name, tuple(columns), references))
     return tables

@@ -194,3 +194,65 @@ def test_a_conversation_follows_its_customers_profile_into_a_merge(store):
     crm = profile_identify(store=store, identifiers=[("email", "ann@example.com")], source="crm").profile
     merge_create(store=store, profile=conversation.profile, into=crm, matching=[], source="test")
     assert Conversation.objects.get(pk=conversation.pk).profile_id == crm.pk  # not left on the tombstone
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_first_messages_race_on_postgres_share_one_conversation(store):
+    import threading
+
+    from django.db import connections
+
+    _configuration(store)
+    barrier, errors = threading.Barrier(2), []
+
+    def deliver(n):
+        try:
+            barrier.wait()
+            _inbound(store, body=f"message {n}", external_id=f"SM-race-{n}")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Communication.objects.count() == 2 and Conversation.objects.count() == 1
+
+
+def test_grouped_by_profile_a_merged_customer_keeps_one_live_conversation(store):
+    from identity.services import merge_create, profile_identify
+
+    _configuration(store, grouping="profile")
+    first = _inbound(store).conversation
+    crm = profile_identify(store=store, identifiers=[("email", "ann@example.com")], source="crm").profile
+    merge_create(store=store, profile=first.profile, into=crm, matching=[], source="test")
+    later = _inbound(store, body="again", at=AT + timedelta(minutes=2)).conversation
+    assert later.pk == first.pk  # found by its profile, not by the key it was opened with
+
+
+def test_a_conversation_whose_channel_is_no_longer_captured_still_closes(store):
+    from conversations.services import conversation_configuration_update, conversations_advance
+
+    configuration = _configuration(store)
+    _inbound(store)
+    conversation_configuration_update(
+        configuration=configuration,
+        actor=None,
+        data=ConfigurationInput(name="Support line", captures=[("chat", "web")]),
+    )
+    assert conversations_advance(now=AT + timedelta(minutes=15)).closed == 1  # SMS's default, 15 min
+
+
+def test_media_must_be_web_urls_and_names_are_stored_in_nfc(store):
+    _configuration(store)
+    with pytest.raises(ValidationError, match="Media must be http"):
+        _inbound(store, media=["javascript:alert(1)"])
+    with pytest.raises(ValidationError, match="U\\+0000"):
+        _inbound(store, media=["https://x.example/a\x00"])
+    info = _inbound(store, author_name="Jose\u0301")  # e + combining acute
+    assert info.communication.author_name == "Jos\u00e9"

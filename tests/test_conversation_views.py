@@ -87,3 +87,21 @@ def test_another_stores_conversation_is_not_found(admin_client, store, talked, a
 
     other = StoreFactory(account=account)
     assert admin_client.get(reverse("conversations:conversation", args=[other.pk, talked.pk])).status_code == 404
+
+
+def test_hostile_page_parameters_are_ignored_not_a_500(admin_client, store, talked):
+    url = reverse("conversations:conversations", args=[store.pk])
+    assert admin_client.get(url, {"before": "²", "configuration": "9" * 5000}).status_code == 200
+
+
+def test_deleting_one_of_two_configurations_over_htmx_redraws_the_list(admin_client, store, talked):
+    from conversations.models import ConversationConfiguration
+
+    other = conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Sales", captures=[("chat", "web")])
+    )
+    confirm = admin_client.get(reverse("conversations:delete", args=[store.pk, talked.configuration_id]))
+    assert "1 conversation</strong>" in confirm.content.decode()  # it says what goes with it
+    response = admin_client.post(reverse("conversations:delete", args=[store.pk, other.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Support line" in response.content.decode()
+    assert not ConversationConfiguration.objects.filter(pk=other.pk).exists()

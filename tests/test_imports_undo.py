@@ -343,3 +343,12 @@ def test_the_progress_of_a_failed_sqlite_import_being_undone_says_so(admin_clien
         reverse("imports:progress", args=[store.pk, queued.pk]), HTTP_HX_REQUEST="true"
     ).content.decode()
     assert "Stopped: removing the rows already written…" in html
+
+
+def test_the_journal_knows_every_row_that_points_at_a_profile_hidden_relations_too(db):
+    from imports.undo import _tables
+
+    profiles = next(table for table in _tables() if table.name == "profiles_profile")
+    assert {("conversations_conversation", "profile_id"), ("identity_identifier", "profile_id")} <= set(
+        profiles.references
+    )

@@ -182,3 +182,15 @@ def test_an_unsigned_voice_callback_closes_nothing(client, configuration):
     response = client.post("/webhooks/twilio/voice", _call("completed"), HTTP_X_TWILIO_SIGNATURE="x")
     assert response.status_code == 403
     assert Conversation.objects.get().status == "open"
+
+
+def test_a_transcript_sent_after_the_call_ended_joins_the_calls_conversation(client, configuration):
+    from conversations.models import ConversationStatus
+
+    _post(client, _call("in-progress"), url=VOICE_URL)
+    _post(client, _call("completed"), url=VOICE_URL)
+    late = _call("completed", TranscriptionSid="TR9", TranscriptionText="Please call me back")
+    assert _post(client, late, url=VOICE_URL).status_code == 200
+    conversation = Conversation.objects.get()  # not a second one, left Open forever
+    assert conversation.status == ConversationStatus.CLOSED
+    assert conversation.communications.filter(external_id="TR9").exists()
