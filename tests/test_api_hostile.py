@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
+from conversations.models import Communication
 from identity.models import Identifier, IdentityRule
 from identity.services import identity_rule_create, profile_identify
 from profiles.models import Event, Profile
@@ -25,6 +26,11 @@ def world(store, api):
     """A store with a custom rule, a group and one profile; `world.assert_untouched()` after a probe."""
     identity_rule_create(store=store, actor=None, name="User ID", kind="user_id")
     trait_group_create(store=store, actor=None, name="Prefs")
+    from conversations.services import ConfigurationInput, conversation_configuration_create
+
+    conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Support", captures=[("sms", "+14155550100")])
+    )
     profile_identify(
         store=store,
         identifiers=[("email", "ada@example.com"), ("chat", "ada-chat")],
@@ -34,7 +40,7 @@ def world(store, api):
     )
 
     class World:
-        models = (Store, TraitGroup, Trait, IdentityRule, Profile, Identifier, Event)
+        models = (Store, TraitGroup, Trait, IdentityRule, Profile, Identifier, Event, Communication)
 
         def __init__(self):
             self.counts = self.snapshot()
@@ -368,7 +374,12 @@ def test_the_route_list_covers_every_json_write():
 def test_a_body_that_is_not_a_json_object_is_refused_on_every_route(api, world, body):
     rule = IdentityRule.objects.get(store=world.store, kind="user_id")
     group = TraitGroup.objects.get(store=world.store, name="Prefs")
-    ids = {"store_id": world.store.pk, "group_id": group.pk, "rule_id": rule.pk}
+    ids = {
+        "store_id": world.store.pk,
+        "group_id": group.pk,
+        "rule_id": rule.pk,
+        "configuration_id": _configuration(world),
+    }
     for method, path in _json_routes():
         response = api.raw(method, path.format(**ids), body)
         _refused(response, ["body"], "must be a JSON object")
@@ -653,6 +664,27 @@ def _valid_bodies(world):
         "traits": {"Contact": {"firstName": "Ann"}},
         "events": [{"name": "paid", "timestamp": "2026-11-24T10:00:00Z", "properties": {"total": 1}}],
     }
+    configuration = {
+        "name": "Fuzz",
+        "description": "d",
+        "lifecycle": "inactive",
+        "inactivity_minutes": 5,
+        "timeout_minutes": 30,
+        "grouping": "addresses",
+        "observations_enabled": True,
+        "captures": [{"channel": "chat", "address": "fuzz"}],
+    }
+    communication = {
+        "channel": "sms",
+        "from": "+14155550123",
+        "to": "+14155550100",
+        "direction": "inbound",
+        "body": "hi",
+        "timestamp": "2026-11-24T10:00:00Z",
+        "external_id": "fuzz-1",
+        "author_name": "Ann",
+        "media": ["https://example.com/a.png"],
+    }
     return {
         ("post", "/stores"): {"name": "Fuzz", "description": "d"},
         ("post", "/stores/{store_id}/trait-groups"): {"name": "Fuzz", "description": "d"},
@@ -672,7 +704,17 @@ def _valid_bodies(world):
         ("put", "/stores/{store_id}/identity-rules/{rule_id}"): {"name": "Fuzz", "limit": 2, "mapped_traits": []},
         ("post", "/stores/{store_id}/profiles/identify"): identify,
         ("post", "/stores/{store_id}/profiles/identify-batch"): {"items": [identify]},
+        ("post", "/stores/{store_id}/conversation-configurations"): configuration,
+        ("patch", "/stores/{store_id}/conversation-configurations/{configuration_id}"): configuration,
+        ("post", "/stores/{store_id}/communications"): communication,
+        ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
     }
+
+
+def _configuration(world) -> int:
+    from conversations.models import ConversationConfiguration
+
+    return ConversationConfiguration.objects.get(store=world.store).pk
 
 
 def _paths(value, prefix=()):
@@ -702,7 +744,12 @@ def _replaced(value, path, text):
 def test_no_json_route_answers_500_to_a_wrong_type_in_any_field(api, world):
     rule = IdentityRule.objects.get(store=world.store, kind="user_id")
     group = TraitGroup.objects.get(store=world.store, name="Prefs")
-    ids = {"store_id": world.store.pk, "group_id": group.pk, "rule_id": rule.pk}
+    ids = {
+        "store_id": world.store.pk,
+        "group_id": group.pk,
+        "rule_id": rule.pk,
+        "configuration_id": _configuration(world),
+    }
     bodies = _valid_bodies(world)
     assert set(bodies) == set(_json_routes()), "a JSON route is missing from this test"
     texts = WRONG_VALUE_TEXT

@@ -154,8 +154,9 @@ def test_django_q_tables_are_in_the_queue_file_and_not_in_the_data_file(tmp_path
         name for name in in_queue if name.startswith("django_q")
     }
     with contextlib.closing(sqlite3.connect(queue_file)) as db:  # the recovery schedule, made by that migrate
-        assert db.execute("SELECT func, minutes FROM django_q_schedule").fetchall() == [
-            ("imports.tasks.imports_recover_task", 5)
+        assert db.execute("SELECT func, minutes FROM django_q_schedule ORDER BY func").fetchall() == [
+            ("conversations.tasks.conversations_advance_task", 1),  # the lifecycle worker
+            ("imports.tasks.imports_recover_task", 5),
         ]
 
 
