@@ -131,16 +131,7 @@ def get_configuration(request, store_id: int, configuration_id: int):
 )
 def update_configuration(request, store_id: int, configuration_id: int, payload: ConfigurationPatch):
     configuration = _configuration(request, store_id, configuration_id)
-    current = services.ConfigurationInput(
-        name=configuration.name,
-        description=configuration.description,
-        lifecycle=configuration.lifecycle,
-        inactivity_minutes=configuration.inactivity_minutes,
-        timeout_minutes=configuration.timeout_minutes,
-        grouping=configuration.grouping,
-        observations_enabled=configuration.observations_enabled,
-        captures=[(rule.channel, rule.pattern) for rule in configuration.captures.all()],
-    )
+    current = services.ConfigurationInput.of(configuration)
     for name, value in payload.dict(exclude_unset=True).items():
         if name == "captures":
             value = [(c["channel"], c["address"]) for c in (value or [])]

@@ -47,16 +47,7 @@ def input_from_post(post) -> ConfigurationInput:
 
 
 def input_from_configuration(configuration) -> ConfigurationInput:
-    return ConfigurationInput(
-        name=configuration.name,
-        description=configuration.description,
-        lifecycle=configuration.lifecycle,
-        inactivity_minutes=configuration.inactivity_minutes,
-        timeout_minutes=configuration.timeout_minutes,
-        grouping=configuration.grouping,
-        observations_enabled=configuration.observations_enabled,
-        captures=[(rule.channel, rule.pattern) for rule in configuration.captures.all()],
-    )
+    return ConfigurationInput.of(configuration)
 
 
 def errors_of(exc: ValidationError) -> dict[str, str]:

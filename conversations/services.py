@@ -46,6 +46,20 @@ class ConfigurationInput:
     observations_enabled: bool = False
     captures: list[tuple[str, str]] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, configuration: ConversationConfiguration) -> "ConfigurationInput":
+        """A stored configuration's settings, as an edit starts from them."""
+        return cls(
+            name=configuration.name,
+            description=configuration.description,
+            lifecycle=configuration.lifecycle,
+            inactivity_minutes=configuration.inactivity_minutes,
+            timeout_minutes=configuration.timeout_minutes,
+            grouping=configuration.grouping,
+            observations_enabled=configuration.observations_enabled,
+            captures=[(rule.channel, rule.pattern) for rule in configuration.captures.all()],
+        )
+
 
 def _minutes(value, field_name: str, label: str, errors: dict) -> int | None:
     if value is None or value == "":
@@ -307,25 +321,12 @@ def communication_ingest(
     )
     profile = result.profile
     key = _group_key(configuration, channel, business, customer, profile)
+    message = _Message(
+        channel, direction, addresses, business, customer, occurred_at, body, external_id, author_name, media
+    )
     for attempt in (1, 2):
         try:
-            return _communication_save(
-                store,
-                configuration,
-                key,
-                channel,
-                direction,
-                addresses,
-                business,
-                customer,
-                profile,
-                occurred_at,
-                body,
-                external_id,
-                author_name,
-                media,
-                into,
-            )
+            return _communication_save(store, configuration, key, profile, message, into)
         except IntegrityError:
             # A delivery of the same message won a race: theirs stands. Or the group's first message
             # opened the conversation meanwhile: the second attempt joins it.
@@ -335,6 +336,22 @@ def communication_ingest(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Message:
+    """A communication's checked values, as `communication_ingest` stores them."""
+
+    channel: str
+    direction: str
+    addresses: dict  # {"from": ..., "to": ...}, stored forms
+    business: str
+    customer: str
+    occurred_at: object
+    body: str
+    external_id: str
+    author_name: str
+    media: list
 
 
 def _media_clean(media, errors: dict) -> list[str]:
@@ -356,49 +373,32 @@ def _media_clean(media, errors: dict) -> list[str]:
     return urls
 
 
-def _communication_save(
-    store,
-    configuration,
-    key,
-    channel,
-    direction,
-    addresses,
-    business,
-    customer,
-    profile,
-    occurred_at,
-    body,
-    external_id,
-    author_name,
-    media,
-    into,
-) -> CommunicationInfo:
-    inbound = direction == Direction.INBOUND
+def _communication_save(store, configuration, key, profile, m: _Message, into) -> CommunicationInfo:
     with transaction.atomic():
         if into is not None and into.store_id == store.pk:
             conversation = Conversation.objects.select_for_update().get(pk=into.pk)
         else:
             conversation = _live_conversation(
-                store, configuration, key, channel, business, customer, profile, occurred_at
+                store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at
             )
-        if inbound and conversation.status != ConversationStatus.CLOSED:
+        if m.direction == Direction.INBOUND and conversation.status != ConversationStatus.CLOSED:
             if conversation.status == ConversationStatus.INACTIVE:
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
-            if conversation.last_customer_at is None or occurred_at > conversation.last_customer_at:
-                conversation.last_customer_at = occurred_at
+            if conversation.last_customer_at is None or m.occurred_at > conversation.last_customer_at:
+                conversation.last_customer_at = m.occurred_at
             conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
         communication = Communication.objects.create(
             store=store,
             conversation=conversation,
-            channel=channel,
-            direction=direction,
-            from_address=addresses["from"],
-            to_address=addresses["to"],
-            author_name=author_name,
-            body=body,
-            media=list(media),
-            external_id=external_id,
-            occurred_at=occurred_at,
+            channel=m.channel,
+            direction=m.direction,
+            from_address=m.addresses["from"],
+            to_address=m.addresses["to"],
+            author_name=m.author_name,
+            body=m.body,
+            media=list(m.media),
+            external_id=m.external_id,
+            occurred_at=m.occurred_at,
         )
     return CommunicationInfo(communication, conversation, profile, created=True)
 
