@@ -16,7 +16,7 @@ from stores.api import api_store
 from . import services
 from .lifecycle import Channel, Grouping, Lifecycle
 from .models import Communication, Conversation, ConversationConfiguration, ConversationStatus
-from .selectors import configuration_list, configuration_timeouts, conversations_page
+from .selectors import configuration_list, configuration_timeouts, conversation_agents, conversations_page
 
 router = Router(tags=["Conversation configurations"])
 
@@ -291,6 +291,21 @@ class ConversationOut(Schema):
     last_customer_at: datetime | None
     inactive_at: datetime | None
     closed_at: datetime | None
+    twilio_conversation_sid: str = Field(
+        description="Twilio Conversations' id (CH...) when it came from there, else empty"
+    )
+
+
+class LifecycleEventOut(Schema):
+    kind: str = Field(description="`opened`, `inactive`, `reopened` or `closed`")
+    at: datetime
+    reason: str
+
+
+class ParticipantOut(Schema):
+    role: str = Field(description="`customer` (resolved to `profile_id`), `business` (a captured address) or `agent`")
+    address: str = Field(description="The address; an agent's name for `agent`")
+    profile_id: int | None = None
 
 
 class ConversationPage(Schema):
@@ -299,6 +314,8 @@ class ConversationPage(Schema):
 
 
 class ConversationDetail(ConversationOut):
+    participants: list[ParticipantOut]
+    history: list[LifecycleEventOut] = Field(description="The lifecycle history, oldest first")
     communications: list[CommunicationOut] = Field(description="The first 1,000, oldest first")
     communications_total: int = Field(description="How many it has in all")
 
@@ -332,7 +349,7 @@ def conversation_list(
 @communications_router.get(
     "/{store_id}/conversations/{conversation_id}",
     response=ConversationDetail,
-    summary="A conversation and its communications",
+    summary="A conversation: its communications, participants and lifecycle history",
     by_alias=True,
 )
 def conversation_detail(request, store_id: int, conversation_id: int):
@@ -340,4 +357,10 @@ def conversation_detail(request, store_id: int, conversation_id: int):
     data = ConversationOut.from_orm(conversation).dict()
     data["communications"] = [_communication(c) for c in conversation.communications.all()[:1000]]
     data["communications_total"] = conversation.communications.count()
+    data["participants"] = [
+        {"role": "customer", "address": conversation.customer_address, "profile_id": conversation.profile_id},
+        {"role": "business", "address": conversation.business_address},
+        *({"role": "agent", "address": name} for name in conversation_agents(conversation=conversation)),
+    ]
+    data["history"] = list(conversation.history.all())
     return data

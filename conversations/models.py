@@ -78,6 +78,8 @@ class Conversation(models.Model):
     last_customer_at = models.DateTimeField(null=True, blank=True)  # the timeouts count from here
     inactive_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Twilio Conversations' own id (CH...) when the conversation came through its webhooks.
+    twilio_conversation_sid = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -122,6 +124,30 @@ class Communication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class LifecycleEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    INACTIVE = "inactive", "Inactive"
+    REOPENED = "reopened", "Reopened"
+    CLOSED = "closed", "Closed"
+
+
+class LifecycleEvent(models.Model):
+    """One step of a conversation's lifecycle history (Open -> (Inactive) -> Closed, reopenings
+    included), with when and why, as the conversation page and the API show it."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=16, choices=LifecycleEventKind.choices)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class ExtractionRequest(models.Model):

@@ -60,3 +60,15 @@ def conversation_get(*, store, conversation_id: int):
 def profile_conversations(*, profile, limit: int = 20) -> list:
     """A profile's conversations, newest first (the profile page's Conversations section)."""
     return list(Conversation.objects.filter(profile=profile).select_related("configuration").order_by("-id")[:limit])
+
+
+def conversation_agents(*, conversation) -> list[str]:
+    """The names of the business's authors (agents, bots) of a conversation's outbound
+    communications, in order of first appearance; unnamed authors are left out."""
+    names = (
+        conversation.communications.filter(direction="outbound")
+        .exclude(author_name="")
+        .values_list("author_name", flat=True)
+        .order_by("id")
+    )
+    return list(dict.fromkeys(names))

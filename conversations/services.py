@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -25,6 +27,8 @@ from .models import (
     ConversationStatus,
     Direction,
     ExtractionRequest,
+    LifecycleEvent,
+    LifecycleEventKind,
 )
 from .selectors import configuration_capturing, configuration_timeouts
 
@@ -378,12 +382,20 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
         if into is not None and into.store_id == store.pk:
             conversation = Conversation.objects.select_for_update().get(pk=into.pk)
         else:
+            opened = "A message from the customer" if m.direction == Direction.INBOUND else "A message to the customer"
             conversation = _live_conversation(
-                store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at
+                store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at, opened
             )
         if m.direction == Direction.INBOUND and conversation.status != ConversationStatus.CLOSED:
             if conversation.status == ConversationStatus.INACTIVE:
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
+                LifecycleEvent.objects.create(
+                    store=store,
+                    conversation=conversation,
+                    kind=LifecycleEventKind.REOPENED,
+                    at=m.occurred_at,
+                    reason="The customer wrote again",
+                )
             if conversation.last_customer_at is None or m.occurred_at > conversation.last_customer_at:
                 conversation.last_customer_at = m.occurred_at
             conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
@@ -414,7 +426,7 @@ def _stored(store, external_id: str) -> CommunicationInfo | None:
     return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
 
 
-def _live_conversation(store, configuration, key, channel, business, customer, profile, at) -> Conversation:
+def _live_conversation(store, configuration, key, channel, business, customer, profile, at, reason) -> Conversation:
     """The group's Open or Inactive conversation, locked; or a new Open one. Grouped by profile, the
     profile decides (a conversation follows its profile into a merge, its key does not)."""
     live = Conversation.objects.select_for_update().filter(store=store).exclude(status=ConversationStatus.CLOSED)
@@ -425,7 +437,7 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
     live = live.order_by("id").first()
     if live is not None:
         return live
-    return Conversation.objects.create(
+    conversation = Conversation.objects.create(
         store=store,
         configuration=configuration,
         channel=channel,
@@ -435,6 +447,10 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
         profile=profile,
         opened_at=at,
     )
+    LifecycleEvent.objects.create(
+        store=store, conversation=conversation, kind=LifecycleEventKind.OPENED, at=at, reason=reason
+    )
+    return conversation
 
 
 @dataclass
@@ -446,75 +462,115 @@ class AdvanceCounts:
     extractions: int = 0
 
 
+LIVE = (ConversationStatus.OPEN, ConversationStatus.INACTIVE)
+ADVANCE_CHUNK = 2000  # conversations moved per transaction
+
+
 def conversations_advance(*, now=None) -> AdvanceCounts:
     """Move live conversations on by their configuration's lifecycle (the worker's schedule, every
-    minute; `now` injectable for tests): Open -> Inactive once the inactivity period has passed
-    since the last customer communication (`inactive` lifecycle), Open or Inactive -> Closed once
-    the channel's effective timeout has (`effective_timeouts`; a Voice conversation without a timer
-    closes when its call ends instead). Each such transition of a configuration with observations
-    on records one `ExtractionRequest` over the communications not yet covered, exactly once."""
+    minute; `now` injectable for tests): Open or Inactive -> Closed once the channel's effective
+    timeout has passed since the last customer communication (`effective_timeouts`; the set
+    timeout, else the channel's default when the channel is no longer captured; a Voice
+    conversation without a timer closes when its call ends instead), else Open -> Inactive once the
+    inactivity period has (`inactive` lifecycle). Each such transition is recorded in the
+    conversation's history and, with observations on, asks for one `ExtractionRequest` over the
+    communications not yet covered, exactly once.
+
+    Set-based: a few queries per configuration and channel with live conversations, then the moves
+    in transactions of `ADVANCE_CHUNK` conversations (docs/PERFORMANCE.md has its figures)."""
     now = now or timezone.now()
     counts = AdvanceCounts()
-    live = (
-        Conversation.objects.filter(status__in=(ConversationStatus.OPEN, ConversationStatus.INACTIVE))
-        .select_related("configuration")
-        .prefetch_related("configuration__captures")
-    )
-    for conversation in list(live):  # read first: the pass writes to the same table
-        configuration = conversation.configuration
-        since = conversation.last_customer_at or conversation.opened_at
-        timeout = configuration_timeouts(configuration=configuration).get(conversation.channel)
-        if timeout is None:  # its channel is no longer captured: the set timeout, else the channel's default
-            minutes = configuration.timeout_minutes or DEFAULT_TIMEOUT_MINUTES[conversation.channel]
-            timeout = Timeout(minutes, "the channel's default")
-        target = None
-        if timeout is not None and timeout.minutes is not None and now - since >= timedelta(minutes=timeout.minutes):
-            target = ConversationStatus.CLOSED
-        elif (
-            conversation.status == ConversationStatus.OPEN
-            and configuration.lifecycle == Lifecycle.INACTIVE
-            and configuration.inactivity_minutes is not None
-            and now - since >= timedelta(minutes=configuration.inactivity_minutes)
-        ):
-            target = ConversationStatus.INACTIVE
-        if target is None:
-            continue
-        moved, extracted = _transition(conversation, target, now, configuration.observations_enabled)
-        counts.closed += moved and target == ConversationStatus.CLOSED
-        counts.inactive += moved and target == ConversationStatus.INACTIVE
-        counts.extractions += extracted
+    pairs = set(Conversation.objects.filter(status__in=LIVE).values_list("configuration_id", "channel").distinct())
+    configurations = ConversationConfiguration.objects.filter(pk__in={c for c, _ in pairs}).prefetch_related("captures")
+    for configuration in configurations:
+        timeouts = configuration_timeouts(configuration=configuration)
+        for channel in sorted(ch for c, ch in pairs if c == configuration.pk):
+            timeout = timeouts.get(channel)
+            if timeout is None:  # its channel is no longer captured
+                minutes = configuration.timeout_minutes or DEFAULT_TIMEOUT_MINUTES[channel]
+                timeout = Timeout(minutes, "the channel's default")
+            live = Conversation.objects.filter(configuration=configuration, channel=channel).annotate(
+                since=Coalesce("last_customer_at", "opened_at")
+            )
+            if timeout.minutes is not None:
+                due = live.filter(status__in=LIVE, since__lte=now - timedelta(minutes=timeout.minutes))
+                reason = f"No customer communication for {_minutes_text(timeout.minutes)} (the conversation timeout)"
+                moved, extracted = _transitions_apply(due, ConversationStatus.CLOSED, now, reason, configuration)
+                counts.closed += moved
+                counts.extractions += extracted
+            if configuration.lifecycle == Lifecycle.INACTIVE and configuration.inactivity_minutes is not None:
+                quiet = live.filter(
+                    status=ConversationStatus.OPEN, since__lte=now - timedelta(minutes=configuration.inactivity_minutes)
+                )
+                reason = f"No customer communication for {_minutes_text(configuration.inactivity_minutes)}"
+                moved, extracted = _transitions_apply(quiet, ConversationStatus.INACTIVE, now, reason, configuration)
+                counts.inactive += moved
+                counts.extractions += extracted
     return counts
 
 
-@transaction.atomic
-def _transition(conversation: Conversation, target: str, now, observations: bool) -> tuple[bool, bool]:
-    """Move one conversation (if it is still as read: a customer message may have reopened it) and
-    record its extraction request; (moved, extraction requested)."""
+def _minutes_text(minutes: int) -> str:
+    return "1 minute" if minutes == 1 else f"{minutes:,} minutes"
+
+
+def _transitions_apply(due, target: str, now, reason: str, configuration) -> tuple[int, int]:
+    """Move the conversations of queryset `due` to `target` (Inactive or Closed), in transactions
+    of `ADVANCE_CHUNK`: each locked and re-checked first (a customer message may have reopened or
+    bumped it meanwhile: then it no longer matches `due` and stays), its history recorded and,
+    with observations on, its extraction request over the communications not yet covered.
+    (moved, extraction requests)."""
     stamp = {"closed_at": now} if target == ConversationStatus.CLOSED else {"inactive_at": now}
-    moved = Conversation.objects.filter(
-        pk=conversation.pk, status=conversation.status, last_customer_at=conversation.last_customer_at
-    ).update(status=target, **stamp)
-    if not moved:
-        return False, False
-    if observations:
-        last = conversation.communications.order_by("-id").values_list("id", flat=True).first()
-        covered = (
-            ExtractionRequest.objects.filter(conversation=conversation)
-            .order_by("-last_communication_id")
-            .values_list("last_communication_id", flat=True)
-            .first()
-        ) or 0
-        if last is not None and last > covered:
-            ExtractionRequest.objects.create(
-                store_id=conversation.store_id,
-                conversation=conversation,
-                transition=target,
-                after_communication_id=covered,
-                last_communication_id=last,
-                requested_at=now,
+    moved = extracted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(due.select_for_update().values_list("pk", "store_id").order_by("pk")[:ADVANCE_CHUNK])
+            if not rows:
+                return moved, extracted
+            ids = [pk for pk, _ in rows]
+            Conversation.objects.filter(pk__in=ids).update(status=target, **stamp)
+            LifecycleEvent.objects.bulk_create(
+                [
+                    LifecycleEvent(store_id=store_id, conversation_id=pk, kind=target, at=now, reason=reason)
+                    for pk, store_id in rows
+                ]
             )
-            return True, True
-    return True, False
+            if configuration.observations_enabled:
+                extracted += _extractions_request(rows, target, now)
+            moved += len(rows)
+        if len(rows) < ADVANCE_CHUNK:
+            return moved, extracted
+
+
+def _extractions_request(rows, target: str, now) -> int:
+    """One `ExtractionRequest` per conversation of `rows` ([(id, store id)]) that has communications
+    no earlier request covered (a reopened conversation's earlier ones are never extracted twice)."""
+    ids = [pk for pk, _ in rows]
+    last = dict(
+        Communication.objects.filter(conversation_id__in=ids)
+        .values("conversation_id")
+        .annotate(last=Max("id"))
+        .values_list("conversation_id", "last")
+    )
+    covered = dict(
+        ExtractionRequest.objects.filter(conversation_id__in=ids)
+        .values("conversation_id")
+        .annotate(last=Max("last_communication_id"))
+        .values_list("conversation_id", "last")
+    )
+    requests = [
+        ExtractionRequest(
+            store_id=store_id,
+            conversation_id=pk,
+            transition=target,
+            after_communication_id=covered.get(pk) or 0,
+            last_communication_id=last[pk],
+            requested_at=now,
+        )
+        for pk, store_id in rows
+        if pk in last and last[pk] > (covered.get(pk) or 0)
+    ]
+    ExtractionRequest.objects.bulk_create(requests)
+    return len(requests)
 
 
 def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, token: str) -> None:
@@ -536,9 +592,8 @@ def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, to
 
 
 def conversation_call_end(*, conversation: Conversation, at) -> bool:
-    """A Voice call ended: its conversation is Closed (Voice has no timer), with the extraction
-    request its configuration's observations ask for. False if it was closed already."""
-    if conversation.status == ConversationStatus.CLOSED:
-        return False
-    moved, _ = _transition(conversation, ConversationStatus.CLOSED, at, conversation.configuration.observations_enabled)
-    return moved
+    """A Voice call ended: its conversation is Closed (Voice has no timer), with its history and the
+    extraction request its configuration's observations ask for. False if it was closed already."""
+    due = Conversation.objects.filter(pk=conversation.pk, status__in=LIVE)
+    moved, _ = _transitions_apply(due, ConversationStatus.CLOSED, at, "The call ended", conversation.configuration)
+    return bool(moved)

@@ -21,6 +21,7 @@ from .selectors import (
     configuration_get,
     configuration_list,
     configuration_timeouts,
+    conversation_agents,
     conversation_get,
     conversations_page,
 )
@@ -268,5 +269,7 @@ def conversation_detail(request, store, conversation_id):
             "communications_total": conversation.communications.count(),
             "transcript_max": TRANSCRIPT_MAX,
             "extractions": conversation.extractions.all(),
+            "history": conversation.history.all(),
+            "agents": conversation_agents(conversation=conversation),
         },
     )

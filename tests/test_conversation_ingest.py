@@ -155,6 +155,30 @@ def test_the_worker_moves_open_to_inactive_to_closed_by_the_clock_and_queues_ext
     first, second = Communication.objects.order_by("id").values_list("id", flat=True)
     assert requests == [("inactive", 0, first), ("inactive", first, second)]  # never twice over one message
     assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.CLOSED
+    history = list(conversation.history.values_list("kind", "at", "reason"))
+    assert history == [
+        ("opened", AT, "A message from the customer"),
+        ("inactive", AT + timedelta(minutes=5), "No customer communication for 5 minutes"),
+        ("reopened", AT + timedelta(minutes=10), "The customer wrote again"),
+        ("inactive", AT + timedelta(minutes=15), "No customer communication for 5 minutes"),
+        ("closed", AT + timedelta(minutes=40), "No customer communication for 30 minutes (the conversation timeout)"),
+    ]
+
+
+def test_a_customer_message_arriving_while_the_worker_moves_others_keeps_its_conversation_open(store):
+    from conversations import services
+
+    _lifecycle(store)
+    quiet = [_inbound(store, customer=f"+1415555{n:04d}").conversation for n in range(5)]
+    fresh = _inbound(store, customer="+14155559999", at=AT + timedelta(minutes=20)).conversation
+    services.ADVANCE_CHUNK, chunk = 2, services.ADVANCE_CHUNK  # several transactions
+    try:
+        counts = services.conversations_advance(now=AT + timedelta(minutes=16))
+    finally:
+        services.ADVANCE_CHUNK = chunk
+    assert counts.closed == 5
+    assert {c.status for c in Conversation.objects.filter(pk__in=[q.pk for q in quiet])} == {"closed"}
+    assert Conversation.objects.get(pk=fresh.pk).status == ConversationStatus.OPEN
 
 
 def test_a_basic_lifecycle_closes_at_the_default_timeout_and_without_observations_queues_nothing(store):
