@@ -7,10 +7,12 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field
 
 from memory_console.errors import error_items
+from memory_console.timestamps import TimestampError, timestamp_clean
 from stores.api import api_store
 
 from . import services
@@ -332,13 +334,23 @@ def conversation_list(
     status: Literal[tuple(ConversationStatus.values)] | None = None,
     channel: Literal[tuple(Channel.values)] | None = None,
     configuration_id: int | None = None,
+    opened_after: str | None = Query(None, description="Opened at or after this time (ISO 8601; no offset: UTC)"),
+    opened_before: str | None = Query(None, description="Opened before this time (ISO 8601; no offset: UTC)"),
     before_id: int | None = None,
 ):
+    bounds = {}
+    for name, value in (("opened_after", opened_after), ("opened_before", opened_before)):
+        try:
+            bounds[name] = timestamp_clean(value) if value is not None else None
+        except TimestampError as exc:
+            raise NinjaValidationError([{"loc": ["query", name], "msg": f"The {name} {exc.reason}"}]) from None
     rows = conversations_page(
         store=api_store(request, store_id),
         status=status,
         channel=channel,
         configuration_id=configuration_id,
+        opened_from=bounds["opened_after"],
+        opened_before=bounds["opened_before"],
         before_id=before_id,
         size=PAGE_SIZE + 1,
     )

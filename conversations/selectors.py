@@ -34,11 +34,24 @@ def configuration_capturing(*, store, channel: str, address: str) -> Conversatio
 
 
 def conversations_page(
-    *, store, status=None, channel=None, configuration_id=None, before_id=None, size: int = 50
+    *,
+    store,
+    status=None,
+    channel=None,
+    configuration_id=None,
+    opened_from=None,
+    opened_before=None,
+    before_id=None,
+    size: int = 50,
 ) -> list:
     """The store's conversations, newest first (by id), filtered, `size` at most after `before_id`
-    (keyset pagination: stable while new conversations arrive)."""
+    (keyset pagination: stable while new conversations arrive). `opened_from` (inclusive) and
+    `opened_before` (exclusive): aware datetimes bounding when a conversation was opened."""
     rows = Conversation.objects.filter(store=store).select_related("configuration")
+    if opened_from is not None:
+        rows = rows.filter(opened_at__gte=opened_from)
+    if opened_before is not None:
+        rows = rows.filter(opened_at__lt=opened_before)
     if status:
         rows = rows.filter(status=status)
     if channel:

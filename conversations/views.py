@@ -3,11 +3,14 @@ access reads them), and the conversation configurations pages: the list, the cre
 seed's steps, one form carrying every step's values in hidden fields: plain POSTs work, htmx swaps
 the step in place), the configuration page, edit and delete. Administrators write; Support reads."""
 
+from datetime import date, datetime, time, timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from memory_console.sheets import render_sheet, sheet_done
@@ -221,11 +224,19 @@ def conversation_list(request, store):
     channel = channel if channel in Channel.values else None
     configuration_id = _int(request.GET.get("configuration"))
     before = _int(request.GET.get("before"))
+    date_errors = {}
+    day_from = _day(request.GET.get("from"), "from", date_errors)
+    day_to = _day(request.GET.get("to"), "to", date_errors)
+    if day_from and day_to and day_to < day_from:
+        date_errors["to"] = "The end date is before the start date."
+        day_to = None
     rows = conversations_page(
         store=store,
         status=status,
         channel=channel,
         configuration_id=configuration_id,
+        opened_from=_day_start(day_from) if day_from else None,
+        opened_before=_day_start(day_to + timedelta(days=1)) if day_to else None,
         before_id=before,
         size=PAGE_SIZE + 1,
     )
@@ -241,12 +252,39 @@ def conversation_list(request, store):
         {
             "conversations": page,
             "next_query": following,
-            "filters": {"status": status or "", "channel": channel or "", "configuration": configuration_id},
+            "filters": {
+                "status": status or "",
+                "channel": channel or "",
+                "configuration": configuration_id,
+                "from": day_from.isoformat() if day_from else "",
+                "to": day_to.isoformat() if day_to else "",
+            },
+            "date_errors": date_errors,
             "statuses": ConversationStatus.choices,
             "channels": Channel.choices,
             "configurations": configuration_list(store=store),
         },
     )
+
+
+def _day(text, name: str, errors: dict) -> date | None:
+    """A YYYY-MM-DD date of the date filter (1900-01-01 to 9999-12-30), or None (empty or wrong:
+    then `errors[name]` says why)."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
+    except ValueError:
+        day = None
+    if day is None or not date(1900, 1, 1) <= day <= date(9999, 12, 30):
+        errors[name] = "Enter a date as YYYY-MM-DD, from 1900-01-01 to 9999-12-30."
+        return None
+    return day
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight of `day` in the console's display time zone (`TIME_ZONE`)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _int(text) -> int | None:

@@ -165,7 +165,7 @@ def test_the_worker_moves_open_to_inactive_to_closed_by_the_clock_and_queues_ext
     ]
 
 
-def test_a_customer_message_arriving_while_the_worker_moves_others_keeps_its_conversation_open(store):
+def test_the_worker_closes_due_conversations_in_several_chunks_and_leaves_a_recent_one_open(store):
     from conversations import services
 
     _lifecycle(store)

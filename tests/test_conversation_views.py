@@ -51,6 +51,26 @@ def test_the_list_shows_conversations_and_filters_them(admin_client, store, talk
     assert admin_client.get(url, {"status": "nonsense", "before": "x" * 40}).status_code == 200  # ignored, not a 500
 
 
+def test_the_list_filters_by_the_day_opened_and_says_when_a_date_is_wrong(admin_client, store, talked):
+    communication_ingest(
+        store=store,
+        channel="sms",
+        direction="inbound",
+        from_address="+14155550999",
+        to_address=BUSINESS,
+        occurred_at=AT + timedelta(days=3),
+    )
+    url = reverse("conversations:conversations", args=[store.pk])
+    day = admin_client.get(url, {"from": "2026-11-30", "to": "2026-11-30"}).content.decode()
+    assert "+14155550123" in day and "+14155550999" not in day
+    later = admin_client.get(url, {"from": "2026-12-01"}).content.decode()
+    assert "+14155550123" not in later and "+14155550999" in later
+    wrong = admin_client.get(url, {"from": "30/11/2026", "to": "0001-01-01"}).content.decode()
+    assert wrong.count("Enter a date as YYYY-MM-DD") == 2 and "+14155550999" in wrong  # not applied, said
+    backwards = admin_client.get(url, {"from": "2026-12-01", "to": "2026-11-01"}).content.decode()
+    assert "The end date is before the start date." in backwards
+
+
 def test_the_list_pages_by_keyset(admin_client, store, talked):
     for n in range(PAGE_SIZE + 1):
         communication_ingest(
@@ -73,7 +93,8 @@ def test_a_conversation_shows_its_transcript_escaped_its_participants_and_lifecy
     assert "Where is my &lt;b&gt;order&lt;/b&gt;?" in html  # the body exactly, escaped
     assert 'data-direction="outbound"' in html and "Sam" in html
     assert f'href="{reverse("profiles:detail", args=[store.pk, talked.profile_id])}"' in html
-    assert "Opened" in html
+    assert "Opened" in html and "A message from the customer" in html  # the lifecycle history, with why
+    assert 'data-testid="agents"' in html
 
 
 def test_the_profile_page_lists_its_conversations(admin_client, store, talked):

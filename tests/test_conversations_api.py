@@ -88,7 +88,17 @@ def test_conversations_are_listed_newest_first_by_pages_and_read_with_their_comm
     assert listed["next_before_id"] is None
     one = api.call("get", f"/stores/{configured.pk}/conversations/{listed['items'][0]['id']}").json()
     assert [c["external_id"] for c in one["communications"]] == ["m2"]
+    assert one["participants"] == [
+        {"role": "customer", "address": "+14155550202", "profile_id": one["profile_id"]},
+        {"role": "business", "address": BUSINESS, "profile_id": None},
+    ]
+    assert [(e["kind"], e["reason"]) for e in one["history"]] == [("opened", "A message from the customer")]
     assert api.call("get", f"/stores/{configured.pk}/conversations?status=maybe").status_code == 422
+    base = f"/stores/{configured.pk}/conversations"
+    assert len(api.call("get", f"{base}?opened_after=2026-11-30T12:00:00Z").json()["items"]) == 3
+    assert api.call("get", f"{base}?opened_before=2026-11-30T12:00:00Z").json()["items"] == []
+    wrong = api.call("get", f"{base}?opened_after=10000-01-01")
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "opened_after"]
 
 
 def test_another_accounts_store_and_conversation_are_not_found(api, configured, client):
