@@ -46,6 +46,14 @@ class ConfigurationOut(Schema):
     observations_enabled: bool
     captures: list[CaptureIO]
     effective_timeouts: list[EffectiveTimeout]
+    twilio_auth_token_hint: str = Field(
+        description="The Twilio auth token's last four characters (…ab12), empty while none is set: Twilio's "
+        "webhooks to this configuration's addresses are refused until one is (PUT …/twilio-auth-token)"
+    )
+
+    @staticmethod
+    def resolve_twilio_auth_token_hint(obj):
+        return f"…{obj.twilio_auth_token[-4:]}" if obj.twilio_auth_token else ""
 
     @staticmethod
     def resolve_captures(obj):
@@ -150,6 +158,22 @@ def update_configuration(request, store_id: int, configuration_id: int, payload:
 def delete_configuration(request, store_id: int, configuration_id: int):
     configuration = _configuration(request, store_id, configuration_id)
     services.conversation_configuration_delete(configuration=configuration, actor=request.auth)
+    return Status(204, None)
+
+
+class TwilioTokenIn(Schema):
+    token: str = Field(max_length=64, description="The Twilio account's auth token: 32 hexadecimal characters")
+
+
+@router.put(
+    "/{store_id}/conversation-configurations/{configuration_id}/twilio-auth-token",
+    response={204: None},
+    summary="Set or replace (rotate) the Twilio auth token that signs webhooks to this configuration's addresses; "
+    "it is never returned",
+)
+def set_twilio_auth_token(request, store_id: int, configuration_id: int, payload: TwilioTokenIn):
+    configuration = _configuration(request, store_id, configuration_id)
+    services.twilio_auth_token_set(configuration=configuration, actor=request.auth, token=payload.token)
     return Status(204, None)
 
 

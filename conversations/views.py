@@ -145,7 +145,60 @@ def configuration_detail(request, store, configuration_id):
             "configuration": configuration,
             "timeouts": _labelled(configuration_timeouts(configuration=configuration)),
             "captures": configuration.captures.all(),
+            **_twilio_context(request, configuration),
         },
+    )
+
+
+def _twilio_context(request, configuration) -> dict:
+    """What the configuration page's Connect Twilio card shows: the webhook URLs and the token's hint."""
+    return {
+        "configuration": configuration,
+        "webhook_urls": {
+            "messaging": request.build_absolute_uri(reverse("twilio_messaging")),
+            "voice": request.build_absolute_uri(reverse("twilio_voice")),
+        },
+        "token_hint": _token_hint(configuration),
+    }
+
+
+def _token_hint(configuration) -> str:
+    """The last four characters of the Twilio auth token (as the console and API show it), or ""."""
+    token = configuration.twilio_auth_token
+    return f"…{token[-4:]}" if token else ""
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def configuration_twilio_token(request, store, configuration_id):
+    """Set or replace (rotate) the Twilio auth token: a side sheet; the token is never shown again."""
+    configuration = _configuration_or_404(store, configuration_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.twilio_auth_token_set(
+                configuration=configuration, actor=request.user, token=request.POST.get("token")
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            return sheet_done(
+                request,
+                message=f"Saved the Twilio auth token of {configuration.name} ({_token_hint(configuration)}).",
+                redirect_to=reverse("conversations:detail", args=[store.pk, configuration.pk]),
+                fragment="conversations/_twilio_card.html",
+                context=_twilio_context(request, configuration),
+            )
+    return render_sheet(
+        request,
+        "conversations/_twilio_token.html",
+        {
+            "configuration": configuration,
+            "hint": _token_hint(configuration),
+            "error": error,
+            "action": reverse("conversations:twilio_token", args=[store.pk, configuration.pk]),
+        },
+        title="Twilio auth token",
     )
 
 

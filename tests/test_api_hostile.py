@@ -706,6 +706,9 @@ def _valid_bodies(world):
         ("post", "/stores/{store_id}/profiles/identify-batch"): {"items": [identify]},
         ("post", "/stores/{store_id}/conversation-configurations"): configuration,
         ("patch", "/stores/{store_id}/conversation-configurations/{configuration_id}"): configuration,
+        ("put", "/stores/{store_id}/conversation-configurations/{configuration_id}/twilio-auth-token"): {
+            "token": "0123456789abcdef0123456789abcdef"
+        },
         ("post", "/stores/{store_id}/communications"): communication,
         ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
     }

@@ -194,3 +194,52 @@ def test_a_transcript_sent_after_the_call_ended_joins_the_calls_conversation(cli
     conversation = Conversation.objects.get()  # not a second one, left Open forever
     assert conversation.status == ConversationStatus.CLOSED
     assert conversation.communications.filter(external_id="TR9").exists()
+
+
+NEW_TOKEN = "fedcba9876543210fedcba9876543210"
+
+
+def test_an_administrator_sets_then_rotates_the_token_in_the_console_and_the_old_one_stops_working(
+    admin_client, client, store, configuration
+):
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("conversations:detail", args=[store.pk, configuration.pk])).content.decode()
+    assert "http://testserver/webhooks/twilio/messaging" in page and "…cdef" in page and TOKEN not in page
+    url = reverse("conversations:twilio_token", args=[store.pk, configuration.pk])
+    wrong = admin_client.post(url, {"token": "not-a-token\x00"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "32 hexadecimal characters" in wrong
+    assert admin_client.post(url, {"token": NEW_TOKEN}).status_code == 302
+    page = admin_client.get(reverse("conversations:detail", args=[store.pk, configuration.pk])).content.decode()
+    assert "…3210" in page and NEW_TOKEN not in page
+    assert _post(client, _sms(sid="SMold")).status_code == 403  # the old token no longer signs
+    assert _post(client, _sms(sid="SMnew"), token=NEW_TOKEN).status_code == 200
+
+
+def test_support_cannot_set_the_token_and_sees_no_control(support_client, store, configuration):
+    from django.urls import reverse
+
+    page = support_client.get(reverse("conversations:detail", args=[store.pk, configuration.pk])).content.decode()
+    assert "Replace auth token" not in page
+    url = reverse("conversations:twilio_token", args=[store.pk, configuration.pk])
+    assert support_client.post(url, {"token": NEW_TOKEN}).status_code == 403
+
+
+def test_the_api_sets_the_token_never_returns_it_and_walls_other_accounts(api, store, configuration):
+    from accounts.services import api_key_create
+    from tests.factories import AccountFactory
+
+    path = f"/stores/{store.pk}/conversation-configurations/{configuration.pk}"
+    assert api.call("put", f"{path}/twilio-auth-token", {"token": NEW_TOKEN}).status_code == 204
+    got = api.call("get", path)
+    assert got.json()["twilio_auth_token_hint"] == "…3210" and NEW_TOKEN not in got.content.decode()
+    wrong = api.call("put", f"{path}/twilio-auth-token", {"token": "secret"})
+    assert wrong.status_code == 422 and "token" in str(wrong.json()["detail"][0]["loc"])
+    other_key = api_key_create(account=AccountFactory(), actor=None, name="other")[1]
+    stranger = api.client.put(
+        f"/api/v1{path}/twilio-auth-token",
+        {"token": TOKEN},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {other_key}",
+    )
+    assert stranger.status_code == 404
