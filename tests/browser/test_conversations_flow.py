@@ -74,3 +74,21 @@ def test_admin_creates_a_conversation_configuration_with_the_keyboard_only(page)
     configuration = ConversationConfiguration.objects.get(store=store)
     assert configuration.observations_enabled is True
     assert sorted(r.pattern for r in configuration.captures.all()) == ["+14155550100", "whatsapp:+14155550111"]
+
+    # Connect Twilio: the auth token in a side sheet; a wrong one says why, the right one updates the card.
+    card = page.get_by_test_id("twilio")
+    expect(card).to_contain_text("Not set")
+    card.get_by_role("link", name="Set auth token").focus()
+    page.keyboard.press("Enter")
+    token = page.get_by_label("Auth token", exact=True)
+    expect(token).to_be_visible()
+    token.focus()
+    page.keyboard.type("my-password")
+    page.keyboard.press("Enter")
+    expect(page.locator("#twilio-token-error")).to_contain_text("32 hexadecimal characters")
+    page.get_by_label("Auth token", exact=True).fill("0123456789abcdef0123456789abcdef")
+    page.keyboard.press("Enter")
+    expect(card).to_contain_text("Set ending in …cdef")
+    expect(page.get_by_role("status")).to_contain_text("Saved the Twilio auth token of Support line")
+    configuration.refresh_from_db()
+    assert configuration.twilio_auth_token == "0123456789abcdef0123456789abcdef"
