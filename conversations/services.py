@@ -480,7 +480,9 @@ def conversations_advance(*, now=None) -> AdvanceCounts:
     in transactions of `ADVANCE_CHUNK` conversations (docs/PERFORMANCE.md has its figures)."""
     now = now or timezone.now()
     counts = AdvanceCounts()
-    pairs = set(Conversation.objects.filter(status__in=LIVE).values_list("configuration_id", "channel").order_by().distinct())
+    pairs = set(
+        Conversation.objects.filter(status__in=LIVE).values_list("configuration_id", "channel").order_by().distinct()
+    )
     configurations = ConversationConfiguration.objects.filter(pk__in={c for c, _ in pairs}).prefetch_related("captures")
     for configuration in configurations:
         timeouts = configuration_timeouts(configuration=configuration)

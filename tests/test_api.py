@@ -56,6 +56,7 @@ ANY_VALID_BODY = {
     "from": "+14155550123",
     "to": "+14155550100",
     "direction": "inbound",
+    "token": "0123456789abcdef0123456789abcdef",  # a Twilio auth token
 }
 
 

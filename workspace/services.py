@@ -13,7 +13,14 @@ from django.db import connection, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from conversations.models import CaptureRule, Communication, Conversation, ConversationConfiguration, ExtractionRequest
+from conversations.models import (
+    CaptureRule,
+    Communication,
+    Conversation,
+    ConversationConfiguration,
+    ExtractionRequest,
+    LifecycleEvent,
+)
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
 from imports.models import ImportRowError, ImportUndo, ProfileImport
@@ -69,6 +76,7 @@ def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     return [
         ExtractionRequest,
+        LifecycleEvent,
         Communication,
         Conversation,
         ImportRowError,
