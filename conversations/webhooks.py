@@ -11,8 +11,10 @@ and not stored (so Twilio does not retry them forever). The URL checked is the o
 behind a proxy, Django's `USE_X_FORWARDED_HOST` and `SECURE_PROXY_SSL_HEADER` settings make it so.
 `POST /webhooks/twilio/voice` takes a call (`CallSid`) and its status callbacks (`twilio_voice`).
 `POST /webhooks/twilio/conversations` takes a Twilio Conversations service's post-event webhook
-(`twilio_conversations`, see its docstring for the fields and rules).
-Source: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
+(`onMessageAdded`, `onConversationStateUpdated`; `twilio_conversations` gives the fields, the rules
+and their sources).
+Sources: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security),
+Conversations webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 """
 
 import json
