@@ -453,6 +453,168 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
     return conversation
 
 
+TWILIO_SYSTEM_AUTHOR = "system"  # Twilio Conversations' author of a message no participant wrote
+
+
+def twilio_conversation_message_ingest(
+    *,
+    configuration: ConversationConfiguration,
+    conversation_sid: str,
+    service_sid: str,
+    channel: str,
+    author: str,
+    from_customer: bool,
+    body: str = "",
+    occurred_at=None,
+    external_id: str = "",
+    media=(),
+) -> CommunicationInfo:
+    """Store one message of a Twilio Conversations conversation (`conversation_sid`, CH...) of the
+    Conversation Service `service_sid` (IS..., the business address; `configuration` captures it on
+    Chat and its token signed the webhook). Every message of one Twilio conversation joins one live
+    conversation of ours (group key `<configuration>|twilio|<CH...>`, whatever the configuration's
+    grouping), which keeps the SID in `twilio_conversation_sid`; once ours is Closed (final), the
+    next message opens another with the same SID.
+
+    `from_customer`: the author is the customer, `author` their address on `channel` (a phone number
+    on SMS, `whatsapp:+E164` on WhatsApp, the chat identity on Chat), resolved to a profile as
+    `communication_ingest` does; the message is inbound (it reopens an Inactive conversation and
+    moves `last_customer_at`), and the first customer message fixes the conversation's customer
+    (its address, profile and channel). Otherwise `author` (an agent's identity, or `system`) is the
+    author name of an outbound message and never a profile; an agent writing before any customer
+    opens the conversation with its customer unknown (empty address, no profile) until one writes.
+
+    `occurred_at`: a datetime or ISO 8601 text, None for now; `media`: http(s) URLs. Idempotent by
+    `external_id` (the MessageSid): a redelivery returns the stored message (`created` False).
+    Raises ValidationError naming `channel`, `author`, `body`, `timestamp`, `external_id`, `media`.
+    """
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"The channel must be one of {', '.join(Channel.values)}."})
+    store = configuration.store
+    errors: dict[str, str] = {}
+    customer = author_name = ""
+    if from_customer:
+        try:
+            customer = address_normalize(channel, author, region=store.default_region)
+        except CaptureError as exc:
+            errors["author"] = str(exc)
+    else:
+        try:
+            author_name = text_clean(author or TWILIO_SYSTEM_AUTHOR, max_length=255)
+        except TextError as exc:
+            errors["author"] = f"The author {exc.reason}."
+    try:
+        body = text_clean(body or "", multiline=True)
+    except TextError as exc:
+        errors["body"] = f"The body {exc.reason}."
+    try:
+        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
+    except TimestampError as exc:
+        errors["timestamp"] = f"The timestamp {exc.reason}"
+    try:
+        external_id = text_clean(external_id or "", max_length=255)
+    except TextError as exc:
+        errors["external_id"] = f"The external id {exc.reason}."
+    media = _media_clean(media, errors)
+    if errors:
+        raise ValidationError(errors)
+    if external_id:
+        stored = _stored(store, external_id)
+        if stored is not None:
+            return stored
+    profile = None
+    if from_customer:
+        source = f"conversation:{configuration.pk}"
+        profile = profile_identify(
+            store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=source
+        ).profile
+    direction = Direction.INBOUND if from_customer else Direction.OUTBOUND
+    key = f"{configuration.pk}|twilio|{conversation_sid}"
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                opened = "A message from the customer" if from_customer else "A message to the customer"
+                conversation = _live_conversation(  # its customer is set below, by the first customer message
+                    store, configuration, key, channel, service_sid, "", None, occurred_at, opened
+                )
+                changed = []
+                if conversation.twilio_conversation_sid != conversation_sid:
+                    conversation.twilio_conversation_sid = conversation_sid
+                    changed.append("twilio_conversation_sid")
+                if from_customer and not conversation.customer_address:
+                    conversation.customer_address, conversation.profile, conversation.channel = (
+                        customer,
+                        profile,
+                        channel,
+                    )
+                    changed += ["customer_address", "profile", "channel"]
+                if changed:
+                    conversation.save(update_fields=changed)
+                addresses = {"from": service_sid, "to": conversation.customer_address}
+                if from_customer:
+                    addresses = {"from": customer, "to": service_sid}
+                message = _Message(
+                    channel,
+                    direction,
+                    addresses,
+                    service_sid,
+                    conversation.customer_address,
+                    occurred_at,
+                    body,
+                    external_id,
+                    author_name,
+                    media,
+                )
+                customer_profile = profile if from_customer else conversation.profile
+                return _communication_save(store, configuration, key, customer_profile, message, conversation)
+        except IntegrityError:
+            # As in `communication_ingest`: a redelivery won a race (theirs stands), or the Twilio
+            # conversation's first message opened ours meanwhile (the second attempt joins it).
+            stored = _stored(store, external_id) if external_id else None
+            if stored is not None:
+                return stored
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+TWILIO_STATE_REASONS = {
+    ConversationStatus.CLOSED: "Closed in Twilio Conversations",
+    ConversationStatus.INACTIVE: "Inactive in Twilio Conversations",
+}
+
+
+def twilio_conversation_state_apply(
+    *, configuration: ConversationConfiguration, conversation_sid: str, state: str, at=None
+) -> int:
+    """Twilio Conversations moved its conversation `conversation_sid` to `state` (`StateTo` of
+    onConversationStateUpdated: active, inactive or closed); our live conversation of it follows,
+    through `_transitions_apply` (history with the reason "Closed in Twilio Conversations" /
+    "Inactive in Twilio Conversations" and, with observations on, one extraction request):
+    closed: Open or Inactive -> Closed; inactive: Open -> Inactive when the configuration's
+    lifecycle has the Inactive state (a Basic configuration's conversations go Open -> Closed only,
+    so they stay Open); active: nothing (a customer message reopens ours, as on every channel).
+    A repeated update moves nothing. `at`: a datetime or ISO 8601 text, None for now. How many
+    conversations moved; ValidationError naming `state` or `timestamp`."""
+    if state not in {"active", "inactive", "closed"}:
+        raise ValidationError({"state": "The state must be active, inactive or closed."})
+    try:
+        at = timezone.now() if at is None else timestamp_clean(at)
+    except TimestampError as exc:
+        raise ValidationError({"timestamp": f"The timestamp {exc.reason}"}) from None
+    ours = Conversation.objects.filter(
+        store_id=configuration.store_id, configuration=configuration, twilio_conversation_sid=conversation_sid
+    )
+    if state == ConversationStatus.CLOSED:
+        due = ours.filter(status__in=LIVE)
+    elif state == ConversationStatus.INACTIVE and configuration.lifecycle == Lifecycle.INACTIVE:
+        due = ours.filter(status=ConversationStatus.OPEN)
+    else:
+        return 0
+    moved, _ = _transitions_apply(due, state, at, TWILIO_STATE_REASONS[state], configuration)
+    return moved
+
+
 @dataclass
 class AdvanceCounts:
     """What one pass of the lifecycle worker did."""

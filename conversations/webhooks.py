@@ -10,10 +10,16 @@ or missing signature answers 403 and stores nothing. A status callback (`Message
 and not stored (so Twilio does not retry them forever). The URL checked is the one Twilio called:
 behind a proxy, Django's `USE_X_FORWARDED_HOST` and `SECURE_PROXY_SSL_HEADER` settings make it so.
 `POST /webhooks/twilio/voice` takes a call (`CallSid`) and its status callbacks (`twilio_voice`).
-Source: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
+`POST /webhooks/twilio/conversations` takes a Twilio Conversations service's post-event webhook
+(`onMessageAdded`, `onConversationStateUpdated`; `twilio_conversations` gives the fields, the rules
+and their sources).
+Sources: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webhooks/webhooks-security),
+Conversations webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 """
 
+import json
 import logging
+import re
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseForbidden
@@ -24,8 +30,14 @@ from twilio.request_validator import RequestValidator
 
 from .capture import CaptureError, address_normalize, matches, specificity
 from .lifecycle import Channel
-from .models import CaptureRule
-from .services import communication_ingest, conversation_call_end
+from .models import CaptureRule, ConversationConfiguration
+from .services import (
+    TWILIO_SYSTEM_AUTHOR,
+    communication_ingest,
+    conversation_call_end,
+    twilio_conversation_message_ingest,
+    twilio_conversation_state_apply,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +168,239 @@ def twilio_voice(request):
     if form.get("CallStatus", "").lower() in CALL_ENDED:
         conversation_call_end(conversation=call.conversation, at=now)
     return _twiml()
+
+
+# Twilio Conversations (post-event webhooks of a Conversation Service) -----------------------------
+
+# SIDs are two letters and 32 hexadecimal digits (Twilio's API reference gives each pattern).
+_SIDS = {"ChatServiceSid": "IS", "ConversationSid": "CH", "MessageSid": "IM"}
+_MEDIA_SID = re.compile(r"ME[0-9a-fA-F]{32}")
+# Messages over a messaging binding: their `Source` and the channel they are stored on; any other
+# source (SDK, API, ...) is Chat.
+_BINDING_CHANNELS = {"SMS": Channel.SMS, "WHATSAPP": Channel.WHATSAPP}
+MAX_JSON_CHARS = 32_768  # Attributes and Media: Twilio's own limit on attributes is 16 KiB
+# The Media Content Service URL of a Conversations medium (Twilio's Media resource: fetching it, with
+# the account's credentials, gives the temporary content link).
+MCS_MEDIA_URL = "https://mcs.us1.twilio.com/v1/Services/{service}/Media/{media}"
+# What `twilio_conversation_message_ingest` names, as the form field that carried it.
+_FORM_FIELDS = {
+    "channel": "Source",
+    "author": "Author",
+    "body": "Body",
+    "timestamp": "DateCreated",
+    "external_id": "MessageSid",
+    "media": "Media",
+}
+
+
+def _empty() -> HttpResponse:
+    return HttpResponse(b"", content_type="text/plain")
+
+
+def _refused_fields(errors: dict[str, str]) -> HttpResponse:
+    return HttpResponse(
+        "; ".join(f"{name}: {text}" for name, text in errors.items()), status=400, content_type="text/plain"
+    )
+
+
+def _conversations_sids(form) -> tuple[dict[str, str], dict[str, str]]:
+    """The SIDs present in the form ({field: sid}, "" when absent) and the errors of malformed ones."""
+    sids, errors = {}, {}
+    for name, prefix in _SIDS.items():
+        value = form.get(name, "")
+        if value and not re.fullmatch(rf"{prefix}[0-9a-fA-F]{{32}}", value):
+            errors[name] = f"A {name} is {prefix} and 32 hexadecimal characters."
+            value = ""
+        sids[name] = value
+    return sids, errors
+
+
+def _conversations_signed(request, service_sid: str, conversation_sid: str):
+    """(configuration, None) for a request signed by the auth token of the configuration capturing
+    the Conversation Service `service_sid` on Chat (per store, its most specific rule), or, when none
+    does, of a configuration holding a conversation of `conversation_sid` already (a conversation
+    keeps taking its messages and state updates); (None, answer) otherwise: 200 empty when nobody
+    takes it (logged), 403 for a missing or wrong signature."""
+    configurations = _candidates(Channel.CHAT, service_sid) if service_sid else []
+    if not configurations and conversation_sid:
+        configurations = list(
+            ConversationConfiguration.objects.filter(conversations__twilio_conversation_sid=conversation_sid)
+            .exclude(twilio_auth_token="")
+            .select_related("store")
+            .distinct()
+        )
+    if not configurations:
+        logger.warning(
+            "Twilio Conversations webhook for service %r, conversation %r: no configuration captures it; not stored",
+            service_sid,
+            conversation_sid,
+        )
+        return None, _empty()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    url = request.build_absolute_uri()
+    for configuration in configurations:
+        if signature and RequestValidator(configuration.twilio_auth_token).validate(url, request.POST, signature):
+            return configuration, None
+    return None, HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
+
+
+def _named(exc: ValidationError, fields: dict[str, str]) -> dict[str, str]:
+    """A service's errors, each under the form field that carried the value."""
+    return {fields.get(name, name): " ".join(messages) for name, messages in exc.message_dict.items()}
+
+
+def _service_of(configuration, conversation_sid: str) -> str:
+    """The Conversation Service of a conversation already ours (a request without ChatServiceSid)."""
+    ours = configuration.conversations.filter(twilio_conversation_sid=conversation_sid).order_by("-id")
+    return ours.values_list("business_address", flat=True).first() or ""
+
+
+def _json_field(form, name: str, default, errors: dict):
+    """A form field holding JSON (Twilio sends `Attributes` and `Media` so), `default` when absent."""
+    raw = form.get(name, "")
+    if not raw.strip():
+        return default
+    if len(raw) > MAX_JSON_CHARS:
+        errors[name] = f"{name} is longer than {MAX_JSON_CHARS:,} characters."
+        return default
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        errors[name] = f"{name} must be JSON."
+        return default
+
+
+def _media_urls(media, service_sid: str, errors: dict) -> list[str]:
+    """The Media Content Service URLs of a message's media: `Media` is a JSON array of objects, each
+    with its media SID (`Sid`; Event Streams call it `MediaSid`), `Filename`, `ContentType`, `Size`."""
+    if media is None:
+        return []
+    if not isinstance(media, list) or not all(isinstance(item, dict) for item in media):
+        errors["Media"] = "Media must be a JSON array of objects."
+        return []
+    if len(media) > MAX_MEDIA:
+        errors["Media"] = f"A message has at most {MAX_MEDIA} media."
+        return []
+    sids = [item.get("Sid", item.get("MediaSid")) for item in media]
+    if not all(isinstance(sid, str) and _MEDIA_SID.fullmatch(sid) for sid in sids):
+        errors["Media"] = "Each medium has a Sid: ME and 32 hexadecimal characters."
+        return []
+    if sids and not service_sid:
+        logger.warning("Twilio Conversations message without ChatServiceSid: its %d media are not linked", len(sids))
+        return []
+    return [MCS_MEDIA_URL.format(service=service_sid, media=sid) for sid in sids]
+
+
+def _author_is_customer(author: str, source: str, attributes) -> bool:
+    """Whether a message's author is the customer (the rule the `twilio_conversations` docstring
+    gives): never `system`; else the message's Attributes `role` ("customer" or "agent") if it says;
+    else whether it came over a messaging binding (Source SMS or WHATSAPP)."""
+    if author.strip().lower() in ("", TWILIO_SYSTEM_AUTHOR):
+        return False
+    role = attributes.get("role") if isinstance(attributes, dict) else None
+    if role in ("customer", "agent"):
+        return role == "customer"
+    return source in _BINDING_CHANNELS
+
+
+@csrf_exempt
+@require_POST
+def twilio_conversations(request):
+    """Twilio Conversations' post-event webhook of a Conversation Service (Console > Conversations >
+    Services > Webhooks, or the service's webhook resource: Post-Event URL
+    `https://<console>/webhooks/twilio/conversations`, method POST, events onMessageAdded and
+    onConversationStateUpdated). Answers 200 with an empty body; any other `EventType` is ignored
+    (logged). Form fields (application/x-www-form-urlencoded):
+
+    - every event: `EventType`, `AccountSid`, `ChatServiceSid` (IS...), `ConversationSid` (CH...),
+      `Source` (SMS, WHATSAPP, SDK, API, ...), `ClientIdentity` (SDK events), `RetryCount`.
+    - onMessageAdded: `MessageSid` (IM...), `Index`, `Body`, `Author`, `ParticipantSid` (empty for
+      a `system` message), `DateCreated` (ISO 8601), `Attributes` (JSON), `Media` (a JSON array of
+      `{Sid, Filename, ContentType, Size}`), `MessagingServiceSid`.
+    - onConversationStateUpdated: `StateFrom`, `StateTo` (active, inactive, closed), `Reason` (API,
+      TIMER, EVENT), `DateUpdated` (Event Streams call it `StateUpdated`; either is read).
+
+    Which configuration: the one capturing the Conversation Service SID (`ChatServiceSid`) as a
+    Chat address, per store; its Twilio auth token must validate `X-Twilio-Signature` (several
+    stores may capture a service: the one whose token validates takes it; bad or missing: 403,
+    nothing stored). A request without a captured service reaches a configuration already holding
+    its conversation (`ConversationSid`), else is answered 200 and not stored (logged).
+
+    Who wrote a message (onMessageAdded): `Author` `system` (or empty) is never the customer; else
+    the message's `Attributes` decide when they hold `"role": "customer"` or `"role": "agent"` (what
+    a web chat or agent client sets); else the author is the customer exactly when the message came
+    over a messaging binding (`Source` SMS or WHATSAPP: `Author` is then their `+E164` or
+    `whatsapp:+E164`), and an agent for SDK or API messages (Flex and agent desktops write so).
+    The customer is resolved to a profile and the message is inbound; an agent's or system message
+    is outbound with the author as its author name and never a profile. The channel is `Source`'s
+    (SMS, WhatsApp, else Chat); `MessageSid` the external id (stored once); `DateCreated` when it
+    happened; media are linked by their Media Content Service URL (`MCS_MEDIA_URL`, fetched with
+    the account's credentials) when `ChatServiceSid` is given. The grouping, the conversation's
+    customer and an agent writing first: `services.twilio_conversation_message_ingest`.
+
+    onConversationStateUpdated: `StateTo` closed closes ours, inactive makes it Inactive
+    (`services.twilio_conversation_state_apply`).
+
+    Refused with 400 naming the field: a malformed SID, a missing `ConversationSid` or `MessageSid`,
+    `Attributes` or `Media` not JSON (or over 32,768 characters, or media not as above), an author
+    address, body or author name that is not storable text, a `DateCreated`/`DateUpdated` that is not
+    a timestamp, an unknown `StateTo`.
+
+    Sources: Twilio's Conversations webhooks reference
+    (https://www.twilio.com/docs/conversations/conversations-webhooks), the Conversation Message
+    resource (https://www.twilio.com/docs/conversations/api/conversation-message-resource: author
+    defaults to `system`, media objects, attributes JSON), the Event Streams schemas of the same
+    events (https://www.twilio.com/docs/events/event-types/conversations/message and
+    .../conversation-state), the Media resource (https://www.twilio.com/docs/conversations/api/media-resource:
+    `https://mcs.us1.twilio.com/v1/Services/{ChatServiceSid}/Media/{Sid}`), and a captured
+    onMessageAdded body (Source SMS, Author `+44...`, Attributes `{}`, RetryCount).
+    """
+    form = request.POST
+    sids, errors = _conversations_sids(form)
+    if errors:
+        return _refused_fields(errors)
+    service_sid, conversation_sid = sids["ChatServiceSid"], sids["ConversationSid"]
+    configuration, answer = _conversations_signed(request, service_sid, conversation_sid)
+    if configuration is None:
+        return answer
+    event = form.get("EventType", "")
+    if event not in ("onMessageAdded", "onConversationStateUpdated"):
+        logger.info("Twilio Conversations webhook %r: not an event we take; ignored", event[:64])
+        return _empty()
+    if not conversation_sid:
+        return _refused_fields({"ConversationSid": f"{event} carries the conversation's SID (CH...)."})
+    if event == "onConversationStateUpdated":
+        try:
+            twilio_conversation_state_apply(
+                configuration=configuration,
+                conversation_sid=conversation_sid,
+                state=form.get("StateTo", ""),
+                at=form.get("DateUpdated") or form.get("StateUpdated") or None,
+            )
+        except ValidationError as exc:
+            return _refused_fields(_named(exc, {"state": "StateTo", "timestamp": "DateUpdated"}))
+        return _empty()
+    if not sids["MessageSid"]:
+        return _refused_fields({"MessageSid": "onMessageAdded carries the message's SID (IM...)."})
+    source = form.get("Source", "").strip().upper()
+    attributes = _json_field(form, "Attributes", {}, errors)
+    media = _media_urls(_json_field(form, "Media", None, errors), service_sid, errors)
+    if errors:
+        return _refused_fields(errors)
+    author = form.get("Author", "")
+    try:
+        twilio_conversation_message_ingest(
+            configuration=configuration,
+            conversation_sid=conversation_sid,
+            service_sid=service_sid or _service_of(configuration, conversation_sid),
+            channel=_BINDING_CHANNELS.get(source, Channel.CHAT),
+            author=author,
+            from_customer=_author_is_customer(author, source, attributes),
+            body=form.get("Body", ""),
+            occurred_at=form.get("DateCreated") or None,
+            external_id=sids["MessageSid"],
+            media=media,
+        )
+    except ValidationError as exc:
+        return _refused_fields(_named(exc, _FORM_FIELDS))
+    return _empty()

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.auth_views import LoginView, LogoutView
-from conversations.webhooks import twilio_messaging, twilio_voice
+from conversations.webhooks import twilio_conversations, twilio_messaging, twilio_voice
 from workspace.views import home
 
 from .api import api
@@ -22,5 +22,6 @@ urlpatterns = [
     # As Twilio's console is given it: no trailing slash (a redirect would drop the POST).
     path("webhooks/twilio/messaging", twilio_messaging, name="twilio_messaging"),
     path("webhooks/twilio/voice", twilio_voice, name="twilio_voice"),
+    path("webhooks/twilio/conversations", twilio_conversations, name="twilio_conversations"),
     path("django-admin/", admin.site.urls),
 ]

@@ -12,8 +12,9 @@ from tests.factories import AdminMembershipFactory, MembershipFactory, StoreFact
 
 # URL name prefixes that are not console pages guarded by account/store access.
 # Not behind a session: the Twilio webhooks are authenticated by Twilio's signature per configuration
-# (tests/test_twilio_webhooks.py covers the wall: another store's token is refused).
-NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice"}
+# (tests/test_twilio_webhooks.py and tests/test_twilio_conversations_webhooks.py cover the wall:
+# another store's token is refused).
+NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice", "twilio_conversations"}
 
 
 def _walk(patterns, namespace=None):
