@@ -289,21 +289,10 @@ def communication_ingest(
         except CaptureError as exc:
             errors[name] = str(exc)
     try:
-        body = text_clean(body or "", multiline=True)
+        author_name = text_clean(author_name or "", max_length=255)
     except TextError as exc:
-        errors["body"] = f"The body {exc.reason}."
-    try:
-        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
-    except TimestampError as exc:
-        errors["timestamp"] = f"The timestamp {exc.reason}"
-    cleaned = {}
-    for name, text in (("external_id", external_id), ("author_name", author_name)):
-        try:
-            cleaned[name] = text_clean(text or "", max_length=255)
-        except TextError as exc:
-            errors[name] = f"The {name.replace('_', ' ')} {exc.reason}."
-    external_id, author_name = cleaned.get("external_id", ""), cleaned.get("author_name", "")
-    media = _media_clean(media, errors)
+        errors["author_name"] = f"The author name {exc.reason}."
+    body, occurred_at, external_id, media = _content_clean(body, occurred_at, external_id, media, errors)
     if errors:
         raise ValidationError(errors)
     inbound = direction == Direction.INBOUND
@@ -356,6 +345,25 @@ class _Message:
     external_id: str
     author_name: str
     media: list
+
+
+def _content_clean(body, occurred_at, external_id, media, errors: dict) -> tuple:
+    """A communication's body (multi-line text), time (`timestamp_clean`; None: now), external id
+    and media URLs by their one rule each: (body, occurred_at, external_id, media), with what is
+    wrong added to `errors` under `body`, `timestamp`, `external_id`, `media`."""
+    try:
+        body = text_clean(body or "", multiline=True)
+    except TextError as exc:
+        errors["body"] = f"The body {exc.reason}."
+    try:
+        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
+    except TimestampError as exc:
+        errors["timestamp"] = f"The timestamp {exc.reason}"
+    try:
+        external_id = text_clean(external_id or "", max_length=255)
+    except TextError as exc:
+        errors["external_id"] = f"The external id {exc.reason}."
+    return body, occurred_at, external_id, _media_clean(media, errors)
 
 
 def _media_clean(media, errors: dict) -> list[str]:
@@ -503,19 +511,7 @@ def twilio_conversation_message_ingest(
             author_name = text_clean(author or TWILIO_SYSTEM_AUTHOR, max_length=255)
         except TextError as exc:
             errors["author"] = f"The author {exc.reason}."
-    try:
-        body = text_clean(body or "", multiline=True)
-    except TextError as exc:
-        errors["body"] = f"The body {exc.reason}."
-    try:
-        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
-    except TimestampError as exc:
-        errors["timestamp"] = f"The timestamp {exc.reason}"
-    try:
-        external_id = text_clean(external_id or "", max_length=255)
-    except TextError as exc:
-        errors["external_id"] = f"The external id {exc.reason}."
-    media = _media_clean(media, errors)
+    body, occurred_at, external_id, media = _content_clean(body, occurred_at, external_id, media, errors)
     if errors:
         raise ValidationError(errors)
     if external_id:

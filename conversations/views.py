@@ -157,6 +157,7 @@ def _twilio_context(request, configuration) -> dict:
         "webhook_urls": {
             "messaging": request.build_absolute_uri(reverse("twilio_messaging")),
             "voice": request.build_absolute_uri(reverse("twilio_voice")),
+            "conversations": request.build_absolute_uri(reverse("twilio_conversations")),
         },
         "token_hint": _token_hint(configuration),
     }

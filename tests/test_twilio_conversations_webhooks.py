@@ -365,3 +365,16 @@ def test_a_twilio_conversations_first_messages_racing_share_one_conversation_on_
     conversation = Conversation.objects.get()
     assert (conversation.customer_address, conversation.twilio_conversation_sid) == (CUSTOMER, CONVERSATION)
     assert Profile.objects.count() == 1
+
+
+def test_a_conversation_whose_customer_is_not_known_yet_says_so_in_the_console(client, admin_client, configuration):
+    from django.urls import reverse
+
+    _post(client, _message(1, author="agent.ana", source="SDK", body="Your order shipped."))
+    conversation = Conversation.objects.get()
+    store_id = configuration.store_id
+    listed = admin_client.get(reverse("conversations:conversations", args=[store_id])).content.decode()
+    assert "Customer not known yet" in listed
+    page = admin_client.get(reverse("conversations:conversation", args=[store_id, conversation.pk])).content.decode()
+    assert f"Conversation #{conversation.pk}" in page and "not known yet (only the business has written)" in page
+    assert "agent.ana" in page and conversation.twilio_conversation_sid in page
