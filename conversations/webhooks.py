@@ -65,7 +65,6 @@ def _signed_configuration(request, channel: str, raw_to: str):
     """(configuration, None) for a request signed by the auth token of a configuration capturing
     `raw_to` on `channel`; (None, answer) otherwise: 200 empty TwiML when nobody captures it (logged),
     403 for a missing or wrong signature."""
-    signature = request.headers.get("X-Twilio-Signature", "")
     try:
         to = address_normalize(channel, raw_to)
     except CaptureError:
@@ -74,6 +73,13 @@ def _signed_configuration(request, channel: str, raw_to: str):
     if not configurations:
         logger.warning("Twilio webhook for %r (%s): no configuration captures it; not stored", raw_to, channel)
         return None, _twiml()
+    return _signed_by(request, configurations)
+
+
+def _signed_by(request, configurations):
+    """(the configuration whose Twilio auth token validates the request's `X-Twilio-Signature` on
+    the URL Twilio called, None), or (None, 403) when none does or the header is missing."""
+    signature = request.headers.get("X-Twilio-Signature", "")
     url = request.build_absolute_uri()
     for configuration in configurations:
         if signature and RequestValidator(configuration.twilio_auth_token).validate(url, request.POST, signature):
@@ -236,12 +242,7 @@ def _conversations_signed(request, service_sid: str, conversation_sid: str):
             conversation_sid,
         )
         return None, _empty()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = request.build_absolute_uri()
-    for configuration in configurations:
-        if signature and RequestValidator(configuration.twilio_auth_token).validate(url, request.POST, signature):
-            return configuration, None
-    return None, HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
+    return _signed_by(request, configurations)
 
 
 def _named(exc: ValidationError, fields: dict[str, str]) -> dict[str, str]:
