@@ -122,6 +122,31 @@ def _sqlite_database(tmp_path: Path) -> tuple[str, Path]:
 # --- 1. PostgreSQL: webhooks, the schedule and a moved clock through a real qcluster ---------------
 
 
+@pytest.mark.django_db
+def test_the_lifecycle_task_acts_at_the_time_it_is_given_and_at_the_clocks_without_one(store):
+    from django.utils import timezone
+
+    from conversations.services import ConfigurationInput, communication_ingest, conversation_configuration_create
+    from conversations.tasks import conversations_advance_task
+    from memory_console.timestamps import TimestampError
+
+    configuration = conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Support line", captures=[("sms", BUSINESS)])
+    )
+    at = timezone.now()
+    communication_ingest(
+        store=store, channel="sms", direction="inbound", from_address=CUSTOMER, to_address=BUSINESS, occurred_at=at
+    )
+    assert configuration.timeout_minutes is None  # SMS alone: its default, 15 minutes
+    assert conversations_advance_task() == NOTHING_MOVED  # as the schedule calls it: the clock's time
+    assert conversations_advance_task(now=(at + timedelta(minutes=14)).isoformat()) == NOTHING_MOVED
+    with pytest.raises(TimestampError):
+        conversations_advance_task(now="in a quarter of an hour")
+    assert conversations_advance_task(now=(at + timedelta(minutes=15)).isoformat()) == (
+        "0 inactive, 1 closed, 0 extractions queued"  # observations are off
+    )
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_signed_webhooks_then_a_moved_clock_close_the_conversation_and_queue_extraction_once(tmp_path):
@@ -160,8 +185,8 @@ def test_signed_webhooks_then_a_moved_clock_close_the_conversation_and_queue_ext
             for n, body in enumerate(["Hi", "Where is my order?", "It is #1234 📦"], start=1):
                 _answered(twilio_post(base, _sms(f"SM{n}", body), TOKEN))
             conversation = Conversation.objects.get()
-            first = list(Communication.objects.order_by("id").values_list("id", "body"))
-            assert [b for _, b in first] == ["Hi", "Where is my order?", "It is #1234 📦"]
+            bodies = list(Communication.objects.order_by("id").values_list("body", flat=True))
+            assert bodies == ["Hi", "Where is my order?", "It is #1234 📦"]
             assert conversation.status == "open" and conversation.store_id == store
             last = conversation.last_customer_at
             posted = Communication.objects.order_by("id").last().created_at
