@@ -1,8 +1,13 @@
 """django-q2 entry points for conversations; the logic is in services.py."""
 
+from memory_console.timestamps import timestamp_clean
+
 from .services import conversations_advance
 
 
-def conversations_advance_task() -> str:
-    counts = conversations_advance()
+def conversations_advance_task(now: str | None = None) -> str:
+    """One pass of the lifecycle worker (the per-minute schedule calls it without arguments).
+    `now`: ISO 8601 text read as the current time instead of the clock's (tests move a clock
+    through a real qcluster this way, never sleeping)."""
+    counts = conversations_advance(now=timestamp_clean(now) if now is not None else None)
     return f"{counts.inactive} inactive, {counts.closed} closed, {counts.extractions} extractions queued"

@@ -257,3 +257,32 @@ def api_client(base: str, key: str):
         return client.request(method, f"/api/v1{path}", body=body, headers={"Authorization": f"Bearer {key}"})
 
     return call
+
+
+# --- Conversations: a configuration's Twilio auth token and Twilio's signed webhooks -----------------
+
+TWILIO_MESSAGING = "/webhooks/twilio/messaging"
+
+
+def set_twilio_auth_token(env: dict, configuration: int, token: str) -> str:
+    """`set_twilio_auth_token`: the token goes in on standard input, as an operator types it."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "set_twilio_auth_token", "--configuration", str(configuration)],
+        cwd=ROOT,
+        env=env,
+        input=token + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def twilio_post(base: str, fields: dict, token: str, path: str = TWILIO_MESSAGING, timeout: float = 60) -> Answer:
+    """POST Twilio's form fields to a webhook over HTTP, signed as Twilio signs them
+    (`X-Twilio-Signature`, computed by the `twilio` package on the URL called and the fields)."""
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator(token).compute_signature(base + path, fields)
+    return Http(base, timeout).request("POST", path, form=fields, headers={"X-Twilio-Signature": signature})
