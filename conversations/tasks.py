@@ -6,3 +6,10 @@ from .services import conversations_advance
 def conversations_advance_task() -> str:
     counts = conversations_advance()
     return f"{counts.inactive} inactive, {counts.closed} closed, {counts.extractions} extractions queued"
+
+
+def status_callbacks_send_task() -> str:
+    from .callbacks import status_callbacks_send
+
+    counts = status_callbacks_send()
+    return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed"
