@@ -19,6 +19,7 @@ so that two workers never send the same attempt.
 
 import hashlib
 import hmac
+import logging
 import secrets
 import urllib.error
 import urllib.request
@@ -34,6 +35,8 @@ from django.utils import timezone
 from memory_console.text import TextError, text_clean
 
 from .models import CallbackDelivery, Communication, Conversation, ConversationConfiguration, DeliveryStatus
+
+logger = logging.getLogger(__name__)
 
 URLS_MAX = 20
 URL_MAX_LENGTH = 2048
@@ -202,9 +205,14 @@ def status_callbacks_queue(*, configuration: ConversationConfiguration, events: 
 
 
 def _send_task_queue():
+    """Runs after the commit: a queue that cannot take the task must not fail the write that is
+    already stored (the per-minute schedule sends the deliveries then)."""
     from django_q.tasks import async_task
 
-    async_task(SEND_TASK, task_name=f"status-callbacks-{secrets.token_hex(4)}")
+    try:
+        async_task(SEND_TASK, task_name=f"status-callbacks-{secrets.token_hex(4)}")
+    except Exception:
+        logger.warning("Could not queue the status callbacks task; the schedule sends them", exc_info=True)
 
 
 # -- sending -----------------------------------------------------------------------------------

@@ -183,7 +183,8 @@ def _captures_save(configuration: ConversationConfiguration, captures: list[tupl
 def conversation_configuration_create(*, store, actor, data: ConfigurationInput) -> ConversationConfiguration:
     """Create a configuration and its capture rules, all or nothing. Raises ValidationError naming
     each wrong field (name, description, lifecycle, inactivity_minutes, timeout_minutes, grouping,
-    observations_enabled, captures)."""
+    observations_enabled, captures, status_callback_urls). The first status callback URL brings a
+    signing secret, in `new_status_callback_secret` of the answer only."""
     fields, captures = _cleaned(store=store, data=data)
     configuration = ConversationConfiguration(store=store, **fields)
     _callback_secret_ensure(configuration)
