@@ -329,6 +329,45 @@ def test_two_workers_at_once_send_each_delivery_once(store, receiver):
     assert callbacks.status_callbacks_send(now=now + callbacks.CLAIM_LEASE).delivered == 2
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_postgres_send_every_delivery_exactly_once(store, receiver):
+    import threading
+    import time
+
+    from django.db import connections
+
+    def slow(request):
+        time.sleep(0.01)  # the two workers overlap
+        return Response("ok")
+
+    receiver.expect_request("/hook").respond_with_handler(slow)
+    _configuration(store, [receiver.url_for("/hook")])
+    for n in range(40):
+        _inbound(store, at=AT + timedelta(seconds=n))
+    now = timezone.now() + timedelta(seconds=1)
+    barrier, errors, counts = threading.Barrier(2), [], []
+
+    def work():
+        try:
+            barrier.wait()
+            counts.append(callbacks.status_callbacks_send(now=now).delivered)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sum(counts) == 41
+    ids = [request.headers["X-Memory-Console-Delivery"] for request, _ in receiver.log]
+    assert len(ids) == len(set(ids)) == 41
+    assert CallbackDelivery.objects.filter(status="delivered").count() == 41
+
+
 def test_deleting_the_configuration_deletes_its_deliveries(store):
     from conversations.services import conversation_configuration_delete
 
@@ -357,6 +396,7 @@ def test_the_page_shows_the_deliveries_and_support_reads_only(store, receiver, s
     html = support_client.get(reverse("conversations:detail", args=[store.pk, configuration.pk])).content.decode()
     assert 'data-testid="callbacks"' in html and receiver.url_for("/hook") in html
     assert "conversation.created" in html and "communication.created" in html and "HTTP 500" in html
+    assert ">Retrying<" in html
     assert "Rotate secret" not in html and configuration.status_callback_secret not in html
     rotate = reverse("conversations:callback_secret", args=[store.pk, configuration.pk])
     assert support_client.post(rotate).status_code == 403
