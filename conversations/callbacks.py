@@ -352,6 +352,21 @@ def _record(delivery: CallbackDelivery, outcome: _Outcome, now, counts: SendCoun
     )
 
 
+KEEP_DAYS = 30  # delivered and failed deliveries are kept this long
+PRUNE_MAX = 5000  # per run of the sender
+
+
+def deliveries_prune(*, now=None, limit: int = PRUNE_MAX) -> int:
+    """Delete delivered and failed deliveries older than `KEEP_DAYS`, at most `limit` a run (the
+    oldest come first in id order, so the scan stops early). How many were deleted."""
+    now = now or timezone.now()
+    old = CallbackDelivery.objects.filter(
+        status__in=(DeliveryStatus.DELIVERED, DeliveryStatus.FAILED), created_at__lt=now - timedelta(days=KEEP_DAYS)
+    )
+    ids = list(old.order_by("id").values_list("pk", flat=True)[:limit])
+    return CallbackDelivery.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ def conversations_advance_task() -> str:
 
 
 def status_callbacks_send_task() -> str:
-    from .callbacks import status_callbacks_send
+    from .callbacks import deliveries_prune, status_callbacks_send
 
     counts = status_callbacks_send()
-    return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed"
+    pruned = deliveries_prune()
+    return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed, {pruned} old pruned"

@@ -368,6 +368,21 @@ def test_two_workers_racing_on_postgres_send_every_delivery_exactly_once(store, 
     assert CallbackDelivery.objects.filter(status="delivered").count() == 41
 
 
+def test_the_task_sends_and_prunes_finished_deliveries_after_30_days(store, receiver):
+    from conversations.tasks import status_callbacks_send_task
+
+    receiver.expect_request("/hook").respond_with_data("ok")
+    _configuration(store, [receiver.url_for("/hook")])
+    _inbound(store)
+    assert status_callbacks_send_task() == "2 delivered, 0 to retry, 0 failed, 0 old pruned"
+    CallbackDelivery.objects.update(created_at=timezone.now() - timedelta(days=31))
+    _inbound(store, at=AT + timedelta(minutes=1))
+    # Still pending, however old: never pruned.
+    CallbackDelivery.objects.filter(status="pending").update(created_at=timezone.now() - timedelta(days=31))
+    assert callbacks.deliveries_prune() == 2
+    assert list(CallbackDelivery.objects.values_list("status", flat=True)) == ["pending"]
+
+
 def test_deleting_the_configuration_deletes_its_deliveries(store):
     from conversations.services import conversation_configuration_delete
 
