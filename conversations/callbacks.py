@@ -249,6 +249,12 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _error_text(text: str) -> str:
+    """What a receiver or the network said, as storable short text: what does not print (NUL, a
+    control character a reason phrase or Location may carry) as "?", at most `ERROR_MAX`."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))[:ERROR_MAX]
+
+
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> _Outcome:
     if urlsplit(url).scheme.lower() not in ("http", "https"):  # never another scheme, whatever is stored
         return _Outcome(None, "Not an http(s) URL: not sent")
@@ -262,11 +268,11 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> _Outcome:
         location = exc.headers.get("Location", "") if exc.headers else ""
         exc.close()
         if 300 <= code < 400:
-            return _Outcome(code, f"Redirect to {location or 'elsewhere'} not followed"[:ERROR_MAX])
-        return _Outcome(code, f"HTTP {code} {exc.reason}"[:ERROR_MAX])
+            return _Outcome(code, _error_text(f"Redirect to {location or 'elsewhere'} not followed"))
+        return _Outcome(code, _error_text(f"HTTP {code} {exc.reason}"))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        return _Outcome(None, f"{type(exc).__name__}: {reason}"[:ERROR_MAX])
+        return _Outcome(None, _error_text(f"{type(exc).__name__}: {reason}"))
 
 
 @dataclass

@@ -316,6 +316,10 @@ def test_no_answer_and_a_redirect_are_failed_attempts_and_redirects_are_not_foll
     assert len(receiver.log) == 1
 
 
+def test_what_a_receiver_says_is_stored_as_short_printable_text():
+    assert callbacks._error_text("HTTP 500 Bad\x00\x1b[31m" + "x" * 300) == "HTTP 500 Bad??[31m" + "x" * 237
+
+
 def test_two_workers_at_once_send_each_delivery_once(store, receiver):
     """The claim: a delivery a worker took is not due for another (the lease), whichever database."""
     _configuration(store, [receiver.url_for("/hook")])
