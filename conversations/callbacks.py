@@ -19,8 +19,10 @@ so that two workers never send the same attempt.
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
+import socket
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -255,9 +258,30 @@ def _error_text(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))[:ERROR_MAX]
 
 
+def _address_refused(url: str) -> str:
+    """Why `url` may not be sent to, or "": with `STATUS_CALLBACKS_PRIVATE_ADDRESSES` off, a host
+    that is or resolves to a non-public address (loopback, private, link-local, reserved). Checked
+    just before sending; a DNS answer that changes in between is not caught."""
+    if getattr(settings, "STATUS_CALLBACKS_PRIVATE_ADDRESSES", True):
+        return ""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        found = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
+    except (OSError, ValueError, UnicodeError) as exc:
+        return f"Not sent: {parts.hostname} cannot be resolved ({exc})"
+    for address in sorted(found):
+        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+            return f"Not sent: {parts.hostname} is a non-public address ({address}), refused by this console's settings"
+    return ""
+
+
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> _Outcome:
     if urlsplit(url).scheme.lower() not in ("http", "https"):  # never another scheme, whatever is stored
         return _Outcome(None, "Not an http(s) URL: not sent")
+    refused = _address_refused(url)
+    if refused:
+        return _Outcome(None, _error_text(refused))
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener.open(request, timeout=timeout) as response:

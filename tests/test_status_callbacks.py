@@ -316,6 +316,19 @@ def test_no_answer_and_a_redirect_are_failed_attempts_and_redirects_are_not_foll
     assert len(receiver.log) == 1
 
 
+def test_non_public_addresses_are_refused_when_the_settings_say_so(store, receiver, settings):
+    settings.STATUS_CALLBACKS_PRIVATE_ADDRESSES = False
+    receiver.expect_request("/hook").respond_with_data("ok")
+    _configuration(store, [receiver.url_for("/hook"), "http://169.254.169.254/latest/meta-data"])
+    _inbound(store)
+    CallbackDelivery.objects.exclude(event_type="communication.created").delete()
+    assert callbacks.status_callbacks_send().retrying == 2
+    local, metadata = CallbackDelivery.objects.order_by("id")
+    assert local.last_error.startswith("Not sent: localhost is a non-public address (")
+    assert metadata.last_error.startswith("Not sent: 169.254.169.254 is a non-public address (169.254.169.254)")
+    assert receiver.log == []
+
+
 def test_what_a_receiver_says_is_stored_as_short_printable_text():
     assert callbacks._error_text("HTTP 500 Bad\x00\x1b[31m" + "x" * 300) == "HTTP 500 Bad??[31m" + "x" * 237
 
