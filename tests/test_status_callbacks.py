@@ -548,3 +548,13 @@ def test_the_api_lists_deliveries_by_pages_behind_the_tenant_wall(store, api, re
         ).status_code
         == 404
     )
+
+
+def test_deleting_the_store_deletes_its_deliveries_and_conversations_history(store, admin_client):
+    from conversations.models import LifecycleEvent
+    from workspace.services import store_delete
+
+    _configuration(store, ["https://example.com/hook"])
+    _inbound(store)
+    store_delete(store=store, actor=None, confirm_name=store.name)
+    assert not CallbackDelivery.objects.exists() and not LifecycleEvent.objects.exists()

@@ -13,7 +13,15 @@ from django.db import connection, transaction
 
 from accounts.models import Account
 from accounts.services import audit_record
-from conversations.models import CaptureRule, Communication, Conversation, ConversationConfiguration, ExtractionRequest
+from conversations.models import (
+    CallbackDelivery,
+    CaptureRule,
+    Communication,
+    Conversation,
+    ConversationConfiguration,
+    ExtractionRequest,
+    LifecycleEvent,
+)
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
 from imports.models import ImportRowError, ImportUndo, ProfileImport
@@ -68,7 +76,9 @@ def store_delete(*, store: Store, actor, confirm_name: str) -> None:
 def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     return [
+        CallbackDelivery,
         ExtractionRequest,
+        LifecycleEvent,
         Communication,
         Conversation,
         ImportRowError,
