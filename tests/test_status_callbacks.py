@@ -157,6 +157,9 @@ def test_a_first_message_makes_conversation_created_and_communication_created_fo
     from conversations.api import _communication
 
     assert set(communication["data"]) == set(_communication(info.communication))
+    from conversations.api import ConversationOut
+
+    assert set(created["data"]) == set(ConversationOut.model_fields)
 
 
 def test_the_next_message_makes_communication_created_only_and_a_redelivery_nothing(store):
