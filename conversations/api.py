@@ -15,7 +15,7 @@ from memory_console.errors import error_items
 from memory_console.timestamps import TimestampError, timestamp_clean
 from stores.api import api_store
 
-from . import services
+from . import callbacks, services
 from .lifecycle import Channel, Grouping, Lifecycle
 from .models import Communication, Conversation, ConversationConfiguration, ConversationStatus
 from .selectors import configuration_list, configuration_timeouts, conversation_agents, conversations_page
@@ -55,6 +55,13 @@ class ConfigurationOut(Schema):
     def resolve_twilio_auth_token_hint(obj):
         return f"…{obj.twilio_auth_token[-4:]}" if obj.twilio_auth_token else ""
 
+    status_callback_urls: list[str] = Field(description="Where status callbacks are POSTed (at most 20)")
+    status_callback_secret_set: bool = Field(description="Whether a signing secret exists (it is never shown again)")
+
+    @staticmethod
+    def resolve_status_callback_secret_set(obj):
+        return bool(obj.status_callback_secret)
+
     @staticmethod
     def resolve_captures(obj):
         return [{"channel": rule.channel, "address": rule.pattern} for rule in obj.captures.all()]
@@ -76,6 +83,19 @@ class ConfigurationIn(Schema):
     grouping: str = Grouping.ADDRESSES_CHANNEL.value
     observations_enabled: bool = False
     captures: list[CaptureIO] = []
+    status_callback_urls: list[str] = Field(
+        default=[], description="At most 20 http(s) URLs that get the status callbacks; the first brings a secret"
+    )
+
+
+class ConfigurationWithSecret(ConfigurationOut):
+    status_callback_secret: str | None = Field(
+        description="The status callbacks' signing secret, only in the answer that made it (else null): keep it"
+    )
+
+    @staticmethod
+    def resolve_status_callback_secret(obj):
+        return getattr(obj, "new_status_callback_secret", None)
 
 
 class ConfigurationPatch(Schema):
@@ -89,6 +109,7 @@ class ConfigurationPatch(Schema):
     grouping: str | None = None
     observations_enabled: bool | None = None
     captures: list[CaptureIO] | None = None
+    status_callback_urls: list[str] | None = None
 
 
 def _input(payload) -> services.ConfigurationInput:
@@ -116,7 +137,7 @@ def list_configurations(request, store_id: int):
 
 @router.post(
     "/{store_id}/conversation-configurations",
-    response={201: ConfigurationOut},
+    response={201: ConfigurationWithSecret},
     summary="Create a conversation configuration",
 )
 def create_configuration(request, store_id: int, payload: ConfigurationIn):
@@ -136,7 +157,7 @@ def get_configuration(request, store_id: int, configuration_id: int):
 
 @router.patch(
     "/{store_id}/conversation-configurations/{configuration_id}",
-    response=ConfigurationOut,
+    response=ConfigurationWithSecret,
     summary="Change a conversation configuration (observations may be turned on or off at any time)",
 )
 def update_configuration(request, store_id: int, configuration_id: int, payload: ConfigurationPatch):
@@ -146,8 +167,66 @@ def update_configuration(request, store_id: int, configuration_id: int, payload:
         if name == "captures":
             value = [(c["channel"], c["address"]) for c in (value or [])]
         setattr(current, name, value)
-    services.conversation_configuration_update(configuration=configuration, actor=request.auth, data=current)
-    return _configuration(request, store_id, configuration_id)
+    updated = services.conversation_configuration_update(configuration=configuration, actor=request.auth, data=current)
+    answer = _configuration(request, store_id, configuration_id)
+    answer.new_status_callback_secret = updated.new_status_callback_secret  # the first URL's, once
+    return answer
+
+
+class SecretOut(Schema):
+    status_callback_secret: str = Field(description="The new signing secret: shown this once, keep it")
+
+
+@router.post(
+    "/{store_id}/conversation-configurations/{configuration_id}/status-callback-secret",
+    response=SecretOut,
+    summary="Rotate the status callbacks' signing secret (the new one is in this answer only)",
+)
+def rotate_callback_secret(request, store_id: int, configuration_id: int):
+    configuration = _configuration(request, store_id, configuration_id)
+    return {
+        "status_callback_secret": services.status_callback_secret_rotate(
+            configuration=configuration, actor=request.auth
+        )
+    }
+
+
+class DeliveryOut(Schema):
+    id: int = Field(description="Sent as X-Memory-Console-Delivery, the same on every attempt")
+    event_type: str
+    url: str
+    status: str = Field(description="`pending` (to be sent or retried), `delivered` (2xx) or `failed` (8 attempts)")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+    body: str = Field(description="The JSON sent, exactly as signed")
+
+
+class DeliveryPage(Schema):
+    items: list[DeliveryOut]
+    next_before_id: int | None = Field(description="Pass as `before_id` for the next page; null on the last")
+
+
+DELIVERIES_PAGE = 50
+
+
+@router.get(
+    "/{store_id}/conversation-configurations/{configuration_id}/deliveries",
+    response=DeliveryPage,
+    summary="The configuration's status callback deliveries and their outcomes, newest first",
+)
+def list_deliveries(request, store_id: int, configuration_id: int, before_id: int | None = None):
+    configuration = get_object_or_404(
+        ConversationConfiguration, pk=configuration_id, store=api_store(request, store_id)
+    )
+    rows = callbacks.deliveries_latest(
+        configuration=configuration, size=DELIVERIES_PAGE + 1, before_id=before_id, with_body=True
+    )
+    items = rows[:DELIVERIES_PAGE]
+    return {"items": items, "next_before_id": items[-1].pk if len(rows) > DELIVERIES_PAGE else None}
 
 
 @router.delete(
@@ -240,19 +319,7 @@ class BatchOut(Schema):
 
 
 def _communication(c: Communication) -> dict:
-    return {
-        "id": c.pk,
-        "conversation_id": c.conversation_id,
-        "channel": c.channel,
-        "direction": c.direction,
-        "from": c.from_address,
-        "to": c.to_address,
-        "author_name": c.author_name,
-        "body": c.body,
-        "media": c.media,
-        "external_id": c.external_id,
-        "timestamp": c.occurred_at,
-    }
+    return callbacks.communication_data(c)  # the status callbacks send the same
 
 
 def _ingest(store, item: CommunicationIn) -> dict:

@@ -13,6 +13,21 @@ def _advance_schedule_ensure(sender, apps=None, using="default", **kwargs):
     )
 
 
+CALLBACKS_SCHEDULE = "Send status callbacks that are due (retries)"
+
+
+def _callbacks_schedule_ensure(sender, apps=None, using="default", **kwargs):
+    """After every migrate (and flush): the schedule that sends due status callbacks every minute
+    (new ones are sent at once by a task queued when they are written; this one retries)."""
+    schedule_ensure(
+        apps=apps,
+        using=using,
+        name=CALLBACKS_SCHEDULE,
+        func="conversations.tasks.status_callbacks_send_task",
+        minutes=1,
+    )
+
+
 class ConversationsConfig(AppConfig):
     name = "conversations"
     verbose_name = "Conversations"
@@ -23,4 +38,5 @@ class ConversationsConfig(AppConfig):
         from .models import Conversation
 
         post_migrate.connect(_advance_schedule_ensure, sender=self, dispatch_uid="conversations.advance_schedule")
+        post_migrate.connect(_callbacks_schedule_ensure, sender=self, dispatch_uid="conversations.callbacks_schedule")
         profile_owned_register(Conversation)  # a conversation follows its customer's profile into a merge

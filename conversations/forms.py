@@ -11,7 +11,7 @@ STEPS = [
     (1, "Name", ("name", "description")),
     (2, "Configure lifecycle", ("lifecycle", "inactivity_minutes", "timeout_minutes", "grouping")),
     (3, "Addresses to capture", ("captures",)),
-    (4, "Observations and summaries", ("observations_enabled",)),
+    (4, "Observations and summaries", ("observations_enabled", "status_callback_urls")),
     (5, "Summary", ()),
 ]
 LAST_STEP = len(STEPS)
@@ -43,7 +43,14 @@ def input_from_post(post) -> ConfigurationInput:
         grouping=post.get("grouping", Grouping.ADDRESSES_CHANNEL),
         observations_enabled=post.get("observations_enabled") == "on",
         captures=captures,
+        status_callback_urls=callback_urls(post.getlist("status_callback_urls")),
     )
+
+
+def callback_urls(texts: list[str]) -> list[str]:
+    """The status callback URLs: the textarea's lines (one URL a line), or the wizard's hidden
+    fields (one URL each); empty lines dropped."""
+    return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
 
 
 def input_from_configuration(configuration) -> ConfigurationInput:

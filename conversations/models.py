@@ -21,6 +21,10 @@ class ConversationConfiguration(models.Model):
     # The Twilio account's auth token, which signs its webhooks (X-Twilio-Signature) to the
     # addresses this configuration captures; set with `twilio_auth_token_set`, never shown again.
     twilio_auth_token = models.CharField(max_length=128, blank=True, default="")
+    # Status callbacks (`conversations.callbacks`): up to 20 http(s) URLs that get each conversation
+    # and communication event, signed with the secret (made when the first URL is set, shown once).
+    status_callback_urls = models.JSONField(default=list, blank=True)
+    status_callback_secret = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -172,3 +176,43 @@ class ExtractionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"extraction of {self.conversation_id} ({self.transition})"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class CallbackDelivery(models.Model):
+    """One status callback event to one of a configuration's URLs, and its outcome so far: sent by
+    the worker (`conversations.callbacks.status_callbacks_send`) until a 2xx answer, with backoff
+    between attempts, `failed` after the last. `body` is the JSON exactly as signed and sent."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    configuration = models.ForeignKey(ConversationConfiguration, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.CharField(max_length=2048)
+    event_type = models.CharField(max_length=32)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # pending only
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sender's sweep: due pending deliveries, oldest first.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status="pending"),
+                name="callback_delivery_due",
+            ),
+            models.Index(fields=["configuration", "-id"], name="callback_delivery_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} to {self.url} ({self.status})"

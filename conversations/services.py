@@ -17,6 +17,7 @@ from identity.services import profile_identify
 from memory_console.text import TextError, description_clean, display_name_clean, text_clean
 from memory_console.timestamps import TimestampError, timestamp_clean
 
+from . import callbacks
 from .capture import IDENTIFIER_KIND, CaptureError, address_normalize, capture_pattern
 from .lifecycle import DEFAULT_TIMEOUT_MINUTES, MAX_MINUTES, Channel, Grouping, Lifecycle, Timeout, effective_timeouts
 from .models import (
@@ -49,6 +50,7 @@ class ConfigurationInput:
     grouping: str = Grouping.ADDRESSES_CHANNEL
     observations_enabled: bool = False
     captures: list[tuple[str, str]] = field(default_factory=list)
+    status_callback_urls: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, configuration: ConversationConfiguration) -> "ConfigurationInput":
@@ -62,6 +64,7 @@ class ConfigurationInput:
             grouping=configuration.grouping,
             observations_enabled=configuration.observations_enabled,
             captures=[(rule.channel, rule.pattern) for rule in configuration.captures.all()],
+            status_callback_urls=list(configuration.status_callback_urls),
         )
 
 
@@ -135,6 +138,10 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
                     f"The inactivity period ({inactivity:,} min) must be shorter than the conversation timeout "
                     f"({shortest:,} min): a conversation goes Inactive before it is Closed."
                 )
+    try:
+        fields["status_callback_urls"] = callbacks.urls_clean(data.status_callback_urls)
+    except callbacks.CallbackUrlError as exc:
+        errors["status_callback_urls"] = str(exc)
     if errors:
         raise ValidationError(errors)
     fields.update(
@@ -176,9 +183,12 @@ def _captures_save(configuration: ConversationConfiguration, captures: list[tupl
 def conversation_configuration_create(*, store, actor, data: ConfigurationInput) -> ConversationConfiguration:
     """Create a configuration and its capture rules, all or nothing. Raises ValidationError naming
     each wrong field (name, description, lifecycle, inactivity_minutes, timeout_minutes, grouping,
-    observations_enabled, captures)."""
+    observations_enabled, captures, status_callback_urls). The first status callback URL brings a
+    signing secret, in `new_status_callback_secret` of the answer only."""
     fields, captures = _cleaned(store=store, data=data)
-    configuration = ConversationConfiguration.objects.create(store=store, **fields)
+    configuration = ConversationConfiguration(store=store, **fields)
+    _callback_secret_ensure(configuration)
+    configuration.save()
     _captures_save(configuration, captures)
     audit_record(
         account=store.account,
@@ -200,6 +210,7 @@ def conversation_configuration_update(
     fields, captures = _cleaned(store=store, data=data, exclude_pk=configuration.pk)
     for name, value in fields.items():
         setattr(configuration, name, value)
+    _callback_secret_ensure(configuration)
     configuration.save()
     _captures_save(configuration, captures)
     audit_record(
@@ -210,6 +221,30 @@ def conversation_configuration_update(
         summary=f"Updated conversation configuration {configuration.name}",
     )
     return configuration
+
+
+def _callback_secret_ensure(configuration: ConversationConfiguration) -> None:
+    """The first status callback URL brings a signing secret (saved by the caller), kept in
+    `configuration.new_status_callback_secret` for the answer that shows it once."""
+    configuration.new_status_callback_secret = None
+    if configuration.status_callback_urls and not configuration.status_callback_secret:
+        configuration.status_callback_secret = configuration.new_status_callback_secret = callbacks.secret_new()
+
+
+@transaction.atomic
+def status_callback_secret_rotate(*, configuration: ConversationConfiguration, actor) -> str:
+    """Replace the secret that signs the configuration's status callbacks and return it (shown
+    once). Deliveries still pending are signed with the new one. Audited without the secret."""
+    configuration.status_callback_secret = configuration.new_status_callback_secret = callbacks.secret_new()
+    configuration.save(update_fields=["status_callback_secret", "updated_at"])
+    audit_record(
+        account=configuration.store.account,
+        actor=actor,
+        action="conversation_configuration.status_callback_secret",
+        store_id=configuration.store_id,
+        summary=f"Rotated the status callback secret of conversation configuration {configuration.name}",
+    )
+    return configuration.status_callback_secret
 
 
 @transaction.atomic
@@ -394,9 +429,11 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             conversation = _live_conversation(
                 store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at, opened
             )
+        events = [(callbacks.CONVERSATION_CREATED, conversation)] if getattr(conversation, "opened_now", False) else []
         if m.direction == Direction.INBOUND and conversation.status != ConversationStatus.CLOSED:
             if conversation.status == ConversationStatus.INACTIVE:
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
+                events.append((callbacks.CONVERSATION_UPDATED, conversation))
                 LifecycleEvent.objects.create(
                     store=store,
                     conversation=conversation,
@@ -420,6 +457,9 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             external_id=m.external_id,
             occurred_at=m.occurred_at,
         )
+        if configuration.status_callback_urls:  # no work (and no query) without URLs
+            events.append((callbacks.COMMUNICATION_CREATED, communication))
+            callbacks.status_callbacks_queue(configuration=configuration, events=callbacks.events_of(events))
     return CommunicationInfo(communication, conversation, profile, created=True)
 
 
@@ -458,6 +498,7 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
     LifecycleEvent.objects.create(
         store=store, conversation=conversation, kind=LifecycleEventKind.OPENED, at=at, reason=reason
     )
+    conversation.opened_now = True  # for the conversation.created status callback
     return conversation
 
 
@@ -696,6 +737,8 @@ def _transitions_apply(due, target: str, now, reason: str, configuration) -> tup
             )
             if configuration.observations_enabled:
                 extracted += _extractions_request(rows, target, now)
+            if configuration.status_callback_urls:
+                callbacks.conversations_updated_queue(configuration=configuration, ids=ids, now=now)
             moved += len(rows)
         if len(rows) < ADVANCE_CHUNK:
             return moved, extracted

@@ -11,3 +11,11 @@ def conversations_advance_task(now: str | None = None) -> str:
     through a real qcluster this way, never sleeping)."""
     counts = conversations_advance(now=timestamp_clean(now) if now is not None else None)
     return f"{counts.inactive} inactive, {counts.closed} closed, {counts.extractions} extractions queued"
+
+
+def status_callbacks_send_task() -> str:
+    from .callbacks import deliveries_prune, status_callbacks_send
+
+    counts = status_callbacks_send()
+    pruned = deliveries_prune()
+    return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed, {pruned} old pruned"

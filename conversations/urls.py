@@ -13,6 +13,11 @@ urlpatterns = [
     path(f"{BASE}<int:configuration_id>/edit/", views.configuration_edit, name="edit"),
     path(f"{BASE}<int:configuration_id>/delete/", views.configuration_delete, name="delete"),
     path(f"{BASE}<int:configuration_id>/twilio-auth-token/", views.configuration_twilio_token, name="twilio_token"),
+    path(
+        f"{BASE}<int:configuration_id>/status-callback-secret/",
+        views.configuration_callback_secret,
+        name="callback_secret",
+    ),
     path("stores/<int:store_id>/conversations/", views.conversation_list, name="conversations"),
     path("stores/<int:store_id>/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
 ]

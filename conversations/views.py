@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from memory_console.sheets import render_sheet, sheet_done
 from stores.access import store_view
 
-from . import forms, services
+from . import callbacks, forms, services
 from .capture import CaptureError, capture_pattern
 from .lifecycle import Channel, Grouping, Lifecycle, effective_timeouts
 from .models import ConversationStatus
@@ -114,6 +114,7 @@ def configuration_create(request, store):
                 errors = forms.errors_of(exc)
                 step = forms.first_step_with(errors) or forms.LAST_STEP
             else:
+                _secret_show_once(request, configuration)
                 messages.success(request, f"Created conversation configuration {configuration.name}.")
                 return _to(request, reverse("conversations:detail", args=[store.pk, configuration.pk]))
         else:
@@ -135,18 +136,52 @@ def configuration_create(request, store):
     return render(request, template, context)
 
 
+DELIVERIES_SHOWN = 50
+
+
+def _secret_key(configuration) -> str:
+    return f"status_callback_secret:{configuration.pk}"
+
+
+def _secret_show_once(request, configuration) -> None:
+    """A secret just made (the first status callback URL) is shown on the next page, once."""
+    if getattr(configuration, "new_status_callback_secret", None):
+        request.session[_secret_key(configuration)] = configuration.new_status_callback_secret
+
+
 @store_view()
 def configuration_detail(request, store, configuration_id):
     configuration = _configuration_or_404(store, configuration_id)
-    return render(
-        request,
-        "conversations/detail.html",
-        {
-            "configuration": configuration,
-            "timeouts": _labelled(configuration_timeouts(configuration=configuration)),
-            "captures": configuration.captures.all(),
-            **_twilio_context(request, configuration),
-        },
+    return render(request, "conversations/detail.html", _detail_context(request, configuration))
+
+
+def _detail_context(request, configuration) -> dict:
+    return {
+        "configuration": configuration,
+        "timeouts": _labelled(configuration_timeouts(configuration=configuration)),
+        "captures": configuration.captures.all(),
+        "deliveries": callbacks.deliveries_latest(configuration=configuration, size=DELIVERIES_SHOWN),
+        "deliveries_shown": DELIVERIES_SHOWN,
+        "new_secret": request.session.pop(_secret_key(configuration), None),
+        **_twilio_context(request, configuration),
+    }
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def configuration_callback_secret(request, store, configuration_id):
+    """Rotate the status callback secret: a confirmation, then the new secret, shown in this answer
+    only (no redirect)."""
+    configuration = _configuration_or_404(store, configuration_id)
+    context = {
+        "configuration": configuration,
+        "action": reverse("conversations:callback_secret", args=[store.pk, configuration.pk]),
+    }
+    if request.method == "POST":
+        secret = services.status_callback_secret_rotate(configuration=configuration, actor=request.user)
+        context["new_secret"] = secret
+    return render_sheet(
+        request, "conversations/_callback_secret.html", context, title="Rotate the status callback secret"
     )
 
 
@@ -218,6 +253,7 @@ def configuration_edit(request, store, configuration_id):
             except ValidationError as exc:
                 errors = forms.errors_of(exc)
             else:
+                _secret_show_once(request, configuration)
                 messages.success(request, f"Saved conversation configuration {configuration.name}.")
                 return _to(request, reverse("conversations:detail", args=[store.pk, configuration.pk]))
     else:

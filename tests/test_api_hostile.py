@@ -673,6 +673,7 @@ def _valid_bodies(world):
         "grouping": "addresses",
         "observations_enabled": True,
         "captures": [{"channel": "chat", "address": "fuzz"}],
+        "status_callback_urls": ["https://example.com/hook"],
     }
     communication = {
         "channel": "sms",

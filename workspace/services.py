@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from accounts.models import Account
 from accounts.services import audit_record
 from conversations.models import (
+    CallbackDelivery,
     CaptureRule,
     Communication,
     Conversation,
@@ -75,6 +76,7 @@ def store_delete(*, store: Store, actor, confirm_name: str) -> None:
 def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     return [
+        CallbackDelivery,
         ExtractionRequest,
         LifecycleEvent,
         Communication,
