@@ -424,12 +424,16 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
     with transaction.atomic():
         if into is not None and into.store_id == store.pk:
             conversation = Conversation.objects.select_for_update().get(pk=into.pk)
+            # Opened by the caller in this transaction (a Twilio conversation's first message): its
+            # conversation.created goes with this communication, once.
+            conversation.opened_now, into.opened_now = getattr(into, "opened_now", False), False
         else:
             opened = "A message from the customer" if m.direction == Direction.INBOUND else "A message to the customer"
             conversation = _live_conversation(
                 store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at, opened
             )
         events = [(callbacks.CONVERSATION_CREATED, conversation)] if getattr(conversation, "opened_now", False) else []
+        conversation.opened_now = False  # said once (a call's transcript joins this same object later)
         if m.direction == Direction.INBOUND and conversation.status != ConversationStatus.CLOSED:
             if conversation.status == ConversationStatus.INACTIVE:
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None

@@ -561,3 +561,59 @@ def test_deleting_the_store_deletes_its_deliveries_and_conversations_history(sto
     _inbound(store)
     store_delete(store=store, actor=None, confirm_name=store.name)
     assert not CallbackDelivery.objects.exists() and not LifecycleEvent.objects.exists()
+
+
+def test_a_twilio_conversation_and_a_call_with_its_transcript_each_say_conversation_created_once(store):
+    from conversations.services import communication_ingest as ingest
+    from conversations.services import twilio_conversation_message_ingest
+
+    service, sid = "IS" + "a" * 32, "CH" + "b" * 32
+    configuration = conversation_configuration_create(
+        store=store,
+        actor=None,
+        data=ConfigurationInput(
+            name="Chat", captures=[("chat", service), ("voice", BUSINESS)], status_callback_urls=["https://e.test/h"]
+        ),
+    )
+    twilio_conversation_message_ingest(
+        configuration=configuration,
+        conversation_sid=sid,
+        service_sid=service,
+        channel="sms",
+        author=CUSTOMER,
+        from_customer=True,
+        body="Hi",
+        occurred_at=AT,
+        external_id="IM" + "c" * 32,
+    )
+    ((created, payload), (communication, _)) = _events()
+    assert (created, communication) == ("conversation.created", "communication.created")
+    assert payload["data"]["twilio_conversation_sid"] == sid and payload["data"]["customer_address"] == CUSTOMER
+    CallbackDelivery.objects.all().delete()
+    call = ingest(
+        store=store,
+        channel="voice",
+        direction="inbound",
+        from_address=CUSTOMER,
+        to_address=BUSINESS,
+        occurred_at=AT,
+        external_id="CA1",
+        configuration=configuration,
+    )
+    ingest(
+        store=store,
+        channel="voice",
+        direction="inbound",
+        from_address=CUSTOMER,
+        to_address=BUSINESS,
+        body="Transcript",
+        occurred_at=AT,
+        external_id="TR1",
+        configuration=configuration,
+        into=call.conversation,
+    )
+    assert [event for event, _ in _events()] == [
+        "conversation.created",
+        "communication.created",
+        "communication.created",
+    ]
