@@ -416,11 +416,12 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
 
 
 def _stored(store, external_id: str) -> CommunicationInfo | None:
-    existing = (
-        Communication.objects.filter(store=store, external_id=external_id)
-        .select_related("conversation", "conversation__profile")
-        .first()
-    )
+    found = Communication.objects.filter(store=store, external_id=external_id)
+    # Nearly always a new message: probe the unique index alone (no joins to plan, no ordering),
+    # then load the redelivered one with its conversation and profile.
+    if not found.exists():
+        return None
+    existing = found.select_related("conversation", "conversation__profile").first()
     if existing is None:
         return None
     return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
