@@ -43,37 +43,6 @@ PATH = "/webhooks/twilio/messaging"
 HELLO = "/bench/hello"
 
 
-def fresh_database(name: str) -> str:
-    """DATABASE_URL's server with a new, empty database `name` (dropped first if it exists)."""
-    import psycopg
-
-    base = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    if not base.scheme.startswith("postgres"):
-        sys.exit("The webhook benchmark measures PostgreSQL: leave DATABASE_URL unset or set it to postgres://...")
-    with psycopg.connect(
-        host=base.hostname or "127.0.0.1",
-        port=base.port or 5432,
-        user=base.username or "postgres",
-        password=base.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    with psycopg.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password,
-        dbname="postgres", autocommit=True,
-    ) as conn:  # fmt: skip
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-
-
 def setup_store():
     """The store and its configuration (SMS on BUSINESS, signed with TOKEN)."""
     from accounts.models import Account
@@ -233,10 +202,12 @@ def main():
     customers = args.customers or max(1, args.messages * 6 // 10)
     warmup = max(2 * args.workers, 8)
 
+    sys.path.insert(0, str(HERE))
+    from _setup import drop_database, fresh_database
+
     name = f"{DATABASE}_check_{os.getpid()}" if args.check else DATABASE
     database_url = fresh_database(name)
     os.environ["DATABASE_URL"] = database_url
-    sys.path.insert(0, str(HERE))
     from _setup import django_on_bench_database
 
     django_on_bench_database()
