@@ -16,11 +16,15 @@
   post `--messages` signed messaging webhooks (signed beforehand with `RequestValidator`, as Twilio
   signs): from `--customers` distinct customers (default 60% of the messages), so the first message
   of each opens a conversation and the others join one;
-- the same bodies are posted to the hello view first (the baseline), then to the webhook.
+- first 300 messages from other customers (the service's history), then ANALYZE, as autovacuum
+  would have on a live database; then the same bodies are posted to the hello view (the baseline),
+  then to the webhook.
 
-Prints messages/s and p50/p95/p99 latency of each and their ratios, then checks: every answer 200,
-as many communications stored as sent, one conversation per customer. `--check`: tiny counts, for
-the test that keeps this script working (tests/test_bench_scripts.py).
+Prints messages/s and p50/p95/p99 latency of each and their ratios, and the server's CPU per message
+(gunicorn's workers and their PostgreSQL backends, read from /proc), which says what the server
+would do with the machine's cores to itself (the load figures fall when other work shares them);
+then checks: every answer 200, as many communications stored as sent, one conversation per
+customer. `--check`: tiny counts on a database of its own, dropped after (tests/test_bench_scripts.py).
 """
 
 import argparse
