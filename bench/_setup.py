@@ -3,6 +3,7 @@ import benchmark's SQLite mode, on the SQLite file DATABASE_URL names)."""
 
 import os
 import sys
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +54,34 @@ def _create_database_if_missing(database: dict) -> None:
 def median_ms(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[len(ordered) // 2] * 1000
+
+
+def fresh_database(name: str) -> str:
+    """DATABASE_URL's server with a new, empty database `name` (dropped first if it exists)."""
+    import psycopg
+
+    base = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    if not base.scheme.startswith("postgres"):
+        sys.exit("This benchmark measures PostgreSQL: leave DATABASE_URL unset or set it to postgres://...")
+    with psycopg.connect(
+        host=base.hostname or "127.0.0.1",
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    with psycopg.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password,
+        dbname="postgres", autocommit=True,
+    ) as conn:  # fmt: skip
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -468,11 +467,12 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
 
 
 def _stored(store, external_id: str) -> CommunicationInfo | None:
-    existing = (
-        Communication.objects.filter(store=store, external_id=external_id)
-        .select_related("conversation", "conversation__profile")
-        .first()
-    )
+    found = Communication.objects.filter(store=store, external_id=external_id)
+    # Nearly always a new message: probe the unique index alone (no joins to plan, no ordering),
+    # then load the redelivered one with its conversation and profile.
+    if not found.exists():
+        return None
+    existing = found.select_related("conversation", "conversation__profile").first()
     if existing is None:
         return None
     return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
@@ -683,9 +683,8 @@ def conversations_advance(*, now=None) -> AdvanceCounts:
     in transactions of `ADVANCE_CHUNK` conversations (docs/PERFORMANCE.md has its figures)."""
     now = now or timezone.now()
     counts = AdvanceCounts()
-    pairs = set(
-        Conversation.objects.filter(status__in=LIVE).values_list("configuration_id", "channel").order_by().distinct()
-    )
+    live_pairs = Conversation.objects.filter(status__in=LIVE).values_list("configuration_id", "channel")
+    pairs = set(live_pairs.order_by().distinct())  # unordered: the ordering's columns would join the DISTINCT
     configurations = ConversationConfiguration.objects.filter(pk__in={c for c, _ in pairs}).prefetch_related("captures")
     for configuration in configurations:
         timeouts = configuration_timeouts(configuration=configuration)
@@ -750,34 +749,31 @@ def _transitions_apply(due, target: str, now, reason: str, configuration) -> tup
 
 def _extractions_request(rows, target: str, now) -> int:
     """One `ExtractionRequest` per conversation of `rows` ([(id, store id)]) that has communications
-    no earlier request covered (a reopened conversation's earlier ones are never extracted twice)."""
+    no earlier request covered (a reopened conversation's earlier ones are never extracted twice).
+
+    One INSERT ... SELECT in the database: built as objects in Python, a chunk's requests cost
+    more than the rest of the pass (docs/PERFORMANCE.md, the lifecycle pass)."""
     ids = [pk for pk, _ in rows]
-    last = dict(
-        Communication.objects.filter(conversation_id__in=ids)
-        .values("conversation_id")
-        .annotate(last=Max("id"))
-        .values_list("conversation_id", "last")
-    )
-    covered = dict(
-        ExtractionRequest.objects.filter(conversation_id__in=ids)
-        .values("conversation_id")
-        .annotate(last=Max("last_communication_id"))
-        .values_list("conversation_id", "last")
-    )
-    requests = [
-        ExtractionRequest(
-            store_id=store_id,
-            conversation_id=pk,
-            transition=target,
-            after_communication_id=covered.get(pk) or 0,
-            last_communication_id=last[pk],
-            requested_at=now,
-        )
-        for pk, store_id in rows
-        if pk in last and last[pk] > (covered.get(pk) or 0)
-    ]
-    ExtractionRequest.objects.bulk_create(requests)
-    return len(requests)
+    marks = ", ".join(["%s"] * len(ids))
+    requests = ExtractionRequest._meta.db_table
+    sql = f"""
+        INSERT INTO {requests}
+            (store_id, conversation_id, transition, after_communication_id, last_communication_id, requested_at)
+        SELECT conversation.store_id, last.conversation_id, %s, COALESCE(covered.upto, 0), last.upto, %s
+        FROM (
+            SELECT conversation_id, MAX(id) AS upto FROM {Communication._meta.db_table}
+            WHERE conversation_id IN ({marks}) GROUP BY conversation_id
+        ) AS last
+        JOIN {Conversation._meta.db_table} AS conversation ON conversation.id = last.conversation_id
+        LEFT JOIN (
+            SELECT conversation_id, MAX(last_communication_id) AS upto FROM {requests}
+            WHERE conversation_id IN ({marks}) GROUP BY conversation_id
+        ) AS covered ON covered.conversation_id = last.conversation_id
+        WHERE last.upto > COALESCE(covered.upto, 0)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [target, connection.ops.adapt_datetimefield_value(now), *ids, *ids])
+        return cursor.rowcount
 
 
 def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, token: str) -> None:

@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from .capture import CaptureError, address_normalize, matches, specificity
+from .capture import WILDCARD, CaptureError, address_normalize, matches, specificity
 from .lifecycle import Channel
 from .models import CaptureRule, ConversationConfiguration
 from .services import (
@@ -52,13 +52,21 @@ def _twiml(status: int = 200) -> HttpResponse:
 def _candidates(channel: str, to: str):
     """Per store, the configuration capturing `to` (the most specific rule), if it has a token."""
     best = {}
-    for rule in CaptureRule.objects.filter(channel=channel).select_related("configuration", "configuration__store"):
+    rules = CaptureRule.objects.filter(channel=channel, pattern__in=_patterns_taking(to))
+    for rule in rules.select_related("configuration", "configuration__store"):
         if not matches(rule.pattern, to) or not rule.configuration.twilio_auth_token:
             continue
         held = best.get(rule.store_id)
         if held is None or specificity(rule.pattern) > specificity(held.pattern):
             best[rule.store_id] = rule
     return [rule.configuration for rule in best.values()]
+
+
+def _patterns_taking(address: str) -> list[str]:
+    """Every pattern that can take `address` (`conversations.capture.matches`): the address, `*`,
+    and each of its beginnings then `*`; so the query reads only the rules that can match, not all
+    of the channel's rules in every store."""
+    return [address, WILDCARD, *(address[:end] + WILDCARD for end in range(1, len(address) + 1))]
 
 
 def _signed_configuration(request, channel: str, raw_to: str):
