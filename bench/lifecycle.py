@@ -17,7 +17,8 @@ SQLite: a new file in a temporary directory):
 - baseline in the same run: the same rows put back to Open, then closed with one raw
   `UPDATE ... SET status = 'closed'` (no history, no extraction requests, no locking in chunks).
 Prints seconds, rows/s and the ratio to the baseline; checks the counts. `--check`: 300
-conversations (the test that keeps this script working).
+conversations (the test that keeps this script working). `BENCH_PROFILE=1`: also the seconds each
+kind of SQL statement took in pass (b).
 """
 
 import argparse
@@ -165,7 +166,23 @@ def measure(n: int) -> dict:
         assert (counts.inactive, counts.closed, counts.extractions) == (0, 0, 0), counts
         quiet.append(seconds)
     at = T0 + timedelta(days=2)
-    due, counts = timed(lambda: conversations_advance(now=at))
+    spent = {}  # with --profile: seconds per kind of statement of pass (b)
+
+    def statement_timer(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = " ".join(sql.split()[:4])[:60]
+            spent[kind] = spent.get(kind, 0.0) + time.perf_counter() - started
+
+    if os.environ.get("BENCH_PROFILE"):
+        with connection.execute_wrapper(statement_timer):
+            due, counts = timed(lambda: conversations_advance(now=at))
+        for kind, seconds in sorted(spent.items(), key=lambda item: -item[1])[:8]:
+            print(f"    {seconds:6.2f} s  {kind}", flush=True)
+    else:
+        due, counts = timed(lambda: conversations_advance(now=at))
     extractions = expected_extractions(n)
     problems = []
     if (counts.closed, counts.inactive, counts.extractions) != (n, 0, extractions):

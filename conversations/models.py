@@ -83,7 +83,7 @@ class Conversation(models.Model):
     inactive_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # Twilio Conversations' own id (CH...) when the conversation came through its webhooks.
-    twilio_conversation_sid = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    twilio_conversation_sid = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -94,6 +94,21 @@ class Conversation(models.Model):
                 fields=["store", "group_key"],
                 condition=~models.Q(status="closed"),
                 name="one_live_conversation_per_group",
+            ),
+        ]
+        indexes = [
+            # The lifecycle worker's every-minute pass reads live conversations by configuration and
+            # channel; closed ones (most of them, in time) stay out of this index.
+            models.Index(
+                fields=["configuration", "channel"],
+                condition=models.Q(status__in=["open", "inactive"]),
+                name="conversation_live",
+            ),
+            # Twilio Conversations' messages find their conversation by its SID (only those have one).
+            models.Index(
+                fields=["twilio_conversation_sid"],
+                condition=~models.Q(twilio_conversation_sid=""),
+                name="conversation_twilio_sid",
             ),
         ]
 
