@@ -2,6 +2,7 @@
 create, update, delete; transactional and audited) and communications (`communication_ingest`).
 Rules: `conversations.lifecycle` (timeouts), `conversations.capture` (addresses)."""
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,6 +32,8 @@ from .models import (
     LifecycleEventKind,
 )
 from .selectors import configuration_capturing, configuration_timeouts
+
+logger = logging.getLogger(__name__)
 
 NAME_MAX = 32  # the seed's friendly name
 DESCRIPTION_MAX = ConversationConfiguration._meta.get_field("description").max_length
@@ -343,10 +346,7 @@ def communication_ingest(
         stored = _stored(store, external_id)
         if stored is not None:
             return stored
-    result = profile_identify(
-        store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=f"conversation:{configuration.pk}"
-    )
-    profile = result.profile
+    profile = _customer_profile(store, configuration, channel, customer)
     key = _group_key(configuration, channel, business, customer, profile)
     message = _Message(
         channel, direction, addresses, business, customer, occurred_at, body, external_id, author_name, media
@@ -363,6 +363,20 @@ def communication_ingest(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _customer_profile(store, configuration, channel: str, customer: str):
+    """The customer's profile by identity resolution (`profile_identify` with the channel's
+    identifier kind, `IDENTIFIER_KIND`), or None when the store's identity rules refuse it (no rule
+    for the kind, a blocked value, a limit): the communication is still stored, its conversation
+    without a profile, which the conversation page explains; logged."""
+    try:
+        return profile_identify(
+            store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=f"conversation:{configuration.pk}"
+        ).profile
+    except ValidationError as exc:
+        logger.warning("Conversation customer %s (%s) has no profile: %s", customer, channel, " ".join(exc.messages))
+        return None
 
 
 @dataclass(frozen=True)
@@ -565,10 +579,7 @@ def twilio_conversation_message_ingest(
             return stored
     profile = None
     if from_customer:
-        source = f"conversation:{configuration.pk}"
-        profile = profile_identify(
-            store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=source
-        ).profile
+        profile = _customer_profile(store, configuration, channel, customer)
     direction = Direction.INBOUND if from_customer else Direction.OUTBOUND
     key = f"{configuration.pk}|twilio|{conversation_sid}"
     for attempt in (1, 2):

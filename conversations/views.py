@@ -17,7 +17,7 @@ from memory_console.sheets import render_sheet, sheet_done
 from stores.access import store_view
 
 from . import callbacks, forms, services
-from .capture import CaptureError, capture_pattern
+from .capture import IDENTIFIER_KIND, CaptureError, capture_pattern
 from .lifecycle import Channel, Grouping, Lifecycle, effective_timeouts
 from .models import ConversationStatus
 from .selectors import (
@@ -399,5 +399,6 @@ def conversation_detail(request, store, conversation_id):
             "extractions": conversation.extractions.all(),
             "history": conversation.history.all(),
             "agents": conversation_agents(conversation=conversation),
+            "identifier_kind": IDENTIFIER_KIND.get(conversation.channel, ""),
         },
     )

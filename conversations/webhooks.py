@@ -96,6 +96,8 @@ def _signed_by(request, configurations):
 
 
 def _refused(exc: ValidationError) -> HttpResponse:
+    if not hasattr(exc, "error_dict"):
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
     fields = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
     return HttpResponse(fields, status=400, content_type="text/plain")
 
@@ -255,6 +257,8 @@ def _conversations_signed(request, service_sid: str, conversation_sid: str):
 
 def _named(exc: ValidationError, fields: dict[str, str]) -> dict[str, str]:
     """A service's errors, each under the form field that carried the value."""
+    if not hasattr(exc, "error_dict"):
+        return {"request": " ".join(exc.messages)}
     return {fields.get(name, name): " ".join(messages) for name, messages in exc.message_dict.items()}
 
 

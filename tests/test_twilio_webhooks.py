@@ -243,3 +243,20 @@ def test_the_api_sets_the_token_never_returns_it_and_walls_other_accounts(api, s
         HTTP_AUTHORIZATION=f"Bearer {other_key}",
     )
     assert stranger.status_code == 404
+
+
+def test_a_store_without_a_phone_rule_stores_the_message_without_a_profile_and_says_why(
+    client, admin_client, configuration
+):
+    from django.urls import reverse
+
+    from identity.models import IdentityRule
+
+    IdentityRule.objects.filter(store=configuration.store, kind="phone").delete()
+    answer = _post(client, _sms(sid="SMnorule"))
+    assert answer.status_code == 200 and answer.content.decode() == TWIML  # Twilio does not retry
+    conversation = Conversation.objects.get()
+    assert conversation.profile is None and conversation.communications.get().body == "Hello"
+    assert not Profile.objects.exists()
+    page = admin_client.get(reverse("conversations:conversation", args=[configuration.store_id, conversation.pk]))
+    assert "identity rules do not take this phone identifier" in page.content.decode()
