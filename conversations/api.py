@@ -362,13 +362,14 @@ def communication_add(request, store_id: int, payload: CommunicationIn):
 def communication_batch(request, store_id: int, payload: BatchIn):
     store = api_store(request, store_id)
     results = []
-    for index, item in enumerate(payload.items):
-        try:
-            out = _ingest(store, item)
-        except ValidationError as exc:
-            results.append({"index": index, "status": "error", "errors": error_items(exc)})
-            continue
-        results.append({"index": index, "status": "created" if out["created"] else "duplicate", "result": out})
+    with callbacks.status_callbacks_batch():  # one send task for the batch's status callbacks
+        for index, item in enumerate(payload.items):
+            try:
+                out = _ingest(store, item)
+            except ValidationError as exc:
+                results.append({"index": index, "status": "error", "errors": error_items(exc)})
+                continue
+            results.append({"index": index, "status": "created" if out["created"] else "duplicate", "result": out})
     return {"results": results}
 
 

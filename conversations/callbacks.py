@@ -17,6 +17,8 @@ send task on commit; the per-minute schedule sends what is still due (retries). 
 so that two workers never send the same attempt.
 """
 
+import contextlib
+import contextvars
 import hashlib
 import hmac
 import ipaddress
@@ -207,10 +209,32 @@ def status_callbacks_queue(*, configuration: ConversationConfiguration, events: 
     transaction.on_commit(_send_task_queue)
 
 
+_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("status_callbacks_batch", default=None)
+
+
+@contextlib.contextmanager
+def status_callbacks_batch():
+    """Within it (a batch of writes, each in its own transaction, e.g. the API's 1,000
+    communications), the send task is queued once, at the end, instead of once per write."""
+    token = _batch.set([])
+    try:
+        yield
+    finally:
+        wanted = _batch.get()
+        _batch.reset(token)
+        if wanted:
+            _send_task_queue()
+
+
 def _send_task_queue():
     """Runs after the commit: a queue that cannot take the task must not fail the write that is
     already stored (the per-minute schedule sends the deliveries then)."""
     from django_q.tasks import async_task
+
+    batch = _batch.get()
+    if batch is not None:
+        batch.append(True)  # `status_callbacks_batch` queues it once, at its end
+        return
 
     try:
         async_task(SEND_TASK, task_name=f"status-callbacks-{secrets.token_hex(4)}")

@@ -112,3 +112,18 @@ def test_another_accounts_store_and_conversation_are_not_found(api, configured, 
     assert client.get(f"/api/v1/stores/{configured.pk}/conversations", **stranger).status_code == 404
     other_store = StoreFactory(account=configured.account)
     assert api.call("get", f"/stores/{other_store.pk}/conversations/{conversation_id}").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")  # real commits; the queue is its own database
+def test_a_batch_queues_one_status_callbacks_task_for_all_its_items(api, configured):
+    from django_q.models import OrmQ
+
+    from conversations.models import CallbackDelivery, ConversationConfiguration
+
+    ConversationConfiguration.objects.filter(store=configured).update(status_callback_urls=["https://e.test/h"])
+    before = OrmQ.objects.count()
+    items = [_message(**{"from": f"+1415555030{n}", "external_id": f"b{n}"}) for n in range(3)]
+    answer = api.call("post", f"/stores/{configured.pk}/communications/batch", {"items": items})
+    assert [r["status"] for r in answer.json()["results"]] == ["created"] * 3
+    assert CallbackDelivery.objects.count() == 6  # conversation.created + communication.created, each
+    assert OrmQ.objects.count() - before == 1  # one send task, not one per item
