@@ -259,6 +259,7 @@ def set_twilio_auth_token(request, store_id: int, configuration_id: int, payload
 # -- communications and conversations ---------------------------------------------------------
 
 communications_router = Router(tags=["Conversations"])
+ID_MAX = 2**63 - 1  # the largest id a database holds: a bigger one is a 422 naming the parameter
 BATCH_MAX = 1000
 
 
@@ -425,10 +426,10 @@ def conversation_list(
     store_id: int,
     status: Literal[tuple(ConversationStatus.values)] | None = None,
     channel: Literal[tuple(Channel.values)] | None = None,
-    configuration_id: int | None = None,
+    configuration_id: int | None = Query(None, ge=1, le=ID_MAX, description="Only this configuration's"),
     opened_after: str | None = Query(None, description="Opened at or after this time (ISO 8601; no offset: UTC)"),
     opened_before: str | None = Query(None, description="Opened before this time (ISO 8601; no offset: UTC)"),
-    before_id: int | None = None,
+    before_id: int | None = Query(None, ge=1, le=ID_MAX, description="From `next_before_id` of the page before"),
 ):
     bounds = {}
     for name, value in (("opened_after", opened_after), ("opened_before", opened_before)):

@@ -43,6 +43,10 @@ DEFAULT_TIMEOUT_MINUTES: dict[str, int | None] = {
     Channel.VOICE: None,
 }
 MAX_MINUTES = 30 * 24 * 60  # 30 days: the longest timeout or inactivity period a configuration takes
+# A Voice conversation's timers wait this long at least: a call lasts up to 4 hours (Twilio's
+# longest call, its default time limit) and sends nothing while it lasts; its end closes it.
+CALL_MAX_MINUTES = 4 * 60
+CALL_NOTE = "; a call in progress is not timed out (its end closes it; at most 4 hours)"
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,19 @@ def effective_timeouts(*, channels, timeout_minutes: int | None) -> dict[str, Ti
 
     A set `timeout_minutes` applies to every channel. Otherwise each channel's default, except that
     with two or more channels the longest default (in minutes) applies to all of them, Voice too.
+    A Voice conversation's timer never runs out during a call: `conversations_advance` waits
+    `CALL_MAX_MINUTES` at least (`CALL_NOTE` says so).
     """
     ordered = [channel for channel in Channel.values if channel in set(channels)]
     if timeout_minutes is not None:
-        return {channel: Timeout(timeout_minutes, "the timeout you set") for channel in ordered}
+        return {
+            channel: Timeout(timeout_minutes, "the timeout you set" + (CALL_NOTE if channel == Channel.VOICE else ""))
+            for channel in ordered
+        }
     if len(ordered) == 1:
         channel = ordered[0]
         label = Channel(channel).label
         return {channel: Timeout(DEFAULT_TIMEOUT_MINUTES[channel], f"the default for {label}")}
     longest = max((DEFAULT_TIMEOUT_MINUTES[c] for c in ordered if DEFAULT_TIMEOUT_MINUTES[c] is not None), default=None)
     why = "the longest default of your channels, applied to all of them"
-    return {channel: Timeout(longest, why) for channel in ordered}
+    return {channel: Timeout(longest, why + (CALL_NOTE if channel == Channel.VOICE else "")) for channel in ordered}

@@ -19,7 +19,16 @@ from memory_console.timestamps import TimestampError, timestamp_clean
 
 from . import callbacks
 from .capture import IDENTIFIER_KIND, CaptureError, address_normalize, capture_pattern
-from .lifecycle import DEFAULT_TIMEOUT_MINUTES, MAX_MINUTES, Channel, Grouping, Lifecycle, Timeout, effective_timeouts
+from .lifecycle import (
+    CALL_MAX_MINUTES,
+    DEFAULT_TIMEOUT_MINUTES,
+    MAX_MINUTES,
+    Channel,
+    Grouping,
+    Lifecycle,
+    Timeout,
+    effective_timeouts,
+)
 from .models import (
     CaptureRule,
     Communication,
@@ -474,6 +483,10 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             external_id=m.external_id,
             occurred_at=m.occurred_at,
         )
+        if conversation.status == ConversationStatus.CLOSED and conversation.configuration.observations_enabled:
+            # Joined after Closed (`into`: a call's transcript, sent after the call ended): the
+            # extraction the closing asked for did not cover it, so it gets its own, once.
+            _extractions_request([(conversation.pk, store.pk)], ConversationStatus.CLOSED, timezone.now())
         if configuration.status_callback_urls:  # no work (and no query) without URLs
             events.append((callbacks.COMMUNICATION_CREATED, communication))
             callbacks.status_callbacks_queue(configuration=configuration, events=callbacks.events_of(events))
@@ -707,17 +720,21 @@ def conversations_advance(*, now=None) -> AdvanceCounts:
             live = Conversation.objects.filter(configuration=configuration, channel=channel).annotate(
                 since=Coalesce("last_customer_at", "opened_at")
             )
-            if timeout.minutes is not None:
-                due = live.filter(status__in=LIVE, since__lte=now - timedelta(minutes=timeout.minutes))
-                reason = f"No customer communication for {_minutes_text(timeout.minutes)} (the conversation timeout)"
+            timeout_minutes, inactivity_minutes = timeout.minutes, configuration.inactivity_minutes
+            if channel == Channel.VOICE:  # a call sends nothing while it lasts: never timed out during one
+                timeout_minutes = None if timeout_minutes is None else max(timeout_minutes, CALL_MAX_MINUTES)
+                inactivity_minutes = None if inactivity_minutes is None else max(inactivity_minutes, CALL_MAX_MINUTES)
+            if timeout_minutes is not None:
+                due = live.filter(status__in=LIVE, since__lte=now - timedelta(minutes=timeout_minutes))
+                reason = f"No customer communication for {_minutes_text(timeout_minutes)} (the conversation timeout)"
                 moved, extracted = _transitions_apply(due, ConversationStatus.CLOSED, now, reason, configuration)
                 counts.closed += moved
                 counts.extractions += extracted
-            if configuration.lifecycle == Lifecycle.INACTIVE and configuration.inactivity_minutes is not None:
+            if configuration.lifecycle == Lifecycle.INACTIVE and inactivity_minutes is not None:
                 quiet = live.filter(
-                    status=ConversationStatus.OPEN, since__lte=now - timedelta(minutes=configuration.inactivity_minutes)
+                    status=ConversationStatus.OPEN, since__lte=now - timedelta(minutes=inactivity_minutes)
                 )
-                reason = f"No customer communication for {_minutes_text(configuration.inactivity_minutes)}"
+                reason = f"No customer communication for {_minutes_text(inactivity_minutes)}"
                 moved, extracted = _transitions_apply(quiet, ConversationStatus.INACTIVE, now, reason, configuration)
                 counts.inactive += moved
                 counts.extractions += extracted

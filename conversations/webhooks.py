@@ -50,16 +50,30 @@ def _twiml(status: int = 200) -> HttpResponse:
 
 
 def _candidates(channel: str, to: str):
-    """Per store, the configuration capturing `to` (the most specific rule), if it has a token."""
+    """Per store, the configuration capturing `to` (its most specific rule, as
+    `configuration_capturing` chooses), in store order; a store whose capturing configuration has
+    no Twilio auth token yet is left out (logged): its webhooks cannot be checked, and a broader
+    rule of another configuration must not take them instead."""
     best = {}
     rules = CaptureRule.objects.filter(channel=channel, pattern__in=_patterns_taking(to))
-    for rule in rules.select_related("configuration", "configuration__store"):
-        if not matches(rule.pattern, to) or not rule.configuration.twilio_auth_token:
+    for rule in rules.select_related("configuration", "configuration__store").order_by("store_id", "id"):
+        if not matches(rule.pattern, to):
             continue
         held = best.get(rule.store_id)
         if held is None or specificity(rule.pattern) > specificity(held.pattern):
             best[rule.store_id] = rule
-    return [rule.configuration for rule in best.values()]
+    chosen = []
+    for rule in best.values():
+        if rule.configuration.twilio_auth_token:
+            chosen.append(rule.configuration)
+        else:
+            logger.warning(
+                "Twilio webhook for %s (%s): configuration %r captures it but has no Twilio auth token; not stored",
+                to,
+                channel,
+                rule.configuration.name,
+            )
+    return chosen
 
 
 def _patterns_taking(address: str) -> list[str]:
@@ -181,7 +195,9 @@ def twilio_voice(request):
             )
     except ValidationError as exc:
         return _refused(exc)
-    if form.get("CallStatus", "").lower() in CALL_ENDED:
+    if form.get("CallStatus", "").lower() in CALL_ENDED and call.conversation.channel == Channel.VOICE:
+        # A call that joined another channel's conversation (grouping by addresses or by profile)
+        # does not close it: its own timer does.
         conversation_call_end(conversation=call.conversation, at=now)
     return _twiml()
 

@@ -36,7 +36,10 @@ def test_two_or_more_channels_get_the_longest_default_for_all_and_a_set_timeout_
     # conversation timeout to all channels."
     both = effective_timeouts(channels=["voice", "whatsapp"], timeout_minutes=None)
     assert _minutes(both) == {"whatsapp": 15, "voice": 15}
-    assert both["voice"].why == "the longest default of your channels, applied to all of them"
+    assert both["voice"].why == (
+        "the longest default of your channels, applied to all of them; a call in progress is not timed out "
+        "(its end closes it; at most 4 hours)"
+    )
     assert _minutes(effective_timeouts(channels=["sms", "voice"], timeout_minutes=45)) == {"sms": 45, "voice": 45}
 
 

@@ -265,7 +265,8 @@ def test_api_create_list_get_patch_delete(api, store):
             "channel": "voice",
             "minutes": 15,
             "text": "15 min",
-            "why": "the longest default of your channels, applied to all of them",
+            "why": "the longest default of your channels, applied to all of them; a call in progress is not timed "
+            "out (its end closes it; at most 4 hours)",
         },
     ]
     assert [c["name"] for c in api.call("get", _path(store)).json()] == ["Support line"]

@@ -127,3 +127,10 @@ def test_a_batch_queues_one_status_callbacks_task_for_all_its_items(api, configu
     assert [r["status"] for r in answer.json()["results"]] == ["created"] * 3
     assert CallbackDelivery.objects.count() == 6  # conversation.created + communication.created, each
     assert OrmQ.objects.count() - before == 1  # one send task, not one per item
+
+
+@pytest.mark.parametrize("parameter", ["configuration_id", "before_id"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "-99999999999999999999", "0"])
+def test_an_id_no_database_holds_is_a_422_naming_the_parameter(api, configured, parameter, value):
+    answer = api.call("get", f"/stores/{configured.pk}/conversations?{parameter}={value}")
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", parameter]

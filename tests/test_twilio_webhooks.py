@@ -193,7 +193,15 @@ def test_a_transcript_sent_after_the_call_ended_joins_the_calls_conversation(cli
     assert _post(client, late, url=VOICE_URL).status_code == 200
     conversation = Conversation.objects.get()  # not a second one, left Open forever
     assert conversation.status == ConversationStatus.CLOSED
-    assert conversation.communications.filter(external_id="TR9").exists()
+    transcript = conversation.communications.get(external_id="TR9")
+    # The closing's extraction covered the call; the transcript gets its own, once.
+    from conversations.models import ExtractionRequest
+
+    covered = list(conversation.extractions.values_list("after_communication_id", "last_communication_id"))
+    call = conversation.communications.get(external_id="CA1")
+    assert covered == [(0, call.pk), (call.pk, transcript.pk)]
+    assert _post(client, late, url=VOICE_URL).status_code == 200  # Twilio retries the transcript
+    assert ExtractionRequest.objects.count() == 2
 
 
 NEW_TOKEN = "fedcba9876543210fedcba9876543210"
@@ -260,3 +268,49 @@ def test_a_store_without_a_phone_rule_stores_the_message_without_a_profile_and_s
     assert not Profile.objects.exists()
     page = admin_client.get(reverse("conversations:conversation", args=[configuration.store_id, conversation.pk]))
     assert "identity rules do not take this phone identifier" in page.content.decode()
+
+
+def test_a_broader_rule_with_a_token_never_takes_an_address_whose_own_configuration_has_none(client, store):
+    exact = conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Exact", captures=[("sms", BUSINESS)])
+    )
+    wild = conversation_configuration_create(
+        store=store, actor=None, data=ConfigurationInput(name="Wild", captures=[("sms", "*")])
+    )
+    twilio_auth_token_set(configuration=wild, actor=None, token=TOKEN)
+    answer = _post(client, _sms(sid="SMexact"))
+    assert answer.status_code == 200 and not Communication.objects.exists()  # not stored under "Wild"
+    twilio_auth_token_set(configuration=exact, actor=None, token=NEW_TOKEN)
+    assert _post(client, _sms(sid="SMexact"), token=NEW_TOKEN).status_code == 200
+    assert Communication.objects.get().conversation.configuration == exact
+    other = _sms(sid="SMother", To="+14155550999")
+    assert _post(client, other).status_code == 200
+    assert Communication.objects.get(external_id="SMother").conversation.configuration == wild
+
+
+def test_a_long_call_is_not_timed_out_and_a_call_ending_does_not_close_an_sms_conversation(client, store):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations.models import ConversationStatus
+    from conversations.services import conversations_advance
+
+    made = conversation_configuration_create(
+        store=store,
+        actor=None,
+        data=ConfigurationInput(name="Line", grouping="addresses", captures=[("sms", BUSINESS), ("voice", BUSINESS)]),
+    )
+    twilio_auth_token_set(configuration=made, actor=None, token=TOKEN)
+    _post(client, _call("in-progress", CallSid="CAlong", From="+14155550777"), url=VOICE_URL)
+    call = Conversation.objects.get()
+    soon = timezone.now() + timedelta(minutes=16)  # SMS and Voice: 15 minutes, but a call is in progress
+    assert conversations_advance(now=soon).closed == 0
+    assert conversations_advance(now=timezone.now() + timedelta(hours=4, minutes=1)).closed == 1  # no end came
+    assert Conversation.objects.get(pk=call.pk).status == ConversationStatus.CLOSED
+    _post(client, _sms(sid="SMmixed"))  # an SMS conversation that a call then joins (grouping by addresses)
+    _post(client, _call("completed", CallSid="CAmixed"), url=VOICE_URL)
+    mixed = Communication.objects.get(external_id="SMmixed").conversation
+    assert mixed.communications.filter(external_id="CAmixed").exists()
+    mixed.refresh_from_db()
+    assert mixed.status == ConversationStatus.OPEN  # the call's end closes Voice conversations only
