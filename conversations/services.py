@@ -44,6 +44,7 @@ from .selectors import configuration_capturing, configuration_timeouts
 
 logger = logging.getLogger(__name__)
 
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks differ: a communication may be dated this far ahead
 NAME_MAX = 32  # the seed's friendly name
 DESCRIPTION_MAX = ConversationConfiguration._meta.get_field("description").max_length
 
@@ -351,8 +352,9 @@ def communication_ingest(
         raise ValidationError(
             {business_field: f"No conversation configuration of this store captures {business} ({channel})."}
         )
+    same = {"channel": channel, "direction": direction, "from": addresses["from"], "to": addresses["to"], "body": body}
     if external_id:
-        stored = _stored(store, external_id)
+        stored = _stored(store, external_id, same)
         if stored is not None:
             return stored
     profile = _customer_profile(store, configuration, channel, customer)
@@ -366,7 +368,7 @@ def communication_ingest(
         except IntegrityError:
             # A delivery of the same message won a race: theirs stands. Or the group's first message
             # opened the conversation meanwhile: the second attempt joins it.
-            stored = _stored(store, external_id) if external_id else None
+            stored = _stored(store, external_id, same) if external_id else None
             if stored is not None:
                 return stored
             if attempt == 2:
@@ -412,10 +414,18 @@ def _content_clean(body, occurred_at, external_id, media, errors: dict) -> tuple
         body = text_clean(body or "", multiline=True)
     except TextError as exc:
         errors["body"] = f"The body {exc.reason}."
+    now = timezone.now()
     try:
-        occurred_at = timezone.now() if occurred_at is None else timestamp_clean(occurred_at)
+        occurred_at = now if occurred_at is None else timestamp_clean(occurred_at)
     except TimestampError as exc:
         errors["timestamp"] = f"The timestamp {exc.reason}"
+    else:
+        if occurred_at > now + FUTURE_TOLERANCE:
+            # A communication has happened: one dated ahead would hold its conversation open until then.
+            errors["timestamp"] = (
+                "The timestamp is when the communication happened: it must not be more than "
+                f"{FUTURE_TOLERANCE.seconds // 60} minutes ahead of the server's clock ({now:%Y-%m-%dT%H:%M:%SZ})."
+            )
     try:
         external_id = text_clean(external_id or "", max_length=255)
     except TextError as exc:
@@ -493,7 +503,23 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
     return CommunicationInfo(communication, conversation, profile, created=True)
 
 
-def _stored(store, external_id: str) -> CommunicationInfo | None:
+def _stored(store, external_id: str, same: dict | None = None) -> CommunicationInfo | None:
+    """The communication already stored under `external_id` (a redelivery: `created` False), or
+    None. `same`: the new one's channel, direction, addresses and body; a stored one that differs is
+    another message reusing the id: ValidationError naming `external_id` (never answered as a
+    duplicate of someone else's message)."""
+    info = _stored_lookup(store, external_id)
+    if info is not None and same is not None:
+        c = info.communication
+        stored = {"channel": c.channel, "direction": c.direction, "from": c.from_address, "to": c.to_address}
+        if {**stored, "body": c.body} != same:
+            raise ValidationError(
+                {"external_id": f"The external id {external_id} already names another communication (#{c.pk})."}
+            )
+    return info
+
+
+def _stored_lookup(store, external_id: str) -> CommunicationInfo | None:
     found = Communication.objects.filter(store=store, external_id=external_id)
     # Nearly always a new message: probe the unique index alone (no joins to plan, no ordering),
     # then load the redelivered one with its conversation and profile.

@@ -51,9 +51,9 @@ def _twiml(status: int = 200) -> HttpResponse:
 
 def _candidates(channel: str, to: str):
     """Per store, the configuration capturing `to` (its most specific rule, as
-    `configuration_capturing` chooses), in store order; a store whose capturing configuration has
-    no Twilio auth token yet is left out (logged): its webhooks cannot be checked, and a broader
-    rule of another configuration must not take them instead."""
+    `configuration_capturing` chooses), in store order. One without a Twilio auth token yet stays
+    in the list (`_signed_by` answers 403 saying so): a broader rule of another configuration must
+    never take its address instead."""
     best = {}
     rules = CaptureRule.objects.filter(channel=channel, pattern__in=_patterns_taking(to))
     for rule in rules.select_related("configuration", "configuration__store").order_by("store_id", "id"):
@@ -62,18 +62,7 @@ def _candidates(channel: str, to: str):
         held = best.get(rule.store_id)
         if held is None or specificity(rule.pattern) > specificity(held.pattern):
             best[rule.store_id] = rule
-    chosen = []
-    for rule in best.values():
-        if rule.configuration.twilio_auth_token:
-            chosen.append(rule.configuration)
-        else:
-            logger.warning(
-                "Twilio webhook for %s (%s): configuration %r captures it but has no Twilio auth token; not stored",
-                to,
-                channel,
-                rule.configuration.name,
-            )
-    return chosen
+    return [rule.configuration for rule in best.values()]
 
 
 def _patterns_taking(address: str) -> list[str]:
@@ -100,12 +89,21 @@ def _signed_configuration(request, channel: str, raw_to: str):
 
 def _signed_by(request, configurations):
     """(the configuration whose Twilio auth token validates the request's `X-Twilio-Signature` on
-    the URL Twilio called, None), or (None, 403) when none does or the header is missing."""
+    the URL Twilio called, None), or (None, 403) when none does, the header is missing, or the
+    capturing configurations have no auth token yet (the answer names them; logged)."""
     signature = request.headers.get("X-Twilio-Signature", "")
     url = request.build_absolute_uri()
-    for configuration in configurations:
+    tokened = [configuration for configuration in configurations if configuration.twilio_auth_token]
+    for configuration in tokened:
         if signature and RequestValidator(configuration.twilio_auth_token).validate(url, request.POST, signature):
             return configuration, None
+    if not tokened:
+        names = ", ".join(f"“{configuration.name}”" for configuration in configurations)
+        logger.warning("Twilio webhook refused: %s captures it but has no Twilio auth token yet", names)
+        return None, HttpResponseForbidden(
+            f"The conversation configuration {names} captures this address but has no Twilio auth token yet: "
+            "set it on the configuration's page (Connect Twilio)."
+        )
     return None, HttpResponseForbidden("The X-Twilio-Signature header is missing or does not match.")
 
 

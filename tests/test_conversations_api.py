@@ -40,9 +40,9 @@ def test_a_communication_is_added_then_found_again_by_its_external_id(api, confi
     body = first.json()
     assert body["created"] is True and body["profile_id"]
     assert body["communication"]["from"] == "+14155550123" and body["communication"]["body"] == "Hi 👋"
-    again = api.call("post", f"/stores/{configured.pk}/communications", _message(body="changed"))
-    assert again.status_code == 200 and again.json()["created"] is False
-    assert again.json()["communication"]["body"] == "Hi 👋"  # the stored one: nothing changed
+    again = api.call("post", f"/stores/{configured.pk}/communications", _message())
+    assert again.status_code == 200 and again.json()["created"] is False  # a redelivery: the stored one
+    assert again.json()["communication"]["id"] == body["communication"]["id"]
     assert Communication.objects.count() == 1
 
 
@@ -134,3 +134,16 @@ def test_a_batch_queues_one_status_callbacks_task_for_all_its_items(api, configu
 def test_an_id_no_database_holds_is_a_422_naming_the_parameter(api, configured, parameter, value):
     answer = api.call("get", f"/stores/{configured.pk}/conversations?{parameter}={value}")
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", parameter]
+
+
+def test_a_timestamp_ahead_of_the_clock_and_an_external_id_naming_another_message_are_refused(api, configured):
+    path = f"/stores/{configured.pk}/communications"
+    ahead = api.call("post", path, _message(timestamp="9999-12-30T00:00:00Z", external_id="f1"))
+    assert ahead.status_code == 422 and ahead.json()["detail"][0]["loc"][-1] == "timestamp"
+    assert "must not be more than 5 minutes ahead" in ahead.json()["detail"][0]["msg"]
+    assert api.call("post", path, _message(external_id="same")).status_code == 201
+    assert api.call("post", path, _message(external_id="same")).status_code == 200  # a redelivery
+    other = api.call("post", path, _message(external_id="same", body="Another message"))
+    assert other.status_code == 422 and other.json()["detail"][0]["loc"][-1] == "external_id"
+    assert "already names another communication" in other.json()["detail"][0]["msg"]
+    assert Communication.objects.filter(external_id="same").count() == 1

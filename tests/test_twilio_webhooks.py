@@ -279,7 +279,8 @@ def test_a_broader_rule_with_a_token_never_takes_an_address_whose_own_configurat
     )
     twilio_auth_token_set(configuration=wild, actor=None, token=TOKEN)
     answer = _post(client, _sms(sid="SMexact"))
-    assert answer.status_code == 200 and not Communication.objects.exists()  # not stored under "Wild"
+    assert answer.status_code == 403 and not Communication.objects.exists()  # not stored under "Wild"
+    assert "“Exact” captures this address but has no Twilio auth token yet" in answer.content.decode()
     twilio_auth_token_set(configuration=exact, actor=None, token=NEW_TOKEN)
     assert _post(client, _sms(sid="SMexact"), token=NEW_TOKEN).status_code == 200
     assert Communication.objects.get().conversation.configuration == exact
