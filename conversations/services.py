@@ -44,6 +44,8 @@ from .selectors import configuration_capturing, configuration_timeouts
 
 logger = logging.getLogger(__name__)
 
+MEDIA_MAX = 10  # media a communication carries at most: Twilio's limit for an MMS
+CAPTURES_MAX = 100  # capture rules a configuration has at most (a `*` pattern covers ranges)
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks differ: a communication may be dated this far ahead
 NAME_MAX = 32  # the seed's friendly name
 DESCRIPTION_MAX = ConversationConfiguration._meta.get_field("description").max_length
@@ -115,7 +117,7 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
     inactivity = _minutes(data.inactivity_minutes, "inactivity_minutes", "inactivity period", errors)
     captures: list[tuple[str, str]] = []
     problems = []
-    for channel, raw in data.captures:
+    for channel, raw in data.captures[: CAPTURES_MAX + 1]:  # more is refused below, unread
         try:
             pair = (channel, capture_pattern(channel, raw, region=store.default_region))
         except CaptureError as exc:
@@ -123,7 +125,9 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
             continue
         if pair not in captures:
             captures.append(pair)
-    if problems:
+    if len(data.captures) > CAPTURES_MAX:
+        errors["captures"] = f"A configuration captures at most {CAPTURES_MAX} addresses; use a * pattern for a range."
+    elif problems:
         errors["captures"] = " ".join(problems)
     elif not captures:
         errors["captures"] = "Select at least one address to capture communications from."
@@ -438,6 +442,9 @@ def _media_clean(media, errors: dict) -> list[str]:
     if not isinstance(media, list | tuple):
         errors["media"] = "Media must be a list of URLs."
         return []
+    if len(media) > MEDIA_MAX:
+        errors["media"] = f"A communication has at most {MEDIA_MAX} media (Twilio's limit for a message)."
+        return []
     urls = []
     for url in media:
         try:
@@ -460,7 +467,8 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             # conversation.created goes with this communication, once.
             conversation.opened_now, into.opened_now = getattr(into, "opened_now", False), False
         else:
-            opened = "A message from the customer" if m.direction == Direction.INBOUND else "A message to the customer"
+            kind = "A call" if m.channel == Channel.VOICE else "A message"
+            opened = f"{kind} from the customer" if m.direction == Direction.INBOUND else f"{kind} to the customer"
             conversation = _live_conversation(
                 store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at, opened
             )

@@ -4,6 +4,7 @@ seed's steps, one form carrying every step's values in hidden fields: plain POST
 the step in place), the configuration page, edit and delete. Administrators write; Support reads."""
 
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from memory_console.sheets import render_sheet, sheet_done
 from stores.access import store_view
@@ -279,10 +281,15 @@ def configuration_delete(request, store, configuration_id):
     if request.method == "POST":
         name = configuration.name
         services.conversation_configuration_delete(configuration=configuration, actor=request.user)
+        listing = reverse("conversations:list", args=[store.pk])
+        if request.htmx and request.htmx.current_url and urlsplit(request.htmx.current_url).path != listing:
+            # Deleted from its own page, which is gone: to the list, with the message.
+            messages.success(request, f"Deleted conversation configuration {name}.")
+            return HttpResponseClientRedirect(listing)
         return sheet_done(
             request,
             message=f"Deleted conversation configuration {name}.",
-            redirect_to=reverse("conversations:list", args=[store.pk]),
+            redirect_to=listing,
             fragment="conversations/_table.html",
             context={"configurations": _rows(store), "oob": True},
         )

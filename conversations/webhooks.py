@@ -17,11 +17,12 @@ Sources: Twilio's webhook security docs (https://www.twilio.com/docs/usage/webho
 Conversations webhooks (https://www.twilio.com/docs/conversations/conversations-webhooks).
 """
 
+import functools
 import json
 import logging
 import re
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -32,6 +33,7 @@ from .capture import WILDCARD, CaptureError, address_normalize, matches, specifi
 from .lifecycle import Channel
 from .models import CaptureRule, ConversationConfiguration
 from .services import (
+    MEDIA_MAX,
     TWILIO_SYSTEM_AUTHOR,
     communication_ingest,
     conversation_call_end,
@@ -42,7 +44,21 @@ from .services import (
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-MAX_MEDIA = 10  # Twilio sends at most 10 media per message
+
+
+def _readable_form(view):
+    """The form body read first: one over Django's limits (`DATA_UPLOAD_MAX_MEMORY_SIZE`, the
+    number of fields) is a plain 413 naming the limit, not the framework's error page."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            request.POST  # noqa: B018 (parses the body now)
+        except (RequestDataTooBig, TooManyFieldsSent) as exc:
+            return HttpResponse(f"The request body is too large: {exc}", status=413, content_type="text/plain")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _twiml(status: int = 200) -> HttpResponse:
@@ -116,6 +132,7 @@ def _refused(exc: ValidationError) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@_readable_form
 def twilio_messaging(request):
     """Twilio's incoming-message webhook (SMS, MMS, WhatsApp). See the module docstring."""
     form = request.POST
@@ -130,7 +147,7 @@ def twilio_messaging(request):
         media_count = int(form.get("NumMedia") or 0)
     except ValueError:
         return HttpResponse("NumMedia must be a whole number.", status=400, content_type="text/plain")
-    media = [form.get(f"MediaUrl{n}", "") for n in range(min(max(media_count, 0), MAX_MEDIA))]
+    media = [form.get(f"MediaUrl{n}", "") for n in range(min(max(media_count, 0), MEDIA_MAX))]
     try:
         communication_ingest(
             store=configuration.store,
@@ -155,6 +172,7 @@ CALL_ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 @csrf_exempt
 @require_POST
+@_readable_form
 def twilio_voice(request):
     """Twilio's voice webhook and call status callback: the call (`CallSid`) is a communication of
     a Voice conversation, a transcript (`TranscriptionText`, `TranscriptionSid`) another, and a
@@ -166,6 +184,11 @@ def twilio_voice(request):
     configuration, answer = _signed_configuration(request, Channel.VOICE, raw_to)
     if configuration is None:
         return answer
+    missing = [name for name in ("CallSid",) if not form.get(name)]
+    if form.get("TranscriptionText") and not form.get("TranscriptionSid"):
+        missing.append("TranscriptionSid")
+    if missing:  # Twilio always sends them; without one a retry would be stored again
+        return HttpResponse(f"{missing[0]} is missing.", status=400, content_type="text/plain")
     now = timezone.now()
     try:
         call = communication_ingest(
@@ -305,8 +328,8 @@ def _media_urls(media, service_sid: str, errors: dict) -> list[str]:
     if not isinstance(media, list) or not all(isinstance(item, dict) for item in media):
         errors["Media"] = "Media must be a JSON array of objects."
         return []
-    if len(media) > MAX_MEDIA:
-        errors["Media"] = f"A message has at most {MAX_MEDIA} media."
+    if len(media) > MEDIA_MAX:
+        errors["Media"] = f"A message has at most {MEDIA_MAX} media."
         return []
     sids = [item.get("Sid", item.get("MediaSid")) for item in media]
     if not all(isinstance(sid, str) and _MEDIA_SID.fullmatch(sid) for sid in sids):
@@ -332,6 +355,7 @@ def _author_is_customer(author: str, source: str, attributes) -> bool:
 
 @csrf_exempt
 @require_POST
+@_readable_form
 def twilio_conversations(request):
     """Twilio Conversations' post-event webhook of a Conversation Service (Console > Conversations >
     Services > Webhooks, or the service's webhook resource: Post-Event URL

@@ -190,6 +190,20 @@ def test_delete_over_htmx_closes_the_sheet_and_swaps_the_list(admin_client, stor
     assert 'id="conversation-configurations" hx-swap-oob="true"' in _text(response)
 
 
+def test_the_confirmation_as_a_page_posts_plainly_and_from_the_configurations_page_goes_to_the_list(
+    admin_client, store
+):
+    configuration = _create(store)
+    url = reverse("conversations:delete", args=[store.pk, configuration.pk])
+    page = _text(admin_client.get(url))  # opened as a page (a new tab, no JavaScript)
+    assert "hx-post" not in page  # a plain POST, redirected: not swapped into a hidden sheet
+    detail = "http://testserver" + reverse("conversations:detail", args=[store.pk, configuration.pk])
+    response = admin_client.post(url, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=detail)
+    assert response["HX-Redirect"] == reverse("conversations:list", args=[store.pk])  # its page is gone
+    listing = _text(admin_client.get(reverse("conversations:list", args=[store.pk])))
+    assert "Deleted conversation configuration Support line." in listing
+
+
 def test_support_reads_without_controls_and_cannot_write(support_client, store):
     configuration = _create(store)
     listing = _text(support_client.get(reverse("conversations:list", args=[store.pk])))

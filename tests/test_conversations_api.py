@@ -147,3 +147,15 @@ def test_a_timestamp_ahead_of_the_clock_and_an_external_id_naming_another_messag
     assert other.status_code == 422 and other.json()["detail"][0]["loc"][-1] == "external_id"
     assert "already names another communication" in other.json()["detail"][0]["msg"]
     assert Communication.objects.filter(external_id="same").count() == 1
+
+
+def test_more_than_10_media_and_more_than_100_capture_rules_are_refused_naming_the_field(api, configured):
+    media = [f"https://cdn.example.com/{n}.jpg" for n in range(11)]
+    answer = api.call("post", f"/stores/{configured.pk}/communications", _message(media=media, external_id="m11"))
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "media"
+    captures = [{"channel": "chat", "address": f"desk-{n}"} for n in range(101)]
+    made = api.call(
+        "post", f"/stores/{configured.pk}/conversation-configurations", {"name": "Big", "captures": captures}
+    )
+    assert made.status_code == 422 and made.json()["detail"][0]["loc"][-1] == "captures"
+    assert "at most 100 addresses" in made.json()["detail"][0]["msg"]

@@ -313,7 +313,7 @@ def test_a_hostile_state_update_answers_400_and_closes_nothing(client, configura
 def test_a_body_over_the_upload_limit_is_refused_without_a_500(client, configuration, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = client.post(PATH, _message(body="x" * 4096), HTTP_X_TWILIO_SIGNATURE="x")
-    assert response.status_code == 400
+    assert response.status_code == 413  # too large, said plainly
     assert not Communication.objects.exists()
 
 

@@ -315,3 +315,25 @@ def test_a_long_call_is_not_timed_out_and_a_call_ending_does_not_close_an_sms_co
     assert mixed.communications.filter(external_id="CAmixed").exists()
     mixed.refresh_from_db()
     assert mixed.status == ConversationStatus.OPEN  # the call's end closes Voice conversations only
+
+
+def test_a_voice_callback_without_its_sids_and_a_body_over_the_limit_are_refused_plainly(
+    client, configuration, settings
+):
+    assert (
+        _post(client, {"From": "+14155550123", "To": BUSINESS, "CallStatus": "ringing"}, url=VOICE_URL).status_code
+        == 400
+    )
+    no_sid = _call("completed", TranscriptionText="Call me back")
+    answer = _post(client, no_sid, url=VOICE_URL)
+    assert answer.status_code == 400 and "TranscriptionSid" in answer.content.decode()
+    assert not Communication.objects.exists()
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = _post(client, _sms(sid="SMbig", body="x" * 2000))
+    assert big.status_code == 413 and "too large" in big.content.decode()
+    assert big["Content-Type"].startswith("text/plain")
+
+
+def test_a_call_opens_its_conversation_as_a_call(client, configuration):
+    _post(client, _call("ringing"), url=VOICE_URL)
+    assert Conversation.objects.get().history.get().reason == "A call from the customer"
