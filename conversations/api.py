@@ -163,10 +163,16 @@ def get_configuration(request, store_id: int, configuration_id: int):
 def update_configuration(request, store_id: int, configuration_id: int, payload: ConfigurationPatch):
     configuration = _configuration(request, store_id, configuration_id)
     current = services.ConfigurationInput.of(configuration)
-    for name, value in payload.dict(exclude_unset=True).items():
+    sent = payload.dict(exclude_unset=True)
+    for name in ("captures", "status_callback_urls", "name", "lifecycle", "grouping", "observations_enabled"):
+        if name in sent and sent[name] is None:  # null is not "remove them all" nor "the default": say so
+            raise ValidationError({name: f"{name} cannot be null: leave it out to keep it, or send a value."})
+    for name, value in sent.items():
         if name == "captures":
-            value = [(c["channel"], c["address"]) for c in (value or [])]
+            value = [(c["channel"], c["address"]) for c in value]
         setattr(current, name, value)
+    if current.lifecycle != Lifecycle.INACTIVE and "inactivity_minutes" not in sent:
+        current.inactivity_minutes = None  # turning the Inactive state off drops its period with it
     updated = services.conversation_configuration_update(configuration=configuration, actor=request.auth, data=current)
     answer = _configuration(request, store_id, configuration_id)
     answer.new_status_callback_secret = updated.new_status_callback_secret  # the first URL's, once

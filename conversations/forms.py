@@ -25,7 +25,8 @@ def _minutes(raw: str):
         return None
     # ASCII digits only ("²" passes isdigit), and a length no minute count reaches (int() of thousands
     # of digits is refused by Python): anything else goes on as typed, for the service to name.
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else text
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() and len(digits) <= 12 else text
 
 
 def input_from_post(post) -> ConfigurationInput:
@@ -38,7 +39,10 @@ def input_from_post(post) -> ConfigurationInput:
         name=post.get("name", ""),
         description=post.get("description", ""),
         lifecycle=post.get("lifecycle", Lifecycle.BASIC),
-        inactivity_minutes=_minutes(post.get("inactivity_minutes", "")),
+        # The period's field stays in the form (hidden) when Basic is chosen: it applies to Inactive only.
+        inactivity_minutes=(
+            _minutes(post.get("inactivity_minutes", "")) if post.get("lifecycle") == Lifecycle.INACTIVE else None
+        ),
         timeout_minutes=_minutes(post.get("timeout_minutes", "")),
         grouping=post.get("grouping", Grouping.ADDRESSES_CHANNEL),
         observations_enabled=post.get("observations_enabled") == "on",

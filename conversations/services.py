@@ -143,6 +143,11 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
         ]
         if clashes:
             errors["captures"] = "An address is captured by one configuration at most: " + "; ".join(clashes) + "."
+    if data.lifecycle != Lifecycle.INACTIVE and inactivity is not None and "lifecycle" not in errors:
+        errors["inactivity_minutes"] = (
+            "An inactivity period needs the lifecycle with the Inactive state (lifecycle: inactive); "
+            "leave it out for a Basic lifecycle."
+        )
     if data.lifecycle == Lifecycle.INACTIVE and "inactivity_minutes" not in errors:
         if inactivity is None:
             errors["inactivity_minutes"] = "Set the inactivity period: how long without traffic before Inactive."

@@ -119,12 +119,16 @@ def test_the_inactive_lifecycle_needs_an_inactivity_period_shorter_than_the_time
         _create(store, lifecycle=Lifecycle.INACTIVE, inactivity_minutes=15)
     made = _create(store, lifecycle=Lifecycle.INACTIVE, inactivity_minutes=5, timeout_minutes=60)
     assert (made.inactivity_minutes, made.timeout_minutes) == (5, 60)
+    with pytest.raises(ValidationError, match="An inactivity period needs the lifecycle with the Inactive state"):
+        conversation_configuration_update(  # not dropped silently: said
+            configuration=made,
+            actor=None,
+            data=ConfigurationInput(name="Support line", inactivity_minutes=5, captures=[("sms", "+14155550100")]),
+        )
     basic = conversation_configuration_update(
-        configuration=made,
-        actor=None,
-        data=ConfigurationInput(name="Support line", inactivity_minutes=5, captures=[("sms", "+14155550100")]),
+        configuration=made, actor=None, data=ConfigurationInput(name="Support line", captures=[("sms", "+14155550100")])
     )
-    assert basic.inactivity_minutes is None  # Basic has no Inactive state: nothing kept that does not apply
+    assert basic.inactivity_minutes is None
 
 
 def test_an_address_is_captured_by_one_configuration_of_a_store_and_the_error_names_it(store):

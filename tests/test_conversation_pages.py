@@ -336,3 +336,22 @@ def test_data_sources_lists_configurations_with_edit_as_the_seed_says(admin_clie
     html = _text(admin_client.get(reverse("imports:list", args=[store.pk])))
     assert "Support line" in html
     assert reverse("conversations:edit", args=[store.pk, configuration.pk]) in html
+
+
+def test_api_patch_refuses_null_and_turning_inactive_off_drops_its_period(api, store):
+    made = api.call(
+        "post",
+        _path(store),
+        {
+            "name": "Line",
+            "lifecycle": "inactive",
+            "inactivity_minutes": 5,
+            "captures": [{"channel": "sms", "address": "+14155550100"}],
+        },
+    ).json()
+    null = api.call("patch", _path(store, made["id"]), {"status_callback_urls": None})
+    assert null.status_code == 422 and null.json()["detail"][0]["loc"][-1] == "status_callback_urls"
+    basic = api.call("patch", _path(store, made["id"]), {"lifecycle": "basic"})
+    assert basic.status_code == 200 and basic.json()["inactivity_minutes"] is None
+    both = api.call("patch", _path(store, made["id"]), {"lifecycle": "basic", "inactivity_minutes": 5})
+    assert both.status_code == 422 and both.json()["detail"][0]["loc"][-1] == "inactivity_minutes"
