@@ -13,21 +13,27 @@ What a receiver gets (README.md, "Status callbacks", shows how to verify it):
   (delivery is at least once: a worker stopped mid-send sends again after `CLAIM_LEASE`).
 
 Queueing (`status_callbacks_queue`) writes the deliveries in the caller's transaction and queues one
-send task on commit; the per-minute schedule sends what is still due (retries). Sending claims rows
-so that two workers never send the same attempt.
+send task on commit; the per-minute schedule sends what is still due (retries) and prunes old
+finished deliveries. Sending claims rows so that two workers never send the same attempt; each
+request is bounded in time (`DEADLINE_SECONDS`) and in bytes read (`RESPONSE_MAX`), and goes to
+public addresses only unless `STATUS_CALLBACKS_PRIVATE_ADDRESSES`.
 """
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import hmac
+import http.client
+import io
 import ipaddress
 import logging
 import secrets
 import socket
+import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -56,10 +62,14 @@ COMMUNICATION_CREATED = "communication.created"
 
 MAX_ATTEMPTS = 8  # then `failed`
 BACKOFF_CAP = timedelta(hours=1)
-TIMEOUT_SECONDS = 5
+TIMEOUT_SECONDS = 5  # per socket operation (connecting, each read)
+# Per request, all of it: a receiver trickling its answer a byte at a time is cut off there, and a
+# chunk never waits longer for its sends (so a run of `SEND_MAX` ends well within `CLAIM_LEASE`).
+DEADLINE_SECONDS = 10
+RESPONSE_MAX = 64 * 1024  # bytes read of an answer, headers included; more is a failed attempt
 SEND_MAX = 200  # deliveries per run of the sender; the next run (every minute) takes the rest
 CLAIM_CHUNK = 20  # claimed, then sent in parallel
-SENDERS = 8  # threads sending one claimed chunk
+SENDERS = CLAIM_CHUNK  # one thread per delivery of a chunk: all start at once, within one deadline
 # A claimed delivery is not due again before this (a worker stopped mid-send: it is sent again).
 CLAIM_LEASE = timedelta(minutes=5)
 ERROR_MAX = 255
@@ -185,11 +195,15 @@ def event_body(event_type: str, data: dict, at) -> str:
 def status_callbacks_queue(*, configuration: ConversationConfiguration, events: list[tuple[str, dict]], now=None):
     """Write one pending delivery per event and URL of `configuration` (in the caller's transaction:
     rolled back with it) and queue one send task once it commits. Nothing, and no query, when the
-    configuration has no URLs. `events`: [(event type, data)] in order."""
+    configuration has no URLs. `events`: [(event type, data)] in order. `now`: when the events
+    happened (the body's `timestamp`; the server's time when None). The deliveries are always
+    created and scheduled on the server's clock, whatever `now` says (a pass's time may come from
+    Twilio or a test: a future one must not put the first attempt off)."""
     urls = configuration.status_callback_urls
     if not urls or not events:
         return
-    now = now or timezone.now()
+    scheduled = timezone.now()
+    now = now or scheduled
     deliveries = []
     for event_type, data in events:
         body = event_body(event_type, data, now)
@@ -200,8 +214,8 @@ def status_callbacks_queue(*, configuration: ConversationConfiguration, events: 
                 url=url,
                 event_type=event_type,
                 body=body,
-                next_attempt_at=now,
-                created_at=now,
+                next_attempt_at=scheduled,
+                created_at=scheduled,
             )
             for url in urls
         ]
@@ -236,8 +250,8 @@ def _send_task_queue():
         batch.append(True)  # `status_callbacks_batch` queues it once, at its end
         return
 
-    try:
-        async_task(SEND_TASK, task_name=f"status-callbacks-{secrets.token_hex(4)}")
+    try:  # sends only: the per-minute schedule (no arguments) also prunes
+        async_task(SEND_TASK, prune=False, task_name=f"status-callbacks-{secrets.token_hex(4)}")
     except Exception:
         logger.warning("Could not queue the status callbacks task; the schedule sends them", exc_info=True)
 
@@ -263,7 +277,171 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _NotSent(OSError):
+    """The connection was refused by this console's settings (a non-public address)."""
+
+
+class _NoAnswer(TimeoutError):
+    """The request's deadline passed."""
+
+
+@dataclass
+class _Limits:
+    """One request's bounds: its deadline (`time.monotonic()`), the per-operation timeout, and
+    whether non-public addresses are refused (checked on each connection it makes)."""
+
+    url: str
+    deadline: float
+    seconds: float
+    timeout: float
+    refuse_private: bool
+
+    def timeout_now(self) -> float:
+        """The socket timeout for the next operation: the per-operation one, or what is left."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _NoAnswer(_no_answer(self.seconds))
+        return min(self.timeout, left)
+
+
+def _no_answer(seconds: float) -> str:
+    return f"No answer within {seconds:g} s"
+
+
+class _BoundedReader(io.RawIOBase):
+    """The answer's bytes: each read waits at most what is left of the deadline, and at most
+    `RESPONSE_MAX` bytes are read in all."""
+
+    def __init__(self, bounded):
+        super().__init__()
+        self._bounded, self._read = bounded, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = RESPONSE_MAX - self._read
+        if left <= 0:
+            raise OSError(f"Answer longer than {RESPONSE_MAX // 1024} KiB: not read further")
+        sock, limits = self._bounded.sock, self._bounded.limits
+        sock.settimeout(limits.timeout_now())
+        try:
+            count = sock.recv_into(memoryview(buffer)[:left])
+        except TimeoutError:
+            if time.monotonic() >= limits.deadline:
+                raise _NoAnswer(_no_answer(limits.seconds)) from None
+            raise
+        self._read += count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            if self._bounded.closed:  # the connection let go of the socket first (urllib does)
+                self._bounded.sock.close()
+
+
+class _BoundedSocket:
+    """A connected socket (plain or TLS) whose sends and reads keep to the request's `_Limits`.
+    Closed when both the connection and the answer's reader have let go of it, as a socket's
+    `makefile` would."""
+
+    def __init__(self, sock, limits: _Limits):
+        self.sock, self.limits, self.closed, self._reader = sock, limits, False, None
+
+    def makefile(self, mode="rb", *args, **kwargs):
+        if mode != "rb":
+            raise ValueError(f"Unsupported mode {mode!r}")
+        self._reader = _BoundedReader(self)
+        return io.BufferedReader(self._reader)
+
+    def sendall(self, data) -> None:
+        self.sock.settimeout(self.limits.timeout_now())  # sendall: the timeout bounds it all
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._reader is None or self._reader.closed:
+            self.sock.close()
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def _refused_message(host: str, address: str) -> str:
+    return (
+        f"Not sent: {host} is a private or local address ({address}); this console sends status callbacks "
+        "to public addresses only (its setting STATUS_CALLBACKS_PRIVATE_ADDRESSES)"
+    )
+
+
+class _LimitedConnection:
+    """Mixed into http.client's connections: each connection it opens is checked (non-public
+    addresses refused unless allowed: the address connected to is the one checked, so a DNS answer
+    that changes in between cannot slip one through) and its socket keeps to the request's limits."""
+
+    def __init__(self, *args, limits: _Limits, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._limits = limits
+        self._create_connection = self._connection_open
+
+    def _connection_open(self, address, timeout=None, source_address=None):
+        host, port = address
+        timeout = self._limits.timeout_now()
+        if not self._limits.refuse_private:
+            return socket.create_connection(address, timeout, source_address)
+        target = urlsplit(self._limits.url).hostname
+        if host != target:  # a proxy of the environment's: it connects, the URL's host is checked by name
+            refused = _address_refused(self._limits.url)
+            if refused:
+                raise _NotSent(refused)
+            return socket.create_connection(address, timeout, source_address)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise _NotSent(f"Not sent: {host} cannot be resolved ({exc})") from None
+        for info in infos:
+            found = info[4][0]
+            if not ipaddress.ip_address(found.split("%", 1)[0]).is_global:
+                raise _NotSent(_refused_message(host, found))
+        error: OSError = OSError(f"{host} has no address")
+        for family, kind, proto, _, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error
+
+    def connect(self):
+        super().connect()
+        self.sock = _BoundedSocket(self.sock, self._limits)
+
+
+class _HTTPConnection(_LimitedConnection, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_LimitedConnection, http.client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(functools.partial(_HTTPConnection, limits=req.limits), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(functools.partial(_HTTPSConnection, limits=req.limits), req, context=self._context)
+
+
+_opener = urllib.request.build_opener(_NoRedirect, _HTTPHandler, _HTTPSHandler)
 
 
 @dataclass
@@ -283,11 +461,9 @@ def _error_text(text: str) -> str:
 
 
 def _address_refused(url: str) -> str:
-    """Why `url` may not be sent to, or "": with `STATUS_CALLBACKS_PRIVATE_ADDRESSES` off, a host
-    that is or resolves to a non-public address (loopback, private, link-local, reserved). Checked
-    just before sending; a DNS answer that changes in between is not caught."""
-    if getattr(settings, "STATUS_CALLBACKS_PRIVATE_ADDRESSES", True):
-        return ""
+    """Why `url`'s host may not be sent to, or "": a host that is or resolves to a non-public address
+    (loopback, private, link-local, reserved). Used when the environment's proxy connects for us:
+    otherwise each connection checks the address it connects to."""
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
@@ -296,17 +472,23 @@ def _address_refused(url: str) -> str:
         return f"Not sent: {parts.hostname} cannot be resolved ({exc})"
     for address in sorted(found):
         if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
-            return f"Not sent: {parts.hostname} is a non-public address ({address}), refused by this console's settings"
+            return _refused_message(parts.hostname, address)
     return ""
 
 
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> _Outcome:
+def _post(url: str, body: bytes, headers: dict, timeout: float, deadline: float = DEADLINE_SECONDS) -> _Outcome:
+    """POST `body`: each socket operation within `timeout` seconds, all of it within `deadline`
+    (connecting, sending, the answer's headers and its first KiB), at most `RESPONSE_MAX` bytes read."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):  # never another scheme, whatever is stored
         return _Outcome(None, "Not an http(s) URL: not sent")
-    refused = _address_refused(url)
-    if refused:
-        return _Outcome(None, _error_text(refused))
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    request.limits = _Limits(
+        url=url,
+        deadline=time.monotonic() + deadline,
+        seconds=deadline,
+        timeout=timeout,
+        refuse_private=not getattr(settings, "STATUS_CALLBACKS_PRIVATE_ADDRESSES", False),
+    )
     try:
         with _opener.open(request, timeout=timeout) as response:
             response.read(1024)
@@ -318,8 +500,10 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> _Outcome:
         if 300 <= code < 400:
             return _Outcome(code, _error_text(f"Redirect to {location or 'elsewhere'} not followed"))
         return _Outcome(code, _error_text(f"HTTP {code} {exc.reason}"))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
+        if isinstance(reason, _NotSent | _NoAnswer):
+            return _Outcome(None, _error_text(str(reason)))
         return _Outcome(None, _error_text(f"{type(exc).__name__}: {reason}"))
 
 
@@ -358,24 +542,45 @@ def _claim(now, size: int) -> list[CallbackDelivery]:
     )
 
 
-def status_callbacks_send(*, now=None, limit: int = SEND_MAX, timeout: float = TIMEOUT_SECONDS) -> SendCounts:
+def status_callbacks_send(
+    *, now=None, limit: int = SEND_MAX, timeout: float = TIMEOUT_SECONDS, deadline: float | None = None
+) -> SendCounts:
     """Send the due pending deliveries, oldest first, at most `limit` (the worker's task and its
     per-minute schedule; `now` injectable for tests). A 2xx answer: delivered. Anything else
-    (another status, a redirect, no answer within `timeout` seconds): the error is kept and the next
-    attempt waits `backoff(attempts)`; after `MAX_ATTEMPTS`, failed."""
+    (another status, a redirect, no answer within `timeout` seconds for one socket operation or
+    within `deadline` seconds, `DEADLINE_SECONDS`, for the whole request): the error is kept and
+    the next attempt waits `backoff(attempts)`; after `MAX_ATTEMPTS`, failed.
+
+    Each chunk waits for its sends at most `deadline` (and a second): a send still running then is
+    recorded as no answer and left behind (its thread ends at its socket deadline, or its connect
+    or DNS timeout), so a stuck receiver never holds the chunk and the rest of the run."""
     now = now or timezone.now()
+    deadline = deadline or DEADLINE_SECONDS
     counts = SendCounts()
     sent, stamp = 0, int(now.timestamp())
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        while sent < limit:
-            chunk = _claim(now, min(CLAIM_CHUNK, limit - sent))
-            if not chunk:
-                break
-            sent += len(chunk)
-            outcomes = pool.map(lambda d: _post(d.url, d.body.encode(), _headers(d, stamp), timeout), chunk)
-            for delivery, outcome in zip(chunk, outcomes, strict=True):
-                _record(delivery, outcome, now, counts)
+    while sent < limit:
+        chunk = _claim(now, min(CLAIM_CHUNK, limit - sent))
+        if not chunk:
+            break
+        sent += len(chunk)
+        pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="status-callbacks")
+        try:
+            futures = [pool.submit(_post, d.url, d.body.encode(), _headers(d, stamp), timeout, deadline) for d in chunk]
+            wait(futures, timeout=deadline + 1)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # never waits for a stuck thread
+        for delivery, future in zip(chunk, futures, strict=True):
+            _record(delivery, _outcome_of(future, deadline), now, counts)
     return counts
+
+
+def _outcome_of(future, deadline: float) -> _Outcome:
+    if not future.done() or future.cancelled():
+        return _Outcome(None, _no_answer(deadline))
+    if future.exception() is not None:
+        exc = future.exception()
+        return _Outcome(None, _error_text(f"{type(exc).__name__}: {exc}"))
+    return future.result()
 
 
 def _headers(delivery: CallbackDelivery, stamp: int) -> dict:
@@ -407,17 +612,30 @@ def _record(delivery: CallbackDelivery, outcome: _Outcome, now, counts: SendCoun
 
 
 KEEP_DAYS = 30  # delivered and failed deliveries are kept this long
-PRUNE_MAX = 5000  # per run of the sender
+PRUNE_MAX = 5000  # per run of the per-minute schedule
+URL_REMOVED = "URL removed from the configuration"
+
+
+def deliveries_cancel_removed(*, configuration: ConversationConfiguration) -> int:
+    """The configuration's pending deliveries to URLs it no longer lists are never sent: marked
+    failed with `URL_REMOVED` (kept, so the page shows what was not sent and why, and pruned with
+    the other finished ones). A send already under way finishes. How many."""
+    return (
+        CallbackDelivery.objects.filter(configuration=configuration, status=DeliveryStatus.PENDING)
+        .exclude(url__in=configuration.status_callback_urls)
+        .update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=URL_REMOVED)
+    )
 
 
 def deliveries_prune(*, now=None, limit: int = PRUNE_MAX) -> int:
     """Delete delivered and failed deliveries older than `KEEP_DAYS`, at most `limit` a run (the
-    oldest come first in id order, so the scan stops early). How many were deleted."""
+    per-minute schedule only, not each send task; the partial index `callback_delivery_finished` on
+    `created_at` serves it). How many were deleted."""
     now = now or timezone.now()
     old = CallbackDelivery.objects.filter(
         status__in=(DeliveryStatus.DELIVERED, DeliveryStatus.FAILED), created_at__lt=now - timedelta(days=KEEP_DAYS)
     )
-    ids = list(old.order_by("id").values_list("pk", flat=True)[:limit])
+    ids = list(old.order_by("created_at").values_list("pk", flat=True)[:limit])
     return CallbackDelivery.objects.filter(pk__in=ids).delete()[0] if ids else 0
 
 

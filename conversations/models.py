@@ -227,6 +227,12 @@ class CallbackDelivery(models.Model):
                 name="callback_delivery_due",
             ),
             models.Index(fields=["configuration", "-id"], name="callback_delivery_latest"),
+            # The prune (per-minute schedule): finished deliveries older than 30 days, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=["delivered", "failed"]),
+                name="callback_delivery_finished",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -233,6 +233,7 @@ def conversation_configuration_update(
         setattr(configuration, name, value)
     _callback_secret_ensure(configuration)
     configuration.save()
+    callbacks.deliveries_cancel_removed(configuration=configuration)  # never sent to a URL removed
     _captures_save(configuration, captures)
     audit_record(
         account=store.account,
@@ -703,7 +704,7 @@ def twilio_conversation_state_apply(
     if state not in {"active", "inactive", "closed"}:
         raise ValidationError({"state": "The state must be active, inactive or closed."})
     try:
-        at = timezone.now() if at is None else timestamp_clean(at)
+        at = timezone.now() if at is None else min(timestamp_clean(at), timezone.now())  # never ahead of us
     except TimestampError as exc:
         raise ValidationError({"timestamp": f"The timestamp {exc.reason}"}) from None
     ours = Conversation.objects.filter(

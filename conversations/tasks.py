@@ -13,9 +13,14 @@ def conversations_advance_task(now: str | None = None) -> str:
     return f"{counts.inactive} inactive, {counts.closed} closed, {counts.extractions} extractions queued"
 
 
-def status_callbacks_send_task() -> str:
+def status_callbacks_send_task(prune: bool = True) -> str:
+    """Send the due status callbacks. The per-minute schedule calls it without arguments and also
+    prunes old finished deliveries; the task queued when deliveries are written sends only
+    (`prune=False`)."""
     from .callbacks import deliveries_prune, status_callbacks_send
 
     counts = status_callbacks_send()
+    if not prune:
+        return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed"
     pruned = deliveries_prune()
     return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed, {pruned} old pruned"

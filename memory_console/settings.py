@@ -207,9 +207,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # JSON, so a full batch is about 0.8 MB: 10 MiB leaves room for items of about 10 KB each.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(1024 * 1024 * 1024)))
-# Status callbacks (conversations/callbacks.py) to loopback, private and link-local addresses: on by
-# default (a self-hosted console posts to its own network); off where others set the URLs.
-STATUS_CALLBACKS_PRIVATE_ADDRESSES = env_bool("STATUS_CALLBACKS_PRIVATE_ADDRESSES", True)
+# Status callbacks (conversations/callbacks.py) to loopback, private, link-local and reserved
+# addresses: refused by default (any account's administrator sets URLs: the console's own network
+# must not be reachable through them); `True` where only trusted people set them and receivers are
+# on your own network.
+STATUS_CALLBACKS_PRIVATE_ADDRESSES = env_bool("STATUS_CALLBACKS_PRIVATE_ADDRESSES", False)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

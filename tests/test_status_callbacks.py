@@ -228,7 +228,10 @@ def test_a_pass_of_the_lifecycle_worker_writes_the_deliveries_in_one_statement_p
 
 
 @pytest.fixture
-def receiver(httpserver):
+def receiver(httpserver, settings):
+    """A real HTTP receiver on localhost: allowed explicitly (non-public addresses are refused by
+    default)."""
+    settings.STATUS_CALLBACKS_PRIVATE_ADDRESSES = True
     return httpserver
 
 
@@ -327,8 +330,9 @@ def test_non_public_addresses_are_refused_when_the_settings_say_so(store, receiv
     CallbackDelivery.objects.exclude(event_type="communication.created").delete()
     assert callbacks.status_callbacks_send().retrying == 2
     local, metadata = CallbackDelivery.objects.order_by("id")
-    assert local.last_error.startswith("Not sent: localhost is a non-public address (")
-    assert metadata.last_error.startswith("Not sent: 169.254.169.254 is a non-public address (169.254.169.254)")
+    assert local.last_error.startswith("Not sent: localhost is a private or local address (")
+    assert local.last_error.endswith("to public addresses only (its setting STATUS_CALLBACKS_PRIVATE_ADDRESSES)")
+    assert metadata.last_error.startswith("Not sent: 169.254.169.254 is a private or local address (169.254.169.254)")
     assert receiver.log == []
 
 
@@ -617,3 +621,243 @@ def test_a_twilio_conversation_and_a_call_with_its_transcript_each_say_conversat
         "communication.created",
         "communication.created",
     ]
+
+
+# -- review fixes -------------------------------------------------------------------------------
+
+
+class _Trickler:
+    """A raw socket receiver that answers one byte a second, for at most `seconds`, and notes when
+    the sender gave up on it (the connection closed)."""
+
+    def __init__(self, seconds: int = 12):
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+        self.seconds, self.accepted, self.dropped = seconds, [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import time
+
+        self.server.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(time.monotonic())
+            with conn:
+                conn.settimeout(1)
+                answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000
+                for n in range(self.seconds):
+                    try:
+                        conn.recv(65536)  # the request, then EOF (b"") once the sender closed
+                    except TimeoutError:
+                        pass
+                    except OSError:
+                        break
+                    try:
+                        conn.send(answer[n : n + 1])
+                    except OSError:
+                        break
+                    if self.stop.wait(1):
+                        break
+                    try:
+                        conn.send(b"")
+                        if conn.recv(1, 64) == b"":  # MSG_DONTWAIT: closed by the sender
+                            break
+                    except (BlockingIOError, TimeoutError):
+                        pass
+                    except OSError:
+                        break
+                self.dropped.append(time.monotonic())
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.server.close()
+
+
+@pytest.fixture
+def trickler(settings):
+    settings.STATUS_CALLBACKS_PRIVATE_ADDRESSES = True
+    slow = _Trickler()
+    yield slow
+    slow.close()
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline_and_holds_nothing(
+    store, receiver, trickler, monkeypatch
+):
+    import time
+
+    monkeypatch.setattr(callbacks, "DEADLINE_SECONDS", 2, raising=False)
+    receiver.expect_request("/hook").respond_with_data("ok")
+    _configuration(store, [trickler.url, receiver.url_for("/hook")])
+    _inbound(store)
+    CallbackDelivery.objects.exclude(event_type="communication.created").delete()
+    started = time.monotonic()
+    counts = callbacks.status_callbacks_send()
+    took = time.monotonic() - started
+    assert (counts.delivered, counts.retrying) == (1, 1)
+    assert took < 4, f"the chunk waited {took:.1f} s for a receiver trickling bytes"
+    slow, fast = CallbackDelivery.objects.order_by("id")
+    assert (slow.status, slow.attempts, slow.last_status_code) == ("pending", 1, None)
+    assert slow.last_error == "No answer within 2 s"
+    assert fast.status == "delivered"
+    # The sender's thread let go of the connection itself at the deadline (not left trickling).
+    for _ in range(30):
+        if trickler.dropped:
+            break
+        time.sleep(0.1)
+    assert trickler.dropped and trickler.dropped[0] - trickler.accepted[0] < 3.5
+
+
+def test_a_send_stuck_outside_the_socket_is_recorded_as_no_answer_and_not_waited_for(store, monkeypatch):
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def stuck(*args, **kwargs):  # e.g. a DNS lookup that does not return
+        release.wait(10)
+        return callbacks._Outcome(200, "")
+
+    monkeypatch.setattr(callbacks, "_post", stuck)
+    monkeypatch.setattr(callbacks, "DEADLINE_SECONDS", 1, raising=False)
+    _configuration(store, ["https://example.com/hook"])
+    _inbound(store)
+    started = time.monotonic()
+    try:
+        counts = callbacks.status_callbacks_send()
+    finally:
+        release.set()
+    assert time.monotonic() - started < 4
+    assert (counts.delivered, counts.retrying) == (0, 2)
+    assert set(CallbackDelivery.objects.values_list("last_error", flat=True)) == {"No answer within 1 s"}
+
+
+def test_at_most_64_kib_of_an_answer_is_read(store, receiver):
+    big = {f"X-Padding-{n}": "p" * 1000 for n in range(90)}  # 90 KB of headers
+    receiver.expect_request("/hook").respond_with_response(Response("ok", headers=big))
+    _configuration(store, [receiver.url_for("/hook")])
+    _inbound(store)
+    CallbackDelivery.objects.exclude(event_type="communication.created").delete()
+    assert callbacks.status_callbacks_send().retrying == 1
+    assert "Answer longer than 64 KiB" in CallbackDelivery.objects.get().last_error
+
+
+def test_the_send_task_queued_on_commit_does_not_prune_the_schedule_does(store, receiver, monkeypatch):
+    from conversations.tasks import status_callbacks_send_task
+
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, **kwargs: queued.append((func, kwargs)))
+    receiver.expect_request("/hook").respond_with_data("ok")
+    _configuration(store, [receiver.url_for("/hook")])
+    _inbound(store)
+    callbacks._send_task_queue()
+    ((func, kwargs),) = queued
+    assert func == callbacks.SEND_TASK and kwargs["prune"] is False
+    with CaptureQueriesContext(connection) as sending:
+        assert status_callbacks_send_task(**{"prune": False}) == "2 delivered, 0 to retry, 0 failed"
+    assert not any(q["sql"].startswith("DELETE") or '"created_at" <' in q["sql"] for q in sending.captured_queries)
+    CallbackDelivery.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert status_callbacks_send_task() == "0 delivered, 0 to retry, 0 failed, 2 old pruned"  # the schedule
+
+
+def test_the_prune_has_an_index_on_finished_deliveries():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, CallbackDelivery._meta.db_table)
+    assert constraints["callback_delivery_finished"]["columns"] == ["created_at"]
+
+
+def test_pending_deliveries_to_a_url_removed_from_the_configuration_are_not_sent(store):
+    configuration = _configuration(store, ["https://a.example.com/hook", "https://b.example.com/hook"])
+    _inbound(store)
+    CallbackDelivery.objects.filter(event_type="conversation.created", url__contains="//a.").update(
+        status=DeliveryStatus.DELIVERED, next_attempt_at=None
+    )
+    data = ConfigurationInput.of(configuration)
+    data.status_callback_urls = ["https://b.example.com/hook", "https://c.example.com/hook"]
+    conversation_configuration_update(configuration=configuration, actor=None, data=data)
+    rows = {(d.event_type, d.url[8:9]): (d.status, d.last_error) for d in CallbackDelivery.objects.all()}
+    assert rows == {
+        ("conversation.created", "a"): ("delivered", ""),  # finished: as it was
+        ("communication.created", "a"): ("failed", "URL removed from the configuration"),
+        ("conversation.created", "b"): ("pending", ""),
+        ("communication.created", "b"): ("pending", ""),
+    }
+    assert {d.url for d in callbacks._claim(timezone.now(), 10)} == {"https://b.example.com/hook"}
+    data.status_callback_urls = []  # all removed
+    conversation_configuration_update(configuration=configuration, actor=None, data=data)
+    assert not CallbackDelivery.objects.filter(status="pending").exists()
+
+
+def test_private_addresses_are_refused_by_default_on_each_connection(store, httpserver, monkeypatch):
+    import socket
+
+    from django.conf import settings as django_settings
+
+    assert django_settings.STATUS_CALLBACKS_PRIVATE_ADDRESSES is False  # the default (not set in tests)
+    resolve = socket.getaddrinfo
+
+    def intranet(host, *args, **kwargs):  # a public-looking name for an address of ours
+        return resolve("127.0.0.1" if host == "intranet.example.com" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", intranet)
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    port = httpserver.port
+    _configuration(store, [f"http://intranet.example.com:{port}/hook", httpserver.url_for("/hook")])
+    _inbound(store)
+    CallbackDelivery.objects.exclude(event_type="communication.created").delete()
+    assert callbacks.status_callbacks_send().retrying == 2
+    intranet_row, local = CallbackDelivery.objects.order_by("id")
+    assert intranet_row.last_error == (
+        "Not sent: intranet.example.com is a private or local address (127.0.0.1); this console sends "
+        "status callbacks to public addresses only (its setting STATUS_CALLBACKS_PRIVATE_ADDRESSES)"
+    )
+    assert local.last_error.startswith("Not sent: localhost is a private or local address (")
+    assert httpserver.log == []
+
+
+def test_deliveries_are_scheduled_on_the_servers_clock_whatever_time_twilio_gives(store):
+    from conversations.services import twilio_conversation_message_ingest, twilio_conversation_state_apply
+
+    service, sid = "IS" + "a" * 32, "CH" + "b" * 32
+    configuration = conversation_configuration_create(
+        store=store,
+        actor=None,
+        data=ConfigurationInput(name="Chat", captures=[("chat", service)], status_callback_urls=["https://e.test/h"]),
+    )
+    twilio_conversation_message_ingest(
+        configuration=configuration,
+        conversation_sid=sid,
+        service_sid=service,
+        channel="sms",
+        author=CUSTOMER,
+        from_customer=True,
+        body="Hi",
+        occurred_at=timezone.now(),
+        external_id="IM" + "c" * 32,
+    )
+    CallbackDelivery.objects.all().delete()
+    before = timezone.now()
+    assert twilio_conversation_state_apply(
+        configuration=configuration, conversation_sid=sid, state="closed", at="9000-01-01T00:00:00Z"
+    )
+    after = timezone.now()
+    delivery = CallbackDelivery.objects.get()
+    assert before <= delivery.next_attempt_at <= after and before <= delivery.created_at <= after
+    closed = json.loads(delivery.body)["data"]["closed_at"]
+    assert closed.startswith(str(before.year))  # not year 9000: Twilio's time is never ahead of ours
+    assert callbacks._claim(after, 10) == [delivery]  # due at once
+    # The lifecycle worker's pass time (tests move it) is the event's time, not the schedule's.
+    far = timezone.now() + timedelta(days=400)
+    callbacks.status_callbacks_queue(configuration=configuration, events=[("conversation.updated", {"id": 1})], now=far)
+    queued = CallbackDelivery.objects.latest("id")
+    assert queued.next_attempt_at <= timezone.now() and json.loads(queued.body)["timestamp"].startswith(str(far.year))
