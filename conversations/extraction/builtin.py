@@ -1,0 +1,403 @@
+"""The built-in extractor: deterministic rules over the customer's own messages (no network, no model).
+
+How a conversation becomes candidates:
+
+1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
+   emoji and spoken fillers ("um", "uh") are dropped.
+2. Each message is cut into sentences by `pysbd`, and each sentence into clauses at the joints
+   where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…").
+3. A clause is skipped when it is a question, a hypothetical ("if I were…"), a hedge ("maybe",
+   "not sure", "thinking about"), or only a greeting, thanks or filler.
+4. Otherwise the first rule that fits decides its kind, in this order:
+   **plan** (a plan verb — moving, flying, renewing, starting, due… — with a date, not in the past),
+   **constraint** (allergy, diet, health or accessibility need, budget, availability "mornings only"),
+   **preference** (a contact channel with "only / by / rather / best", a language, "I prefer",
+   "I always", "ideally", "works better"), **identity** (occupation, "I work…", where they live or are
+   based, household and pets, the vehicle or phone they have), **problem** (a fault word with a
+   recurrence — "keeps dropping", "every Monday", "third time", "4 outages" — or a dispute).
+   The subject ("location", "diet", "pet"…, see `subjects.py`) is tagged for reconciliation.
+5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
+   statement ("I work from home" → "Works from home"), dates made absolute in ISO from the message
+   time ("due in April (2027-04)"), quantities kept as written. Clauses of one sentence with the same
+   kind and subject are merged ("I'm not vegetarian anymore, I eat fish now" is one observation).
+6. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
+   identity candidate of its own ("Has a 2018 F-150").
+
+The summary is extractive: the customer's first substantive sentence (reason), the last agent
+sentence that reports an action (outcome), and sentences that promise something later (follow-ups).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pysbd
+
+from conversations.extraction import dates
+from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
+from conversations.extraction.subjects import subject_of
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# --- cleaning -------------------------------------------------------------------------------------------------
+
+_SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
+_LEADING = _rx(
+    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no|nope|ok|okay|k|actually|anyway|plus|then|btw|hey|hi|hello"
+    r"|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up|one more thing|by the way"
+    r"|additionally|furthermore|lol|haha)\b[\s,.!:;-]*)+"
+)
+_TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
+
+
+def _strip_symbols(text: str) -> str:
+    """Emoji, pictographs and variation selectors out; typographic quotes straightened."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    kept = [ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Mn") or ch in "'^`"]
+    return re.sub(r"\s+", " ", "".join(kept)).strip()
+
+
+def _clean(clause: str) -> str:
+    clause = _SPOKEN_FILLER.sub("", clause)
+    previous = None
+    while previous != clause:
+        previous = clause
+        clause = _LEADING.sub("", clause).strip(" ,.;:-")
+        clause = _TRAILING.sub("", clause).strip(" ,;:-")
+    return re.sub(r"\s+", " ", clause).strip()
+
+
+# --- clause splitting and filters ----------------------------------------------------------------------------
+
+_PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
+_CLAUSE_BREAKS = (
+    _rx(r"\s*;\s*"),
+    _rx(rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?={_PRONOUN})"),
+    _rx(rf",\s+(?={_PRONOUN})"),
+    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\w+\s+\w+)"),
+    _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
+    _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
+)
+_QUESTION_START = _rx(r"^(?:can|could|would|will|do|does|did|is|are|was|what|where|when|why|how|which|who|any|is there)\b")
+_HYPOTHETICAL = _rx(r"\b(?:if (?:i|we|it|you)|suppose|supposing|hypothetically|in case|what if|were to)\b")
+_HEDGE = _rx(
+    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering)\b"
+)
+_REQUEST = _rx(r"\b(?:please|pls|plz|kindly)\b")
+_FILLER_ONLY = _rx(
+    r"^(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening|night)|thanks?|thank you|thx|ty|ok|okay|k|sure|yes|yeah"
+    r"|no|nope|bye|bye-bye|goodbye|great|perfect|cool|awesome|amazing|nice|got it|will do|sounds good|lol|haha|yay"
+    r"|you too|you're the best|appreciate it|that's all|that's it|that is all|all good|noted)\b"
+)
+
+
+def _clauses(sentence: str) -> list[str]:
+    parts = [sentence]
+    for breaker in _CLAUSE_BREAKS:
+        parts = [piece for part in parts for piece in breaker.split(part) if piece and piece.strip()]
+    return parts
+
+
+def _question_part(clause: str) -> str | None:
+    """A clause ending in "?": keep a request ("please you can write simple?"), else what precedes the last comma."""
+    if not clause.rstrip().endswith("?"):
+        return clause
+    if _REQUEST.search(clause):
+        return clause.rstrip(" ?")
+    head, _, _ = clause.rpartition(",")
+    return head if len(head.split()) >= 3 else None
+
+
+# --- rules ---------------------------------------------------------------------------------------------------
+
+_SELF = _rx(r"\b(?:i|i'm|im|i am|i've|ive|i'd|i'll|me|my|mine|we|we're|we've|we'll|our|us)\b")
+_PAST = _rx(
+    r"\b(?:had|was|were|did|got|bought|sold|moved|relocated|switched|since|ago|last|cancell?ed|started|came|went"
+    r"|began|arrived|received|swapped|ordered|used to)\b"
+)
+_PLAN_VERB = _rx(
+    r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
+    r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
+    r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close)\b"
+)
+_ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
+_DIET = _rx(
+    r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|lactose[- ]intolerant|kosher|halal"
+    r"|dairy[- ]free|(?:don'?t|do not|never) eat|eat (?:fish|meat)|keto)\b"
+)
+_HEALTH = _rx(
+    r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
+    r"|diabetic|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free)\b"
+)
+_BUDGET = _rx(
+    r"\b(?:budget|fixed income|can'?t afford|cannot afford|our ceiling|my ceiling)\b"
+    r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
+)
+_AVAILABILITY = _rx(
+    r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
+    r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
+    r"|\b(?:before|after) work\b|\blunch break\b"
+    r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
+)
+_REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
+_CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?)\b")
+_CHANNEL_CUE = _rx(
+    r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
+    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me)\b"
+)
+_LANGUAGE = _rx(
+    r"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:english|spanish|french|german|portuguese|italian|mandarin"
+    r"|cantonese|arabic|hindi|polish)\b|\bfirst language\b|\b(?:english|spanish|french) is not\b"
+    r"|\bwrite (?:simple|simply|slowly)\b"
+)
+_PREFERENCE = _rx(
+    r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
+    r"|\b(?:i|we)\s+(?:always|usually|normally|never)\s+\w+"
+    r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
+    r"|\bfavou?rite\b|\bworks? (?:better|best)\b|\b(?:is|are) best for (?:me|us)\b"
+)
+_OCCUPATION = (
+    r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
+    r"|carpenter|student|cto|ceo|cfo|coo|founder|co-founder|owner|administrator|admin|manager|director|lawyer"
+    r"|attorney|accountant|farmer|driver|chef|cook|pilot|pharmacist|paramedic|firefighter|police officer|officer"
+    r"|veteran|consultant|freelancer|photographer|writer|artist|musician|architect|realtor|mechanic|therapist"
+    r"|dentist|researcher|scientist|analyst|retiree"
+)
+_IDENTITY_JOB = _rx(
+    rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
+    r"|\b(?:i'?m|im|i am)\s+(?:self-employed|retired|unemployed|a stay-at-home|semi-retired|freelance)\b"
+    r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
+    r"|[\w-]+-hour shifts|shifts)\b"
+    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b"
+)
+_IDENTITY_PLACE = _rx(
+    r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
+    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:\w+\s+)?from\s+[A-Z]"
+)
+_HOUSEHOLD = _rx(
+    r"\b(?:i|we)\s+(?:have|'ve got|have got|got|just had|had|adopted|are expecting)\s+(?:just\s+)?"
+    r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
+    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|dogs?|cats?|pupp(?:y|ies)|kittens?"
+    r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
+    r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
+    r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
+)
+_MAKES = (
+    r"toyota|honda|ford|tesla|subaru|chevy|chevrolet|nissan|bmw|audi|mercedes|kia|hyundai|jeep|volkswagen|vw|mazda"
+    r"|volvo|lexus|dodge|ram|gmc|porsche|civic|corolla|camry|accord|f-?150|outback|prius|rav4|cr-v|mustang"
+    r"|silverado|wrangler|model [3sxy]|iphone|pixel|galaxy|ipad|macbook"
+)
+_OWNED_THING = _rx(
+    rf"\b(?:(?:i|we)\s+(?:have|own|drive|got|bought|switched to|use|'ve got|just got)\s+(?:a|an|the|my)?\s*"
+    rf"|my\s+)((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
+)
+_FAULT = _rx(
+    r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
+    r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late)\b"
+)
+_RECURRENCE = _rx(
+    r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
+    r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
+    r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
+    r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b"
+)
+_DISPUTE = _rx(r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b")
+_BIRTHDAY = _rx(r"\bmy birthday\b|\bi was born\b")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    subject: str
+
+
+def _classify(clause: str, at) -> _Hit | None:
+    has_date = bool(dates.find(clause, at, future=True, ordinal_days=True))
+    if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause):
+        return _Hit("plan", subject_of(clause) or "plan")
+    if _ALLERGY.search(clause):
+        return _Hit("constraint", "allergy")
+    if _DIET.search(clause):
+        return _Hit("constraint", "diet")
+    if _HOUSEHOLD.search(clause) and re.search(r"pregnant|baby|on the way", clause, re.I):
+        return _Hit("identity", "household")
+    if _HEALTH.search(clause):
+        return _Hit("constraint", "health")
+    if _BUDGET.search(clause):
+        return _Hit("constraint", "budget")
+    if _LANGUAGE.search(clause):
+        return _Hit("preference", "language")
+    if _CHANNEL.search(clause) and _CHANNEL_CUE.search(clause):
+        return _Hit("preference", "contact_channel")
+    if _AVAILABILITY.search(clause):
+        return _Hit("constraint", "schedule")
+    if _BIRTHDAY.search(clause):
+        return _Hit("identity", "birthday")
+    if _IDENTITY_JOB.search(clause):
+        return _Hit("identity", "job")
+    if _IDENTITY_PLACE.search(clause):
+        return _Hit("identity", "location")
+    if _HOUSEHOLD.search(clause):
+        return _Hit("identity", subject_of(clause) if subject_of(clause) == "pet" else "household")
+    if _DISPUTE.search(clause) or (_FAULT.search(clause) and _RECURRENCE.search(clause)):
+        return _Hit("problem", "")
+    if _PREFERENCE.search(clause):
+        return _Hit("preference", subject_of(clause) or "preference")
+    if _REQUIREMENT.search(clause) and _SELF.search(clause):
+        return _Hit("constraint", "requirement")
+    return None
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+_IRREGULAR_PAST = {"had", "got", "sold", "bought", "went", "came", "began", "was", "were", "did", "made", "took"}
+_MODAL = {"'d": "Would", "would": "Would", "'ll": "Will", "will": "Will", "can": "Can", "can't": "Can't"}
+
+
+def _third_person(verb: str) -> str:
+    low = verb.lower()
+    if low == "have":
+        return "has"
+    if low in _IRREGULAR_PAST or low.endswith("ed") or low.endswith("n't"):
+        return verb
+    if re.search(r"(s|sh|ch|x|z|o)$", low):
+        return verb + "es"
+    if re.search(r"[^aeiou]y$", low):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _rewrite(text: str) -> str:
+    """The leading first person as a statement about the customer: "I'm vegan" → "Vegan"."""
+    m = re.match(r"^(?:i'?m|im|i am)\s+(?:a\s+(?=\w+\s+from\b))?", text, re.IGNORECASE)
+    if m and m.end() < len(text):
+        text = text[m.end() :]
+    else:
+        m = re.match(r"^i(?:'ve|\s+have)\s+(?:got\s+)?", text, re.IGNORECASE)
+        if m:
+            text = "has " + text[m.end() :]
+        else:
+            m = re.match(r"^i(?:('d|'ll)|\s+(would|will|can))\s+", text, re.IGNORECASE)
+            if m:
+                text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
+            else:
+                m = re.match(r"^i\s+(?:(always|usually|never|really|also|just|normally|generally)\s+)?([\w-]+)", text, re.I)
+                if m:
+                    adverb = f"{m.group(1)} " if m.group(1) else ""
+                    text = f"{adverb}{_third_person(m.group(2))}{text[m.end() :]}"
+    return text[:1].upper() + text[1:]
+
+
+def _content(clause: str, hit: _Hit, at) -> str:
+    text = clause
+    if hit.subject != "birthday":
+        text, _ = dates.render(text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan")
+    text = _rewrite(text)
+    if len(text) > MAX_CONTENT:
+        text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+# --- the extractor -------------------------------------------------------------------------------------------
+
+_RESOLUTION = _rx(
+    r"\b(?:i've|i have|we've|we have|i'll|has been|have been|is now|are now|now covers|booked|added|updated|sent"
+    r"|reset|scheduled|moved|applied|opened|set|reserved|escalated|done|issued|enabled|ready for|is on time"
+    r"|restore|confirmed|covered|switched|noted|it's yours|refund\w*|credit\w*)\b"
+)
+_PROMISE = _rx(
+    r"\b(?:will|i'll|we'll|follow up|follow-up|call you back|get back to you|reach out|email you|send you|expect)\b"
+)
+_CLOSING = _rx(r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else)\b")
+
+
+class BuiltinExtractor:
+    """Rule-based, deterministic, offline. See the module docstring for the rules."""
+
+    name = "builtin"
+    version = "1.0"
+
+    def __init__(self):
+        self._segmenter = pysbd.Segmenter(language="en", clean=False)
+
+    def _sentences(self, text: str) -> list[str]:
+        text = _strip_symbols(text)
+        return [s.strip() for s in self._segmenter.segment(text) if s and s.strip()] if text else []
+
+    def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
+        candidates: list[Candidate] = []
+        for message in messages:
+            if message.role != "customer":
+                continue
+            for sentence in self._sentences(message.text):
+                candidates.extend(self._from_sentence(sentence, message))
+        return candidates, self._summary(messages)
+
+    def _from_sentence(self, sentence: str, message: Message) -> list[Candidate]:
+        found: list[tuple[_Hit, str]] = []
+        owned: list[str] = []
+        for raw in _clauses(sentence):
+            clause = _question_part(raw.strip())
+            if clause is None:
+                continue
+            clause = _clean(clause)
+            if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
+                continue
+            if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
+                continue
+            hit = _classify(clause, message.at)
+            if hit is None:
+                continue
+            if found and found[-1][0] == hit:
+                found[-1] = (hit, f"{found[-1][1]}, {clause}")
+                continue
+            found.append((hit, clause))
+            thing = _OWNED_THING.search(clause)
+            if thing and hit.subject not in ("vehicle", "device") and not re.search(
+                r"\b(?:sold|switched|bought)\b", clause, re.I
+            ):
+                owned.append(thing.group(1).strip())
+        out = [
+            Candidate(_content(clause, hit, message.at), hit.kind, (message.id,), message.at, hit.subject)
+            for hit, clause in found
+        ]
+        for thing in owned:
+            subject = subject_of(thing) or "vehicle"
+            out.append(Candidate(f"Has a {thing}", "identity", (message.id,), message.at, subject))
+        return out
+
+    def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
+        reason = outcome = None
+        follow_ups: list[tuple[int, str]] = []
+        for message in messages:
+            if message.role == "system":
+                continue
+            for sentence in self._sentences(message.text):
+                clean = _clean(sentence)
+                if message.role == "customer":
+                    if reason is None and len(clean.split()) >= 4 and not _FILLER_ONLY.fullmatch(clean.rstrip("!. ")):
+                        reason = (message.id, clean[:1].upper() + clean[1:])
+                    continue
+                if clean.endswith("?") or _CLOSING.search(clean):
+                    continue
+                if _RESOLUTION.search(clean):
+                    outcome = (message.id, clean)
+                if _PROMISE.search(clean) and not re.search(r"\bwill do\b", clean, re.I):
+                    follow_ups.append((message.id, clean))
+        if reason is None:
+            return None
+        follow_ups = [f for f in follow_ups if outcome is None or f != outcome][-3:]
+        evidence = sorted({reason[0], *([outcome[0]] if outcome else []), *(f[0] for f in follow_ups)})
+        return SummaryDraft(
+            reason=reason[1][:MAX_CONTENT],
+            outcome=(outcome[1] if outcome else "")[:MAX_CONTENT],
+            follow_ups=tuple(f[1][:MAX_CONTENT] for f in follow_ups),
+            evidence=tuple(evidence),
+        )

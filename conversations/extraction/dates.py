@@ -1,0 +1,198 @@
+"""Relative and partial dates made absolute from the message time, rendered in ISO inside the text.
+
+"moving out on the 15th of next month" said on 2026-11-25 → "moving out on the 15th of next month
+(2026-12-15)". A day renders as YYYY-MM-DD, a month as YYYY-MM, a year as YYYY, a week as "week of
+YYYY-MM-DD" (its Monday). Phrases are found with the patterns below and resolved with `dateparser`
+(relative words, weekdays; `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar
+arithmetic); a bare month or weekday is taken in the future for plans and in the past for what
+already happened ("we had a baby in September").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+import dateparser
+from dateutil.relativedelta import relativedelta
+
+MONTHS = (
+    "january february march april may june july august september october november december".split()
+)
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+_FULL_MONTH = r"(january|february|march|april|june|july|august|september|october|november|december)"
+_WEEKDAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_WEEKDAY_ABBR = r"(mon|tues|tue|wed|thurs|thu|fri|sat|sun)"
+_WEEKDAY_FULL = {w[:3]: w for w in "monday tuesday wednesday thursday friday saturday sunday".split()}
+_AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|a couple of|couple of)"
+_AMOUNTS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "a few": 3,
+    "a couple of": 2,
+    "couple of": 2,
+}
+_ORD = r"(\d{1,2})(?:st|nd|rd|th)"
+
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("day_of_relative_month", rf"\bthe {_ORD} of (next|this) month\b"),
+        ("relative_unit", r"\b(next|this|last) (week|month|year|weekend)\b"),
+        ("in_amount", rf"\bin {_AMOUNT} (days?|weeks?|months?|years?)\b"),
+        ("ago", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) ago\b"),
+        ("day_word", r"\b(the day after tomorrow|tomorrow|tonight|today|yesterday)\b"),
+        ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
+        ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
+        ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
+        ("weekday", rf"\b{_WEEKDAY}\b"),
+        ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
+        (
+            "month",
+            rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of)"
+            rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
+        ),
+        ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
+        ("ordinal_day", rf"\bon the {_ORD}\b(?! of (?:each|every|the) month)"),
+    )
+)
+
+
+def _base(at: datetime) -> datetime:
+    return at.replace(tzinfo=None)
+
+
+def _parse(phrase: str, at: datetime, future: bool) -> datetime | None:
+    settings = {
+        "RELATIVE_BASE": _base(at),
+        "PREFER_DATES_FROM": "future" if future else "past",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    return dateparser.parse(phrase, languages=["en"], settings=settings)
+
+
+def _month_number(name: str) -> int:
+    name = name.lower().rstrip(".")
+    return MONTHS.index(name) + 1 if name in MONTHS else _MONTH_ABBR[name[:4] if name == "sept" else name[:3]]
+
+
+def _year_for(month: int, day: int, at: datetime, future: bool) -> int:
+    """The year of a month (day 0: the whole month) said without one: the next or the last such date."""
+    today = at.date()
+    if month == today.month and not day:
+        return today.year
+    if future:
+        return today.year + 1 if (month, day) < (today.month, today.day) else today.year
+    return today.year - 1 if (month, day) > (today.month, today.day) else today.year
+
+
+def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str | None:
+    """The ISO rendering of one matched phrase, or None when it cannot be resolved."""
+    g = match.groups()
+    day0 = at.date()
+    if kind == "day_of_relative_month":
+        first = date(day0.year, day0.month, 1) + relativedelta(months=1 if g[1].lower() == "next" else 0)
+        try:
+            return first.replace(day=int(g[0])).isoformat()
+        except ValueError:
+            return None
+    if kind == "relative_unit":
+        direction, unit = g[0].lower(), g[1].lower()
+        step = {"next": 1, "this": 0, "last": -1}[direction]
+        if unit in ("week", "weekend"):
+            monday = day0 - timedelta(days=day0.weekday()) + timedelta(weeks=step)
+            if unit == "weekend":
+                return (monday + timedelta(days=5)).isoformat()
+            return f"week of {monday.isoformat()}"
+        if unit == "month":
+            return (day0 + relativedelta(months=step)).strftime("%Y-%m")
+        return str(day0.year + step)
+    if kind in ("in_amount", "ago"):
+        amount = int(g[0]) if g[0].isdigit() else _AMOUNTS[g[0].lower()]
+        unit = g[1].lower().rstrip("s")
+        delta = relativedelta(**{unit + "s": amount}) if unit != "week" else relativedelta(weeks=amount)
+        when = day0 + delta if kind == "in_amount" else day0 - delta
+        if unit == "month":
+            return when.strftime("%Y-%m")
+        if unit == "year":
+            return str(when.year)
+        return when.isoformat()
+    if kind == "day_word":
+        parsed = _parse(g[0].replace("tonight", "today"), at, future)
+        return parsed.date().isoformat() if parsed else None
+    if kind in ("month_day", "day_month"):
+        month_name, day = (g[0], g[1]) if kind == "month_day" else (g[1], g[0])
+        month, day = _month_number(month_name), int(day)
+        year = int(g[2]) if g[2] else _year_for(month, day, at, future)
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            return None
+    if kind in ("relative_weekday", "weekday"):
+        direction = g[0].lower() if kind == "relative_weekday" else ""
+        name = (g[1] if kind == "relative_weekday" else g[0]).lower()
+        name = _WEEKDAY_FULL.get(name[:3], name)
+        wants_future = direction in ("next", "this", "by", "until", "from", "coming") or (
+            direction == "on" and future
+        ) or (not direction and future)
+        if direction == "last":
+            wants_future = False
+        parsed = _parse(f"{'next ' if direction == 'next' else ''}{name}", at, wants_future)
+        return parsed.date().isoformat() if parsed else None
+    if kind == "month_year":
+        return f"{int(g[1]):04d}-{_month_number(g[0]):02d}"
+    if kind in ("month", "month_may"):
+        month = _month_number(g[0] if kind == "month" else "may")
+        return f"{_year_for(month, 0, at, future):04d}-{month:02d}"
+    if kind == "ordinal_day":
+        day = int(g[0])
+        when = date(day0.year, day0.month, 1)
+        if day <= day0.day:
+            when += relativedelta(months=1)
+        try:
+            return when.replace(day=day).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def find(text: str, at: datetime, future: bool, ordinal_days: bool = False) -> list[tuple[int, int, str]]:
+    """Date phrases of `text` as (start, end, ISO rendering), left to right, never overlapping."""
+    found: list[tuple[int, int, str]] = []
+    for kind, pattern in PATTERNS:
+        if kind == "ordinal_day" and not ordinal_days:
+            continue
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(start < e and s < end for s, e, _ in found):
+                continue
+            iso = resolve(kind, match, at, future)
+            if iso:
+                found.append((start, end, iso))
+    return sorted(found)
+
+
+def render(text: str, at: datetime, future: bool, ordinal_days: bool = False) -> tuple[str, bool]:
+    """`text` with each date phrase followed by its absolute value in brackets; and whether there was one."""
+    spans = find(text, at, future, ordinal_days)
+    if not spans:
+        return text, False
+    out, last = [], 0
+    for start, end, iso in spans:
+        out.append(text[last:end])
+        out.append(f" ({iso})")
+        last = end
+    out.append(text[last:])
+    return "".join(out), True
