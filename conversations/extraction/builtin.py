@@ -77,14 +77,16 @@ def _clean(clause: str) -> str:
 
 _PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
 _CLAUSE_BREAKS = (
-    _rx(r"\s*;\s*"),
+    _rx(r"\s*;\s*|:\s+"),
     _rx(rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?={_PRONOUN})"),
     _rx(rf",\s+(?={_PRONOUN})"),
     _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\w+\s+\w+)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
 )
-_QUESTION_START = _rx(r"^(?:can|could|would|will|do|does|did|is|are|was|what|where|when|why|how|which|who|any|is there)\b")
+_QUESTION_START = _rx(
+    r"^(?:can|could|would|will|do|does|did|is|are|was|what|where|when|why|how|which|who|any|is there)\b"
+)
 _HYPOTHETICAL = _rx(r"\b(?:if (?:i|we|it|you)|suppose|supposing|hypothetically|in case|what if|were to)\b")
 _HEDGE = _rx(
     r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering)\b"
@@ -158,9 +160,9 @@ _LANGUAGE = _rx(
 )
 _PREFERENCE = _rx(
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
-    r"|\b(?:i|we)\s+(?:always|usually|normally|never)\s+\w+"
+    r"|\b(?:i|we)\s+(?:always|usually|normally)\s+\w+"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
-    r"|\bfavou?rite\b|\bworks? (?:better|best)\b|\b(?:is|are) best for (?:me|us)\b"
+    r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
 )
 _OCCUPATION = (
     r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
@@ -195,8 +197,8 @@ _MAKES = (
     r"|silverado|wrangler|model [3sxy]|iphone|pixel|galaxy|ipad|macbook"
 )
 _OWNED_THING = _rx(
-    rf"\b(?:(?:i|we)\s+(?:have|own|drive|got|bought|switched to|use|'ve got|just got)\s+(?:a|an|the|my)?\s*"
-    rf"|my\s+)((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
+    rf"\b(?:(?:have|own|drive|drives|got|bought|switched to|use|'ve got|just got|leased|traded in for)\s+(?:a|an|the|my)?\s*"
+    rf"|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
 )
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
@@ -209,6 +211,10 @@ _RECURRENCE = _rx(
     r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b"
 )
 _DISPUTE = _rx(r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b")
+_DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
+_SIZE = _rx(
+    r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
+)
 _BIRTHDAY = _rx(r"\bmy birthday\b|\bi was born\b")
 
 
@@ -234,10 +240,12 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("constraint", "budget")
     if _LANGUAGE.search(clause):
         return _Hit("preference", "language")
-    if _CHANNEL.search(clause) and _CHANNEL_CUE.search(clause):
+    if _CHANNEL.search(clause) and _CHANNEL_CUE.search(clause) and not _PAST.search(clause):
         return _Hit("preference", "contact_channel")
     if _AVAILABILITY.search(clause):
         return _Hit("constraint", "schedule")
+    if _SIZE.search(clause):
+        return _Hit("preference", "size")
     if _BIRTHDAY.search(clause):
         return _Hit("identity", "birthday")
     if _IDENTITY_JOB.search(clause):
@@ -248,8 +256,13 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", subject_of(clause) if subject_of(clause) == "pet" else "household")
     if _DISPUTE.search(clause) or (_FAULT.search(clause) and _RECURRENCE.search(clause)):
         return _Hit("problem", "")
+    thing = _OWNED_THING.search(clause)
+    if thing:
+        return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
     if _PREFERENCE.search(clause):
         return _Hit("preference", subject_of(clause) or "preference")
+    if _DECIDED.search(clause):
+        return _Hit("plan", subject_of(clause) or "plan")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
         return _Hit("constraint", "requirement")
     return None
@@ -276,7 +289,7 @@ def _third_person(verb: str) -> str:
 
 def _rewrite(text: str) -> str:
     """The leading first person as a statement about the customer: "I'm vegan" → "Vegan"."""
-    m = re.match(r"^(?:i'?m|im|i am)\s+(?:a\s+(?=\w+\s+from\b))?", text, re.IGNORECASE)
+    m = re.match(r"^(?:i'?m|im|i am)\s+(?:(?:a|an|the)\s+(?=[\w-]+))?", text, re.IGNORECASE)
     if m and m.end() < len(text):
         text = text[m.end() :]
     else:
@@ -288,7 +301,9 @@ def _rewrite(text: str) -> str:
             if m:
                 text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
             else:
-                m = re.match(r"^i\s+(?:(always|usually|never|really|also|just|normally|generally)\s+)?([\w-]+)", text, re.I)
+                m = re.match(
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally)\s+)?([\w-]+)", text, re.I
+                )
                 if m:
                     adverb = f"{m.group(1)} " if m.group(1) else ""
                     text = f"{adverb}{_third_person(m.group(2))}{text[m.end() :]}"
@@ -296,9 +311,14 @@ def _rewrite(text: str) -> str:
 
 
 def _content(clause: str, hit: _Hit, at) -> str:
+    thing = _OWNED_THING.search(clause)
+    if thing and re.match(r"^(?:it'?s|it is)\b", clause, re.I):  # "it's the 2019 civic": say whose
+        clause = f"Has a {thing.group(1).strip()}"
     text = clause
     if hit.subject != "birthday":
-        text, _ = dates.render(text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan")
+        text, _ = dates.render(
+            text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan"
+        )
     text = _rewrite(text)
     if len(text) > MAX_CONTENT:
         text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
@@ -315,7 +335,9 @@ _RESOLUTION = _rx(
 _PROMISE = _rx(
     r"\b(?:will|i'll|we'll|follow up|follow-up|call you back|get back to you|reach out|email you|send you|expect)\b"
 )
-_CLOSING = _rx(r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else)\b")
+_CLOSING = _rx(
+    r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else)\b"
+)
 
 
 class BuiltinExtractor:
@@ -334,43 +356,56 @@ class BuiltinExtractor:
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
         candidates: list[Candidate] = []
         for message in messages:
-            if message.role != "customer":
-                continue
-            for sentence in self._sentences(message.text):
-                candidates.extend(self._from_sentence(sentence, message))
+            if message.role == "customer":
+                candidates.extend(self._from_message(message))
         return candidates, self._summary(messages)
 
-    def _from_sentence(self, sentence: str, message: Message) -> list[Candidate]:
-        found: list[tuple[_Hit, str]] = []
-        owned: list[str] = []
-        for raw in _clauses(sentence):
-            clause = _question_part(raw.strip())
-            if clause is None:
-                continue
-            clause = _clean(clause)
-            if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
-                continue
-            if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
-                continue
-            hit = _classify(clause, message.at)
-            if hit is None:
-                continue
-            if found and found[-1][0] == hit:
-                found[-1] = (hit, f"{found[-1][1]}, {clause}")
-                continue
-            found.append((hit, clause))
-            thing = _OWNED_THING.search(clause)
-            if thing and hit.subject not in ("vehicle", "device") and not re.search(
-                r"\b(?:sold|switched|bought)\b", clause, re.I
-            ):
-                owned.append(thing.group(1).strip())
-        out = [
-            Candidate(_content(clause, hit, message.at), hit.kind, (message.id,), message.at, hit.subject)
-            for hit, clause in found
-        ]
-        for thing in owned:
-            subject = subject_of(thing) or "vehicle"
-            out.append(Candidate(f"Has a {thing}", "identity", (message.id,), message.at, subject))
+    def _from_message(self, message: Message) -> list[Candidate]:
+        """Candidates of one customer message, in the order they were said."""
+        found: list[list] = []  # [hit, clause, sentence index]
+        owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
+        sentences = self._sentences(message.text)
+        for index, sentence in enumerate(sentences):
+            for raw in _clauses(sentence):
+                clause = _question_part(raw.strip())
+                if clause is None:
+                    continue
+                clause = _clean(clause)
+                if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
+                    continue
+                if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
+                    continue
+                hit = _classify(clause, message.at)
+                if hit is None:
+                    continue
+                if found and found[-1][0] == hit and found[-1][2] == index:
+                    found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
+                    continue
+                if found and len(clause.split()) <= 3 and found[-1][2] == index - 1:
+                    found[-1][1] = f"{found[-1][1]}; {clause}"  # a terse fragment ("afternoon only") completes it
+                    continue
+                if (
+                    re.search(r"\b(?:there|that place)\b", clause, re.I)
+                    and index
+                    and len(sentences[index - 1].split()) <= 12
+                ):
+                    clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
+                found.append([hit, clause, index])
+                thing = _OWNED_THING.search(clause)
+                if (
+                    thing
+                    and hit.subject not in ("vehicle", "device")
+                    and not re.search(r"\b(?:sold|switched|bought)\b", clause, re.I)
+                ):
+                    owned[len(found) - 1] = thing.group(1).strip()
+        out: list[Candidate] = []
+        for position, (hit, clause, _) in enumerate(found):
+            if position in owned:  # the thing first: "Has a 2018 F-150", then what happens to it
+                thing = owned[position]
+                out.append(
+                    Candidate(f"Has a {thing}", "identity", (message.id,), message.at, subject_of(thing) or "vehicle")
+                )
+            out.append(Candidate(_content(clause, hit, message.at), hit.kind, (message.id,), message.at, hit.subject))
         return out
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:

@@ -16,9 +16,7 @@ from datetime import date, datetime, timedelta
 import dateparser
 from dateutil.relativedelta import relativedelta
 
-MONTHS = (
-    "january february march april may june july august september october november december".split()
-)
+MONTHS = "january february march april may june july august september october november december".split()
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
 _MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
 _FULL_MONTH = r"(january|february|march|april|june|july|august|september|october|november|december)"
@@ -57,7 +55,6 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
         ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
         ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
-        ("weekday", rf"\b{_WEEKDAY}\b"),
         ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
         (
             "month",
@@ -144,9 +141,11 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         direction = g[0].lower() if kind == "relative_weekday" else ""
         name = (g[1] if kind == "relative_weekday" else g[0]).lower()
         name = _WEEKDAY_FULL.get(name[:3], name)
-        wants_future = direction in ("next", "this", "by", "until", "from", "coming") or (
-            direction == "on" and future
-        ) or (not direction and future)
+        wants_future = (
+            direction in ("next", "this", "by", "until", "from", "coming")
+            or (direction == "on" and future)
+            or (not direction and future)
+        )
         if direction == "last":
             wants_future = False
         parsed = _parse(f"{'next ' if direction == 'next' else ''}{name}", at, wants_future)

@@ -4,7 +4,8 @@ The rule, in order, for each candidate (candidates of one conversation are taken
 each one added joins what is known for the next ones):
 
 1. **Near-duplicate → discard.** If the candidate is a near-duplicate of a known observation
-   (rapidfuzz `token_set_ratio` ≥ 90 on the normalized texts), it restates it: discard, naming it.
+   (rapidfuzz `token_sort_ratio` ≥ 90 on the normalized texts, and neither negates what the other
+   says), it restates it: discard, naming it.
 2. **Same subject → restatement or update.** The subject is the key the extractor tags (or, for
    saved observations, the same lexicon applied to their content: `subjects.subject_of`), e.g.
    `location`, `diet`, `contact_channel`, `pet`, `vehicle`, `job`. For a known observation of the
@@ -40,7 +41,7 @@ from conversations.extraction.subjects import (
     value_tokens,
 )
 
-DUPLICATE_RATIO = 90  # rapidfuzz token_set_ratio (0-100) from which two statements say the same thing
+DUPLICATE_RATIO = 90  # rapidfuzz token_sort_ratio (0-100) from which two statements say the same thing
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -69,8 +70,8 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
         subject = candidate.subject or subject_of(candidate.content)
         decision = None
         for key, content, _, new in saved:
-            ratio = fuzz.token_set_ratio(text, normalize(content))
-            if ratio >= DUPLICATE_RATIO:
+            ratio = fuzz.token_sort_ratio(text, normalize(content))
+            if ratio >= DUPLICATE_RATIO and negated_tokens(candidate.content) == negated_tokens(content):
                 what = "an observation of this conversation" if new else f"“{_short(content)}”"
                 decision = Decision("discard", candidate, None if new else key, f"Restates {what} ({ratio:.0f}% alike)")
                 break
@@ -88,6 +89,8 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
                     break
         if decision is None:
             decision = Decision("add", candidate, None, f"New {subject.replace('_', ' ') or candidate.kind}")
+        if decision.action == "update":
+            saved = [entry for entry in saved if entry[0] != decision.target]  # superseded: no longer current
         if decision.action != "discard":
             saved.append((f"new:{index}", candidate.content, subject, True))
         decisions.append(decision)
