@@ -126,7 +126,8 @@ _PAST = _rx(
 _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
-    r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close)\b"
+    r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
+    r"|honeymoon|conference|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
 _DIET = _rx(
@@ -135,7 +136,8 @@ _DIET = _rx(
 )
 _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
-    r"|diabetic|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free)\b"
+    r"|diabetic|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
+    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
     r"\b(?:budget|fixed income|can'?t afford|cannot afford|our ceiling|my ceiling)\b"
@@ -145,6 +147,8 @@ _AVAILABILITY = _rx(
     r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
     r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
     r"|\b(?:before|after) work\b|\blunch break\b"
+    r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
+    r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
@@ -202,18 +206,25 @@ _OWNED_THING = _rx(
 )
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
-    r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late)\b"
+    r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
+    r"|charged twice|double[- ]charged|frozen|freez\w*|declined)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
-    r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b"
+    r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
 )
 _DISPUTE = _rx(r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b")
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
+)
+_COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
+_THIRD_PARTY = _rx(
+    r"^(?:my|our)\s+(?:\d+-year-old\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
+    r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
+    r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
 )
 _BIRTHDAY = _rx(r"\bmy birthday\b|\bi was born\b")
 
@@ -225,6 +236,8 @@ class _Hit:
 
 
 def _classify(clause: str, at) -> _Hit | None:
+    if _THIRD_PARTY.search(clause):  # "my mother uses a wheelchair" says nothing about the customer
+        return None
     has_date = bool(dates.find(clause, at, future=True, ordinal_days=True))
     if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause):
         return _Hit("plan", subject_of(clause) or "plan")
@@ -259,7 +272,7 @@ def _classify(clause: str, at) -> _Hit | None:
     thing = _OWNED_THING.search(clause)
     if thing:
         return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
-    if _PREFERENCE.search(clause):
+    if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause):
         return _Hit("preference", subject_of(clause) or "preference")
     if _DECIDED.search(clause):
         return _Hit("plan", subject_of(clause) or "plan")

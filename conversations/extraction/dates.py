@@ -48,6 +48,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         ("day_of_relative_month", rf"\bthe {_ORD} of (next|this) month\b"),
+        ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("relative_unit", r"\b(next|this|last) (week|month|year|weekend)\b"),
         ("in_amount", rf"\bin {_AMOUNT} (days?|weeks?|months?|years?)\b"),
         ("ago", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) ago\b"),
@@ -105,6 +106,11 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return first.replace(day=int(g[0])).isoformat()
         except ValueError:
             return None
+    if kind == "end_of":
+        step = 1 if g[0].lower() == "next" else 0
+        if g[1].lower() == "month":
+            return (day0 + relativedelta(months=step)).strftime("%Y-%m")
+        return str(day0.year + step)
     if kind == "relative_unit":
         direction, unit = g[0].lower(), g[1].lower()
         step = {"next": 1, "this": 0, "last": -1}[direction]
