@@ -33,9 +33,11 @@ def main() -> int:
             print(f"{split:8} no conversations")
             continue
         print(
-            f"{split:8} {score.cases:3} conversations  precision {score.precision:.3f} ({score.matched}/{score.predictions})"
+            f"{split:8} {score.cases:3} conversations"
+            f"  precision {score.precision:.3f} ({score.matched}/{score.predictions})"
             f"  recall {score.recall:.3f} ({score.matched}/{score.gold})  F1 {score.f1:.3f}"
-            f"  add/update right {score.decisions_right}/{score.matched}  {elapsed * 1000 / score.cases:.1f} ms/conversation"
+            f"  add/update right {score.decisions_right}/{score.matched}"
+            f"  {elapsed * 1000 / score.cases:.1f} ms/conversation"
         )
         if args.verbose and split != "all":
             for result in score.results:

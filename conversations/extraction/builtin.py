@@ -201,8 +201,9 @@ _MAKES = (
     r"|silverado|wrangler|model [3sxy]|iphone|pixel|galaxy|ipad|macbook"
 )
 _OWNED_THING = _rx(
-    rf"\b(?:(?:have|own|drive|drives|got|bought|switched to|use|'ve got|just got|leased|traded in for)\s+(?:a|an|the|my)?\s*"
-    rf"|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
+    r"\b(?:(?:have|own|drive|drives|got|bought|switched to|use|'ve got|just got|leased|traded in for)\s+"
+    r"(?:a|an|the|my)?\s*|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)"
+    rf"((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
 )
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
@@ -340,17 +341,28 @@ def _content(clause: str, hit: _Hit, at) -> str:
 
 # --- the extractor -------------------------------------------------------------------------------------------
 
+_SMALL_TALK = _rx(r"\b(?:hope you|how are you|my name is|speaking)\b|\bthis is \w+(?: \w+)?[.!]?$")
 _RESOLUTION = _rx(
     r"\b(?:i've|i have|we've|we have|i'll|has been|have been|is now|are now|now covers|booked|added|updated|sent"
     r"|reset|scheduled|moved|applied|opened|set|reserved|escalated|done|issued|enabled|ready for|is on time"
     r"|restore|confirmed|covered|switched|noted|it's yours|refund\w*|credit\w*)\b"
 )
 _PROMISE = _rx(
-    r"\b(?:will|i'll|we'll|follow up|follow-up|call you back|get back to you|reach out|email you|send you|expect)\b"
+    r"\b(?:i'?ll|we'?ll|i will|we will|will be|(?:i'?m|we'?re|is|are) going to)\s+(?:\w+\s+)?(?:call|email|send|follow"
+    r"|reach|contact|get back|check|escalate|ship|deliver|arrive|schedule|visit|review|process|pay|upload|confirm"
+    r"|have|ask|do|reply|text|look|mail|post|refund|credit|close|open)\w*\b"
+    r"|\bfollow[- ]up\b|\bcall you back\b|\bget back to you\b|\breach out\b|\bships? in\b|\bexpect\w*\b"
 )
 _CLOSING = _rx(
-    r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else)\b"
+    r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else"
+    r"|see you)\b"
 )
+
+
+def _plain(sentence: str) -> str:
+    """A sentence for the summary: spoken fillers out, nothing else touched."""
+    text = _SPOKEN_FILLER.sub("", sentence).strip(" ,")
+    return text[:1].upper() + text[1:]
 
 
 class BuiltinExtractor:
@@ -422,26 +434,33 @@ class BuiltinExtractor:
         return out
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
-        reason = outcome = None
+        """Reason: the customer's first substantive sentence (no greeting, small talk or bare id); outcome: the
+        last agent sentence reporting an action; follow-ups: sentences (either side) promising something later."""
+        substantive: list[tuple[int, str]] = []
+        outcome: tuple[int, str] | None = None
         follow_ups: list[tuple[int, str]] = []
         for message in messages:
             if message.role == "system":
                 continue
             for sentence in self._sentences(message.text):
-                clean = _clean(sentence)
+                clean = _plain(sentence)
                 if message.role == "customer":
-                    if reason is None and len(clean.split()) >= 4 and not _FILLER_ONLY.fullmatch(clean.rstrip("!. ")):
-                        reason = (message.id, clean[:1].upper() + clean[1:])
+                    wordy = [w for w in _clean(clean).split() if sum(ch.isalpha() for ch in w) >= 2]
+                    if len(wordy) >= 3 and not _SMALL_TALK.search(clean):
+                        substantive.append((message.id, clean))
+                    if _PROMISE.search(clean) and not clean.endswith("?"):
+                        follow_ups.append((message.id, clean))
                     continue
                 if clean.endswith("?") or _CLOSING.search(clean):
                     continue
                 if _RESOLUTION.search(clean):
                     outcome = (message.id, clean)
-                if _PROMISE.search(clean) and not re.search(r"\bwill do\b", clean, re.I):
+                if _PROMISE.search(clean):
                     follow_ups.append((message.id, clean))
-        if reason is None:
+        if not substantive:
             return None
-        follow_ups = [f for f in follow_ups if outcome is None or f != outcome][-3:]
+        reason = substantive[0]
+        follow_ups = [f for f in follow_ups if f != outcome][-3:]
         evidence = sorted({reason[0], *([outcome[0]] if outcome else []), *(f[0] for f in follow_ups)})
         return SummaryDraft(
             reason=reason[1][:MAX_CONTENT],

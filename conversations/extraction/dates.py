@@ -16,13 +16,29 @@ from datetime import date, datetime, timedelta
 import dateparser
 from dateutil.relativedelta import relativedelta
 
-MONTHS = "january february march april may june july august september october november december".split()
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+_MONTH = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+)
 _FULL_MONTH = r"(january|february|march|april|june|july|august|september|october|november|december)"
 _WEEKDAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _WEEKDAY_ABBR = r"(mon|tues|tue|wed|thurs|thu|fri|sat|sun)"
-_WEEKDAY_FULL = {w[:3]: w for w in "monday tuesday wednesday thursday friday saturday sunday".split()}
+_WEEKDAY_FULL = {w[:3]: w for w in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}
 _AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|a couple of|couple of)"
 _AMOUNTS = {
     "a": 1,
@@ -181,7 +197,7 @@ def find(text: str, at: datetime, future: bool, ordinal_days: bool = False) -> l
             continue
         for match in pattern.finditer(text):
             start, end = match.span()
-            if any(start < e and s < end for s, e, _ in found):
+            if any(start < taken_end and taken_start < end for taken_start, taken_end, _ in found):
                 continue
             iso = resolve(kind, match, at, future)
             if iso:
@@ -195,7 +211,7 @@ def render(text: str, at: datetime, future: bool, ordinal_days: bool = False) ->
     if not spans:
         return text, False
     out, last = [], 0
-    for start, end, iso in spans:
+    for _start, end, iso in spans:
         out.append(text[last:end])
         out.append(f" ({iso})")
         last = end
