@@ -343,14 +343,13 @@ def _content(clause: str, hit: _Hit, at) -> str:
 
 _SMALL_TALK = _rx(r"\b(?:hope you|how are you|my name is|speaking)\b|\bthis is \w+(?: \w+)?[.!]?$")
 _RESOLUTION = _rx(
-    r"\b(?:i've|i have|we've|we have|i'll|has been|have been|is now|are now|now covers|booked|added|updated|sent"
+    r"\b(?:(?:i've|i have|we've|we have)\s+(?:\w+\s+)?\w+(?:ed|en|t|ne)\b|has been|have been|is now|are now"
+    r"|now covers|booked|added|updated|sent"
     r"|reset|scheduled|moved|applied|opened|set|reserved|escalated|done|issued|enabled|ready for|is on time"
     r"|restore|confirmed|covered|switched|noted|it's yours|refund\w*|credit\w*)\b"
 )
 _PROMISE = _rx(
-    r"\b(?:i'?ll|we'?ll|i will|we will|will be|(?:i'?m|we'?re|is|are) going to)\s+(?:\w+\s+)?(?:call|email|send|follow"
-    r"|reach|contact|get back|check|escalate|ship|deliver|arrive|schedule|visit|review|process|pay|upload|confirm"
-    r"|have|ask|do|reply|text|look|mail|post|refund|credit|close|open)\w*\b"
+    r"\b(?:i'?ll|we'?ll|i will|we will|(?:i'?m|we'?re|is|are) going to)\s+(?!be (?:happy|glad)\b)\w+"
     r"|\bfollow[- ]up\b|\bcall you back\b|\bget back to you\b|\breach out\b|\bships? in\b|\bexpect\w*\b"
 )
 _CLOSING = _rx(
@@ -442,21 +441,25 @@ class BuiltinExtractor:
         for message in messages:
             if message.role == "system":
                 continue
+            done, promised = [], []
             for sentence in self._sentences(message.text):
                 clean = _plain(sentence)
                 if message.role == "customer":
                     wordy = [w for w in _clean(clean).split() if sum(ch.isalpha() for ch in w) >= 2]
                     if len(wordy) >= 3 and not _SMALL_TALK.search(clean):
                         substantive.append((message.id, clean))
-                    if _PROMISE.search(clean) and not clean.endswith("?"):
+                    if _PROMISE.search(clean) and not clean.endswith("?") and not _HEDGE.search(clean):
                         follow_ups.append((message.id, clean))
                     continue
                 if clean.endswith("?") or _CLOSING.search(clean):
                     continue
-                if _RESOLUTION.search(clean):
-                    outcome = (message.id, clean)
                 if _PROMISE.search(clean):
+                    promised.append(clean)
                     follow_ups.append((message.id, clean))
+                elif _RESOLUTION.search(clean):
+                    done.append(clean)
+            if done or promised:  # the last agent message that did or promised something says how it ended
+                outcome = (message.id, (done or promised)[-1])
         if not substantive:
             return None
         reason = substantive[0]
