@@ -127,16 +127,19 @@ _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
-    r"|honeymoon|conference|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
+    r"|honeymoon|conference|lease|is up|runs? out"
+    r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
 _DIET = _rx(
-    r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|lactose[- ]intolerant|kosher|halal"
+    r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|(?:lactose|gluten|dairy)[- ]intoleran\w+"
+    r"|kosher|halal"
     r"|dairy[- ]free|(?:don'?t|do not|never) eat|eat (?:fish|meat)|keto)\b"
 )
 _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
-    r"|diabetic|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
+    r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
+    r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -146,6 +149,8 @@ _BUDGET = _rx(
 _AVAILABILITY = _rx(
     r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
     r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
+    r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
+    r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
     r"|\b(?:before|after) work\b|\blunch break\b"
     r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
     r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
@@ -181,6 +186,12 @@ _IDENTITY_JOB = _rx(
     r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b"
+    r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
+    r"|number|order|other|fan|lover|beginner|first|new|loyal|big|bit|little)\b)[\w-]{3,}(?:er|or|ist|ian|ant|ent|tech)\b"
+    r"(?=\s*(?:$|[,.;!]|so\b|and\b|at\b|for\b|in\b|with\b|by\b))"
+    r"|\b(?:we'?re|we are)\s+(?:a|an)\s+(?:[\w-]+\s+){0,3}?(?:bakery|restaurant|cafe|shop|store|firm|company|startup"
+    r"|agency|clinic|practice|nonprofit|non-profit|charity|school|business|salon|studio|farm|family business"
+    r"|team of \d+)\b"
 )
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
@@ -208,13 +219,17 @@ _OWNED_THING = _rx(
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
-    r"|charged twice|double[- ]charged|frozen|freez\w*|declined)\b"
+    r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+)
+_KEEPS_HAPPENING = _rx(
+    r"\bkeeps? (?:getting|happening|dropping|crashing|failing|freezing|breaking|losing|disconnecting|coming back"
+    r"|showing|asking|sending|charging|logging|kicking|cutting|turning off|shutting|going (?:down|off|out))\b"
 )
 _DISPUTE = _rx(r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b")
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
@@ -227,7 +242,7 @@ _THIRD_PARTY = _rx(
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
     r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
 )
-_BIRTHDAY = _rx(r"\bmy birthday\b|\bi was born\b")
+_BIRTHDAY = _rx(r"\bmy (?:birthday|b-?day)\b|\bi was born\b")
 
 
 @dataclass(frozen=True)
@@ -268,7 +283,11 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "location")
     if _HOUSEHOLD.search(clause):
         return _Hit("identity", subject_of(clause) if subject_of(clause) == "pet" else "household")
-    if _DISPUTE.search(clause) or (_FAULT.search(clause) and _RECURRENCE.search(clause)):
+    if (
+        _DISPUTE.search(clause)
+        or _KEEPS_HAPPENING.search(clause)
+        or (_FAULT.search(clause) and _RECURRENCE.search(clause))
+    ):
         return _Hit("problem", "")
     thing = _OWNED_THING.search(clause)
     if thing:
@@ -329,10 +348,9 @@ def _content(clause: str, hit: _Hit, at) -> str:
     if thing and re.match(r"^(?:it'?s|it is)\b", clause, re.I):  # "it's the 2019 civic": say whose
         clause = f"Has a {thing.group(1).strip()}"
     text = clause
-    if hit.subject != "birthday":
-        text, _ = dates.render(
-            text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan"
-        )
+    text, _ = dates.render(
+        text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan"
+    )
     text = _rewrite(text)
     if len(text) > MAX_CONTENT:
         text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"

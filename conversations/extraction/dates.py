@@ -64,6 +64,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         ("day_of_relative_month", rf"\bthe {_ORD} of (next|this) month\b"),
+        ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("relative_unit", r"\b(next|this|last) (week|month|year|weekend)\b"),
         ("in_amount", rf"\bin {_AMOUNT} (days?|weeks?|months?|years?)\b"),
@@ -122,6 +123,12 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return first.replace(day=int(g[0])).isoformat()
         except ValueError:
             return None
+    if kind == "season":
+        start_month = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[g[0].lower()]
+        year = day0.year
+        if match.group(0).lower().startswith("next") or (future and start_month + 2 < day0.month):
+            year += 1
+        return f"{g[0].lower()} {year}"
     if kind == "end_of":
         step = 1 if g[0].lower() == "next" else 0
         if g[1].lower() == "month":
