@@ -140,10 +140,12 @@ _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
+    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
-    r"\b(?:budget|fixed income|can'?t afford|cannot afford|our ceiling|my ceiling)\b"
+    r"\b(?:budget|fixed income|low income|on a pension|money is tight|can'?t afford|cannot afford|our ceiling"
+    r"|my ceiling)\b"
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
 )
 _AVAILABILITY = _rx(
@@ -151,7 +153,7 @@ _AVAILABILITY = _rx(
     r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
     r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
     r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
-    r"|\b(?:before|after) work\b|\blunch break\b"
+    r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
     r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
     r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
@@ -160,11 +162,13 @@ _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept
 _CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?)\b")
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
-    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me)\b"
+    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me"
+    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up))\b"
 )
 _LANGUAGE = _rx(
     r"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:english|spanish|french|german|portuguese|italian|mandarin"
-    r"|cantonese|arabic|hindi|polish)\b|\bfirst language\b|\b(?:english|spanish|french) is not\b"
+    r"|cantonese|arabic|hindi|polish)\b|\b(?:first|native|main) language\b|\bmy language is\b"
+    r"|\b(?:my )?english is (?:not|little|poor|bad|limited|not so good)\b"
     r"|\bwrite (?:simple|simply|slowly)\b"
 )
 _PREFERENCE = _rx(
@@ -182,7 +186,8 @@ _OCCUPATION = (
 )
 _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
-    r"|\b(?:i'?m|im|i am)\s+(?:self-employed|retired|unemployed|a stay-at-home|semi-retired|freelance)\b"
+    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home|semi-retired"
+    r"|freelance|students)\b"
     r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b"
@@ -330,12 +335,18 @@ def _rewrite(text: str) -> str:
         if m:
             text = "has " + text[m.end() :]
         else:
+            negated = re.match(r"^i\s+(?:(don'?t|do not)|(can'?t|cannot|didn'?t|won'?t|wasn'?t))\s+", text, re.I)
             m = re.match(r"^i(?:('d|'ll)|\s+(would|will|can))\s+", text, re.IGNORECASE)
+            if negated:
+                head = "doesn't" if negated.group(1) else negated.group(2)
+                text, m = f"{head} {text[negated.end() :]}", None
             if m:
                 text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
-            else:
+            elif not negated:
                 m = re.match(
-                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally)\s+)?([\w-]+)", text, re.I
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes)\s+)?([\w-]+)",
+                    text,
+                    re.I,
                 )
                 if m:
                     adverb = f"{m.group(1)} " if m.group(1) else ""
@@ -359,7 +370,10 @@ def _content(clause: str, hit: _Hit, at) -> str:
 
 # --- the extractor -------------------------------------------------------------------------------------------
 
-_SMALL_TALK = _rx(r"\b(?:hope you|how are you|my name is|speaking)\b|\bthis is \w+(?: \w+)?[.!]?$")
+_SMALL_TALK = _rx(
+    r"\b(?:hope you|how are you|my name is|speaking|sorry to bother)\b|\bthis is \w+(?: \w+)?[.!]?$"
+    r"|^(?:hello|hi|hey|good (?:morning|afternoon|evening))\b[^.?!]{0,20}[.!]*$"
+)
 _RESOLUTION = _rx(
     r"\b(?:(?:i've|i have|we've|we have)\s+(?:\w+\s+)?\w+(?:ed|en|t|ne)\b|has been|have been|is now|are now"
     r"|now covers|booked|added|updated|sent"
