@@ -162,7 +162,7 @@ _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept
 _CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?)\b")
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
-    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me"
+    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up))\b"
 )
 _LANGUAGE = _rx(
@@ -173,7 +173,8 @@ _LANGUAGE = _rx(
 )
 _PREFERENCE = _rx(
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
-    r"|\b(?:i|we)\s+(?:always|usually|normally)\s+\w+"
+    r"|\b(?:i|we)\s+(?:always|usually|normally|only ever)\s+(?:order|buy|get|pick|choose|sit|book|use|go for|pay|shop"
+    r"|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring)\w*\b"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
     r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
 )
@@ -200,13 +201,14 @@ _IDENTITY_JOB = _rx(
 )
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
-    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:\w+\s+)?from\s+[A-Z]"
+    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?!(?:calling|writing|texting|messaging|ringing)\b)(?:\w+\s+)?from\s+[A-Z]"
 )
 _HOUSEHOLD = _rx(
-    r"\b(?:i|we)\s+(?:have|'ve got|have got|got|just had|had|adopted|are expecting)\s+(?:just\s+)?"
+    r"\b(?:i|we)\s+(?:just\s+)?(?:have|'ve got|have got|got|just had|had|adopted|are expecting)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
     r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|dogs?|cats?|pupp(?:y|ies)|kittens?"
     r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
+    r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
     r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
     r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
@@ -259,7 +261,9 @@ class _Hit:
 def _classify(clause: str, at) -> _Hit | None:
     if _THIRD_PARTY.search(clause):  # "my mother uses a wheelchair" says nothing about the customer
         return None
-    has_date = bool(dates.find(clause, at, future=True, ordinal_days=True))
+    found_dates = dates.find(clause, at, future=True, ordinal_days=True)
+    same_day = at.date().isoformat()
+    has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
     if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause):
         return _Hit("plan", subject_of(clause) or "plan")
     if _ALLERGY.search(clause):
