@@ -37,6 +37,7 @@ def main() -> int:
             f"  precision {score.precision:.3f} ({score.matched}/{score.predictions})"
             f"  recall {score.recall:.3f} ({score.matched}/{score.gold})  F1 {score.f1:.3f}"
             f"  add/update right {score.decisions_right}/{score.matched}"
+            f"  restatements discarded {score.restatements_discarded}/{score.restatements}"
             f"  {elapsed * 1000 / score.cases:.1f} ms/conversation"
         )
         if args.verbose and split != "all":

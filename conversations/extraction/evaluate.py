@@ -7,6 +7,8 @@ predicted content, case-insensitively after NFKC normalisation and whitespace co
 greedily in order. Gold observations a prediction may match are those to add or update (a
 prediction that only restates a `discard` gold should have been discarded: it counts against
 precision). Precision = matched predictions / predictions; recall = matched gold / gold to add or update.
+Beside them: how many matched predictions carry the gold decision (add or update), and how many
+gold restatements (`discard`) a discard decision covers (by the same `must` rule).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class CaseResult:
     matched: int = 0
     gold: int = 0
     decisions_right: int = 0  # matched predictions whose action (add/update) is the gold decision
+    restatements: int = 0  # gold observations to discard (they restate a known one)
+    restatements_discarded: int = 0  # of those, how many a discard decision covers
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Score:
     gold: int
     matched: int
     decisions_right: int
+    restatements: int
+    restatements_discarded: int
     results: list[CaseResult]
 
     @property
@@ -105,6 +111,15 @@ def score_case(case: dict, extractor: Extractor) -> CaseResult:
         else:
             result.false_positives.append(content)
     result.false_negatives = [g["content"] for i, g in enumerate(gold) if not used[i]]
+    discarded = list(result.discarded)
+    for g in case["expected"]:
+        if g["decision"] != "discard":
+            continue
+        result.restatements += 1
+        hit = next((content for content in discarded if matches(content, g["must"])), None)
+        if hit is not None:
+            discarded.remove(hit)
+            result.restatements_discarded += 1
     return result
 
 
@@ -118,5 +133,7 @@ def evaluate(split: str = "dev", extractor: Extractor | None = None) -> Score:
         gold=sum(r.gold for r in results),
         matched=sum(r.matched for r in results),
         decisions_right=sum(r.decisions_right for r in results),
+        restatements=sum(r.restatements for r in results),
+        restatements_discarded=sum(r.restatements_discarded for r in results),
         results=results,
     )
