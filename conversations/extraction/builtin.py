@@ -191,7 +191,7 @@ _IDENTITY_JOB = _rx(
     r"|freelance|students)\b"
     r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
-    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b"
+    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a|an)\b"
     r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
     r"|number|order|other|fan|lover|beginner|first|new|loyal|big|bit|little)\b)[\w-]{3,}(?:er|or|ist|ian|ant|ent|tech)\b"
     r"(?=\s*(?:$|[,.;!]|so\b|and\b|at\b|for\b|in\b|with\b|by\b))"
@@ -212,6 +212,8 @@ _HOUSEHOLD = _rx(
     r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
     r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
+    r"|\b(?:don'?t|do not|no longer) (?:have|own) (?:any )?(?:pets?|dogs?|cats?|kids|children|a car)\b"
+    r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
 )
 _MAKES = (
     r"toyota|honda|ford|tesla|subaru|chevy|chevrolet|nissan|bmw|audi|mercedes|kia|hyundai|jeep|volkswagen|vw|mazda"
@@ -348,7 +350,7 @@ def _rewrite(text: str) -> str:
                 text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
             elif not negated:
                 m = re.match(
-                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes)\s+)?([\w-]+)",
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+)",
                     text,
                     re.I,
                 )

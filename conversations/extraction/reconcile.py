@@ -11,12 +11,15 @@ each one added joins what is known for the next ones):
    `location`, `diet`, `contact_channel`, `pet`, `vehicle`, `job`. For a known observation of the
    same subject, its *value words* (the content minus framing and stop words: "Lives in Denver" →
    {denver}; "Allergic to peanuts" → {peanut}; "Prefers SMS" → {sms}, with txt/text folded into sms):
-   - all present in the candidate, none negated ("not vegetarian"), no new count ("a second dog",
-     "2 kids" against "Has a dog") → the candidate **restates** it: discard;
+   - one of them negated ("not vegetarian" against "Vegetarian"), a different count ("a second
+     dog" against "Has a dog", "our third baby" against "Has 2 kids"), or one of them named with a
+     change word ("sold the Corolla", "switched", "instead", "anymore") → it **contradicts** it:
+     update it (the caller keeps the old content as a revision);
+   - at least half of them present in the candidate ("I still have the Civic" against "Drives a
+     Honda Civic") → the candidate **restates** it: discard;
    - otherwise, when the subject holds one value at a time (`SINGLE_VALUED`: location, diet,
      contact channel, pet, vehicle, device, housing, language, budget, job) → the candidate is a new
-     value of that subject ("moved to Austin" against "Lives in Denver", "not vegetarian anymore"
-     against "Vegetarian"): **update** it (the caller keeps the old content as a revision);
+     value of that subject ("moved to Austin" against "Lives in Denver"): **update** it;
    - a subject that holds several facts at once (allergy, health, household, schedule) with a
      different value is a new fact: go on.
 3. Otherwise **add**.
@@ -33,6 +36,8 @@ from rapidfuzz import fuzz
 
 from conversations.extraction.base import Candidate, Decision
 from conversations.extraction.subjects import (
+    CHANGE,
+    COUNTED,
     SINGLE_VALUED,
     counts,
     negated_tokens,
@@ -49,16 +54,20 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _restates(candidate: Candidate, content: str) -> bool:
+def _compare(candidate: Candidate, content: str, subject: str) -> str:
+    """How a candidate stands to a known observation of the same subject: "restates", "contradicts" or "differs"."""
     known_values = value_tokens(content)
-    if not known_values:
-        return False
     said = value_tokens(candidate.content)
-    if not known_values <= said:
-        return False
-    if known_values & (negated_tokens(candidate.content) - negated_tokens(content)):
-        return False
-    return not (counts(candidate.content) - counts(content))
+    shared = known_values & said
+    negated = known_values & (negated_tokens(candidate.content) - negated_tokens(content))
+    new_counts = counts(candidate.content) - counts(content)
+    if negated or (new_counts and (counts(content) or subject in COUNTED)):
+        return "contradicts"
+    if shared and CHANGE.search(candidate.content):
+        return "contradicts"  # the same thing named with a change: "sold the Corolla", "not vegetarian anymore"
+    if known_values and len(shared) * 2 >= len(known_values):
+        return "restates"
+    return "differs"
 
 
 def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]]) -> list[Decision]:
@@ -79,10 +88,11 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
             for key, content, known_subject, new in saved:
                 if new or known_subject != subject:
                     continue
-                if _restates(candidate, content):
+                relation = _compare(candidate, content, subject)
+                if relation == "restates":
                     decision = Decision("discard", candidate, key, f"Restates “{_short(content)}” ({subject})")
                     break
-                if subject in SINGLE_VALUED:
+                if relation == "contradicts" or subject in SINGLE_VALUED:
                     decision = Decision(
                         "update", candidate, key, f"New {subject.replace('_', ' ')}: supersedes “{_short(content)}”"
                     )

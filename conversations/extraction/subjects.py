@@ -195,9 +195,13 @@ STOPWORDS = frozenset(
     ]
 )
 NEGATIONS = frozenset({"not", "no", "never", "don't", "dont", "doesn't", "isn't", "n't", "without", "stopped", "quit"})
-CHANGE_WORDS = frozenset(
-    {"anymore", "no longer", "instead", "switched", "sold", "moved", "relocated", "changed", "now", "new"}
+# Words that say the value changed ("switched to", "not ... anymore", "sold the Corolla").
+CHANGE = re.compile(
+    r"\b(?:anymore|no longer|instead|switch\w*|sold|moved|moving|relocat\w*|changed|new|replaced|upgraded|traded"
+    r"|got rid of|gets rid of|stop(?:s|ped)?|quit(?:s|ting)?|no more|gave up|gives up|used to|ex-)\b",
+    re.IGNORECASE,
 )
+COUNTED = frozenset({"pet", "household"})  # subjects where a different count is a different value
 
 SYNONYMS = {
     "txt": "sms",
@@ -256,12 +260,13 @@ def subject_of(text: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A deliberately small stemmer: enough for peanuts/peanut, buying/buy, moved/move."""
+    """A deliberately small stemmer: enough for peanuts/peanut, buying/buy, mornings/morning, moved/move."""
     word = SYNONYMS.get(word, word)
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suffix)] + keep
-            break
+    for _ in range(2):
+        for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+                word = word[: -len(suffix)] + keep
+                break
     word = word.rstrip("e") if len(word) > 3 else word
     return SYNONYMS.get(word, word)
 
