@@ -79,8 +79,16 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of)"
             rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
         ),
+        ("month", rf"\b(?:early|late|mid)-?\s?{_FULL_MONTH}\b"),
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         ("ordinal_day", rf"\bon the {_ORD}\b(?! of (?:each|every|the) month)"),
+        (
+            "holiday",
+            r"\b(christmas eve|christmas|new year'?s eve|new year'?s day|new year'?s|halloween|valentine'?s day"
+            r"|independence day|the fourth of july|thanksgiving)\b",
+        ),
+        ("numeric", r"\b(?:on|by|until|till|before|after|from|since) (\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"),
+        ("bare_weekday", rf"(?<!every )(?<!usual )(?<!each )(?<!every other )\b{_WEEKDAY}\b(?!s)"),
     )
 )
 
@@ -184,6 +192,49 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
     if kind in ("month", "month_may"):
         month = _month_number(g[0] if kind == "month" else "may")
         return f"{_year_for(month, 0, at, future):04d}-{month:02d}"
+    if kind == "holiday":
+        name = g[0].lower().replace("'", "")
+        if name == "thanksgiving":  # the fourth Thursday of November
+
+            def on(year: int) -> date:
+                first = date(year, 11, 1)
+                return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+        else:
+            month, day = {
+                "christmas eve": (12, 24),
+                "christmas": (12, 25),
+                "new years eve": (12, 31),
+                "new years day": (1, 1),
+                "new years": (1, 1),
+                "halloween": (10, 31),
+                "valentines day": (2, 14),
+                "independence day": (7, 4),
+                "the fourth of july": (7, 4),
+            }[name]
+
+            def on(year: int) -> date:
+                return date(year, month, day)
+
+        when = on(day0.year)
+        if future and when < day0:
+            when = on(day0.year + 1)
+        elif not future and when > day0:
+            when = on(day0.year - 1)
+        return when.isoformat()
+    if kind == "numeric":
+        first, second = int(g[0]), int(g[1])
+        month, day = (first, second) if first <= 12 else (second, first)  # US order unless it cannot be
+        if g[2]:
+            year = int(g[2]) + (2000 if len(g[2]) == 2 else 0)
+        else:
+            year = _year_for(month, day, at, future) if 1 <= month <= 12 else 0
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            return None
+    if kind == "bare_weekday":
+        parsed = _parse(g[0], at, future)
+        return parsed.date().isoformat() if parsed else None
     if kind == "ordinal_day":
         day = int(g[0])
         when = date(day0.year, day0.month, 1)
@@ -200,8 +251,8 @@ def find(text: str, at: datetime, future: bool, ordinal_days: bool = False) -> l
     """Date phrases of `text` as (start, end, ISO rendering), left to right, never overlapping."""
     found: list[tuple[int, int, str]] = []
     for kind, pattern in PATTERNS:
-        if kind == "ordinal_day" and not ordinal_days:
-            continue
+        if kind in ("ordinal_day", "bare_weekday") and not ordinal_days:
+            continue  # "on the 3rd", "Thursday" alone are dates only in a plan
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < taken_end and taken_start < end for taken_start, taken_end, _ in found):
