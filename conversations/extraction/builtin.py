@@ -127,7 +127,7 @@ _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
-    r"|honeymoon|conference|lease|is up|runs? out"
+    r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -140,7 +140,7 @@ _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
-    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)"
+    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -163,7 +163,8 @@ _CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
-    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up))\b"
+    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
+    r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
 )
 _LANGUAGE = _rx(
     r"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:english|spanish|french|german|portuguese|italian|mandarin"
@@ -201,6 +202,8 @@ _IDENTITY_JOB = _rx(
 )
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
+    r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
+    r"|\b(?:my|our) address (?:has )?changed\b"
     r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?!(?:calling|writing|texting|messaging|ringing)\b)(?:\w+\s+)?from\s+[A-Z]"
 )
 _HOUSEHOLD = _rx(
@@ -213,6 +216,9 @@ _HOUSEHOLD = _rx(
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
     r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
     r"|\b(?:don'?t|do not|no longer) (?:have|own) (?:any )?(?:pets?|dogs?|cats?|kids|children|a car)\b"
+    r"|\bmy (?:\d+|two|three|four|five) (?:kids|children|sons|daughters)\b|\bmy kids are\b"
+    r"|\b(?:i'?m|im|i am) a (?:single |stay-at-home |working |new |first-time )?(?:mom|mum|dad|mother|father|parent"
+    r"|grandmother|grandfather|grandparent|grandma|grandpa)\b"
     r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
 )
 _MAKES = (
@@ -240,7 +246,15 @@ _KEEPS_HAPPENING = _rx(
     r"\bkeeps? (?:getting|happening|dropping|crashing|failing|freezing|breaking|losing|disconnecting|coming back"
     r"|showing|asking|sending|charging|logging|kicking|cutting|turning off|shutting|going (?:down|off|out))\b"
 )
-_DISPUTE = _rx(r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b")
+_DISPUTE = _rx(
+    r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
+    r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
+    r"(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|reached out|written|emailed|messaged|complained)\b"
+    r"|\b(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|written|emailed|messaged) (?:you )?(?:\d+|two|three|four"
+    r"|five|several|multiple|many) times\b"
+    r"|\bstill (?:haven'?t|hasn'?t|have not|has not|not) (?:received|got|gotten|heard|arrived"
+    r"|been (?:fixed|resolved|refunded))"
+)
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
@@ -251,7 +265,14 @@ _THIRD_PARTY = _rx(
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
     r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
 )
-_BIRTHDAY = _rx(r"\bmy (?:birthday|b-?day)\b|\bi was born\b")
+_ADDRESS_ME = re.compile(
+    r"\b(?:[Pp]lease )?[Cc]all me (?=[A-Z][a-z]+\b)(?!Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+    r"|\b(?:I|i) go by\b|\b(?:I|i) prefer to be called\b|\b[Mm]y pronouns are\b"
+)
+_TENURE = _rx(
+    r"\b(?:customer|member|client|subscriber|patient) (?:since (?:19|20)\d\d|for (?:\d+|over \d+|many) years)\b"
+)
+_BIRTHDAY = _rx(r"\bmy (?:birthday|b-?day)\b|\bi was born\b|\b(?:i'?m|i am) turning \d+")
 
 
 @dataclass(frozen=True)
@@ -288,6 +309,10 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("preference", "size")
     if _BIRTHDAY.search(clause):
         return _Hit("identity", "birthday")
+    if _ADDRESS_ME.search(clause):
+        return _Hit("preference", "name")
+    if _TENURE.search(clause):
+        return _Hit("identity", "tenure")
     if _IDENTITY_JOB.search(clause):
         return _Hit("identity", "job")
     if _IDENTITY_PLACE.search(clause):
@@ -350,7 +375,7 @@ def _rewrite(text: str) -> str:
                 text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
             elif not negated:
                 m = re.match(
-                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+)",
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+(?:n't)?)",
                     text,
                     re.I,
                 )
