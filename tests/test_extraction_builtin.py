@@ -73,6 +73,14 @@ def test_next_tuesday_said_on_a_friday_becomes_that_tuesday_in_iso():
     assert "Denver" in content
 
 
+def test_next_friday_said_on_a_wednesday_is_the_friday_of_next_week():
+    wednesday = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+    (content,) = contents(("customer", "We're flying to Rome next Friday"), at=wednesday)
+    assert "(2026-11-27)" in content
+    (content,) = contents(("customer", "We're flying to Rome this Friday"), at=wednesday)
+    assert "(2026-11-20)" in content
+
+
 @pytest.mark.parametrize(
     ("text", "iso"),
     [
@@ -82,6 +90,9 @@ def test_next_tuesday_said_on_a_friday_becomes_that_tuesday_in_iso():
         ("We plan to upgrade to Enterprise in January", "2027-01"),
         ("We just had a baby in September", "2026-09"),  # already happened: the past September
         ("I relocated to Austin last month", "2026-10"),
+        ("I'm flying home to Ohio for Christmas", "2026-12-25"),
+        ("We're selling the house in the spring", "spring 2027"),
+        ("I'm having surgery on the 10th", "2026-12-10"),  # a day already past this month: next month's
     ],
 )
 def test_relative_dates_are_made_absolute_from_the_message_time(text, iso):

@@ -375,7 +375,7 @@ def _rewrite(text: str) -> str:
                 text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
             elif not negated:
                 m = re.match(
-                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+(?:n't)?)",
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+?n't|[\w-]+)",
                     text,
                     re.I,
                 )

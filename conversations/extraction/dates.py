@@ -185,7 +185,10 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         )
         if direction == "last":
             wants_future = False
-        parsed = _parse(f"{'next ' if direction == 'next' else ''}{name}", at, wants_future)
+        if direction == "next":  # "next Tuesday" is the Tuesday of next week (the set's labelling rule)
+            index = list(_WEEKDAY_FULL.values()).index(name)
+            return (day0 - timedelta(days=day0.weekday()) + timedelta(weeks=1, days=index)).isoformat()
+        parsed = _parse(name, at, wants_future)
         return parsed.date().isoformat() if parsed else None
     if kind == "month_year":
         return f"{int(g[1]):04d}-{_month_number(g[0]):02d}"
