@@ -100,6 +100,17 @@ def test_relative_dates_are_made_absolute_from_the_message_time(text, iso):
     assert f"({iso})" in content
 
 
+def test_a_later_date_completes_a_plan_said_without_one():
+    (candidate,), _ = extract(
+        ("customer", "Hi, I need to reschedule my knee surgery."),
+        ("agent", "Sure, when would suit you?"),
+        ("customer", "Can we push it to next month? My daughter drives me."),
+        ("customer", "I need to push it to next month, sorry."),
+    )
+    assert "knee surgery" in candidate.content and "(2026-12)" in candidate.content
+    assert candidate.evidence == (1, 4)
+
+
 def test_quantities_are_kept_as_written():
     found = " | ".join(contents(("customer", "We're trying to stay under $450,000. I'm travelling with my 2 kids.")))
     assert "$450,000" in found

@@ -128,6 +128,7 @@ _PLAN_VERB = _rx(
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+"
+    r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -254,6 +255,9 @@ _DISPUTE = _rx(
     r"|five|several|multiple|many) times\b"
     r"|\bstill (?:haven'?t|hasn'?t|have not|has not|not) (?:received|got|gotten|heard|arrived"
     r"|been (?:fixed|resolved|refunded))"
+)
+_DEICTIC_PLAN = _rx(
+    r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _SIZE = _rx(
@@ -442,14 +446,19 @@ class BuiltinExtractor:
 
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
         candidates: list[Candidate] = []
+        undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
         for message in messages:
             if message.role == "customer":
-                candidates.extend(self._from_message(message))
+                candidates.extend(self._from_message(message, undated))
         return candidates, self._summary(messages)
 
-    def _from_message(self, message: Message) -> list[Candidate]:
-        """Candidates of one customer message, in the order they were said."""
-        found: list[list] = []  # [hit, clause, sentence index]
+    def _from_message(self, message: Message, undated: list[tuple[int, str]]) -> list[Candidate]:
+        """Candidates of one customer message, in the order they were said.
+
+        `undated` carries, from one message to the next, the last plan said without a date ("I need to
+        reschedule my knee surgery"), so that a later "push it to next month" says what "it" is.
+        """
+        found: list[list] = []  # [hit, clause, sentence index, evidence]
         owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
         sentences = self._sentences(message.text)
         for index, sentence in enumerate(sentences):
@@ -464,8 +473,15 @@ class BuiltinExtractor:
                     continue
                 hit = _classify(clause, message.at)
                 if hit is None:
+                    if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
+                        undated[:] = [(message.id, clause)]
                     continue
-                if found and found[-1][0] == hit and found[-1][2] == index:
+                evidence = (message.id,)
+                if hit.kind == "plan" and undated and _DEICTIC_PLAN.search(clause):
+                    earlier_id, earlier = undated.pop()
+                    clause = f"{earlier}: {clause}"  # "reschedule my knee surgery: push it to next month"
+                    evidence = tuple(sorted({earlier_id, message.id}))
+                if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
                     found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
                     continue
                 if found and len(clause.split()) <= 3 and found[-1][2] == index - 1:
@@ -477,7 +493,7 @@ class BuiltinExtractor:
                     and len(sentences[index - 1].split()) <= 12
                 ):
                     clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
-                found.append([hit, clause, index])
+                found.append([hit, clause, index, evidence])
                 thing = _OWNED_THING.search(clause)
                 if (
                     thing
@@ -486,13 +502,13 @@ class BuiltinExtractor:
                 ):
                     owned[len(found) - 1] = thing.group(1).strip()
         out: list[Candidate] = []
-        for position, (hit, clause, _) in enumerate(found):
+        for position, (hit, clause, _, evidence) in enumerate(found):
             if position in owned:  # the thing first: "Has a 2018 F-150", then what happens to it
                 thing = owned[position]
                 out.append(
                     Candidate(f"Has a {thing}", "identity", (message.id,), message.at, subject_of(thing) or "vehicle")
                 )
-            out.append(Candidate(_content(clause, hit, message.at), hit.kind, (message.id,), message.at, hit.subject))
+            out.append(Candidate(_content(clause, hit, message.at), hit.kind, evidence, message.at, hit.subject))
         return out
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
