@@ -78,9 +78,13 @@ def _clean(clause: str) -> str:
 _PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
 _CLAUSE_BREAKS = (
     _rx(r"\s*;\s*|:\s+"),
-    _rx(rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?={_PRONOUN})"),
+    _rx(
+        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+)?(?={_PRONOUN})"
+        r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
+    ),
     _rx(rf",\s+(?={_PRONOUN})"),
-    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\w+\s+\w+)"),
+    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\S+\s+\S+)"),
+    _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
 )
@@ -89,7 +93,8 @@ _QUESTION_START = _rx(
 )
 _HYPOTHETICAL = _rx(r"\b(?:if (?:i|we|it|you)|suppose|supposing|hypothetically|in case|what if|were to)\b")
 _HEDGE = _rx(
-    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering)\b"
+    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering"
+    r"|i think (?:i'?ll|i'?m going|we'?ll|we'?re going|i might|we might|i may|we may))\b"
 )
 _REQUEST = _rx(r"\b(?:please|pls|plz|kindly)\b")
 _FILLER_ONLY = _rx(
@@ -155,6 +160,7 @@ _AVAILABILITY = _rx(
     r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
     r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
     r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
+    r"|\b(?:only|just) (?:free|available|around|home|reachable)\b"
     r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
     r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
@@ -165,6 +171,8 @@ _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
+    r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
+    r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
     r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
 )
 _LANGUAGE = _rx(
@@ -194,6 +202,7 @@ _IDENTITY_JOB = _rx(
     r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a|an)\b"
+    r"|\b(?:we'?re|we are|and i are)\s+both\s+(?:[\w-]+\s+)?[\w-]+(?:ers|ors|ists|ians|ants|ents|ses|techs)\b"
     r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
     r"|number|order|other|fan|lover|beginner|first|new|loyal|big|bit|little)\b)[\w-]{3,}(?:er|or|ist|ian|ant|ent|tech)\b"
     r"(?=\s*(?:$|[,.;!]|so\b|and\b|at\b|for\b|in\b|with\b|by\b))"
@@ -204,11 +213,13 @@ _IDENTITY_JOB = _rx(
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
+    r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
     r"|\b(?:my|our) address (?:has )?changed\b"
     r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?!(?:calling|writing|texting|messaging|ringing)\b)(?:\w+\s+)?from\s+[A-Z]"
 )
 _HOUSEHOLD = _rx(
-    r"\b(?:i|we)\s+(?:just\s+)?(?:have|'ve got|have got|got|just had|had|adopted|are expecting)\s+(?:just\s+)?"
+    r"\b(?:i|we)(?:\s+just)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had|\s+adopted|\s+are expecting"
+    r"|'ve)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
     r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|dogs?|cats?|pupp(?:y|ies)|kittens?"
     r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
@@ -243,10 +254,7 @@ _RECURRENCE = _rx(
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
 )
-_KEEPS_HAPPENING = _rx(
-    r"\bkeeps? (?:getting|happening|dropping|crashing|failing|freezing|breaking|losing|disconnecting|coming back"
-    r"|showing|asking|sending|charging|logging|kicking|cutting|turning off|shutting|going (?:down|off|out))\b"
-)
+_KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
 _DISPUTE = _rx(
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
     r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
