@@ -49,9 +49,9 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 _SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
 _LEADING = _rx(
-    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no|nope|ok|okay|k|actually|anyway|plus|then|btw|hey|hi|hello"
+    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus|then|btw|hey|hi|hello"
     r"|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up|one more thing|by the way"
-    r"|additionally|furthermore|lol|haha)\b[\s,.!:;-]*)+"
+    r"|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
 )
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
 
@@ -374,7 +374,7 @@ def _rewrite(text: str) -> str:
     if m and m.end() < len(text):
         text = text[m.end() :]
     else:
-        m = re.match(r"^i(?:'ve|\s+have)\s+(?:got\s+)?", text, re.IGNORECASE)
+        m = re.match(r"^i(?:'ve|ve|\s+have)\s+(?:got\s+)?", text, re.IGNORECASE)
         if m:
             text = "has " + text[m.end() :]
         else:
@@ -406,6 +406,8 @@ def _content(clause: str, hit: _Hit, at) -> str:
         text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan"
     )
     text = _rewrite(text)
+    text = _LEADING.sub("", text).strip() or text  # "I am also adding…" → "Adding…"
+    text = text[:1].upper() + text[1:]
     if len(text) > MAX_CONTENT:
         text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
     return text
