@@ -49,9 +49,9 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 _SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
 _LEADING = _rx(
-    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus|then|btw|hey|hi|hello"
-    r"|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up|one more thing|by the way"
-    r"|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
+    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus"
+    r"|then|btw|hey|hi|hello|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up"
+    r"|one more thing|by the way|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
 )
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
 
