@@ -264,6 +264,8 @@ _DISPUTE = _rx(
     r"|\bstill (?:haven'?t|hasn'?t|have not|has not|not) (?:received|got|gotten|heard|arrived"
     r"|been (?:fixed|resolved|refunded))"
 )
+_ADDRESSEE = _rx(r"^(?:you|your|you're|you've|you'll|you guys|y'all)\b")
+_OTHER_SUBJECT = _rx(r"^(?:the|this|that|these|those|his|her|their|its|it|it's|he|she|they)\b")
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -294,12 +296,13 @@ class _Hit:
 
 
 def _classify(clause: str, at) -> _Hit | None:
-    if _THIRD_PARTY.search(clause):  # "my mother uses a wheelchair" says nothing about the customer
+    if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
     found_dates = dates.find(clause, at, future=True, ordinal_days=True)
     same_day = at.date().isoformat()
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
-    if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause):
+    someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
+    if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause) and not someone_elses:
         return _Hit("plan", subject_of(clause) or "plan")
     if _ALLERGY.search(clause):
         return _Hit("constraint", "allergy")
