@@ -3,7 +3,7 @@
 Measured with `.venv/bin/python bench/memory_eval.py --split all` (docs/PERFORMANCE.md, "Memory
 extraction quality"), built-in extractor 1.0 on 2026-11-30:
 
-    dev       35 conversations  precision 1.000 (66/66)  recall 0.957 (66/69)
+    dev       35 conversations  precision 1.000 (67/67)  recall 0.971 (67/69)
 
 The dev floor is the measurement minus 0.05 (the rules were written against dev). The held-out
 split is written blind by someone else and never tuned on: until it has been measured, its floor is
@@ -18,7 +18,7 @@ import pytest
 from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matches
 
 FLOORS = {  # split: (precision, recall)
-    "dev": (0.95, 0.90),
+    "dev": (0.95, 0.92),
     "heldout": (0.80, 0.60),
 }
 PRESENT = [split for split in SPLITS if load(split)]
