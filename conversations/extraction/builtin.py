@@ -117,6 +117,9 @@ def _question_part(clause: str) -> str | None:
         return clause
     if _REQUEST.search(clause):
         return clause.rstrip(" ?")
+    noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
+    if noted:  # "could you note that I'm left-handed?"
+        return noted.group(1).rstrip(" ?")
     head, _, _ = clause.rpartition(",")
     return head if len(head.split()) >= 3 else None
 
@@ -133,7 +136,8 @@ _PLAN_VERB = _rx(
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+"
-    r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)"
+    r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
+    r"|renovat\w*|remodel\w*|deploy\w*"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -175,16 +179,23 @@ _CHANNEL_CUE = _rx(
     r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
     r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
 )
+_LANGS = (
+    r"english|spanish|french|german|portuguese|italian|mandarin|cantonese|chinese|arabic|hindi|polish|vietnamese"
+    r"|korean|japanese|russian|ukrainian|tagalog|turkish|farsi|urdu|bengali|punjabi|somali|haitian creole|greek"
+    r"|dutch|swahili|hebrew"
+)
 _LANGUAGE = _rx(
-    r"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:english|spanish|french|german|portuguese|italian|mandarin"
-    r"|cantonese|arabic|hindi|polish)\b|\b(?:first|native|main) language\b|\bmy language is\b"
-    r"|\b(?:my )?english is (?:not|little|poor|bad|limited|not so good)\b"
+    rf"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
+    r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
+    rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b"
 )
 _PREFERENCE = _rx(
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
-    r"|\b(?:i|we)\s+(?:always|usually|normally|only ever)\s+(?:order|buy|get|pick|choose|sit|book|use|go for|pay|shop"
-    r"|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring)\w*\b"
+    r"|\b(?:i|we)\s+(?:always|usually|normally|only ever|only)\s+(?:order|buy|get|pick|choose|sit|book|use|go for"
+    r"|pay|shop|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring|need|want)\w*\b"
+    r"|\b(?:not |un)comfortable with\b|\b(?:don'?t|do not) trust\b|\b(?:i'?d|we'?d) rather not\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) (?:are|is|work) (?:better|best)\b"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
     r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
 )
@@ -219,6 +230,7 @@ _IDENTITY_PLACE = _rx(
 )
 _HOUSEHOLD = _rx(
     r"\b(?:i|we)(?:\s+just)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had|\s+adopted|\s+are expecting"
+    r"|'re expecting"
     r"|'ve)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
     r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|dogs?|cats?|pupp(?:y|ies)|kittens?"
@@ -232,6 +244,9 @@ _HOUSEHOLD = _rx(
     r"|\b(?:i'?m|im|i am) a (?:single |stay-at-home |working |new |first-time )?(?:mom|mum|dad|mother|father|parent"
     r"|grandmother|grandfather|grandparent|grandma|grandpa)\b"
     r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
+    r"|\b(?:i'?m|i am|i got|i just got|we'?re|we are|we got|we just got)\s+(?:now\s+|recently\s+)?(?:divorced|separated"
+    r"|widowed|married|engaged)\b"
+    r"|\b(?:i|we) (?:have|own) (?:\d+|two|three|four|five) (?:cars|vehicles|phones|lines|properties|homes|houses)\b"
 )
 _MAKES = (
     r"toyota|honda|ford|tesla|subaru|chevy|chevrolet|nissan|bmw|audi|mercedes|kia|hyundai|jeep|volkswagen|vw|mazda"
@@ -246,7 +261,8 @@ _OWNED_THING = _rx(
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
-    r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out)\b"
+    r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
+    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
@@ -256,6 +272,7 @@ _RECURRENCE = _rx(
 )
 _KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
 _DISPUTE = _rx(
+    r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
     r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
     r"(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|reached out|written|emailed|messaged|complained)\b"
@@ -282,6 +299,15 @@ _THIRD_PARTY = _rx(
 _ADDRESS_ME = re.compile(
     r"\b(?:[Pp]lease )?[Cc]all me (?=[A-Z][a-z]+\b)(?!Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
     r"|\b(?:I|i) go by\b|\b(?:I|i) prefer to be called\b|\b[Mm]y pronouns are\b"
+)
+_USAGE = _rx(
+    r"\b(?:i|we)\s+(?:usually\s+|typically\s+|normally\s+)?(?:use|stream|spend|drive|fly|travel|call|order|text)"
+    r"\s+(?:\w+\s+){0,3}?(?:like\s+|about\s+|around\s+|roughly\s+|over\s+)?\d[\d,.]*\s*(?:gb|tb|mb|hours?|miles"
+    r"|km|times|minutes|calls|orders|texts|kwh)?"
+)
+_PLACE_NOW = re.compile(
+    r"\b(?:I'?m|I am|[Ww]e'?re|[Ww]e are)\s+(?:now\s+|currently\s+)?(?:in|living in|staying in)\s+(?!The\b|A\b)"
+    r"[A-Z][a-z]+"
 )
 _TENURE = _rx(
     r"\b(?:customer|member|client|subscriber|patient) (?:since (?:19|20)\d\d|for (?:\d+|over \d+|many) years)\b"
@@ -328,6 +354,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("preference", "name")
     if _TENURE.search(clause):
         return _Hit("identity", "tenure")
+    if _PLACE_NOW.search(clause):
+        return _Hit("identity", "location")
     if _IDENTITY_JOB.search(clause):
         return _Hit("identity", "job")
     if _IDENTITY_PLACE.search(clause):
@@ -347,6 +375,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("preference", subject_of(clause) or "preference")
     if _DECIDED.search(clause):
         return _Hit("plan", subject_of(clause) or "plan")
+    if _USAGE.search(clause):
+        return _Hit("preference", "usage")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
         return _Hit("constraint", "requirement")
     return None

@@ -68,6 +68,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("relative_unit", r"\b(next|this|last) (week|month|year|weekend)\b"),
         ("in_amount", rf"\bin {_AMOUNT} (days?|weeks?|months?|years?)\b"),
+        (
+            "next_period",
+            rf"\b(?:over|for|in|within|during) the (?:next|coming) {_AMOUNT} (days?|weeks?|months?|years?)\b",
+        ),
         ("ago", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) ago\b"),
         ("day_word", r"\b(the day after tomorrow|tomorrow|tonight|today|yesterday)\b"),
         ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
@@ -153,6 +157,11 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         if unit == "month":
             return (day0 + relativedelta(months=step)).strftime("%Y-%m")
         return str(day0.year + step)
+    if kind == "next_period":
+        amount = int(g[0]) if g[0].isdigit() else _AMOUNTS[g[0].lower()]
+        unit = g[1].lower().rstrip("s")
+        until = day0 + relativedelta(**{unit + "s": amount})
+        return f"until {until.strftime('%Y-%m') if unit in ('month', 'year') else until.isoformat()}"
     if kind in ("in_amount", "ago"):
         amount = int(g[0]) if g[0].isdigit() else _AMOUNTS[g[0].lower()]
         unit = g[1].lower().rstrip("s")
