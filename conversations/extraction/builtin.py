@@ -392,7 +392,7 @@ def _third_person(verb: str) -> str:
     low = verb.lower()
     if low == "have":
         return "has"
-    if low in _IRREGULAR_PAST or low.endswith("ed") or low.endswith("n't"):
+    if low in _IRREGULAR_PAST or (low.endswith("ed") and not low.endswith("eed")) or low.endswith("n't"):
         return verb
     if re.search(r"(s|sh|ch|x|z|o)$", low):
         return verb + "es"
