@@ -185,6 +185,11 @@ def test_a_new_city_updates_lives_in_denver():
         ("Just confirming you have my peanut allergy on file", "Allergic to peanuts", "discard"),
         ("I'm also allergic to penicillin", "Allergic to peanuts", "add"),  # allergies hold several values
         ("I sold the Corolla and bought a 2024 Subaru Outback", "Drives a 2015 Toyota Corolla", "update"),
+        ("I still drive the Civic", "Drives a Honda Civic", "discard"),  # half the value words, no change
+        ("I got a new iPhone 15", "Has an iPhone 13", "update"),
+        ("We just had our third baby", "Has two kids", "update"),  # several facts per subject, but a new count
+        ("I'm not allergic to peanuts anymore, I outgrew it", "Allergic to peanuts", "update"),
+        ("I'm based in Boulder now", "Lives in Denver", "update"),
     ],
 )
 def test_reconcile_tells_restatements_from_new_values_of_the_same_subject(text, known, action):
