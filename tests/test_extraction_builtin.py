@@ -111,6 +111,21 @@ def test_a_later_date_completes_a_plan_said_without_one():
     assert candidate.evidence == (1, 4)
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("Do you have any allergies?", "Yes, shellfish.", "Allergies: shellfish"),
+        ("What's the best way to reach you?", "Email please", "Preferred contact: Email"),
+        ("When are you moving?", "Early March", "Moving: Early March (2027-03)"),
+        ("Do you have any allergies?", "nope", None),
+        ("Can I have your order number?", "44521", None),
+    ],
+)
+def test_a_short_answer_to_an_agents_question_is_kept_with_its_topic(question, answer, expected):
+    found = contents(("agent", question), ("customer", answer))
+    assert found == ([expected] if expected else [])
+
+
 def test_quantities_are_kept_as_written():
     found = " | ".join(contents(("customer", "We're trying to stay under $450,000. I'm travelling with my 2 kids.")))
     assert "$450,000" in found

@@ -283,6 +283,62 @@ _DISPUTE = _rx(
 )
 _ADDRESSEE = _rx(r"^(?:you|your|you're|you've|you'll|you guys|y'all)\b")
 _OTHER_SUBJECT = _rx(r"^(?:the|this|that|these|those|his|her|their|its|it|it's|he|she|they)\b")
+_NO_ANSWER = _rx(
+    r"(?:no|nope|none|nah|not really|no thanks|n/a|nothing|not that i know of|i don'?t know|not sure|idk|ok|okay|yes"
+    r"|yeah|yep|sure|correct|right|that'?s right|that'?s correct|same|same as before|thanks?|thank you)[.!]*"
+)
+# An agent's question about a lasting subject: (pattern, kind, subject, label of the answer).
+_ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (_rx(pattern), kind, subject, label)
+    for pattern, kind, subject, label in (
+        (r"\ballerg", "constraint", "allergy", "Allergies"),
+        (r"\b(?:dietary|diet|do you eat|food restrictions?)\b", "constraint", "diet", "Diet"),
+        (
+            r"\b(?:accessibility|mobility|accommodations?|assistance) (?:needs?|requirements?)\b",
+            "constraint",
+            "health",
+            "Accessibility needs",
+        ),
+        (
+            r"\b(?:best|good|preferred|convenient) time\b|\bwhen (?:is|are|would be) (?:a )?(?:good|best|convenient)",
+            "constraint",
+            "schedule",
+            "Best time to reach",
+        ),
+        (
+            r"\b(?:preferred|best|prefer\w*)\b.*\b(?:contact|reach|channel|method|way to (?:reach|contact))\b"
+            r"|\bhow (?:should|would you like|do you (?:want|prefer)) (?:we|us|me) to (?:contact|reach)\b",
+            "preference",
+            "contact_channel",
+            "Preferred contact",
+        ),
+        (r"\blanguage\b", "preference", "language", "Preferred language"),
+        (r"\bwhere (?:do|are) you (?:live|living|located|based)\b|\bwhat city\b", "identity", "location", "Lives in"),
+        (r"\bwhere (?:are|will) you (?:be )?(?:moving|relocating)\b", "plan", "location", "Moving to"),
+        (
+            r"\bwhen (?:are|is|will) (?:you|your)\b.*\b(moving|move|travel\w*|trip|flight|due|wedding|surgery"
+            r"|leaving|starting|retir\w+|renew\w*)\b",
+            "plan",
+            "plan",
+            "{0}",
+        ),
+        (
+            r"\bbudget\b|\bhow much (?:are you|were you) (?:looking|hoping|planning) to spend\b",
+            "constraint",
+            "budget",
+            "Budget",
+        ),
+        (
+            r"\bwhat do you do\b|\boccupation\b|\bline of work\b|\bprofession\b|\bwhere do you work\b",
+            "identity",
+            "job",
+            "Occupation",
+        ),
+        (r"\bhow many (?:people|kids|children|pets|dogs|cats|drivers|members)\b", "identity", "household", "Household"),
+        (r"\b(?:shoe |dress |clothing )?size\b", "preference", "size", "Size"),
+        (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
+    )
+)
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -490,10 +546,38 @@ class BuiltinExtractor:
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
         candidates: list[Candidate] = []
         undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
+        asked: str | None = None  # the agent's last question, for a short answer ("Any allergies?" "Shellfish.")
         for message in messages:
-            if message.role == "customer":
-                candidates.extend(self._from_message(message, undated))
+            if message.role == "agent":
+                sentences = self._sentences(message.text)
+                asked = sentences[-1] if sentences and sentences[-1].rstrip().endswith("?") else None
+                continue
+            if message.role != "customer":
+                continue
+            found = self._from_message(message, undated)
+            if not found and asked:
+                found = self._answer(asked, message)
+            asked = None
+            candidates.extend(found)
         return candidates, self._summary(messages)
+
+    def _answer(self, question: str, message: Message) -> list[Candidate]:
+        """A short answer to an agent's question about a lasting subject, said with the question's topic."""
+        answer = _clean(_strip_symbols(message.text)).rstrip(".!")
+        answer = re.sub(r"^(?:it'?s|it is|i'?m|i am|we'?re|we are|i have|we have|my|our)\s+", "", answer, flags=re.I)
+        words = answer.split()
+        if not words or len(words) > 8 or _NO_ANSWER.fullmatch(answer) or _QUESTION_START.search(answer):
+            return []
+        if answer.endswith("?") or _HEDGE.search(answer):
+            return []
+        for pattern, kind, subject, label in _ASKED:
+            asked = pattern.search(question)
+            if asked:
+                label = label.format(*(g.capitalize() for g in asked.groups() if g))
+                text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
+                content = f"{label}: {text}"
+                return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
+        return []
 
     def _from_message(self, message: Message, undated: list[tuple[int, str]]) -> list[Candidate]:
         """Candidates of one customer message, in the order they were said.
