@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pysbd
 
@@ -558,7 +558,16 @@ class BuiltinExtractor:
             if not found and asked:
                 found = self._answer(asked, message)
             asked = None
-            candidates.extend(found)
+            for candidate in found:  # said again in the same words: one candidate, both messages as evidence
+                key = " ".join(candidate.content.casefold().split())
+                same = next(
+                    (i for i, c in enumerate(candidates) if " ".join(c.content.casefold().split()) == key), None
+                )
+                if same is None:
+                    candidates.append(candidate)
+                else:
+                    evidence = tuple(sorted({*candidates[same].evidence, *candidate.evidence}))
+                    candidates[same] = replace(candidates[same], evidence=evidence)
         return candidates, self._summary(messages)
 
     def _answer(self, question: str, message: Message) -> list[Candidate]:
