@@ -33,6 +33,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 import pysbd
 
@@ -135,7 +136,7 @@ _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
-    r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+"
+    r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
     r"|renovat\w*|remodel\w*|deploy\w*"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
@@ -151,6 +152,7 @@ _HEALTH = _rx(
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
     r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)"
+    r"|(?:afraid|scared|terrified|frightened) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -168,6 +170,8 @@ _AVAILABILITY = _rx(
     r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
     r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:bad|difficult"
+    r"|hard|impossible|not good|no good|tough|busy) for (?:me|us)\b"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?)\b")
@@ -212,7 +216,8 @@ _IDENTITY_JOB = _rx(
     r"|freelance|students)\b"
     r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
-    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a|an)\b"
+    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
+    r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
     r"|\b(?:we'?re|we are|and i are)\s+both\s+(?:[\w-]+\s+)?[\w-]+(?:ers|ors|ists|ians|ants|ents|ses|techs)\b"
     r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
     r"|number|order|other|fan|lover|beginner|first|new|loyal|big|bit|little)\b)[\w-]{3,}(?:er|or|ist|ian|ant|ent|tech)\b"
@@ -223,6 +228,7 @@ _IDENTITY_JOB = _rx(
 )
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
+    r"|\b(?:i|we)\s+move (?:to|into)\b(?=.*\b(?:last|ago|yesterday)\b)"
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
     r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
     r"|\b(?:my|our) address (?:has )?changed\b"
@@ -244,6 +250,7 @@ _HOUSEHOLD = _rx(
     r"|\b(?:i'?m|im|i am) a (?:single |stay-at-home |working |new |first-time )?(?:mom|mum|dad|mother|father|parent"
     r"|grandmother|grandfather|grandparent|grandma|grandpa)\b"
     r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
+    r"|\b(?:drop|pick up|take|bring) (?:off )?(?:the|my|our) (?:kids|children|son|daughter)\b"
     r"|\b(?:i'?m|i am|i got|i just got|we'?re|we are|we got|we just got)\s+(?:now\s+|recently\s+)?(?:divorced|separated"
     r"|widowed|married|engaged)\b"
     r"|\b(?:i|we) (?:have|own) (?:\d+|two|three|four|five) (?:cars|vehicles|phones|lines|properties|homes|houses)\b"
@@ -274,6 +281,8 @@ _KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|o
 _DISPUTE = _rx(
     r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
+    r"|\b(?:this is|that'?s|it'?s|i'?m|i am|we'?re|we are) (?:so |really |very |absolutely |just )?(?:ridiculous"
+    r"|unacceptable|outrageous|frustrat\w+|angry|furious|upset|disappointed|not happy|unhappy|livid|disgusted)\b"
     r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
     r"(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|reached out|written|emailed|messaged|complained)\b"
     r"|\b(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|written|emailed|messaged) (?:you )?(?:\d+|two|three|four"
@@ -339,6 +348,20 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
     )
 )
+_ERRAND = _rx(
+    r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
+    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
+)
+
+
+def _days_from(iso: str, at) -> int:
+    """Days from the message to a rendered date (a large number when it is not a plain day)."""
+    try:
+        return (date.fromisoformat(iso) - at.date()).days
+    except ValueError:
+        return 10_000
+
+
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -385,7 +408,9 @@ def _classify(clause: str, at) -> _Hit | None:
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
     someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
     if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause) and not someone_elses:
-        return _Hit("plan", subject_of(clause) or "plan")
+        soon = all(_days_from(iso, at) <= 7 for _, _, iso in found_dates)
+        if not (soon and _ERRAND.search(clause)):  # "cancel my cleaning tomorrow" is an errand, not a plan
+            return _Hit("plan", subject_of(clause) or "plan")
     if _ALLERGY.search(clause):
         return _Hit("constraint", "allergy")
     if _DIET.search(clause):
@@ -492,7 +517,10 @@ def _content(clause: str, hit: _Hit, at) -> str:
         clause = f"Has a {thing.group(1).strip()}"
     text = clause
     text, _ = dates.render(
-        text, at, future=hit.kind == "plan" or not _PAST.search(text), ordinal_days=hit.kind == "plan"
+        text,
+        at,
+        future=hit.kind == "plan" or (hit.kind != "problem" and not _PAST.search(text)),  # a fault already happened
+        ordinal_days=hit.kind == "plan",
     )
     text = _rewrite(text)
     text = _LEADING.sub("", text).strip() or text  # "I am also adding…" → "Adding…"
@@ -573,6 +601,8 @@ class BuiltinExtractor:
     def _answer(self, question: str, message: Message) -> list[Candidate]:
         """A short answer to an agent's question about a lasting subject, said with the question's topic."""
         answer = _clean(_strip_symbols(message.text)).rstrip(".!")
+        if _THIRD_PARTY.search(answer):  # "My husband is vegetarian" answers for someone else
+            return []
         answer = re.sub(r"^(?:it'?s|it is|i'?m|i am|we'?re|we are|i have|we have|my|our)\s+", "", answer, flags=re.I)
         words = answer.split()
         if not words or len(words) > 8 or _NO_ANSWER.fullmatch(answer) or _QUESTION_START.search(answer):

@@ -198,7 +198,8 @@ NEGATIONS = frozenset({"not", "no", "never", "don't", "dont", "doesn't", "isn't"
 # Words that say the value changed ("switched to", "not ... anymore", "sold the Corolla").
 CHANGE = re.compile(
     r"\b(?:anymore|no longer|instead|switch\w*|sold|moved|moving|relocat\w*|changed|new|replaced|upgraded|traded"
-    r"|got rid of|gets rid of|stop(?:s|ped)?|quit(?:s|ting)?|no more|gave up|gives up|used to|ex-)\b",
+    r"|got rid of|gets rid of|stop(?:s|ped)?|quit(?:s|ting)?|no more|gave up|gives up|used to|ex-|before i was"
+    r"|formerly|previously|not any ?more)\b",
     re.IGNORECASE,
 )
 COUNTED = frozenset({"pet", "household"})  # subjects where a different count is a different value
