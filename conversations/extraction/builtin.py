@@ -88,6 +88,10 @@ _CLAUSE_BREAKS = (
     _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
+    _rx(
+        r",?\s+(?:and|so|but)\s+(?:i\s+)?"
+        r"(?=(?:wanted|want|was wondering|wonder(?:ed)?|need(?:ed)?)\s+to\s+(?:know|ask|check))"
+    ),
 )
 _QUESTION_START = _rx(
     r"^(?:can|could|would|will|do|does|did|is|are|was|what|where|when|why|how|which|who|any|is there)\b"
@@ -145,7 +149,7 @@ _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
 _DIET = _rx(
     r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|(?:lactose|gluten|dairy)[- ]intoleran\w+"
     r"|kosher|halal"
-    r"|dairy[- ]free|(?:don'?t|do not|never) eat|eat (?:fish|meat)|keto)\b"
+    r"|dairy[- ]free|(?:don'?t|do not|never) eat|eat (?:fish|meat)|keto|intoleran(?:t|ce))\b"
 )
 _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
@@ -170,11 +174,16 @@ _AVAILABILITY = _rx(
     r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
     r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|tuesdays|wednesdays|thursdays|fridays"
+    r"|saturdays|sundays) (?:don'?t|do not|doesn'?t|no longer|won'?t) work\b"
     r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:bad|difficult"
     r"|hard|impossible|not good|no good|tough|busy) for (?:me|us)\b"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
-_CHANNEL = _rx(r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?)\b")
+_CHANNEL = _rx(
+    r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
+    r"|in the post|in the mail|internet|online)\b"
+)
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
@@ -362,6 +371,37 @@ def _days_from(iso: str, at) -> int:
         return 10_000
 
 
+_COHABITS = _rx(r"\b(?:lives?|living|stays?|staying|moved in) with (?:me|us)\b|\b(?:i|we) live with (?:my|our)\b")
+_PETS = (
+    r"dogs?|cats?|pupp(?:y|ies)|kittens?|beagles?|poodles?|labradors?|labs?|retrievers?|terriers?|bulldogs?"
+    r"|shepherds?|huskies|husky|chihuahuas?|dachshunds?|pugs?|corgis?|spaniels?|collies?|boxers?|rottweilers?"
+    r"|dobermans?|schnauzers?|shih tzus?|pit ?bulls?|greyhounds?|parrots?|parakeets?|budgies?|hamsters?"
+    r"|guinea pigs?|ferrets?|tortoises?|turtles?|rabbits?|bunn(?:y|ies)|horses?|ponies|pony|goldfish"
+)
+_MY_PET = _rx(
+    rf"\b(?:my|our)\s+(?:\d+[- ]years?[- ]old\s+|\d+[- ]month[- ]old\s+|little\s+|old\s+|new\s+|senior\s+|rescue\s+)*"
+    rf"(?:{_PETS})\b(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|insurance|hair|walker|sitter|groomer))"
+)
+_HOME = _rx(
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added)\s+(?:a\s+|an\s+|new\s+)*"
+    r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
+    r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
+    r"|house)\b"
+)
+_HABIT = _rx(
+    r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop)\b.*\b(?:a lot|often|frequently|regularly"
+    r"|every (?:week|month|year|summer|winter|weekend|day)|all the time|for work|twice a|once a|most weekends)\b"
+)
+_FUTURE_SELF = _rx(
+    r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
+    r"|\b(?:i|we)\s*(?:'ll|will|plan to|intend to|hope to|want to|are going to|'re going to|am going to|'m going to)\b"
+)
+_UNRECOGNISED = _rx(
+    r"\b(?:don'?t|didn'?t|do not|did not) recogni[sz]e\b|\bnot mine\b|\bi (?:didn'?t|never|did not) (?:make|buy|order"
+    r"|authori[sz]e)\b|\bi haven'?t been to\b|\bsomeone (?:used|stole|hacked|accessed)\b|\bhacked\b|\bidentity theft\b"
+    r"|\bstolen (?:card|phone|identity)\b"
+)
+_NEW_JOB = _rx(r"\b(?:started|start|starting|got|landed|took) (?:a )?new job\b")
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -371,7 +411,7 @@ _SIZE = _rx(
 )
 _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
 _THIRD_PARTY = _rx(
-    r"^(?:my|our)\s+(?:\d+-year-old\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
+    r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
     r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
 )
@@ -401,13 +441,16 @@ class _Hit:
 
 
 def _classify(clause: str, at) -> _Hit | None:
+    if _COHABITS.search(clause):  # "my elderly father lives with me" is the customer's household
+        return _Hit("identity", "household")
     if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
     found_dates = dates.find(clause, at, future=True, ordinal_days=True)
     same_day = at.date().isoformat()
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
     someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
-    if has_date and _PLAN_VERB.search(clause) and not _PAST.search(clause) and not someone_elses:
+    planned = _PLAN_VERB.search(clause) or (_FUTURE_SELF.search(clause) and not _OTHER_SUBJECT.search(clause))
+    if has_date and planned and not _PAST.search(clause) and not someone_elses:
         soon = all(_days_from(iso, at) <= 7 for _, _, iso in found_dates)
         if not (soon and _ERRAND.search(clause)):  # "cancel my cleaning tomorrow" is an errand, not a plan
             return _Hit("plan", subject_of(clause) or "plan")
@@ -437,14 +480,19 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "tenure")
     if _PLACE_NOW.search(clause):
         return _Hit("identity", "location")
-    if _IDENTITY_JOB.search(clause):
+    if _IDENTITY_JOB.search(clause) or _NEW_JOB.search(clause):
         return _Hit("identity", "job")
     if _IDENTITY_PLACE.search(clause):
         return _Hit("identity", "location")
     if _HOUSEHOLD.search(clause):
         return _Hit("identity", subject_of(clause) if subject_of(clause) == "pet" else "household")
+    if _MY_PET.search(clause):
+        return _Hit("identity", "pet")
+    if _HOME.search(clause):
+        return _Hit("identity", "home")
     if (
         _DISPUTE.search(clause)
+        or _UNRECOGNISED.search(clause)
         or _KEEPS_HAPPENING.search(clause)
         or (_FAULT.search(clause) and _RECURRENCE.search(clause))
     ):
@@ -458,6 +506,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("plan", subject_of(clause) or "plan")
     if _USAGE.search(clause):
         return _Hit("preference", "usage")
+    if _HABIT.search(clause):
+        return _Hit("identity", "habit")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
         return _Hit("constraint", "requirement")
     return None
@@ -627,6 +677,7 @@ class BuiltinExtractor:
         found: list[list] = []  # [hit, clause, sentence index, evidence]
         owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
         sentences = self._sentences(message.text)
+        context: tuple[int, str] | None = None  # a short clause without a rule, said just before one with a rule
         for index, sentence in enumerate(sentences):
             for raw in _clauses(sentence):
                 clause = _question_part(raw.strip())
@@ -641,7 +692,11 @@ class BuiltinExtractor:
                 if hit is None:
                     if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
                         undated[:] = [(message.id, clause)]
+                    context = (index, clause) if len(clause.split()) <= 14 else None
                     continue
+                if context and context[0] == index and not (found and found[-1][2] == index):
+                    clause = f"{context[1]}, {clause}"  # "no more mushrooms in the box, I've developed an intolerance"
+                context = None
                 evidence = (message.id,)
                 if hit.kind == "plan" and undated and _DEICTIC_PLAN.search(clause):
                     earlier_id, earlier = undated.pop()
