@@ -449,7 +449,11 @@ def _classify(clause: str, at) -> _Hit | None:
     same_day = at.date().isoformat()
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
     someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
-    planned = _PLAN_VERB.search(clause) or (_FUTURE_SELF.search(clause) and not _OTHER_SUBJECT.search(clause))
+    planned = _PLAN_VERB.search(clause) or (
+        _FUTURE_SELF.search(clause)
+        and not _OTHER_SUBJECT.search(clause)
+        and any(_days_from(iso, at) > 2 for _, _, iso in found_dates)  # "I'll be home tomorrow" is logistics
+    )
     if has_date and planned and not _PAST.search(clause) and not someone_elses:
         soon = all(_days_from(iso, at) <= 7 for _, _, iso in found_dates)
         if not (soon and _ERRAND.search(clause)):  # "cancel my cleaning tomorrow" is an errand, not a plan
