@@ -94,7 +94,8 @@ _CLAUSE_BREAKS = (
     ),
 )
 _QUESTION_START = _rx(
-    r"^(?:can|could|would|will|do|does|did|is|are|was|what|where|when|why|how|which|who|any|is there)\b"
+    r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
+    r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
 )
 _HYPOTHETICAL = _rx(r"\b(?:if (?:i|we|it|you)|suppose|supposing|hypothetically|in case|what if|were to)\b")
 _HEDGE = _rx(
@@ -142,7 +143,7 @@ _PLAN_VERB = _rx(
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
-    r"|renovat\w*|remodel\w*|deploy\w*"
+    r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -157,6 +158,7 @@ _HEALTH = _rx(
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
     r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)"
     r"|(?:afraid|scared|terrified|frightened) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
+    r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -171,8 +173,8 @@ _AVAILABILITY = _rx(
     r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
     r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
     r"|\b(?:only|just) (?:free|available|around|home|reachable)\b"
-    r"|\b(?:can|could) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends?"
-    r"|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
+    r"|\b(?:can|could|will|'ll) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays"
+    r"|weekends?|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
     r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|tuesdays|wednesdays|thursdays|fridays"
     r"|saturdays|sundays) (?:don'?t|do not|doesn'?t|no longer|won'?t) work\b"
@@ -390,8 +392,25 @@ _HOME = _rx(
 )
 _HABIT = _rx(
     r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop)\b.*\b(?:a lot|often|frequently|regularly"
-    r"|every (?:week|month|year|summer|winter|weekend|day)|all the time|for work|twice a|once a|most weekends)\b"
+    r"|all the time|for work|most weekends)\b"
+    r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
+    r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
+    r"|year)|monthly|weekly|yearly|annually|twice a \w+|once a \w+|\d+ times a \w+)\b"
 )
+_BUSINESS = _rx(
+    r"\b(?:we|i) (?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?\d[\d,]* (?:\w+ )?"
+    r"(?:clinics|stores|shops|locations|sites|offices|branches|restaurants|employees|staff|people|users|seats|agents"
+    r"|trucks|vehicles|units|properties|rooms|beds|students|members)\b"
+    r"|\bwe'?re a (?:team|company|business|practice) of \d+"
+)
+_ON_BEHALF = re.compile(r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+")  # a named business, not "my mother"
+_SCHEDULE_WISH = _rx(
+    r"\b(?:please|best|prefer\w*|ideally|quietest|works best|better)\b[^.?!]*\b(?:mondays|tuesdays|wednesdays|thursdays"
+    r"|fridays|saturdays|sundays|weekends|weekdays)\b"
+    r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
+    r"|quietest|prefer\w*|ideal)\b"
+)
+_PAYDAY = _rx(r"\b(?:get|am|'m|are|'re) paid (?:on|every|each|at the end of|weekly|monthly|biweekly|fortnightly)\b")
 _FUTURE_SELF = _rx(
     r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
     r"|\b(?:i|we)\s*(?:'ll|will|plan to|intend to|hope to|want to|are going to|'re going to|am going to|'m going to)\b"
@@ -510,6 +529,10 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("plan", subject_of(clause) or "plan")
     if _USAGE.search(clause):
         return _Hit("preference", "usage")
+    if _BUSINESS.search(clause) or _ON_BEHALF.search(clause):
+        return _Hit("identity", "business")
+    if _SCHEDULE_WISH.search(clause) or _PAYDAY.search(clause):
+        return _Hit("preference", "schedule")
     if _HABIT.search(clause):
         return _Hit("identity", "habit")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):

@@ -66,6 +66,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("day_of_relative_month", rf"\bthe {_ORD} of (next|this) month\b"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
+        ("quarter", r"\b(next|this|last) quarter\b|\b[Qq]([1-4])(?: ((?:20)\d\d))?\b"),
         ("relative_unit", r"\b(next|this|last) (week|month|year|weekend)\b"),
         ("in_amount", rf"\bin {_AMOUNT} (days?|weeks?|months?|years?)\b"),
         (
@@ -84,6 +85,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
         ),
         ("month", rf"\b(?:early|late|mid)-?\s?{_FULL_MONTH}\b"),
+        ("month", rf"\b(?:whole|all|rest|most|end|start|beginning|middle|first half|second half) of {_FULL_MONTH}\b"),
+        ("month", rf"\bfor {_FULL_MONTH}\b"),
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         ("ordinal_day", rf"\bon the {_ORD}\b(?! of (?:each|every|the) month)"),
         (
@@ -141,6 +144,15 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         if match.group(0).lower().startswith("next") or (future and start_month + 2 < day0.month):
             year += 1
         return f"{g[0].lower()} {year}"
+    if kind == "quarter":
+        current = (day0.month - 1) // 3
+        if g[0]:
+            index = current + {"next": 1, "this": 0, "last": -1}[g[0].lower()]
+            year = day0.year + index // 4
+            return f"{year}-Q{index % 4 + 1}"
+        number = int(g[1])
+        year = int(g[2]) if g[2] else (day0.year + 1 if number - 1 < current else day0.year)
+        return f"{year}-Q{number}"
     if kind == "end_of":
         step = 1 if g[0].lower() == "next" else 0
         if g[1].lower() == "month":
