@@ -156,7 +156,9 @@ _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
-    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)"
+    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)|large print"
+    r"|my (?:eyes|ears|legs|back|knees?|hips?|hands) (?:are|is|aren'?t|isn'?t) (?:not )?(?:good|great|bad|weak|poor"
+    r"|failing|what they)"
     r"|(?:afraid|scared|terrified|frightened) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
@@ -184,13 +186,15 @@ _AVAILABILITY = _rx(
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
     r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
-    r"|in the post|in the mail|internet|online)\b"
+    r"|in the post|in the mail|internet|online|post it|mail it|computer|smartphone)\b"
 )
 _CHANNEL_CUE = _rx(
-    r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call|no (?:calls|emails|texts|letters)"
+    r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
+    r"|no (?:calls|emails|texts|letters|paper|post|mail)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
+    r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
     r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
     r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
 )
@@ -280,6 +284,7 @@ _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
+    r"|low|weak|poor|intermittent|noisy|no hot water|cold"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
 )
 _RECURRENCE = _rx(
@@ -287,6 +292,8 @@ _RECURRENCE = _rx(
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+    r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
+    r"|a couple of) (?:days|weeks|months|years)\b"
 )
 _KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
 _DISPUTE = _rx(
@@ -449,6 +456,17 @@ _PLACE_NOW = re.compile(
 )
 _TENURE = _rx(
     r"\b(?:customer|member|client|subscriber|patient) (?:since (?:19|20)\d\d|for (?:\d+|over \d+|many) years)\b"
+    r"|\bbeen with (?:you|you guys|your company|this company|the bank|[A-Z]\w+) (?:for )?(?:over |almost |nearly )?"
+    r"(?:\d+|two|three|four|five|ten|many) years\b"
+)
+_NO_VEHICLE = _rx(
+    r"\b(?:don'?t|do not|no longer|can'?t|cannot) (?:drive|own a car|have a car)\b|\bsold (?:the|my|our) (?:car|truck"
+    r"|vehicle|motorcycle|bike|van)\b"
+)
+_THEIR_TRAIT = _rx(
+    r"^(?:she|he|they)(?:'s| is| are|'re| has| have| was| were| gets| uses| needs)\b"
+    r"|\b(?:she|he|they)(?:'s| is| are|'re| has| have)\s+(?:\w+\s+){0,2}?(?:allergic|allergy|vegan|vegetarian|diabetic"
+    r"|celiac|deaf|blind|pregnant|autistic|disabled)\b"
 )
 _BIRTHDAY = _rx(r"\bmy (?:birthday|b-?day)\b|\bi was born\b|\b(?:i'?m|i am) turning \d+")
 
@@ -464,6 +482,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "household")
     if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
+    if _THEIR_TRAIT.search(clause) and not re.search(r"\b(?:i|i'm|im|i've|we|we're|we've)\b", clause, re.I):
+        return None  # "she has a severe nut allergy", "egg-free, he's allergic": the customer's child, not them
     found_dates = dates.find(clause, at, future=True, ordinal_days=True)
     same_day = at.date().isoformat()
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
@@ -501,6 +521,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("preference", "name")
     if _TENURE.search(clause):
         return _Hit("identity", "tenure")
+    if _NO_VEHICLE.search(clause):
+        return _Hit("identity", "vehicle")
     if _PLACE_NOW.search(clause):
         return _Hit("identity", "location")
     if _IDENTITY_JOB.search(clause) or _NEW_JOB.search(clause):
