@@ -143,7 +143,8 @@ _PLAN_VERB = _rx(
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
-    r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)"
+    r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
+    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -242,7 +243,8 @@ _IDENTITY_JOB = _rx(
     r"|team of \d+)\b"
 )
 _IDENTITY_PLACE = _rx(
-    r"\b(?:i|we)\s+(?:live|lived|moved|relocated|just moved)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
+    r"\b(?:i|we)\s+(?:have\s+|'ve\s+|had\s+|just\s+|recently\s+|finally\s+)*(?:live|lived|moved|relocated)\b"
+    r"|\b(?:i|we)'ve\s+(?:just\s+|recently\s+)?(?:moved|relocated)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
     r"|\b(?:i|we)\s+move (?:to|into)\b(?=.*\b(?:last|ago|yesterday)\b)"
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
     r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
@@ -284,14 +286,15 @@ _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
-    r"|low|weak|poor|intermittent|noisy|no hot water|cold"
+    r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
-    r"|\bfor (?:the past|weeks|months|days)\b|\bsince\b|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
+    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
 )
@@ -459,12 +462,21 @@ _TENURE = _rx(
     r"|\bbeen with (?:you|you guys|your company|this company|the bank|[A-Z]\w+) (?:for )?(?:over |almost |nearly )?"
     r"(?:\d+|two|three|four|five|ten|many) years\b"
 )
+_NAME_CHANGE = _rx(
+    r"\b(?:changed|change|updating|update) (?:my|our) (?:sur|last |family |maiden )?name\b"
+    r"|\bmy (?:new |married )?(?:sur|last )?name is now\b"
+)
+_AGE_ALONE = _rx(
+    r"\b(?:i'?m|i am)\s+(?:\d{2})\s*(?:years old|years|yrs|y/o)?\b(?!\s*(?:minutes|min|mins|hours|%|dollars|pounds))"
+    r"|\b(?:i|we)'?m? (?:live|living) (?:alone|by myself|on my own)\b|\bi live alone\b|\bi'?m (?:all )?alone at home\b"
+    r"|\bi am alone at home\b|\b\d{2} years old\b"
+)
 _NO_VEHICLE = _rx(
     r"\b(?:don'?t|do not|no longer|can'?t|cannot) (?:drive|own a car|have a car)\b|\bsold (?:the|my|our) (?:car|truck"
     r"|vehicle|motorcycle|bike|van)\b"
 )
 _THEIR_TRAIT = _rx(
-    r"^(?:she|he|they)(?:'s| is| are|'re| has| have| was| were| gets| uses| needs)\b"
+    r"^(?:she|he|they)(?:'s|'ll|'d| is| are|'re| has| have| was| were| will| would| gets| uses| needs)\b"
     r"|\b(?:she|he|they)(?:'s| is| are|'re| has| have)\s+(?:\w+\s+){0,2}?(?:allergic|allergy|vegan|vegetarian|diabetic"
     r"|celiac|deaf|blind|pregnant|autistic|disabled)\b"
 )
@@ -523,6 +535,10 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "tenure")
     if _NO_VEHICLE.search(clause):
         return _Hit("identity", "vehicle")
+    if _NAME_CHANGE.search(clause):
+        return _Hit("identity", "name")
+    if _AGE_ALONE.search(clause):
+        return _Hit("identity", "household")
     if _PLACE_NOW.search(clause):
         return _Hit("identity", "location")
     if _IDENTITY_JOB.search(clause) or _NEW_JOB.search(clause):
