@@ -93,6 +93,7 @@ _CLAUSE_BREAKS = (
         r"(?=(?:wanted|want|was wondering|wonder(?:ed)?|need(?:ed)?)\s+to\s+(?:know|ask|check))"
     ),
 )
+_STANDING = _rx(r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b")
 _QUESTION_START = _rx(
     r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
     r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
@@ -121,6 +122,8 @@ def _question_part(clause: str) -> str | None:
     """A clause ending in "?": keep a request ("please you can write simple?"), else what precedes the last comma."""
     if not clause.rstrip().endswith("?"):
         return clause
+    if _STANDING.search(clause):  # "can you use UPS for me from now on?" is a standing wish
+        return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
     if _REQUEST.search(clause):
         return clause.rstrip(" ?")
     noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
@@ -151,7 +154,7 @@ _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
 _DIET = _rx(
     r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|(?:lactose|gluten|dairy)[- ]intoleran\w+"
     r"|kosher|halal"
-    r"|dairy[- ]free|(?:don'?t|do not|never) eat|eat (?:fish|meat)|keto|intoleran(?:t|ce))\b"
+    r"|dairy[- ]free|(?:don'?t|do not|never) (?:eat|drink)|eat (?:fish|meat)|keto|intoleran(?:t|ce)|teetotal|sober)\b"
 )
 _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
@@ -162,6 +165,7 @@ _HEALTH = _rx(
     r"|failing|what they)"
     r"|(?:afraid|scared|terrified|frightened) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
+    r"|recovering|recovery|rehab\w*"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -208,9 +212,10 @@ _LANGUAGE = _rx(
     rf"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
     r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
-    r"|\bwrite (?:simple|simply|slowly)\b"
+    r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
 )
 _PREFERENCE = _rx(
+    r"\b(?:from now on|going forward|in (?:the )?future)\b|"
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
     r"|\b(?:i|we)\s+(?:always|usually|normally|only ever|only)\s+(?:order|buy|get|pick|choose|sit|book|use|go for"
     r"|pay|shop|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring|need|want)\w*\b"
@@ -435,6 +440,7 @@ _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
+_ROOMS = _rx(r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b")
 _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
 )
@@ -527,6 +533,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("constraint", "schedule")
     if _SIZE.search(clause):
         return _Hit("preference", "size")
+    if _ROOMS.search(clause) and not _PAST.search(clause):
+        return _Hit("preference", "housing")
     if _BIRTHDAY.search(clause):
         return _Hit("identity", "birthday")
     if _ADDRESS_ME.search(clause):
