@@ -147,7 +147,7 @@ _PLAN_VERB = _rx(
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
     r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
-    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new"
+    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -180,6 +180,11 @@ _AVAILABILITY = _rx(
     r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
     r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
     r"|\b(?:only|just) (?:free|available|around|home|reachable)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:at work|working|out|away|busy|not home|not around|at school)"
+    r" (?:all day|during the day|until \d|till \d|on weekdays|weekdays|most days|every day)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:usually |only |generally )?(?:free|available|home|around|reachable)"
+    r" (?:after|before|between|on|in the|from) (?:\d|mornings?|afternoons?|evenings?|weekends?|weekdays?|mondays"
+    r"|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)"
     r"|\b(?:can|could|will|'ll) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays"
     r"|weekends?|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
     r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
@@ -351,6 +356,12 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\bwhere (?:do|are) you (?:live|living|located|based)\b|\bwhat city\b", "identity", "location", "Lives in"),
         (r"\bwhere (?:are|will) you (?:be )?(?:moving|relocating)\b", "plan", "location", "Moving to"),
         (
+            r"\bwhere (?:are|will) you (?:be )?(?:headed|heading|going|travel\w*|flying|off to)\b",
+            "plan",
+            "travel",
+            "Travelling to",
+        ),
+        (
             r"\bwhen (?:are|is|will) (?:you|your)\b.*\b(moving|move|travel\w*|trip|flight|due|wedding|surgery"
             r"|leaving|starting|retir\w+|renew\w*)\b",
             "plan",
@@ -440,9 +451,20 @@ _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
+_TONE_DELIVERY = _rx(
+    r"\bkeep it (?:short|brief|simple)\b|\bbe (?:direct|brief|straightforward)\b|\bno small talk\b"
+    r"|\bstraight to the point\b"
+    r"|\bleave (?:it|them|the (?:parcel|package|box|delivery)|parcels|packages|deliveries) (?:at|with|by|in|on|behind"
+    r"|outside|inside)\b|\b(?:don'?t|do not|never) leave (?:it|them|parcels|packages)\b"
+    r"|\b(?:i'?m|i am) (?:an? )?(?:\w+ )?(?:person|guy|girl|fan|user|loyalist|kind of (?:guy|person))\b"
+)
+_COMPLIMENT_FAN = _rx(
+    r"\bfan of (?:your|you|this|the)\b|\b(?:people|morning|night|dog|cat) person\b(?=.*\b(?:lol|haha)\b)"
+)
 _ROOMS = _rx(r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b")
 _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
+    r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
 )
 _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
 _THIRD_PARTY = _rx(
@@ -458,6 +480,8 @@ _USAGE = _rx(
     r"\b(?:i|we)\s+(?:usually\s+|typically\s+|normally\s+)?(?:use|stream|spend|drive|fly|travel|call|order|text)"
     r"\s+(?:\w+\s+){0,3}?(?:like\s+|about\s+|around\s+|roughly\s+|over\s+)?\d[\d,.]*\s*(?:gb|tb|mb|hours?|miles"
     r"|km|times|minutes|calls|orders|texts|kwh)?"
+    r"|\b(?:i|we)\s+(?:only\s+|always\s+|mostly\s+|mainly\s+)?use\s+(?:\w+\s+){1,3}?(?:for everything|all the time"
+    r"|exclusively|every day|daily|for all)\b"
 )
 _PLACE_NOW = re.compile(
     r"\b(?:I'?m|I am|[Ww]e'?re|[Ww]e are)\s+(?:now\s+|currently\s+)?(?:in|living in|staying in)\s+(?!The\b|A\b)"
@@ -533,6 +557,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("constraint", "schedule")
     if _SIZE.search(clause):
         return _Hit("preference", "size")
+    if _TONE_DELIVERY.search(clause) and not _COMPLIMENT_FAN.search(clause):
+        return _Hit("preference", subject_of(clause) or "preference")
     if _ROOMS.search(clause) and not _PAST.search(clause):
         return _Hit("preference", "housing")
     if _BIRTHDAY.search(clause):
