@@ -80,7 +80,8 @@ _PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
 _CLAUSE_BREAKS = (
     _rx(r"\s*;\s*|:\s+"),
     _rx(
-        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+)?(?={_PRONOUN})"
+        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
+        rf"|really\s+)?(?={_PRONOUN})"
         r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
     ),
     _rx(rf",\s+(?={_PRONOUN})"),
@@ -169,7 +170,8 @@ _HEALTH = _rx(
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
-    r"\b(?:budget|fixed income|low income|on a pension|money is tight|can'?t afford|cannot afford|our ceiling"
+    r"\b(?:budget|fixed income|low income|on a pension|money is tight|money'?s tight|money is short|can'?t afford"
+    r"|cannot afford|our ceiling"
     r"|my ceiling)\b"
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
 )
@@ -218,9 +220,11 @@ _LANGUAGE = _rx(
     r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
+    r"|\binterpreter\b|\btranslator\b"
 )
 _PREFERENCE = _rx(
-    r"\b(?:from now on|going forward|in (?:the )?future)\b|"
+    r"\b(?:from now on|going forward|in (?:the )?future)\b|\bonly,? please\b|\bplease only\b"
+    r"|\b(?:female|male|woman|man|women|men) (?:doctor|nurse|practitioner|technician|agent|driver|therapist|stylist)\b|"
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
     r"|\b(?:i|we)\s+(?:always|usually|normally|only ever|only)\s+(?:order|buy|get|pick|choose|sit|book|use|go for"
     r"|pay|shop|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring|need|want)\w*\b"
@@ -266,7 +270,8 @@ _HOUSEHOLD = _rx(
     r"|'re expecting"
     r"|'ve)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
-    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|dogs?|cats?|pupp(?:y|ies)|kittens?"
+    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|newborn|infant|toddlers?|teenagers?"
+    r"|dogs?|cats?|pupp(?:y|ies)|kittens?"
     r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
     r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
@@ -385,6 +390,13 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
     )
 )
+_BIG_PLAN = _rx(
+    r"\b(?:i|we)\s*(?:'ll|will|'re going to|are going to|'m going to|am going to|plan to|want to|hope to"
+    r"|are planning to|'re planning to|'m planning to|am planning to|'re|are|'m|am)\s+(?:\w+\s+){0,2}?"
+    r"(?:mov(?:e|ing)|relocat\w+|retir\w+|honeymoon|get(?:ting)? married|emigrat\w+|renovat\w+|remodel\w*|downsiz\w+"
+    r"|sell(?:ing)? (?:the|our|my) (?:house|home)|buy(?:ing)? a (?:house|home|car|new car)"
+    r"|start(?:ing)? a (?:business|family))\b"
+)
 _ERRAND = _rx(
     r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
     r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
@@ -393,8 +405,9 @@ _ERRAND = _rx(
 
 def _days_from(iso: str, at) -> int:
     """Days from the message to a rendered date (a large number when it is not a plain day)."""
+    found = re.search(r"\d{4}-\d{2}-\d{2}", iso)  # "week of 2026-11-30" counts from its Monday
     try:
-        return (date.fromisoformat(iso) - at.date()).days
+        return (date.fromisoformat(found.group(0)) - at.date()).days if found else 10_000
     except ValueError:
         return 10_000
 
@@ -424,7 +437,8 @@ _HABIT = _rx(
     r"|year)|monthly|weekly|yearly|annually|twice a \w+|once a \w+|\d+ times a \w+)\b"
 )
 _BUSINESS = _rx(
-    r"\b(?:we|i) (?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?\d[\d,]* (?:\w+ )?"
+    r"\b(?:we|i|and|now) (?:now )?(?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?"
+    r"\d[\d,]* (?:\w+ )?"
     r"(?:clinics|stores|shops|locations|sites|offices|branches|restaurants|employees|staff|people|users|seats|agents"
     r"|trucks|vehicles|units|properties|rooms|beds|students|members)\b"
     r"|\bwe'?re a (?:team|company|business|practice) of \d+"
@@ -446,7 +460,10 @@ _UNRECOGNISED = _rx(
     r"|authori[sz]e)\b|\bi haven'?t been to\b|\bsomeone (?:used|stole|hacked|accessed)\b|\bhacked\b|\bidentity theft\b"
     r"|\bstolen (?:card|phone|identity)\b"
 )
-_NEW_JOB = _rx(r"\b(?:started|start|starting|got|landed|took) (?:a )?new job\b")
+_NEW_JOB = _rx(
+    r"\b(?:started|start|starting|got|landed|took) (?:a )?new job\b|\blost my job\b|\b(?:got |been )?laid off\b"
+    r"|\bbetween jobs\b|\bout of work\b"
+)
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -477,7 +494,8 @@ _ADDRESS_ME = re.compile(
     r"|\b(?:I|i) go by\b|\b(?:I|i) prefer to be called\b|\b[Mm]y pronouns are\b"
 )
 _USAGE = _rx(
-    r"\b(?:i|we)\s+(?:usually\s+|typically\s+|normally\s+)?(?:use|stream|spend|drive|fly|travel|call|order|text)"
+    r"\b(?:i|we)\s+(?:usually\s+|typically\s+|normally\s+|barely\s+|only\s+|hardly\s+|mostly\s+|probably\s+)?"
+    r"(?:use|stream|spend|drive|fly|travel|call|order|text)"
     r"\s+(?:\w+\s+){0,3}?(?:like\s+|about\s+|around\s+|roughly\s+|over\s+)?\d[\d,.]*\s*(?:gb|tb|mb|hours?|miles"
     r"|km|times|minutes|calls|orders|texts|kwh)?"
     r"|\b(?:i|we)\s+(?:only\s+|always\s+|mostly\s+|mainly\s+)?use\s+(?:\w+\s+){1,3}?(?:for everything|all the time"
@@ -535,6 +553,8 @@ def _classify(clause: str, at) -> _Hit | None:
         and not _OTHER_SUBJECT.search(clause)
         and any(_days_from(iso, at) > 2 for _, _, iso in found_dates)  # "I'll be home tomorrow" is logistics
     )
+    if not has_date and _BIG_PLAN.search(clause) and not _PAST.search(clause) and not someone_elses:
+        return _Hit("plan", subject_of(clause) or "plan")  # "we want to do the honeymoon in Bali"
     if has_date and planned and not _PAST.search(clause) and not someone_elses:
         soon = all(_days_from(iso, at) <= 7 for _, _, iso in found_dates)
         if not (soon and _ERRAND.search(clause)):  # "cancel my cleaning tomorrow" is an errand, not a plan
@@ -614,7 +634,73 @@ def _classify(clause: str, at) -> _Hit | None:
 
 # --- rendering -----------------------------------------------------------------------------------------------
 
-_IRREGULAR_PAST = {"had", "got", "sold", "bought", "went", "came", "began", "was", "were", "did", "made", "took"}
+_IRREGULAR_PAST = set(
+    [
+        "had",
+        "got",
+        "sold",
+        "bought",
+        "went",
+        "came",
+        "began",
+        "was",
+        "were",
+        "did",
+        "made",
+        "took",
+        "lost",
+        "left",
+        "found",
+        "broke",
+        "paid",
+        "sent",
+        "spent",
+        "built",
+        "told",
+        "thought",
+        "heard",
+        "held",
+        "kept",
+        "met",
+        "ran",
+        "saw",
+        "said",
+        "sat",
+        "stood",
+        "won",
+        "wrote",
+        "drove",
+        "flew",
+        "fell",
+        "felt",
+        "forgot",
+        "gave",
+        "grew",
+        "knew",
+        "hurt",
+        "let",
+        "lent",
+        "put",
+        "quit",
+        "read",
+        "rode",
+        "rang",
+        "rose",
+        "set",
+        "shut",
+        "sang",
+        "slept",
+        "spoke",
+        "stole",
+        "swam",
+        "taught",
+        "threw",
+        "understood",
+        "woke",
+        "wore",
+        "became",
+    ]
+)
 _MODAL = {"'d": "Would", "would": "Would", "'ll": "Will", "will": "Will", "can": "Can", "can't": "Can't"}
 
 

@@ -50,6 +50,7 @@ SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("housing", r"\b(rent|renting|rental|buy(ing)? a (house|home)|looking to buy|mortgage|bedrooms?|\d[- ]?bed)\b"),
         ("location", r"\b(lives?|living|lived|moved|moving|move|relocat\w*|based in|address)\b"),
         ("budget", r"(budget|fixed income|afford|ceiling|[$€£]\s?\d)"),
+        ("business", r"\b(users|seats|staff|employees|team of|locations|clinics|stores|branches|offices)\b"),
         (
             "job",
             r"\b(works?|working|job|occupation|employer|nurse|doctor|teacher|engineer|developer|contractor|cto|ceo"
@@ -202,7 +203,7 @@ CHANGE = re.compile(
     r"|formerly|previously|not any ?more)\b",
     re.IGNORECASE,
 )
-COUNTED = frozenset({"pet", "household"})  # subjects where a different count is a different value
+COUNTED = frozenset({"pet", "household", "business"})  # subjects where a different count is a different value
 
 SYNONYMS = {
     "txt": "sms",
