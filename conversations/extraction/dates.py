@@ -91,7 +91,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("ordinal_day", rf"\bon the {_ORD}\b(?! of (?:each|every|the) month)"),
         (
             "holiday",
-            r"\b(christmas eve|christmas|new year'?s eve|new year'?s day|new year'?s|halloween|valentine'?s day"
+            r"\b(?:over |for |during )?the (holidays|festive season|christmas holidays)\b"
+            r"|\b(christmas eve|christmas|new year'?s eve|new year'?s day|new year'?s|halloween|valentine'?s day"
             r"|independence day|the fourth of july|thanksgiving)\b",
         ),
         ("numeric", r"\b(?:on|by|until|till|before|after|from|since) (\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"),
@@ -217,7 +218,9 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         month = _month_number(g[0] if kind == "month" else "may")
         return f"{_year_for(month, 0, at, future):04d}-{month:02d}"
     if kind == "holiday":
-        name = g[0].lower().replace("'", "")
+        if g[0]:  # "over the holidays": late December of this year (or next, said after them)
+            return f"{day0.year}-12" if day0.month < 12 or day0.day < 27 or not future else f"{day0.year + 1}-12"
+        name = g[1].lower().replace("'", "")
         if name == "thanksgiving":  # the fourth Thursday of November
 
             def on(year: int) -> date:
