@@ -206,6 +206,7 @@ _CHANNEL_CUE = _rx(
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
+    r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
     r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
     r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
@@ -230,6 +231,7 @@ _PREFERENCE = _rx(
     r"|pay|shop|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring|need|want)\w*\b"
     r"|\b(?:not |un)comfortable with\b|\b(?:don'?t|do not) trust\b|\b(?:i'?d|we'?d) rather not\b"
     r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) (?:are|is|work) (?:better|best)\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) suits? (?:me|us)\b"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
     r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
 )
@@ -238,7 +240,7 @@ _OCCUPATION = (
     r"|carpenter|student|cto|ceo|cfo|coo|founder|co-founder|owner|administrator|admin|manager|director|lawyer"
     r"|attorney|accountant|farmer|driver|chef|cook|pilot|pharmacist|paramedic|firefighter|police officer|officer"
     r"|veteran|consultant|freelancer|photographer|writer|artist|musician|architect|realtor|mechanic|therapist"
-    r"|dentist|researcher|scientist|analyst|retiree"
+    r"|dentist|researcher|scientist|analyst|retiree|carer|caregiver|caretaker|homemaker|housewife|househusband"
 )
 _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
