@@ -99,7 +99,10 @@ _QUESTION_START = _rx(
     r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
     r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
 )
-_HYPOTHETICAL = _rx(r"\b(?:if (?:i|we|it|you)|suppose|supposing|hypothetically|in case|what if|were to)\b")
+_HYPOTHETICAL = _rx(
+    r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )\bif (?:i|we|it|you)\b"  # "appreciate it if you…"
+    r"|\b(?:suppose|supposing|hypothetically|in case|what if|were to)\b"
+)
 _HEDGE = _rx(
     r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering"
     r"|i think (?:i'?ll|i'?m going|we'?ll|we'?re going|i might|we might|i may|we may))\b"
@@ -148,7 +151,8 @@ _PLAN_VERB = _rx(
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
     r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
-    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights"
+    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights|off to|head(?:ing)? to|scheduled|procedure"
+    r"|replacement|treatment"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
 _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
@@ -217,7 +221,7 @@ _LANGS = (
     r"|dutch|swahili|hebrew"
 )
 _LANGUAGE = _rx(
-    rf"\b(?:in|speak|speaks|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
+    rf"\b(?:in|speak|speaks|spoke|speaking|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
     r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
@@ -272,7 +276,8 @@ _HOUSEHOLD = _rx(
     r"|'re expecting"
     r"|'ve)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
-    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins|newborn|infant|toddlers?|teenagers?"
+    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins?|newborn|infant|toddlers?|teenagers?"
+    r"|boys|girls|a boy|a girl"
     r"|dogs?|cats?|pupp(?:y|ies)|kittens?"
     r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
@@ -311,6 +316,7 @@ _RECURRENCE = _rx(
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
+    r"|\b(?:whenever|every time|each time|every single time)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
@@ -471,7 +477,9 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
-    r"\bkeep it (?:short|brief|simple)\b|\bbe (?:direct|brief|straightforward)\b|\bno small talk\b"
+    r"\bkeep (?:it|replies|messages|answers|emails|things) (?:short|brief|simple)\b|\bbe (?:direct|brief"
+    r"|straightforward)\b|\bno small talk\b|\bloyal to\b|\bswear by\b|\bstick (?:with|to) (?!the plan)\w+"
+    r"|\b(?:best|good|easiest) (?:time )?(?:to|for) (?:reach|contact|call|text) (?:me|us)\b"
     r"|\bstraight to the point\b"
     r"|\bleave (?:it|them|the (?:parcel|package|box|delivery)|parcels|packages|deliveries) (?:at|with|by|in|on|behind"
     r"|outside|inside)\b|\b(?:don'?t|do not|never) leave (?:it|them|parcels|packages)\b"
@@ -877,6 +885,9 @@ class BuiltinExtractor:
                     continue
                 hit = _classify(clause, message.at)
                 if hit is None:
+                    if found and found[-1][2] == index and len(clause.split()) <= 3:
+                        found[-1][1] = f"{found[-1][1]}, {clause}"  # "…after the kids are in bed, so after 8"
+                        continue
                     if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
                         undated[:] = [(message.id, clause)]
                     context = (index, clause) if len(clause.split()) <= 14 else None
@@ -892,7 +903,7 @@ class BuiltinExtractor:
                 if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
                     found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
                     continue
-                if found and len(clause.split()) <= 3 and found[-1][2] == index - 1:
+                if found and len(clause.split()) <= 3 and found[-1][2] in (index, index - 1):
                     found[-1][1] = f"{found[-1][1]}; {clause}"  # a terse fragment ("afternoon only") completes it
                     continue
                 if (

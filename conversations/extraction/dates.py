@@ -88,7 +88,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month", rf"\b(?:whole|all|rest|most|end|start|beginning|middle|first half|second half) of {_FULL_MONTH}\b"),
         ("month", rf"\bfor {_FULL_MONTH}\b"),
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
-        ("ordinal_day", rf"\bon the {_ORD}\b(?! of (?:each|every|the) month)"),
+        (
+            "ordinal_day",
+            rf"\b(?:on|starting|from|until|till|by|before|after) the {_ORD}\b(?! of (?:each|every|the) month)",
+        ),
         (
             "holiday",
             r"\b(?:over |for |during )?the (holidays|festive season|christmas holidays)\b"
