@@ -400,11 +400,14 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
 )
 _BIG_PLAN = _rx(
     r"\b(?:i|we)\s*(?:'ll|will|'re going to|are going to|'m going to|am going to|plan to|want to|hope to"
-    r"|are planning to|'re planning to|'m planning to|am planning to|'re|are|'m|am)\s+(?:\w+\s+){0,2}?"
-    r"(?:mov(?:e|ing)|relocat\w+|retir\w+|honeymoon|get(?:ting)? married|emigrat\w+|renovat\w+|remodel\w*|downsiz\w+"
-    r"|sell(?:ing)? (?:the|our|my) (?:house|home)|buy(?:ing)? a (?:house|home|car|new car)"
-    r"|start(?:ing)? a (?:business|family))\b"
+    r"|are planning to|'re planning to|'m planning to|am planning to)\s+(?:\w+\s+){0,2}?"
+    r"(?:move|relocate|retire|honeymoon|get married|emigrate|renovate|remodel|downsize"
+    r"|sell (?:the|our|my) (?:house|home)|buy a (?:house|home|car|new car)|start a (?:business|family))\b"
+    r"|\b(?:i|we)\s*(?:'re|are|'m|am)\s+(?:\w+\s+){0,2}?(?:moving|relocating|retiring|getting married|emigrating"
+    r"|renovating|remodell?ing|downsizing|selling (?:the|our|my) (?:house|home)|buying a (?:house|home|car|new car)"
+    r"|starting a (?:business|family))\b"
 )
+_STATEMENT = _rx(r"^(?:i|i'm|im|i am|i've|ive|i'd|i'll|we|we're|we are|we've|we'd|we'll|my|our)\b")
 _ERRAND = _rx(
     r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
     r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
@@ -903,7 +906,7 @@ class BuiltinExtractor:
                 if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
                     found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
                     continue
-                if found and len(clause.split()) <= 3 and found[-1][2] in (index, index - 1):
+                if found and len(clause.split()) <= 3 and found[-1][2] == index - 1 and not _STATEMENT.search(clause):
                     found[-1][1] = f"{found[-1][1]}; {clause}"  # a terse fragment ("afternoon only") completes it
                     continue
                 if (

@@ -90,7 +90,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         (
             "ordinal_day",
-            rf"\b(?:on|starting|from|until|till|by|before|after) the {_ORD}\b(?! of (?:each|every|the) month)",
+            rf"\b(?:on|starting) the {_ORD}\b(?! of (?:each|every|the) month)",
         ),
         (
             "holiday",
