@@ -152,6 +152,7 @@ _PLAN_VERB = _rx(
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
     r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
     r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights|off to|head(?:ing)? to|scheduled|procedure"
+    r"|abroad|overseas|out of the country|out of town|away"
     r"|replacement|treatment"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
 )
@@ -168,7 +169,7 @@ _HEALTH = _rx(
     r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)|large print"
     r"|my (?:eyes|ears|legs|back|knees?|hips?|hands) (?:are|is|aren'?t|isn'?t) (?:not )?(?:good|great|bad|weak|poor"
     r"|failing|what they)"
-    r"|(?:afraid|scared|terrified|frightened) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
+    r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|recovering|recovery|rehab\w*"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
@@ -228,7 +229,8 @@ _LANGUAGE = _rx(
     r"|\binterpreter\b|\btranslator\b"
 )
 _PREFERENCE = _rx(
-    r"\b(?:from now on|going forward|in (?:the )?future)\b|\bonly,? please\b|\bplease only\b"
+    r"\b(?:from now on|going forward|in (?:the )?future|(?:all )?future (?:correspondence|mail|letters|calls|emails)"
+    r"|all (?:correspondence|mail|letters))\b|\bonly,? please\b|\bplease only\b"
     r"|\b(?:female|male|woman|man|women|men) (?:doctor|nurse|practitioner|technician|agent|driver|therapist|stylist)\b|"
     r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
     r"|\b(?:i|we)\s+(?:always|usually|normally|only ever|only)\s+(?:order|buy|get|pick|choose|sit|book|use|go for"
@@ -309,6 +311,7 @@ _FAULT = _rx(
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
+    r"|missed|no-show|never showed|didn'?t show"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
 )
 _RECURRENCE = _rx(
@@ -316,7 +319,7 @@ _RECURRENCE = _rx(
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
-    r"|\b(?:whenever|every time|each time|every single time)\b"
+    r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
@@ -584,7 +587,12 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("constraint", "budget")
     if _LANGUAGE.search(clause):
         return _Hit("preference", "language")
-    if _CHANNEL.search(clause) and _CHANNEL_CUE.search(clause) and not _PAST.search(clause):
+    if (
+        _CHANNEL.search(clause)
+        and _CHANNEL_CUE.search(clause)
+        and not _PAST.search(clause)
+        and not re.search(r"\b(?:today|tonight|right now|right away|shortly|in a moment|this time)\b", clause, re.I)
+    ):
         return _Hit("preference", "contact_channel")
     if _AVAILABILITY.search(clause):
         return _Hit("constraint", "schedule")
@@ -721,6 +729,8 @@ def _third_person(verb: str) -> str:
     low = verb.lower()
     if low == "have":
         return "has"
+    if low in ("shall", "should", "must", "may", "might", "will", "would", "can", "could", "do"):
+        return "does" if low == "do" else verb
     if low in _IRREGULAR_PAST or (low.endswith("ed") and not low.endswith("eed")) or low.endswith("n't"):
         return verb
     if re.search(r"(s|sh|ch|x|z|o)$", low):
