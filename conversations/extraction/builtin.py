@@ -5,26 +5,40 @@ How a conversation becomes candidates:
 1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
    emoji and spoken fillers ("um", "uh") are dropped.
 2. Each message is cut into sentences by `pysbd`, and each sentence into clauses at the joints
-   where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…").
-3. A clause is skipped when it is a question, a hypothetical ("if I were…"), a hedge ("maybe",
-   "not sure", "thinking about"), or only a greeting, thanks or filler.
-4. Otherwise the first rule that fits decides its kind, in this order:
-   **plan** (a plan verb — moving, flying, renewing, starting, due… — with a date, not in the past),
-   **constraint** (allergy, diet, health or accessibility need, budget, availability "mornings only"),
-   **preference** (a contact channel with "only / by / rather / best", a language, "I prefer",
-   "I always", "ideally", "works better"), **identity** (occupation, "I work…", where they live or are
-   based, household and pets, the vehicle or phone they have), **problem** (a fault word with a
-   recurrence — "keeps dropping", "every Monday", "third time", "4 outages" — or a dispute).
-   The subject ("location", "diet", "pet"…, see `subjects.py`) is tagged for reconciliation.
+   where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…",
+   "… and wanted to know…").
+3. A clause is skipped when it is a question (a question keeps the statement before its last comma,
+   "I graduate in June, does it stop then?", or a standing wish, "can you use UPS from now on?"), a
+   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"), only a greeting, thanks
+   or filler, a compliment ("I love your store"), about someone else ("my mother uses a wheelchair",
+   "he's allergic", "your account…"), or an errand within the week ("cancel my cleaning tomorrow").
+4. Otherwise the first rule that fits decides its kind, roughly in this order: **plan** (a plan verb
+   or a first-person future — moving, flying, renewing, due, "I'll be in Tokyo" — with a date not in
+   the past; or a big plan without one, "we want to do the honeymoon in Bali"), **constraint**
+   (allergy, diet, health or accessibility, budget, availability "mornings only"), **preference**
+   (a contact channel with "only / by / rather / best / don't", a language, "I prefer", "I always
+   order…", "ideally", "works better", "from now on", size, tone, delivery instructions, schedule
+   wishes), **identity** (occupation, "I work…", where they live or are based, household and pets,
+   the vehicle or phone they have, business size, tenure, habits "every month"), **problem** (a fault
+   with a recurrence — "keeps dropping", "every Monday", "third time", "whenever", "for two weeks" —
+   a dispute, an unrecognised charge, a complaint). The subject ("location", "diet", "pet"…, see
+   `subjects.py`) is tagged for reconciliation.
 5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
    statement ("I work from home" → "Works from home"), dates made absolute in ISO from the message
    time ("due in April (2027-04)"), quantities kept as written. Clauses of one sentence with the same
-   kind and subject are merged ("I'm not vegetarian anymore, I eat fish now" is one observation).
+   kind and subject are merged ("I'm not vegetarian anymore, I eat fish now" is one observation); a
+   short clause without a rule just before one with a rule is kept as its context ("no more
+   mushrooms in the box, I've developed an intolerance"); a terse fragment without a subject completes
+   the statement before it ("i work nights. afternoon only").
 6. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
-   identity candidate of its own ("Has a 2018 F-150").
+   identity candidate of its own ("Has a 2018 F-150"); a short answer to an agent's question about a
+   lasting subject keeps the question's topic ("Any allergies?" "Shellfish." → "Allergies:
+   shellfish"); a later "push it to next month" completes a plan said without a date; the same
+   statement said twice is one candidate with both messages as evidence.
 
 The summary is extractive: the customer's first substantive sentence (reason), the last agent
-sentence that reports an action (outcome), and sentences that promise something later (follow-ups).
+message's action, done or else promised (outcome), and sentences that promise something later
+(follow-ups).
 """
 
 from __future__ import annotations
