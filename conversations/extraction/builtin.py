@@ -101,6 +101,7 @@ _CLAUSE_BREAKS = (
     _rx(rf",\s+(?={_PRONOUN})"),
     _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\S+\s+\S+)"),
     _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
+    _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
     _rx(
@@ -166,6 +167,7 @@ _PLAN_VERB = _rx(
     r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
     r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
     r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights|off to|head(?:ing)? to|scheduled|procedure"
+    r"|(?:second|new|another|third) (?:location|site|store|branch|office|clinic|restaurant|shop)"
     r"|abroad|overseas|out of the country|out of town|away"
     r"|replacement|treatment"
     r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
@@ -181,6 +183,11 @@ _HEALTH = _rx(
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
     r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)|large print"
+    r"|(?:i have|i've got|i was diagnosed with|diagnosed with|i suffer from|i live with)\s+(?:\w+\s+){0,2}?(?:disease"
+    r"|disorder|syndrome|condition|degeneration|cancer|diabetes|asthma|arthritis|dementia|glaucoma|cataracts?|copd|ms"
+    r"|parkinson'?s|alzheimer'?s|epilepsy|lupus|fibromyalgia|migraines?|tinnitus|ptsd|depression)"
+    r"|(?:not (?:great|good|confident)|bad|hopeless|useless) (?:with|at) (?:computers|technology|tech|phones"
+    r"|smartphones|the internet|apps|online)"
     r"|my (?:eyes|ears|legs|back|knees?|hips?|hands) (?:are|is|aren'?t|isn'?t) (?:not )?(?:good|great|bad|weak|poor"
     r"|failing|what they)"
     r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
@@ -306,6 +313,7 @@ _HOUSEHOLD = _rx(
     r"|grandmother|grandfather|grandparent|grandma|grandpa)\b"
     r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
     r"|\b(?:drop|pick up|take|bring) (?:off )?(?:the|my|our) (?:kids|children|son|daughter)\b"
+    r"|\b(?:i|we|and i)\s+(?:recently\s+|just\s+)?(?:separated|divorced|split up|broke up|got married|got engaged)\b"
     r"|\b(?:i'?m|i am|i got|i just got|we'?re|we are|we got|we just got)\s+(?:now\s+|recently\s+)?(?:divorced|separated"
     r"|widowed|married|engaged)\b"
     r"|\b(?:i|we) (?:have|own) (?:\d+|two|three|four|five) (?:cars|vehicles|phones|lines|properties|homes|houses)\b"
@@ -497,6 +505,8 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
+    r"|information|info|balance)\b|\bonly (?:speak|talk) to me\b|"
     r"\bkeep (?:it|replies|messages|answers|emails|things) (?:short|brief|simple)\b|\bbe (?:direct|brief"
     r"|straightforward)\b|\bno small talk\b|\bloyal to\b|\bswear by\b|\bstick (?:with|to) (?!the plan)\w+"
     r"|\b(?:best|good|easiest) (?:time )?(?:to|for) (?:reach|contact|call|text) (?:me|us)\b"
@@ -517,6 +527,7 @@ _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|i
 _THIRD_PARTY = _rx(
     r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
+    r"|grandson|granddaughter|grandkids?|grandchild(?:ren)?|nephew|niece|fiancée?|girlfriend|boyfriend"
     r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
 )
 _ADDRESS_ME = re.compile(
