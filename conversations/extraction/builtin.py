@@ -141,8 +141,13 @@ def _question_part(clause: str) -> str | None:
     """A clause ending in "?": keep a request ("please you can write simple?"), else what precedes the last comma."""
     if not clause.rstrip().endswith("?"):
         return clause
-    if _STANDING.search(clause):  # "can you use UPS for me from now on?" is a standing wish
-        return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
+    if _STANDING.search(clause) or _LANGUAGE.search(clause):  # "use UPS from now on?", "explain in Polish?"
+        return re.sub(
+            r"^(?:(?:can|could|would|will)\s+(?:you|u)|is (?:it )?possible to|do you)\s+(?:please\s+)?",
+            "",
+            clause.rstrip(" ?"),
+            flags=re.I,
+        )
     if _REQUEST.search(clause):
         return clause.rstrip(" ?")
     noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
@@ -292,7 +297,8 @@ _IDENTITY_PLACE = _rx(
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
     r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
     r"|\b(?:my|our) address (?:has )?changed\b"
-    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?!(?:calling|writing|texting|messaging|ringing)\b)(?:\w+\s+)?from\s+[A-Z]"
+    r"|\b(?:i'?m|im|i am|we'?re|we are|i come|we come)\s+(?!(?:calling|writing|texting|messaging|ringing|away|back|home"
+    r"|work|here)\b)(?:\w+\s+)?from\s+(?!(?:home|work|school|the|a|my|our|your|here|there)\b)[a-z]{3,}"
 )
 _HOUSEHOLD = _rx(
     r"\b(?:i|we)(?:\s+just)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had|\s+adopted|\s+are expecting"
@@ -505,6 +511,9 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
+    r"|mailroom|concierge|safe place|parcel box|locker)\b|"
+    r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
     r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
     r"|information|info|balance)\b|\bonly (?:speak|talk) to me\b|"
     r"\bkeep (?:it|replies|messages|answers|emails|things) (?:short|brief|simple)\b|\bbe (?:direct|brief"
@@ -548,6 +557,7 @@ _PLACE_NOW = re.compile(
 )
 _TENURE = _rx(
     r"\b(?:customer|member|client|subscriber|patient) (?:since (?:19|20)\d\d|for (?:\d+|over \d+|many) years)\b"
+    r"|\b(?:been )?(?:with|w/?) (?:u|y'all|you guys) (?:for )?\d+ (?:years|yrs|y)\b"
     r"|\bbeen with (?:you|you guys|your company|this company|the bank|[A-Z]\w+) (?:for )?(?:over |almost |nearly )?"
     r"(?:\d+|two|three|four|five|ten|many) years\b"
 )
