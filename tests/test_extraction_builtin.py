@@ -148,6 +148,41 @@ def test_questions_hypotheticals_hedges_one_off_details_and_third_parties_are_no
     assert contents(("customer", text)) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "word"),
+    [
+        ("We both work from home now and the current speed isn't enough.", "identity", "work from home"),
+        ("it's about Bella, my 12 year old beagle", "identity", "beagle"),
+        ("I've been waiting 3 weeks for the technician", "problem", "3 weeks"),
+        ("The app crashes whenever I try to upload a photo", "problem", "crashes"),
+        ("I'd really appreciate it if you spoke French with me", "preference", "French"),
+        ("Honestly I'd rather just pay by phone from now on.", "preference", "phone"),
+        ("I'm terrified of needles, so please note that", "constraint", "needles"),
+        ("I'm having knee surgery on December 3", "plan", "(2026-12-03)"),
+        ("we come every year for our anniversary", "identity", "every year"),
+        ("Also please no more mushrooms in the box, I've developed an intolerance", "constraint", "mushrooms"),
+    ],
+)
+def test_statements_said_in_many_ways_are_kept(text, kind, word):
+    candidates, _ = extract(("customer", text))
+    assert any(c.kind == kind and word in c.content for c in candidates), candidates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She has a severe nut allergy, is the program nut free?",
+        "I'm calling on behalf of my husband, he's in the hospital",
+        "I need to cancel my cleaning tomorrow, my son is sick",
+        "I'll be home tomorrow between 2 and 4",
+        "Please email me the invoice",
+        "I shall forward them by email today.",
+    ],
+)
+def test_someone_elses_facts_and_errands_are_not_kept(text):
+    assert contents(("customer", text)) == []
+
+
 def test_only_customer_messages_are_evidence_across_the_dev_set():
     extractor = BuiltinExtractor()
     for case in load("dev"):
