@@ -240,6 +240,10 @@ def test_a_new_city_updates_lives_in_denver():
         ("We just had our third baby", "Has two kids", "update"),  # several facts per subject, but a new count
         ("I'm not allergic to peanuts anymore, I outgrew it", "Allergic to peanuts", "update"),
         ("I'm based in Boulder now", "Lives in Denver", "update"),
+        ("hey i'm vegetarian again lol, went back after trying meat for a year", "Eats meat", "update"),
+        ("I still prefer WhatsApp for updates, nothing changed there", "Prefers WhatsApp", "discard"),
+        ("we now have 3 dogs, we adopted a greyhound last weekend!", "Has 2 dogs", "update"),
+        ("please note I no longer work at Acme, I'm at Globex now", "Works at Acme", "update"),
     ],
 )
 def test_reconcile_tells_restatements_from_new_values_of_the_same_subject(text, known, action):

@@ -255,6 +255,8 @@ _LANGUAGE = _rx(
     r"|\binterpreter\b|\btranslator\b"
 )
 _PREFERENCE = _rx(
+    r"\b(?:switch|change|set|move|put) (?:my|our|the) (?:invoices?|bills?|statements?|currency|billing|payments?"
+    r"|language|correspondence) to\b|\buse my (?:personal|work|other|new|private) (?:email|number|phone|address)\b|"
     r"\b(?:from now on|going forward|in (?:the )?future|(?:all )?future (?:correspondence|mail|letters|calls|emails)"
     r"|all (?:correspondence|mail|letters))\b|\bonly,? please\b|\bplease only\b"
     r"|\b(?:female|male|woman|man|women|men) (?:doctor|nurse|practitioner|technician|agent|driver|therapist|stylist)\b|"
@@ -278,7 +280,8 @@ _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
     r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home|semi-retired"
     r"|freelance|students)\b"
-    r"|\b(?:i|we)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|days|weekdays|weekends|remotely|night shifts"
+    r"|\b(?:i|we)\s+(?:no longer\s+|don'?t\s+|do not\s+|now\s+|currently\s+|still\s+)?work(?:s)?\s+(?:as|at|for|in"
+    r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
     r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
@@ -301,14 +304,17 @@ _IDENTITY_PLACE = _rx(
     r"|work|here)\b)(?:\w+\s+)?from\s+(?!(?:home|work|school|the|a|my|our|your|here|there)\b)[a-z]{3,}"
 )
 _HOUSEHOLD = _rx(
-    r"\b(?:i|we)(?:\s+just)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had|\s+adopted|\s+are expecting"
+    r"\b(?:i|we)(?:\s+just|\s+now|\s+also|\s+still|\s+finally)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had"
+    r"|\s+adopted|\s+are expecting"
     r"|'re expecting"
     r"|'ve)\s+(?:just\s+)?"
     r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
     r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins?|newborn|infant|toddlers?|teenagers?"
     r"|boys|girls|a boy|a girl"
     r"|dogs?|cats?|pupp(?:y|ies)|kittens?"
-    r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?)\b"
+    r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?|greyhounds?|beagles?|poodles?|terriers?|bulldogs?"
+    r"|shepherds?|huskies|husky|spaniels?|collies?|chihuahuas?|dachshunds?|pugs?|corgis?|hamsters?|guinea pigs?"
+    r"|ferrets?|tortoises?|turtles?)\b"
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
     r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
@@ -551,6 +557,7 @@ _USAGE = _rx(
     r"|\b(?:i|we)\s+(?:only\s+|always\s+|mostly\s+|mainly\s+)?use\s+(?:\w+\s+){1,3}?(?:for everything|all the time"
     r"|exclusively|every day|daily|for all)\b"
 )
+_WORKPLACE_NOW = re.compile(r"\b(?:I'?m|I am|[Ii]m) (?:now )?(?:at|with) (?!The\b|A\b|Home\b)[A-Z][a-z]+")
 _PLACE_NOW = re.compile(
     r"\b(?:I'?m|I am|[Ww]e'?re|[Ww]e are)\s+(?:now\s+|currently\s+)?(?:in|living in|staying in)\s+(?!The\b|A\b)"
     r"[A-Z][a-z]+"
@@ -651,6 +658,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "household")
     if _PLACE_NOW.search(clause):
         return _Hit("identity", "location")
+    if _WORKPLACE_NOW.search(clause):
+        return _Hit("identity", "job")
     if _IDENTITY_JOB.search(clause) or _NEW_JOB.search(clause):
         return _Hit("identity", "job")
     if _IDENTITY_PLACE.search(clause):

@@ -12,9 +12,12 @@ each one added joins what is known for the next ones):
    same subject, its *value words* (the content minus framing and stop words: "Lives in Denver" →
    {denver}; "Allergic to peanuts" → {peanut}; "Prefers SMS" → {sms}, with txt/text folded into sms):
    - one of them negated ("not vegetarian" against "Vegetarian"), a different count ("a second
-     dog" against "Has a dog", "our third baby" against "Has 2 kids"), or one of them named with a
-     change word ("sold the Corolla", "switched", "instead", "anymore") → it **contradicts** it:
-     update it (the caller keeps the old content as a revision);
+     dog" against "Has a dog", "our third baby" against "Has 2 kids"), one of them named with a
+     change word ("sold the Corolla", "switched", "instead", "anymore"; unless "still" or "nothing
+     changed" says otherwise), or, for a subject whose lexicon words are its value (`EXCLUSIVE`:
+     diet, contact channel, language, device, vehicle), another of those words ("vegetarian again"
+     against "Eats meat") → it **contradicts** it: update it (the caller keeps the old content as a
+     revision);
    - at least half of them present in the candidate ("I still have the Civic" against "Drives a
      Honda Civic") → the candidate **restates** it: discard;
    - otherwise, when the subject holds one value at a time (`SINGLE_VALUED`: location, diet,
@@ -38,11 +41,14 @@ from conversations.extraction.base import Candidate, Decision
 from conversations.extraction.subjects import (
     CHANGE,
     COUNTED,
+    EXCLUSIVE,
     SINGLE_VALUED,
+    UNCHANGED,
     counts,
     negated_tokens,
     normalize,
     subject_of,
+    subject_values,
     value_tokens,
 )
 
@@ -63,8 +69,13 @@ def _compare(candidate: Candidate, content: str, subject: str) -> str:
     new_counts = counts(candidate.content) - counts(content)
     if negated or (new_counts and (counts(content) or subject in COUNTED)):
         return "contradicts"
-    if shared and CHANGE.search(candidate.content):
+    unchanged = UNCHANGED.search(candidate.content)  # "I still prefer WhatsApp, nothing changed there"
+    if shared and CHANGE.search(candidate.content) and not unchanged:
         return "contradicts"  # the same thing named with a change: "sold the Corolla", "not vegetarian anymore"
+    if subject in EXCLUSIVE and not unchanged:
+        said_values, known_said = subject_values(candidate.content, subject), subject_values(content, subject)
+        if said_values and known_said and not said_values & known_said:
+            return "contradicts"  # another value of the subject: "vegetarian again" against "Eats meat"
     if known_values and len(shared) * 2 >= len(known_values):
         return "restates"
     return "differs"

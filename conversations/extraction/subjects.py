@@ -28,7 +28,8 @@ SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "pet",
             r"\b(dogs?|cats?|pupp(y|ies)|pups?|kittens?|retrievers?|labs|labradors?|parrots?|pets?|hamsters?"
-            r"|rabbits?|horses?)\b",
+            r"|rabbits?|horses?|greyhounds?|beagles?|poodles?|terriers?|bulldogs?|shepherds?|huskies|husky|spaniels?"
+            r"|collies?|chihuahuas?|dachshunds?|pugs?|corgis?|guinea pigs?|ferrets?|tortoises?|turtles?|goldfish)\b",
         ),
         ("household", r"\b(kids?|children|sons?|daughters?|bab(y|ies)|twins|family of|married|wife|husband|partner)\b"),
         ("device", r"\b(iphone|pixel|galaxy|android|samsung|ipad|macbook|laptop)\b"),
@@ -203,6 +204,14 @@ CHANGE = re.compile(
     r"|formerly|previously|not any ?more)\b",
     re.IGNORECASE,
 )
+UNCHANGED = re.compile(
+    r"\b(?:nothing|hasn'?t|has not|haven'?t|not|no)\s+(?:has\s+|have\s+)?changed\b|\bno change\b|\bstill\b"
+    r"|\bsame (?:as|address|number|plan)\b",
+    re.IGNORECASE,
+)
+# Subjects whose lexicon words are themselves the value (vegan vs vegetarian, email vs sms, iPhone vs
+# Pixel): two statements naming different ones disagree.
+EXCLUSIVE = frozenset({"diet", "contact_channel", "language", "device", "vehicle"})
 COUNTED = frozenset({"pet", "household", "business"})  # subjects where a different count is a different value
 
 SYNONYMS = {
@@ -251,6 +260,14 @@ def normalize(text: str) -> str:
     """NFKC, lower case, straight apostrophes, single spaces."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
     return " ".join(text.lower().split())
+
+
+def subject_values(text: str, subject: str) -> set[str]:
+    """The lexicon words of `subject` said in `text`, stemmed ("Prefers SMS" → {"sms"}; "txt only" → {"sms"})."""
+    pattern = dict(SUBJECTS).get(subject)
+    if pattern is None:
+        return set()
+    return {" ".join(stem(w) for w in match.group(0).lower().split()) for match in pattern.finditer(text)}
 
 
 def subject_of(text: str) -> str:
