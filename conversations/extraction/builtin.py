@@ -149,7 +149,7 @@ def _question_part(clause: str) -> str | None:
             flags=re.I,
         )
     if _REQUEST.search(clause):
-        return clause.rstrip(" ?")
+        return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
     noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
     if noted:  # "could you note that I'm left-handed?"
         return noted.group(1).rstrip(" ?")
@@ -181,7 +181,9 @@ _ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
 _DIET = _rx(
     r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|(?:lactose|gluten|dairy)[- ]intoleran\w+"
     r"|kosher|halal"
-    r"|dairy[- ]free|(?:don'?t|do not|never) (?:eat|drink)|eat (?:fish|meat)|keto|intoleran(?:t|ce)|teetotal|sober)\b"
+    r"|dairy[- ]free|(?:don'?t|do not|never) (?:eat|drink)|(?:can'?t|cannot) (?:have|eat|drink|tolerate|digest)"
+    r"(?! (?:the|my|a|an|this|that|it|any|your|our|to|more|time)\b)"
+    r"|eat (?:fish|meat)|keto|intoleran(?:t|ce)|teetotal|sober)\b"
 )
 _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
@@ -212,6 +214,7 @@ _AVAILABILITY = _rx(
     r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
     r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
     r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
+    r"|\b(?:can'?t|cannot) (?:pick up|answer|talk|take calls)\b|\bduring work hours\b"
     r"|\b(?:only|just) (?:free|available|around|home|reachable)\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:at work|working|out|away|busy|not home|not around|at school)"
     r" (?:all day|during the day|until \d|till \d|on weekdays|weekdays|most days|every day)\b"
@@ -482,7 +485,7 @@ _HABIT = _rx(
     r"|all the time|for work|most weekends)\b"
     r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
     r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
-    r"|year)|monthly|weekly|yearly|annually|twice a \w+|once a \w+|\d+ times a \w+)\b"
+    r"|year)|monthly|weekly|yearly|annually|daily|nightly|twice a \w+|once a \w+|\d+ times a \w+)\b"
 )
 _BUSINESS = _rx(
     r"\b(?:we|i|and|now) (?:now )?(?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?"
@@ -517,6 +520,8 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
+    r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
     r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
     r"|mailroom|concierge|safe place|parcel box|locker)\b|"
     r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
@@ -533,7 +538,11 @@ _TONE_DELIVERY = _rx(
 _COMPLIMENT_FAN = _rx(
     r"\bfan of (?:your|you|this|the)\b|\b(?:people|morning|night|dog|cat) person\b(?=.*\b(?:lol|haha)\b)"
 )
-_ROOMS = _rx(r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b")
+_ROOMS = _rx(
+    r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b|\b(?:ground|first|top|upper|lower)"
+    r" floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
+    r" (?:apartment|house|home|place|flat)\b"
+)
 _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
     r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
@@ -569,7 +578,7 @@ _TENURE = _rx(
     r"(?:\d+|two|three|four|five|ten|many) years\b"
 )
 _NAME_CHANGE = _rx(
-    r"\b(?:changed|change|updating|update) (?:my|our) (?:sur|last |family |maiden )?name\b"
+    r"\b(?:i|we) (?:have |'ve )?changed (?:my|our) (?:sur|last |family |maiden )?name\b"
     r"|\bmy (?:new |married )?(?:sur|last )?name is now\b"
 )
 _AGE_ALONE = _rx(
