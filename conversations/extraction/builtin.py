@@ -708,72 +708,13 @@ def _classify(clause: str, at) -> _Hit | None:
 
 # --- rendering -----------------------------------------------------------------------------------------------
 
-_IRREGULAR_PAST = set(
-    [
-        "had",
-        "got",
-        "sold",
-        "bought",
-        "went",
-        "came",
-        "began",
-        "was",
-        "were",
-        "did",
-        "made",
-        "took",
-        "lost",
-        "left",
-        "found",
-        "broke",
-        "paid",
-        "sent",
-        "spent",
-        "built",
-        "told",
-        "thought",
-        "heard",
-        "held",
-        "kept",
-        "met",
-        "ran",
-        "saw",
-        "said",
-        "sat",
-        "stood",
-        "won",
-        "wrote",
-        "drove",
-        "flew",
-        "fell",
-        "felt",
-        "forgot",
-        "gave",
-        "grew",
-        "knew",
-        "hurt",
-        "let",
-        "lent",
-        "put",
-        "quit",
-        "read",
-        "rode",
-        "rang",
-        "rose",
-        "set",
-        "shut",
-        "sang",
-        "slept",
-        "spoke",
-        "stole",
-        "swam",
-        "taught",
-        "threw",
-        "understood",
-        "woke",
-        "wore",
-        "became",
-    ]
+_IRREGULAR_PAST = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "had got sold bought went came began was were did made took lost left found broke paid sent spent "
+        "built told thought heard held kept met ran saw said sat stood won wrote drove flew fell felt forgot "
+        "gave grew knew hurt let lent put quit read rode rang rose set shut sang slept spoke stole swam "
+        "taught threw understood woke wore became"
+    ).split()
 )
 _MODAL = {"'d": "Would", "would": "Would", "'ll": "Will", "will": "Will", "can": "Can", "can't": "Can't"}
 
