@@ -109,7 +109,10 @@ _CLAUSE_BREAKS = (
         r"(?=(?:wanted|want|was wondering|wonder(?:ed)?|need(?:ed)?)\s+to\s+(?:know|ask|check))"
     ),
 )
-_STANDING = _rx(r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b")
+_STANDING = _rx(
+    r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b"
+    r"|\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|other week)\b"
+)
 _QUESTION_START = _rx(
     r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
     r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
@@ -199,7 +202,7 @@ _HEALTH = _rx(
     r"|failing|what they)"
     r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
-    r"|recovering|recovery|rehab\w*"
+    r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
 _BUDGET = _rx(
@@ -348,7 +351,7 @@ _FAULT = _rx(
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
-    r"|missed|no-show|never showed|didn'?t show"
+    r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
 )
 _RECURRENCE = _rx(
@@ -365,6 +368,7 @@ _KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|o
 _DISPUTE = _rx(
     r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
+    r"(?<!have a complaint)(?<!make a complaint)(?<!file a complaint)(?<!lodge a complaint)"
     r"|\b(?:this is|that'?s|it'?s|i'?m|i am|we'?re|we are) (?:so |really |very |absolutely |just )?(?:ridiculous"
     r"|unacceptable|outrageous|frustrat\w+|angry|furious|upset|disappointed|not happy|unhappy|livid|disgusted)\b"
     r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
@@ -481,7 +485,8 @@ _HOME = _rx(
     r"|house)\b"
 )
 _HABIT = _rx(
-    r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop)\b.*\b(?:a lot|often|frequently|regularly"
+    r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop|call|text|send|buy)\b.*\b(?:a lot|often"
+    r"|frequently|regularly"
     r"|all the time|for work|most weekends)\b"
     r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
     r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
@@ -496,6 +501,7 @@ _BUSINESS = _rx(
 )
 _ON_BEHALF = re.compile(r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+")  # a named business, not "my mother"
 _SCHEDULE_WISH = _rx(
+    r"\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
     r"\b(?:please|best|prefer\w*|ideally|quietest|works best|better)\b[^.?!]*\b(?:mondays|tuesdays|wednesdays|thursdays"
     r"|fridays|saturdays|sundays|weekends|weekdays)\b"
     r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
@@ -520,6 +526,9 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\bring the (?:door ?)?bell\b|\bknock\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:always|usually|mostly) (?:home|around)\b"
+    r"|\b(?:send|email|text|call|contact)\b[^.?!]{0,30}\bme,? not (?:her|him|them)\b|"
     r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
     r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
     r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
@@ -897,7 +906,7 @@ class BuiltinExtractor:
                         continue
                     if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
                         undated[:] = [(message.id, clause)]
-                    context = (index, clause) if len(clause.split()) <= 14 else None
+                    context = (index, clause) if 3 <= len(clause.split()) <= 14 else None
                     continue
                 if context and context[0] == index and not (found and found[-1][2] == index):
                     clause = f"{context[1]}, {clause}"  # "no more mushrooms in the box, I've developed an intolerance"
