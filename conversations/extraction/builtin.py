@@ -498,8 +498,8 @@ _BUSINESS = _rx(
     r"(?:clinics|stores|shops|locations|sites|offices|branches|restaurants|employees|staff|people|users|seats|agents"
     r"|trucks|vehicles|units|properties|rooms|beds|students|members)\b"
     r"|\bwe'?re a (?:team|company|business|practice) of \d+"
-    r"|\b(?:started|start|starting|run|own|opened|launched) (?:my|our) own (?:[\w-]+ )?(?:business|company|practice|shop"
-    r"|firm|store|restaurant|agency|studio|salon|clinic|bakery)\b"
+    r"|\b(?:started|start|starting|run|own|opened|launched) (?:my|our) own (?:[\w-]+ )?(?:business|company|practice"
+    r"|shop|firm|store|restaurant|agency|studio|salon|clinic|bakery)\b"
 )
 _ON_BEHALF = re.compile(r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+")  # a named business, not "my mother"
 _SCHEDULE_WISH = _rx(
