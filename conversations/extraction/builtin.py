@@ -479,7 +479,8 @@ _MY_PET = _rx(
     rf"(?:{_PETS})\b(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|insurance|hair|walker|sitter|groomer))"
 )
 _HOME = _rx(
-    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added)\s+(?:a\s+|an\s+|new\s+)*"
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added|switched to|upgraded to|bought)\s+"
+    r"(?:a\s+|an\s+|new\s+)*"
     r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
     r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
     r"|house)\b"
