@@ -202,6 +202,7 @@ _HEALTH = _rx(
     r"|failing|what they)"
     r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
+    r"|service (?:dog|animal)|guide dog|emotional support (?:animal|dog)"
     r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
     r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
 )
@@ -281,6 +282,7 @@ _OCCUPATION = (
     r"|attorney|accountant|farmer|driver|chef|cook|pilot|pharmacist|paramedic|firefighter|police officer|officer"
     r"|veteran|consultant|freelancer|photographer|writer|artist|musician|architect|realtor|mechanic|therapist"
     r"|dentist|researcher|scientist|analyst|retiree|carer|caregiver|caretaker|homemaker|housewife|househusband"
+    r"|vet|veterinarian|surgeon|midwife|barista|cashier|waitress|waiter|bartender|clerk|janitor|soldier|nanny|tutor"
 )
 _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
@@ -366,6 +368,8 @@ _RECURRENCE = _rx(
 )
 _KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
 _DISPUTE = _rx(
+    r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time (?:with|this (?:week|month|year)|in a row|now"
+    r"|already)\b|"
     r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
     r"(?<!have a complaint)(?<!make a complaint)(?<!file a complaint)(?<!lodge a complaint)"
@@ -922,8 +926,13 @@ class BuiltinExtractor:
                 if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
                     found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
                     continue
-                if found and len(clause.split()) <= 3 and found[-1][2] == index - 1 and not _STATEMENT.search(clause):
-                    found[-1][1] = f"{found[-1][1]}; {clause}"  # a terse fragment ("afternoon only") completes it
+                if (
+                    found
+                    and found[-1][2] == index - 1
+                    and (len(clause.split()) <= 3 or found[-1][0].kind == hit.kind)
+                    and not _STATEMENT.search(clause)
+                ):  # a follow-up without a subject ("afternoon only", "3rd time this week") completes it
+                    found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
                     re.search(r"\b(?:there|that place)\b", clause, re.I)

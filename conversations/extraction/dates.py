@@ -79,6 +79,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
         ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
         ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
+        ("relative_month", rf"\b(next|this|last|coming) {_FULL_MONTH}\b"),
         (
             "month",
             rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of)"
@@ -215,6 +216,13 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return (day0 - timedelta(days=day0.weekday()) + timedelta(weeks=1, days=index)).isoformat()
         parsed = _parse(name, at, wants_future)
         return parsed.date().isoformat() if parsed else None
+    if kind == "relative_month":
+        month = _month_number(g[1])
+        if g[0].lower() == "last":
+            return f"{day0.year if month < day0.month else day0.year - 1:04d}-{month:02d}"
+        if g[0].lower() == "next" and month <= day0.month:
+            return f"{day0.year + 1:04d}-{month:02d}"
+        return f"{_year_for(month, 0, at, True):04d}-{month:02d}"
     if kind == "month_year":
         return f"{int(g[1]):04d}-{_month_number(g[0]):02d}"
     if kind in ("month", "month_may"):
