@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test ci contract lint format install collectstatic
+.PHONY: run test ci contract lint format install collectstatic memory-eval
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ ci: $(VENV)/.installed
 contract: $(VENV)/.installed
 	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/memory_console} \
 		$(PY) -m pytest -q tests/test_api_contract.py
+
+## make memory-eval: precision and recall of the built-in memory extractor on tests/data/memory_eval (no database).
+memory-eval: $(VENV)/.installed
+	$(PY) bench/memory_eval.py --split all
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 ROOT_PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
 APPS = "Apps stand in layers: an app never imports a higher one (its interface aside)"
 INTERFACE = "Only the interface imports the interface"
+EXTRACTION = "Memory extraction is pure Python: no Django, no model, no other app"
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def test_the_unchanged_tree_keeps_every_contract(tree):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{APPS} KEPT" in result.stdout
     assert f"{INTERFACE} KEPT" in result.stdout
+    assert f"{EXTRACTION} KEPT" in result.stdout
 
 
 def test_the_root_app_importing_a_higher_app_breaks_the_layers(tree):
@@ -79,3 +81,18 @@ def test_the_domain_importing_the_interface_breaks_the_interface_contract(tree):
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{INTERFACE} BROKEN" in result.stdout
     assert "identity.selectors -> identity.views" in result.stdout
+
+
+def test_memory_extraction_importing_django_or_a_model_breaks_its_contract(tree):
+    append(
+        tree / "conversations" / "extraction" / "reconcile.py", "\nfrom django.db import models  # noqa: E402,F401\n"
+    )
+    append(
+        tree / "conversations" / "extraction" / "builtin.py",
+        "\nfrom profiles.models import Profile  # noqa: E402,F401\n",
+    )
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{EXTRACTION} BROKEN" in result.stdout
+    assert "conversations.extraction.reconcile -> django" in result.stdout
+    assert "conversations.extraction.builtin -> profiles.models" in result.stdout

@@ -1,0 +1,999 @@
+"""The built-in extractor: deterministic rules over the customer's own messages (no network, no model).
+
+How a conversation becomes candidates:
+
+1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
+   emoji and spoken fillers ("um", "uh") are dropped.
+2. Each message is cut into sentences by `pysbd`, and each sentence into clauses at the joints
+   where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…",
+   "… and wanted to know…").
+3. A clause is skipped when it is a question (a question keeps the statement before its last comma,
+   "I graduate in June, does it stop then?", or a standing wish, "can you use UPS from now on?"), a
+   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"), only a greeting, thanks
+   or filler, a compliment ("I love your store"), about someone else ("my mother uses a wheelchair",
+   "he's allergic", "your account…"), or an errand within the week ("cancel my cleaning tomorrow").
+4. Otherwise the first rule that fits decides its kind, roughly in this order: **plan** (a plan verb
+   or a first-person future — moving, flying, renewing, due, "I'll be in Tokyo" — with a date not in
+   the past; or a big plan without one, "we want to do the honeymoon in Bali"), **constraint**
+   (allergy, diet, health or accessibility, budget, availability "mornings only"), **preference**
+   (a contact channel with "only / by / rather / best / don't", a language, "I prefer", "I always
+   order…", "ideally", "works better", "from now on", size, tone, delivery instructions, schedule
+   wishes), **identity** (occupation, "I work…", where they live or are based, household and pets,
+   the vehicle or phone they have, business size, tenure, habits "every month"), **problem** (a fault
+   with a recurrence — "keeps dropping", "every Monday", "third time", "whenever", "for two weeks" —
+   a dispute, an unrecognised charge, a complaint). The subject ("location", "diet", "pet"…, see
+   `subjects.py`) is tagged for reconciliation.
+5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
+   statement ("I work from home" → "Works from home"), dates made absolute in ISO from the message
+   time ("due in April (2027-04)"), quantities kept as written. Clauses of one sentence with the same
+   kind and subject are merged ("I'm not vegetarian anymore, I eat fish now" is one observation); a
+   short clause without a rule just before one with a rule is kept as its context ("no more
+   mushrooms in the box, I've developed an intolerance"); a terse fragment without a subject completes
+   the statement before it ("i work nights. afternoon only").
+6. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
+   identity candidate of its own ("Has a 2018 F-150"); a short answer to an agent's question about a
+   lasting subject keeps the question's topic ("Any allergies?" "Shellfish." → "Allergies:
+   shellfish"); a later "push it to next month" completes a plan said without a date; the same
+   statement said twice is one candidate with both messages as evidence.
+
+The summary is extractive: the customer's first substantive sentence (reason), the last agent
+message's action, done or else promised (outcome), and sentences that promise something later
+(follow-ups).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pysbd
+
+from conversations.extraction import dates
+from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
+from conversations.extraction.subjects import subject_of
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# --- cleaning -------------------------------------------------------------------------------------------------
+
+_SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
+_LEADING = _rx(
+    r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus"
+    r"|then|btw|hey|hi|hello|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up"
+    r"|one more thing|by the way|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
+)
+_TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
+
+
+def _strip_symbols(text: str) -> str:
+    """Emoji, pictographs and variation selectors out; typographic quotes straightened."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    kept = [ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Mn") or ch in "'^`"]
+    return re.sub(r"\s+", " ", "".join(kept)).strip()
+
+
+def _clean(clause: str) -> str:
+    clause = _SPOKEN_FILLER.sub("", clause)
+    previous = None
+    while previous != clause:
+        previous = clause
+        clause = _LEADING.sub("", clause).strip(" ,.;:-")
+        clause = _TRAILING.sub("", clause).strip(" ,;:-")
+    return re.sub(r"\s+", " ", clause).strip()
+
+
+# --- clause splitting and filters ----------------------------------------------------------------------------
+
+_PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
+_CLAUSE_BREAKS = (
+    _rx(r"\s*;\s*|:\s+"),
+    _rx(
+        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
+        rf"|really\s+)?(?={_PRONOUN})"
+        r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
+    ),
+    _rx(rf",\s+(?={_PRONOUN})"),
+    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\S+\s+\S+)"),
+    _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
+    _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
+    _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
+    _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
+    _rx(
+        r",?\s+(?:and|so|but)\s+(?:i\s+)?"
+        r"(?=(?:wanted|want|was wondering|wonder(?:ed)?|need(?:ed)?)\s+to\s+(?:know|ask|check))"
+    ),
+)
+_STANDING = _rx(
+    r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b"
+    r"|\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|other week)\b"
+)
+_QUESTION_START = _rx(
+    r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
+    r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
+)
+_HYPOTHETICAL = _rx(
+    r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )\bif (?:i|we|it|you)\b"  # "appreciate it if you…"
+    r"|\b(?:suppose|supposing|hypothetically|in case|what if|were to)\b"
+)
+_HEDGE = _rx(
+    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering"
+    r"|i think (?:i'?ll|i'?m going|we'?ll|we'?re going|i might|we might|i may|we may))\b"
+)
+_REQUEST = _rx(r"\b(?:please|pls|plz|kindly)\b")
+_FILLER_ONLY = _rx(
+    r"^(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening|night)|thanks?|thank you|thx|ty|ok|okay|k|sure|yes|yeah"
+    r"|no|nope|bye|bye-bye|goodbye|great|perfect|cool|awesome|amazing|nice|got it|will do|sounds good|lol|haha|yay"
+    r"|you too|you're the best|appreciate it|that's all|that's it|that is all|all good|noted)\b"
+)
+
+
+def _clauses(sentence: str) -> list[str]:
+    parts = [sentence]
+    for breaker in _CLAUSE_BREAKS:
+        parts = [piece for part in parts for piece in breaker.split(part) if piece and piece.strip()]
+    return parts
+
+
+def _question_part(clause: str) -> str | None:
+    """A clause ending in "?": keep a request ("please you can write simple?"), else what precedes the last comma."""
+    if not clause.rstrip().endswith("?"):
+        return clause
+    if _STANDING.search(clause) or _LANGUAGE.search(clause):  # "use UPS from now on?", "explain in Polish?"
+        return re.sub(
+            r"^(?:(?:can|could|would|will)\s+(?:you|u)|is (?:it )?possible to|do you)\s+(?:please\s+)?",
+            "",
+            clause.rstrip(" ?"),
+            flags=re.I,
+        )
+    if _REQUEST.search(clause):
+        return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
+    noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
+    if noted:  # "could you note that I'm left-handed?"
+        return noted.group(1).rstrip(" ?")
+    head, _, _ = clause.rpartition(",")
+    return head if len(head.split()) >= 3 else None
+
+
+# --- rules ---------------------------------------------------------------------------------------------------
+
+_SELF = _rx(r"\b(?:i|i'm|im|i am|i've|ive|i'd|i'll|me|my|mine|we|we're|we've|we'll|our|us)\b")
+_PAST = _rx(
+    r"\b(?:had|was|were|did|got|bought|sold|moved|relocated|switched|since|ago|last|cancell?ed|started|came|went"
+    r"|began|arrived|received|swapped|ordered|used to)\b"
+)
+_PLAN_VERB = _rx(
+    r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
+    r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
+    r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
+    r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
+    r"|(?:push|move|shift|put off|delay|bring forward) (?:it|that|this)|expecting|coming back|returning|back from"
+    r"|renovat\w*|remodel\w*|deploy\w*|book(?:ing)?|reserv\w+|going to be (?:in|at|away)|grow\w*|expand\w*"
+    r"|hir(?:e|ing)|scal\w+ up|open\w* (?:a )?new|hotel|\d+ nights|off to|head(?:ing)? to|scheduled|procedure"
+    r"|(?:second|new|another|third) (?:location|site|store|branch|office|clinic|restaurant|shop)"
+    r"|abroad|overseas|out of the country|out of town|away"
+    r"|replacement|treatment"
+    r"|(?:i'?ll|i will|we'?ll|we will) be (?:in|at|away|out|back|travel\w*))\b"
+)
+_ALLERGY = _rx(r"\ballerg(?:ic|y|ies)\b")
+_DIET = _rx(
+    r"\b(?:vegan|vegetarian|pescatarian|celiac|coeliac|gluten[- ]free|(?:lactose|gluten|dairy)[- ]intoleran\w+"
+    r"|kosher|halal"
+    r"|dairy[- ]free|(?:don'?t|do not|never) (?:eat|drink)|(?:can'?t|cannot) (?:have|eat|drink|tolerate|digest)"
+    r"(?! (?:the|my|a|an|this|that|it|any|your|our|to|more|time)\b)"
+    r"|eat (?:fish|meat)|keto|intoleran(?:t|ce)|teetotal|sober)\b"
+)
+_HEALTH = _rx(
+    r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
+    r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
+    r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
+    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)|large print"
+    r"|(?:i have|i've got|i was diagnosed with|diagnosed with|i suffer from|i live with)\s+(?:\w+\s+){0,2}?(?:disease"
+    r"|disorder|syndrome|condition|degeneration|cancer|diabetes|asthma|arthritis|dementia|glaucoma|cataracts?|copd|ms"
+    r"|parkinson'?s|alzheimer'?s|epilepsy|lupus|fibromyalgia|migraines?|tinnitus|ptsd|depression)"
+    r"|(?:not (?:great|good|confident)|bad|hopeless|useless) (?:with|at) (?:computers|technology|tech|phones"
+    r"|smartphones|the internet|apps|online)"
+    r"|my (?:eyes|ears|legs|back|knees?|hips?|hands) (?:are|is|aren'?t|isn'?t) (?:not )?(?:good|great|bad|weak|poor"
+    r"|failing|what they)"
+    r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
+    r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
+    r"|service (?:dog|animal)|guide dog|emotional support (?:animal|dog)"
+    r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
+    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
+)
+_BUDGET = _rx(
+    r"\b(?:budget|fixed income|low income|on a pension|money is tight|money'?s tight|money is short|can'?t afford"
+    r"|cannot afford|our ceiling"
+    r"|my ceiling)\b"
+    r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
+)
+_AVAILABILITY = _rx(
+    r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
+    r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
+    r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
+    r"|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)\b"
+    r"|\b(?:before|after) work\b|\blunch break\b|\b(?:i|we) work (?:until|till|til) \d"
+    r"|\b(?:can'?t|cannot) (?:pick up|answer|talk|take calls)\b|\bduring work hours\b"
+    r"|\b(?:only|just) (?:free|available|around|home|reachable)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:at work|working|out|away|busy|not home|not around|at school)"
+    r" (?:all day|during the day|until \d|till \d|on weekdays|weekdays|most days|every day)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:usually |only |generally )?(?:free|available|home|around|reachable)"
+    r" (?:after|before|between|on|in the|from) (?:\d|mornings?|afternoons?|evenings?|weekends?|weekdays?|mondays"
+    r"|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays)"
+    r"|\b(?:can|could|will|'ll) only\b[^.]*\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays"
+    r"|weekends?|weekdays|mornings?|afternoons?|evenings?|nights?|after \d|before \d)\b"
+    r"|\b(?:call|contact|reach|text|phone|ring)\s+(?:me\s+|us\s+)?(?:only\s+)?(?:after|before|between)\s+\d"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|tuesdays|wednesdays|thursdays|fridays"
+    r"|saturdays|sundays) (?:don'?t|do not|doesn'?t|no longer|won'?t) work\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:bad|difficult"
+    r"|hard|impossible|not good|no good|tough|busy) for (?:me|us)\b"
+)
+_REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
+_CHANNEL = _rx(
+    r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
+    r"|in the post|in the mail|internet|online|post it|mail it|computer|smartphone)\b"
+)
+_CHANNEL_CUE = _rx(
+    r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
+    r"|no (?:calls|emails|texts|letters|paper|post|mail)"
+    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
+    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
+    r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
+    r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
+    r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
+    r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
+    r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
+)
+_LANGS = (
+    r"english|spanish|french|german|portuguese|italian|mandarin|cantonese|chinese|arabic|hindi|polish|vietnamese"
+    r"|korean|japanese|russian|ukrainian|tagalog|turkish|farsi|urdu|bengali|punjabi|somali|haitian creole|greek"
+    r"|dutch|swahili|hebrew"
+)
+_LANGUAGE = _rx(
+    rf"\b(?:in|speak|speaks|spoke|speaking|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
+    r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
+    rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
+    r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
+    r"|\binterpreter\b|\btranslator\b"
+)
+_PREFERENCE = _rx(
+    r"\b(?:switch|change|set|move|put) (?:my|our|the) (?:invoices?|bills?|statements?|currency|billing|payments?"
+    r"|language|correspondence) to\b|\buse my (?:personal|work|other|new|private) (?:email|number|phone|address)\b|"
+    r"\b(?:from now on|going forward|in (?:the )?future|(?:all )?future (?:correspondence|mail|letters|calls|emails)"
+    r"|all (?:correspondence|mail|letters))\b|\bonly,? please\b|\bplease only\b"
+    r"|\b(?:female|male|woman|man|women|men) (?:doctor|nurse|practitioner|technician|agent|driver|therapist|stylist)\b|"
+    r"\b(?:i|we)\s+(?:really\s+|always\s+|usually\s+|generally\s+|much\s+)?(?:prefer|love|like|enjoy|hate|dislike)\b"
+    r"|\b(?:i|we)\s+(?:always|usually|normally|only ever|only)\s+(?:order|buy|get|pick|choose|sit|book|use|go for"
+    r"|pay|shop|fly|take|come|ask for|request|drink|eat|wear|travel|stay|park|bring|need|want)\w*\b"
+    r"|\b(?:not |un)comfortable with\b|\b(?:don'?t|do not) trust\b|\b(?:i'?d|we'?d) rather not\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) (?:are|is|work) (?:better|best)\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) suits? (?:me|us)\b"
+    r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
+    r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
+)
+_OCCUPATION = (
+    r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
+    r"|carpenter|student|cto|ceo|cfo|coo|founder|co-founder|owner|administrator|admin|manager|director|lawyer"
+    r"|attorney|accountant|farmer|driver|chef|cook|pilot|pharmacist|paramedic|firefighter|police officer|officer"
+    r"|veteran|consultant|freelancer|photographer|writer|artist|musician|architect|realtor|mechanic|therapist"
+    r"|dentist|researcher|scientist|analyst|retiree|carer|caregiver|caretaker|homemaker|housewife|househusband"
+    r"|vet|veterinarian|surgeon|midwife|barista|cashier|waitress|waiter|bartender|clerk|janitor|soldier|nanny|tutor"
+)
+_IDENTITY_JOB = _rx(
+    rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
+    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home|semi-retired"
+    r"|freelance|students)\b"
+    r"|\b(?:i|we)\s+(?:no longer\s+|don'?t\s+|do not\s+|now\s+|currently\s+|still\s+)?work(?:s)?\s+(?:as|at|for|in"
+    r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
+    r"|[\w-]+-hour shifts|shifts)\b"
+    r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
+    r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
+    r"|\b(?:we'?re|we are|and i are)\s+both\s+(?:[\w-]+\s+)?[\w-]+(?:ers|ors|ists|ians|ants|ents|ses|techs)\b"
+    r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
+    r"|number|order|other|fan|lover|beginner|first|new|loyal|big|bit|little)\b)[\w-]{3,}(?:er|or|ist|ian|ant|ent|tech)\b"
+    r"(?=\s*(?:$|[,.;!]|so\b|and\b|at\b|for\b|in\b|with\b|by\b))"
+    r"|\b(?:we'?re|we are)\s+(?:a|an)\s+(?:[\w-]+\s+){0,3}?(?:bakery|restaurant|cafe|shop|store|firm|company|startup"
+    r"|agency|clinic|practice|nonprofit|non-profit|charity|school|business|salon|studio|farm|family business"
+    r"|team of \d+)\b"
+)
+_IDENTITY_PLACE = _rx(
+    r"\b(?:i|we)\s+(?:have\s+|'ve\s+|had\s+|just\s+|recently\s+|finally\s+)*(?:live|lived|moved|relocated)\b"
+    r"|\b(?:i|we)'ve\s+(?:just\s+|recently\s+)?(?:moved|relocated)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
+    r"|\b(?:i|we)\s+move (?:to|into)\b(?=.*\b(?:last|ago|yesterday)\b)"
+    r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
+    r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
+    r"|\b(?:my|our) address (?:has )?changed\b"
+    r"|\b(?:i'?m|im|i am|we'?re|we are|i come|we come)\s+(?!(?:calling|writing|texting|messaging|ringing|away|back|home"
+    r"|work|here)\b)(?:\w+\s+)?from\s+(?!(?:home|work|school|the|a|my|our|your|here|there)\b)[a-z]{3,}"
+)
+_HOUSEHOLD = _rx(
+    r"\b(?:i|we)(?:\s+just|\s+now|\s+also|\s+still|\s+finally)?(?:\s+have|'ve got|\s+have got|\s+got|\s+just had|\s+had"
+    r"|\s+adopted|\s+are expecting"
+    r"|'re expecting"
+    r"|'ve)\s+(?:just\s+)?"
+    r"(?:a|an|\d+|two|three|four|five|a second|another|our|my)?\s*(?:new\s+|second\s+|little\s+|baby\s+)?"
+    r"(?:[\w-]+\s+){0,2}?(?:kids?|children|sons?|daughters?|bab(?:y|ies)|twins?|newborn|infant|toddlers?|teenagers?"
+    r"|boys|girls|a boy|a girl"
+    r"|dogs?|cats?|pupp(?:y|ies)|kittens?"
+    r"|retrievers?|labs?|labradors?|parrots?|pets?|rabbits?|horses?|greyhounds?|beagles?|poodles?|terriers?|bulldogs?"
+    r"|shepherds?|huskies|husky|spaniels?|collies?|chihuahuas?|dachshunds?|pugs?|corgis?|hamsters?|guinea pigs?"
+    r"|ferrets?|tortoises?|turtles?)\b"
+    r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
+    r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
+    r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
+    r"|\b(?:don'?t|do not|no longer) (?:have|own) (?:any )?(?:pets?|dogs?|cats?|kids|children|a car)\b"
+    r"|\bmy (?:\d+|two|three|four|five) (?:kids|children|sons|daughters)\b|\bmy kids are\b"
+    r"|\b(?:i'?m|im|i am) a (?:single |stay-at-home |working |new |first-time )?(?:mom|mum|dad|mother|father|parent"
+    r"|grandmother|grandfather|grandparent|grandma|grandpa)\b"
+    r"|\b(?:our|my) (?:dog|cat|pet|puppy|kitten) (?:passed away|died|was put down)\b"
+    r"|\b(?:drop|pick up|take|bring) (?:off )?(?:the|my|our) (?:kids|children|son|daughter)\b"
+    r"|\b(?:i|we|and i)\s+(?:recently\s+|just\s+)?(?:separated|divorced|split up|broke up|got married|got engaged)\b"
+    r"|\b(?:i'?m|i am|i got|i just got|we'?re|we are|we got|we just got)\s+(?:now\s+|recently\s+)?(?:divorced|separated"
+    r"|widowed|married|engaged)\b"
+    r"|\b(?:i|we) (?:have|own) (?:\d+|two|three|four|five) (?:cars|vehicles|phones|lines|properties|homes|houses)\b"
+)
+_MAKES = (
+    r"toyota|honda|ford|tesla|subaru|chevy|chevrolet|nissan|bmw|audi|mercedes|kia|hyundai|jeep|volkswagen|vw|mazda"
+    r"|volvo|lexus|dodge|ram|gmc|porsche|civic|corolla|camry|accord|f-?150|outback|prius|rav4|cr-v|mustang"
+    r"|silverado|wrangler|model [3sxy]|iphone|pixel|galaxy|ipad|macbook"
+)
+_OWNED_THING = _rx(
+    r"\b(?:(?:have|own|drive|drives|got|bought|switched to|use|'ve got|just got|leased|traded in for)\s+"
+    r"(?:a|an|the|my)?\s*|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)"
+    rf"((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
+)
+_FAULT = _rx(
+    r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
+    r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
+    r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
+    r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
+    r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored"
+    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
+)
+_RECURRENCE = _rx(
+    r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
+    r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
+    r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
+    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
+    r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
+    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+    r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
+    r"|a couple of) (?:days|weeks|months|years)\b"
+)
+_KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
+_DISPUTE = _rx(
+    r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time (?:with|this (?:week|month|year)|in a row|now"
+    r"|already)\b|"
+    r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
+    r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
+    r"(?<!have a complaint)(?<!make a complaint)(?<!file a complaint)(?<!lodge a complaint)"
+    r"|\b(?:this is|that'?s|it'?s|i'?m|i am|we'?re|we are) (?:so |really |very |absolutely |just )?(?:ridiculous"
+    r"|unacceptable|outrageous|frustrat\w+|angry|furious|upset|disappointed|not happy|unhappy|livid|disgusted)\b"
+    r"|\b(?:\d+|two|three|four|five|second|third|fourth|fifth|2nd|3rd|4th|5th|several|multiple|many) times? (?:now )?"
+    r"(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|reached out|written|emailed|messaged|complained)\b"
+    r"|\b(?:i'?ve|i have|we'?ve|we have) (?:called|contacted|written|emailed|messaged) (?:you )?(?:\d+|two|three|four"
+    r"|five|several|multiple|many) times\b"
+    r"|\bstill (?:haven'?t|hasn'?t|have not|has not|not) (?:received|got|gotten|heard|arrived"
+    r"|been (?:fixed|resolved|refunded))"
+)
+_ADDRESSEE = _rx(r"^(?:you|your|you're|you've|you'll|you guys|y'all)\b")
+_OTHER_SUBJECT = _rx(r"^(?:the|this|that|these|those|his|her|their|its|it|it's|he|she|they)\b")
+_NO_ANSWER = _rx(
+    r"(?:no|nope|none|nah|not really|no thanks|n/a|nothing|not that i know of|i don'?t know|not sure|idk|ok|okay|yes"
+    r"|yeah|yep|sure|correct|right|that'?s right|that'?s correct|same|same as before|thanks?|thank you)[.!]*"
+)
+# An agent's question about a lasting subject: (pattern, kind, subject, label of the answer).
+_ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (_rx(pattern), kind, subject, label)
+    for pattern, kind, subject, label in (
+        (r"\ballerg", "constraint", "allergy", "Allergies"),
+        (r"\b(?:dietary|diet|do you eat|food restrictions?)\b", "constraint", "diet", "Diet"),
+        (
+            r"\b(?:accessibility|mobility|accommodations?|assistance) (?:needs?|requirements?)\b",
+            "constraint",
+            "health",
+            "Accessibility needs",
+        ),
+        (
+            r"\b(?:best|good|preferred|convenient) time\b|\bwhen (?:is|are|would be) (?:a )?(?:good|best|convenient)",
+            "constraint",
+            "schedule",
+            "Best time to reach",
+        ),
+        (
+            r"\b(?:preferred|best|prefer\w*)\b.*\b(?:contact|reach|channel|method|way to (?:reach|contact))\b"
+            r"|\bhow (?:should|would you like|do you (?:want|prefer)) (?:we|us|me) to (?:contact|reach)\b",
+            "preference",
+            "contact_channel",
+            "Preferred contact",
+        ),
+        (r"\blanguage\b", "preference", "language", "Preferred language"),
+        (r"\bwhere (?:do|are) you (?:live|living|located|based)\b|\bwhat city\b", "identity", "location", "Lives in"),
+        (r"\bwhere (?:are|will) you (?:be )?(?:moving|relocating)\b", "plan", "location", "Moving to"),
+        (
+            r"\bwhere (?:are|will) you (?:be )?(?:headed|heading|going|travel\w*|flying|off to)\b",
+            "plan",
+            "travel",
+            "Travelling to",
+        ),
+        (
+            r"\bwhen (?:are|is|will) (?:you|your)\b.*\b(moving|move|travel\w*|trip|flight|due|wedding|surgery"
+            r"|leaving|starting|retir\w+|renew\w*)\b",
+            "plan",
+            "plan",
+            "{0}",
+        ),
+        (
+            r"\bbudget\b|\bhow much (?:are you|were you) (?:looking|hoping|planning) to spend\b",
+            "constraint",
+            "budget",
+            "Budget",
+        ),
+        (
+            r"\bwhat do you do\b|\boccupation\b|\bline of work\b|\bprofession\b|\bwhere do you work\b",
+            "identity",
+            "job",
+            "Occupation",
+        ),
+        (r"\bhow many (?:people|kids|children|pets|dogs|cats|drivers|members)\b", "identity", "household", "Household"),
+        (r"\b(?:shoe |dress |clothing )?size\b", "preference", "size", "Size"),
+        (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
+    )
+)
+_BIG_PLAN = _rx(
+    r"\b(?:i|we)\s*(?:'ll|will|'re going to|are going to|'m going to|am going to|plan to|want to|hope to"
+    r"|are planning to|'re planning to|'m planning to|am planning to)\s+(?:\w+\s+){0,2}?"
+    r"(?:move|relocate|retire|honeymoon|get married|emigrate|renovate|remodel|downsize"
+    r"|sell (?:the|our|my) (?:house|home)|buy a (?:house|home|car|new car)|start a (?:business|family))\b"
+    r"|\b(?:i|we)\s*(?:'re|are|'m|am)\s+(?:\w+\s+){0,2}?(?:moving|relocating|retiring|getting married|emigrating"
+    r"|renovating|remodell?ing|downsizing|selling (?:the|our|my) (?:house|home)|buying a (?:house|home|car|new car)"
+    r"|starting a (?:business|family))\b"
+)
+_STATEMENT = _rx(r"^(?:i|i'm|im|i am|i've|ive|i'd|i'll|we|we're|we are|we've|we'd|we'll|my|our)\b")
+_ERRAND = _rx(
+    r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
+    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
+)
+
+
+def _days_from(iso: str, at) -> int:
+    """Days from the message to a rendered date (a large number when it is not a plain day)."""
+    found = re.search(r"\d{4}-\d{2}-\d{2}", iso)  # "week of 2026-11-30" counts from its Monday
+    try:
+        return (date.fromisoformat(found.group(0)) - at.date()).days if found else 10_000
+    except ValueError:
+        return 10_000
+
+
+_COHABITS = _rx(r"\b(?:lives?|living|stays?|staying|moved in) with (?:me|us)\b|\b(?:i|we) live with (?:my|our)\b")
+_PETS = (
+    r"dogs?|cats?|pupp(?:y|ies)|kittens?|beagles?|poodles?|labradors?|labs?|retrievers?|terriers?|bulldogs?"
+    r"|shepherds?|huskies|husky|chihuahuas?|dachshunds?|pugs?|corgis?|spaniels?|collies?|boxers?|rottweilers?"
+    r"|dobermans?|schnauzers?|shih tzus?|pit ?bulls?|greyhounds?|parrots?|parakeets?|budgies?|hamsters?"
+    r"|guinea pigs?|ferrets?|tortoises?|turtles?|rabbits?|bunn(?:y|ies)|horses?|ponies|pony|goldfish"
+)
+_MY_PET = _rx(
+    rf"\b(?:my|our)\s+(?:\d+[- ]years?[- ]old\s+|\d+[- ]month[- ]old\s+|little\s+|old\s+|new\s+|senior\s+|rescue\s+)*"
+    rf"(?:{_PETS})\b(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|insurance|hair|walker|sitter|groomer))"
+)
+_HOME = _rx(
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added|switched to|upgraded to|bought)\s+"
+    r"(?:a\s+|an\s+|new\s+)*"
+    r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
+    r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
+    r"|house)\b"
+)
+_HABIT = _rx(
+    r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop|call|text|send|buy)\b.*\b(?:a lot|often"
+    r"|frequently|regularly"
+    r"|all the time|for work|most weekends)\b"
+    r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
+    r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
+    r"|year)|monthly|weekly|yearly|annually|daily|nightly|twice a \w+|once a \w+|\d+ times a \w+)\b"
+)
+_BUSINESS = _rx(
+    r"\b(?:we|i|and|now) (?:now )?(?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?"
+    r"\d[\d,]* (?:\w+ )?"
+    r"(?:clinics|stores|shops|locations|sites|offices|branches|restaurants|employees|staff|people|users|seats|agents"
+    r"|trucks|vehicles|units|properties|rooms|beds|students|members)\b"
+    r"|\bwe'?re a (?:team|company|business|practice) of \d+"
+    r"|\b(?:started|start|starting|run|own|opened|launched) (?:my|our) own (?:[\w-]+ )?(?:business|company|practice"
+    r"|shop|firm|store|restaurant|agency|studio|salon|clinic|bakery)\b"
+)
+_ON_BEHALF = re.compile(r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+")  # a named business, not "my mother"
+_SCHEDULE_WISH = _rx(
+    r"\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+    r"\b(?:please|best|prefer\w*|ideally|quietest|works best|better)\b[^.?!]*\b(?:mondays|tuesdays|wednesdays|thursdays"
+    r"|fridays|saturdays|sundays|weekends|weekdays)\b"
+    r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
+    r"|quietest|prefer\w*|ideal)\b"
+)
+_PAYDAY = _rx(r"\b(?:get|am|'m|are|'re) paid (?:on|every|each|at the end of|weekly|monthly|biweekly|fortnightly)\b")
+_FUTURE_SELF = _rx(
+    r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
+    r"|\b(?:i|we)\s*(?:'ll|will|plan to|intend to|hope to|want to|are going to|'re going to|am going to|'m going to)\b"
+)
+_UNRECOGNISED = _rx(
+    r"\b(?:don'?t|didn'?t|do not|did not) recogni[sz]e\b|\bnot mine\b|\bi (?:didn'?t|never|did not) (?:make|buy|order"
+    r"|authori[sz]e)\b|\bi haven'?t been to\b|\bsomeone (?:used|stole|hacked|accessed)\b|\bhacked\b|\bidentity theft\b"
+    r"|\bstolen (?:card|phone|identity)\b"
+)
+_NEW_JOB = _rx(
+    r"\b(?:started|start|starting|got|landed|took) (?:a )?new job\b|\blost my job\b|\b(?:got |been )?laid off\b"
+    r"|\bbetween jobs\b|\bout of work\b"
+)
+_DEICTIC_PLAN = _rx(
+    r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
+)
+_DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
+_TONE_DELIVERY = _rx(
+    r"\bring the (?:door ?)?bell\b|\bknock\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:always|usually|mostly) (?:home|around)\b"
+    r"|\b(?:send|email|text|call|contact)\b[^.?!]{0,30}\bme,? not (?:her|him|them)\b|"
+    r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
+    r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
+    r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
+    r"|mailroom|concierge|safe place|parcel box|locker)\b|"
+    r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
+    r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
+    r"|information|info|balance)\b|\bonly (?:speak|talk) to me\b|"
+    r"\bkeep (?:it|replies|messages|answers|emails|things) (?:short|brief|simple)\b|\bbe (?:direct|brief"
+    r"|straightforward)\b|\bno small talk\b|\bloyal to\b|\bswear by\b|\bstick (?:with|to) (?!the plan)\w+"
+    r"|\b(?:best|good|easiest) (?:time )?(?:to|for) (?:reach|contact|call|text) (?:me|us)\b"
+    r"|\bstraight to the point\b"
+    r"|\bleave (?:it|them|the (?:parcel|package|box|delivery)|parcels|packages|deliveries) (?:at|with|by|in|on|behind"
+    r"|outside|inside)\b|\b(?:don'?t|do not|never) leave (?:it|them|parcels|packages)\b"
+    r"|\b(?:i'?m|i am) (?:an? )?(?:\w+ )?(?:person|guy|girl|fan|user|loyalist|kind of (?:guy|person))\b"
+)
+_COMPLIMENT_FAN = _rx(
+    r"\bfan of (?:your|you|this|the)\b|\b(?:people|morning|night|dog|cat) person\b(?=.*\b(?:lol|haha)\b)"
+)
+_ROOMS = _rx(
+    r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b|\b(?:ground|first|top|upper|lower)"
+    r" floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
+    r" (?:apartment|house|home|place|flat)\b"
+)
+_SIZE = _rx(
+    r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
+    r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
+)
+_COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
+_THIRD_PARTY = _rx(
+    r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
+    r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
+    r"|grandson|granddaughter|grandkids?|grandchild(?:ren)?|nephew|niece|fiancée?|girlfriend|boyfriend"
+    r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
+)
+_ADDRESS_ME = re.compile(
+    r"\b(?:[Pp]lease )?[Cc]all me (?=[A-Z][a-z]+\b)(?!Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+    r"|\b(?:I|i) go by\b|\b(?:I|i) prefer to be called\b|\b[Mm]y pronouns are\b"
+)
+_USAGE = _rx(
+    r"\b(?:i|we)\s+(?:usually\s+|typically\s+|normally\s+|barely\s+|only\s+|hardly\s+|mostly\s+|probably\s+)?"
+    r"(?:use|stream|spend|drive|fly|travel|call|order|text)"
+    r"\s+(?:\w+\s+){0,3}?(?:like\s+|about\s+|around\s+|roughly\s+|over\s+)?\d[\d,.]*\s*(?:gb|tb|mb|hours?|miles"
+    r"|km|times|minutes|calls|orders|texts|kwh)?"
+    r"|\b(?:i|we)\s+(?:only\s+|always\s+|mostly\s+|mainly\s+)?use\s+(?:\w+\s+){1,3}?(?:for everything|all the time"
+    r"|exclusively|every day|daily|for all)\b"
+)
+_WORKPLACE_NOW = re.compile(r"\b(?:I'?m|I am|[Ii]m) (?:now )?(?:at|with) (?!The\b|A\b|Home\b)[A-Z][a-z]+")
+_PLACE_NOW = re.compile(
+    r"\b(?:I'?m|I am|[Ww]e'?re|[Ww]e are)\s+(?:now\s+|currently\s+)?(?:in|living in|staying in)\s+(?!The\b|A\b)"
+    r"[A-Z][a-z]+"
+)
+_TENURE = _rx(
+    r"\b(?:customer|member|client|subscriber|patient) (?:since (?:19|20)\d\d|for (?:\d+|over \d+|many) years)\b"
+    r"|\b(?:been )?(?:with|w/?) (?:u|y'all|you guys) (?:for )?\d+ (?:years|yrs|y)\b"
+    r"|\bbeen with (?:you|you guys|your company|this company|the bank|[A-Z]\w+) (?:for )?(?:over |almost |nearly )?"
+    r"(?:\d+|two|three|four|five|ten|many) years\b"
+)
+_NAME_CHANGE = _rx(
+    r"\b(?:i|we) (?:have |'ve )?changed (?:my|our) (?:sur|last |family |maiden )?name\b"
+    r"|\bmy (?:new |married )?(?:sur|last )?name is now\b"
+)
+_AGE_ALONE = _rx(
+    r"\b(?:i'?m|i am)\s+(?:\d{2})\s*(?:years old|years|yrs|y/o)?\b(?!\s*(?:minutes|min|mins|hours|%|dollars|pounds))"
+    r"|\b(?:i|we)'?m? (?:live|living) (?:alone|by myself|on my own)\b|\bi live alone\b|\bi'?m (?:all )?alone at home\b"
+    r"|\bi am alone at home\b|\b\d{2} years old\b"
+)
+_NO_VEHICLE = _rx(
+    r"\b(?:don'?t|do not|no longer|can'?t|cannot) (?:drive|own a car|have a car)\b|\bsold (?:the|my|our) (?:car|truck"
+    r"|vehicle|motorcycle|bike|van)\b"
+)
+_THEIR_TRAIT = _rx(
+    r"^(?:she|he|they)(?:'s|'ll|'d| is| are|'re| has| have| was| were| will| would| gets| uses| needs)\b"
+    r"|\b(?:she|he|they)(?:'s| is| are|'re| has| have)\s+(?:\w+\s+){0,2}?(?:allergic|allergy|vegan|vegetarian|diabetic"
+    r"|celiac|deaf|blind|pregnant|autistic|disabled)\b"
+)
+_BIRTHDAY = _rx(r"\bmy (?:birthday|b-?day)\b|\bi was born\b|\b(?:i'?m|i am) turning \d+")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    subject: str
+
+
+def _classify(clause: str, at) -> _Hit | None:
+    if _COHABITS.search(clause):  # "my elderly father lives with me" is the customer's household
+        return _Hit("identity", "household")
+    if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
+        return None
+    if _THEIR_TRAIT.search(clause) and not re.search(r"\b(?:i|i'm|im|i've|we|we're|we've)\b", clause, re.I):
+        return None  # "she has a severe nut allergy", "egg-free, he's allergic": the customer's child, not them
+    found_dates = dates.find(clause, at, future=True, ordinal_days=True)
+    same_day = at.date().isoformat()
+    has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
+    someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
+    planned = _PLAN_VERB.search(clause) or (
+        _FUTURE_SELF.search(clause)
+        and not _OTHER_SUBJECT.search(clause)
+        and any(_days_from(iso, at) > 2 for _, _, iso in found_dates)  # "I'll be home tomorrow" is logistics
+    )
+    if not has_date and _BIG_PLAN.search(clause) and not _PAST.search(clause) and not someone_elses:
+        return _Hit("plan", subject_of(clause) or "plan")  # "we want to do the honeymoon in Bali"
+    if has_date and planned and not _PAST.search(clause) and not someone_elses:
+        soon = all(_days_from(iso, at) <= 7 for _, _, iso in found_dates)
+        if not (soon and _ERRAND.search(clause)):  # "cancel my cleaning tomorrow" is an errand, not a plan
+            return _Hit("plan", subject_of(clause) or "plan")
+    if _ALLERGY.search(clause):
+        return _Hit("constraint", "allergy")
+    if _DIET.search(clause):
+        return _Hit("constraint", "diet")
+    if _HOUSEHOLD.search(clause) and re.search(r"pregnant|baby|on the way", clause, re.I):
+        return _Hit("identity", "household")
+    if _HEALTH.search(clause):
+        return _Hit("constraint", "health")
+    if _BUDGET.search(clause):
+        return _Hit("constraint", "budget")
+    if _LANGUAGE.search(clause):
+        return _Hit("preference", "language")
+    if (
+        _CHANNEL.search(clause)
+        and _CHANNEL_CUE.search(clause)
+        and not _PAST.search(clause)
+        and not re.search(r"\b(?:today|tonight|right now|right away|shortly|in a moment|this time)\b", clause, re.I)
+    ):
+        return _Hit("preference", "contact_channel")
+    if _AVAILABILITY.search(clause):
+        return _Hit("constraint", "schedule")
+    if _SIZE.search(clause):
+        return _Hit("preference", "size")
+    if _TONE_DELIVERY.search(clause) and not _COMPLIMENT_FAN.search(clause):
+        return _Hit("preference", subject_of(clause) or "preference")
+    if _ROOMS.search(clause) and not _PAST.search(clause):
+        return _Hit("preference", "housing")
+    if _BIRTHDAY.search(clause):
+        return _Hit("identity", "birthday")
+    if _ADDRESS_ME.search(clause):
+        return _Hit("preference", "name")
+    if _TENURE.search(clause):
+        return _Hit("identity", "tenure")
+    if _NO_VEHICLE.search(clause):
+        return _Hit("identity", "vehicle")
+    if _NAME_CHANGE.search(clause):
+        return _Hit("identity", "name")
+    if _AGE_ALONE.search(clause):
+        return _Hit("identity", "household")
+    if _PLACE_NOW.search(clause):
+        return _Hit("identity", "location")
+    if _WORKPLACE_NOW.search(clause):
+        return _Hit("identity", "job")
+    if _IDENTITY_JOB.search(clause) or _NEW_JOB.search(clause):
+        return _Hit("identity", "job")
+    if _IDENTITY_PLACE.search(clause):
+        return _Hit("identity", "location")
+    if _HOUSEHOLD.search(clause):
+        return _Hit("identity", subject_of(clause) if subject_of(clause) == "pet" else "household")
+    if _MY_PET.search(clause):
+        return _Hit("identity", "pet")
+    if _HOME.search(clause):
+        return _Hit("identity", "home")
+    if (
+        _DISPUTE.search(clause)
+        or _UNRECOGNISED.search(clause)
+        or _KEEPS_HAPPENING.search(clause)
+        or (_FAULT.search(clause) and _RECURRENCE.search(clause))
+    ):
+        return _Hit("problem", "")
+    thing = _OWNED_THING.search(clause)
+    if thing:
+        return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
+    if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause):
+        return _Hit("preference", subject_of(clause) or "preference")
+    if _DECIDED.search(clause):
+        return _Hit("plan", subject_of(clause) or "plan")
+    if _USAGE.search(clause):
+        return _Hit("preference", "usage")
+    if _BUSINESS.search(clause) or _ON_BEHALF.search(clause):
+        return _Hit("identity", "business")
+    if _SCHEDULE_WISH.search(clause) or _PAYDAY.search(clause):
+        return _Hit("preference", "schedule")
+    if _HABIT.search(clause):
+        return _Hit("identity", "habit")
+    if _REQUIREMENT.search(clause) and _SELF.search(clause):
+        return _Hit("constraint", "requirement")
+    return None
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+_IRREGULAR_PAST = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "had got sold bought went came began was were did made took lost left found broke paid sent spent "
+        "built told thought heard held kept met ran saw said sat stood won wrote drove flew fell felt forgot "
+        "gave grew knew hurt let lent put quit read rode rang rose set shut sang slept spoke stole swam "
+        "taught threw understood woke wore became"
+    ).split()
+)
+_MODAL = {"'d": "Would", "would": "Would", "'ll": "Will", "will": "Will", "can": "Can", "can't": "Can't"}
+
+
+def _third_person(verb: str) -> str:
+    low = verb.lower()
+    if low == "have":
+        return "has"
+    if low in ("shall", "should", "must", "may", "might", "will", "would", "can", "could", "do"):
+        return "does" if low == "do" else verb
+    if low in _IRREGULAR_PAST or (low.endswith("ed") and not low.endswith("eed")) or low.endswith("n't"):
+        return verb
+    if re.search(r"(s|sh|ch|x|z|o)$", low):
+        return verb + "es"
+    if re.search(r"[^aeiou]y$", low):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _rewrite(text: str) -> str:
+    """The leading first person as a statement about the customer: "I'm vegan" → "Vegan"."""
+    m = re.match(r"^(?:i'?m|im|i am)\s+(?:(?:a|an|the)\s+(?=[\w-]+))?", text, re.IGNORECASE)
+    if m and m.end() < len(text):
+        text = text[m.end() :]
+    else:
+        m = re.match(r"^i(?:'ve|ve|\s+have)\s+(?:got\s+)?", text, re.IGNORECASE)
+        if m:
+            text = "has " + text[m.end() :]
+        else:
+            negated = re.match(r"^i\s+(?:(don'?t|do not)|(can'?t|cannot|didn'?t|won'?t|wasn'?t))\s+", text, re.I)
+            m = re.match(r"^i(?:('d|'ll)|\s+(would|will|can))\s+", text, re.IGNORECASE)
+            if negated:
+                head = "doesn't" if negated.group(1) else negated.group(2)
+                text, m = f"{head} {text[negated.end() :]}", None
+            if m:
+                text = _MODAL[(m.group(1) or m.group(2)).lower()] + " " + text[m.end() :]
+            elif not negated:
+                m = re.match(
+                    r"^i\s+(?:(always|usually|never|really|also|just|normally|generally|rarely|often|sometimes|still|now|only)\s+)?([\w-]+?n't|[\w-]+)",
+                    text,
+                    re.I,
+                )
+                if m:
+                    adverb = f"{m.group(1)} " if m.group(1) else ""
+                    text = f"{adverb}{_third_person(m.group(2))}{text[m.end() :]}"
+    return text[:1].upper() + text[1:]
+
+
+def _content(clause: str, hit: _Hit, at) -> str:
+    thing = _OWNED_THING.search(clause)
+    if thing and re.match(r"^(?:it'?s|it is)\b", clause, re.I):  # "it's the 2019 civic": say whose
+        clause = f"Has a {thing.group(1).strip()}"
+    text = clause
+    text, _ = dates.render(
+        text,
+        at,
+        future=hit.kind == "plan" or (hit.kind != "problem" and not _PAST.search(text)),  # a fault already happened
+        ordinal_days=hit.kind == "plan",
+    )
+    text = _rewrite(text)
+    text = _LEADING.sub("", text).strip() or text  # "I am also adding…" → "Adding…"
+    text = text[:1].upper() + text[1:]
+    if len(text) > MAX_CONTENT:
+        text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+# --- the extractor -------------------------------------------------------------------------------------------
+
+_SMALL_TALK = _rx(
+    r"\b(?:hope you|how are you|my name is|speaking|sorry to bother)\b|\bthis is \w+(?: \w+)?[.!]?$"
+    r"|^(?:hello|hi|hey|good (?:morning|afternoon|evening))\b[^.?!]{0,20}[.!]*$"
+)
+_RESOLUTION = _rx(
+    r"\b(?:(?:i've|i have|we've|we have)\s+(?:\w+\s+)?\w+(?:ed|en|t|ne)\b|has been|have been|is now|are now"
+    r"|now covers|booked|added|updated|sent"
+    r"|reset|scheduled|moved|applied|opened|set|reserved|escalated|done|issued|enabled|ready for|is on time"
+    r"|restore|confirmed|covered|switched|noted|it's yours|refund\w*|credit\w*)\b"
+)
+_PROMISE = _rx(
+    r"\b(?:i'?ll|we'?ll|i will|we will|(?:i'?m|we'?re|is|are) going to)\s+(?!be (?:happy|glad)\b)\w+"
+    r"|\bfollow[- ]up\b|\bcall you back\b|\bget back to you\b|\breach out\b|\bships? in\b|\bexpect\w*\b"
+)
+_CLOSING = _rx(
+    r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else"
+    r"|see you)\b"
+)
+
+
+def _plain(sentence: str) -> str:
+    """A sentence for the summary: spoken fillers out, nothing else touched."""
+    text = _SPOKEN_FILLER.sub("", sentence).strip(" ,")
+    return text[:1].upper() + text[1:]
+
+
+class BuiltinExtractor:
+    """Rule-based, deterministic, offline. See the module docstring for the rules."""
+
+    name = "builtin"
+    version = "1.0"
+
+    def __init__(self):
+        self._segmenter = pysbd.Segmenter(language="en", clean=False)
+
+    def _sentences(self, text: str) -> list[str]:
+        text = _strip_symbols(text)
+        return [s.strip() for s in self._segmenter.segment(text) if s and s.strip()] if text else []
+
+    def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
+        candidates: list[Candidate] = []
+        undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
+        asked: str | None = None  # the agent's last question, for a short answer ("Any allergies?" "Shellfish.")
+        for message in messages:
+            if message.role == "agent":
+                sentences = self._sentences(message.text)
+                asked = sentences[-1] if sentences and sentences[-1].rstrip().endswith("?") else None
+                continue
+            if message.role != "customer":
+                continue
+            found = self._from_message(message, undated)
+            if not found and asked:
+                found = self._answer(asked, message)
+            asked = None
+            for candidate in found:  # said again in the same words: one candidate, both messages as evidence
+                key = " ".join(candidate.content.casefold().split())
+                same = next(
+                    (i for i, c in enumerate(candidates) if " ".join(c.content.casefold().split()) == key), None
+                )
+                if same is None:
+                    candidates.append(candidate)
+                else:
+                    evidence = tuple(sorted({*candidates[same].evidence, *candidate.evidence}))
+                    candidates[same] = replace(candidates[same], evidence=evidence)
+        return candidates, self._summary(messages)
+
+    def _answer(self, question: str, message: Message) -> list[Candidate]:
+        """A short answer to an agent's question about a lasting subject, said with the question's topic."""
+        answer = _clean(_strip_symbols(message.text)).rstrip(".!")
+        if _THIRD_PARTY.search(answer):  # "My husband is vegetarian" answers for someone else
+            return []
+        answer = re.sub(r"^(?:it'?s|it is|i'?m|i am|we'?re|we are|i have|we have|my|our)\s+", "", answer, flags=re.I)
+        words = answer.split()
+        if not words or len(words) > 8 or _NO_ANSWER.fullmatch(answer) or _QUESTION_START.search(answer):
+            return []
+        if answer.endswith("?") or _HEDGE.search(answer):
+            return []
+        for pattern, kind, subject, label in _ASKED:
+            asked = pattern.search(question)
+            if asked:
+                label = label.format(*(g.capitalize() for g in asked.groups() if g))
+                text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
+                content = f"{label}: {text}"
+                return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
+        return []
+
+    def _from_message(self, message: Message, undated: list[tuple[int, str]]) -> list[Candidate]:
+        """Candidates of one customer message, in the order they were said.
+
+        `undated` carries, from one message to the next, the last plan said without a date ("I need to
+        reschedule my knee surgery"), so that a later "push it to next month" says what "it" is.
+        """
+        found: list[list] = []  # [hit, clause, sentence index, evidence]
+        owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
+        sentences = self._sentences(message.text)
+        context: tuple[int, str] | None = None  # a short clause without a rule, said just before one with a rule
+        for index, sentence in enumerate(sentences):
+            for raw in _clauses(sentence):
+                clause = _question_part(raw.strip())
+                if clause is None:
+                    continue
+                clause = _clean(clause)
+                if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
+                    continue
+                if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
+                    continue
+                hit = _classify(clause, message.at)
+                if hit is None:
+                    if found and found[-1][2] == index and len(clause.split()) <= 3:
+                        found[-1][1] = f"{found[-1][1]}, {clause}"  # "…after the kids are in bed, so after 8"
+                        continue
+                    if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
+                        undated[:] = [(message.id, clause)]
+                    context = (index, clause) if 3 <= len(clause.split()) <= 14 else None
+                    continue
+                if context and context[0] == index and not (found and found[-1][2] == index):
+                    clause = f"{context[1]}, {clause}"  # "no more mushrooms in the box, I've developed an intolerance"
+                context = None
+                evidence = (message.id,)
+                if hit.kind == "plan" and undated and _DEICTIC_PLAN.search(clause):
+                    earlier_id, earlier = undated.pop()
+                    clause = f"{earlier}: {clause}"  # "reschedule my knee surgery: push it to next month"
+                    evidence = tuple(sorted({earlier_id, message.id}))
+                if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
+                    found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
+                    continue
+                if (
+                    found
+                    and found[-1][2] == index - 1
+                    and (len(clause.split()) <= 3 or found[-1][0].kind == hit.kind)
+                    and not _STATEMENT.search(clause)
+                ):  # a follow-up without a subject ("afternoon only", "3rd time this week") completes it
+                    found[-1][1] = f"{found[-1][1]}; {clause}"
+                    continue
+                if (
+                    re.search(r"\b(?:there|that place)\b", clause, re.I)
+                    and index
+                    and len(sentences[index - 1].split()) <= 12
+                ):
+                    clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
+                found.append([hit, clause, index, evidence])
+                thing = _OWNED_THING.search(clause)
+                if (
+                    thing
+                    and hit.subject not in ("vehicle", "device")
+                    and not re.search(r"\b(?:sold|switched|bought)\b", clause, re.I)
+                ):
+                    owned[len(found) - 1] = thing.group(1).strip()
+        out: list[Candidate] = []
+        for position, (hit, clause, _, evidence) in enumerate(found):
+            if position in owned:  # the thing first: "Has a 2018 F-150", then what happens to it
+                thing = owned[position]
+                out.append(
+                    Candidate(f"Has a {thing}", "identity", (message.id,), message.at, subject_of(thing) or "vehicle")
+                )
+            out.append(Candidate(_content(clause, hit, message.at), hit.kind, evidence, message.at, hit.subject))
+        return out
+
+    def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
+        """Reason: the customer's first substantive sentence (no greeting, small talk or bare id); outcome: the
+        last agent sentence reporting an action; follow-ups: sentences (either side) promising something later."""
+        substantive: list[tuple[int, str]] = []
+        outcome: tuple[int, str] | None = None
+        follow_ups: list[tuple[int, str]] = []
+        for message in messages:
+            if message.role == "system":
+                continue
+            done, promised = [], []
+            for sentence in self._sentences(message.text):
+                clean = _plain(sentence)
+                if message.role == "customer":
+                    wordy = [w for w in _clean(clean).split() if sum(ch.isalpha() for ch in w) >= 2]
+                    if len(wordy) >= 3 and not _SMALL_TALK.search(clean):
+                        substantive.append((message.id, clean))
+                    if _PROMISE.search(clean) and not clean.endswith("?") and not _HEDGE.search(clean):
+                        follow_ups.append((message.id, clean))
+                    continue
+                if clean.endswith("?") or _CLOSING.search(clean):
+                    continue
+                if _PROMISE.search(clean):
+                    promised.append(clean)
+                    follow_ups.append((message.id, clean))
+                elif _RESOLUTION.search(clean):
+                    done.append(clean)
+            if done or promised:  # the last agent message that did or promised something says how it ended
+                outcome = (message.id, (done or promised)[-1])
+        if not substantive:
+            return None
+        reason = substantive[0]
+        follow_ups = [f for f in follow_ups if f != outcome][-3:]
+        evidence = sorted({reason[0], *([outcome[0]] if outcome else []), *(f[0] for f in follow_ups)})
+        return SummaryDraft(
+            reason=reason[1][:MAX_CONTENT],
+            outcome=(outcome[1] if outcome else "")[:MAX_CONTENT],
+            follow_ups=tuple(f[1][:MAX_CONTENT] for f in follow_ups),
+            evidence=tuple(evidence),
+        )

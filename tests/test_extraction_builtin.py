@@ -1,0 +1,281 @@
+"""The built-in memory extractor and reconciliation, as a user of the profile would notice them (issue 17).
+
+Plain functions: no database, no network (conversations.extraction imports no Django).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conversations.extraction import (
+    MAX_CONTENT,
+    BuiltinExtractor,
+    Candidate,
+    Decision,
+    Extractor,
+    Message,
+    SummaryDraft,
+    reconcile,
+)
+from conversations.extraction.evaluate import _when, load
+
+FRIDAY = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+
+
+def conversation(*turns, at=FRIDAY):
+    """Messages from ("customer"|"agent"|"system", text) pairs, one minute apart, ids from 1."""
+    return [Message(i, role, text, at + timedelta(minutes=i - 1), "sms") for i, (role, text) in enumerate(turns, 1)]
+
+
+def extract(*turns, at=FRIDAY):
+    candidates, summary = BuiltinExtractor().extract(conversation(*turns, at=at))
+    return candidates, summary
+
+
+def contents(*turns, at=FRIDAY):
+    return [c.content for c in extract(*turns, at=at)[0]]
+
+
+def test_the_builtin_extractor_speaks_the_interface():
+    extractor = BuiltinExtractor()
+    assert isinstance(extractor, Extractor)
+    assert (extractor.name, extractor.version) == ("builtin", "1.0")
+
+
+def test_a_peanut_allergy_is_kept_with_its_message_as_evidence():
+    (candidate,), _ = extract(("customer", "Hi! Just so you know, I'm allergic to peanuts."))
+    assert "peanut" in candidate.content.lower()
+    assert candidate.kind == "constraint"
+    assert candidate.evidence == (1,)
+    assert candidate.occurred_at == FRIDAY
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["thanks, bye", "ok thx", "Hi there!! 👋", "great, that's all", "um, uh, okay", "lol k", "Thank you so much!"],
+)
+def test_greetings_thanks_and_filler_yield_nothing(text):
+    assert contents(("customer", text)) == []
+
+
+def test_an_agent_saying_something_in_the_first_person_is_never_an_observation():
+    candidates, _ = extract(
+        ("customer", "What time do you close?"),
+        ("agent", "We close at 9. I love Denver, I live there too! I'm vegan and I prefer email."),
+        ("system", "I'm allergic to peanuts"),
+    )
+    assert candidates == []
+
+
+def test_next_tuesday_said_on_a_friday_becomes_that_tuesday_in_iso():
+    (content,) = contents(("customer", "I'm flying to Denver next Tuesday"))
+    assert "2026-12-01" in content  # Friday 2026-11-27 -> Tuesday 2026-12-01
+    assert "Denver" in content
+
+
+def test_next_friday_said_on_a_wednesday_is_the_friday_of_next_week():
+    wednesday = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+    (content,) = contents(("customer", "We're flying to Rome next Friday"), at=wednesday)
+    assert "(2026-11-27)" in content
+    (content,) = contents(("customer", "We're flying to Rome this Friday"), at=wednesday)
+    assert "(2026-11-20)" in content
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("We're moving out on the 15th of next month", "2026-12-15"),
+        ("I start my new job in 2 weeks", "2026-12-11"),
+        ("I'm pregnant, due in April", "2027-04"),
+        ("We plan to upgrade to Enterprise in January", "2027-01"),
+        ("We just had a baby in September", "2026-09"),  # already happened: the past September
+        ("I relocated to Austin last month", "2026-10"),
+        ("I'm flying home to Ohio for Christmas", "2026-12-25"),
+        ("We're selling the house in the spring", "spring 2027"),
+        ("I'm having surgery on the 10th", "2026-12-10"),  # a day already past this month: next month's
+    ],
+)
+def test_relative_dates_are_made_absolute_from_the_message_time(text, iso):
+    (content,) = contents(("customer", text))
+    assert f"({iso})" in content
+
+
+def test_a_later_date_completes_a_plan_said_without_one():
+    (candidate,), _ = extract(
+        ("customer", "Hi, I need to reschedule my knee surgery."),
+        ("agent", "Sure, when would suit you?"),
+        ("customer", "Can we push it to next month? My daughter drives me."),
+        ("customer", "I need to push it to next month, sorry."),
+    )
+    assert "knee surgery" in candidate.content and "(2026-12)" in candidate.content
+    assert candidate.evidence == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("Do you have any allergies?", "Yes, shellfish.", "Allergies: shellfish"),
+        ("What's the best way to reach you?", "Email please", "Preferred contact: Email"),
+        ("When are you moving?", "Early March", "Moving: Early March (2027-03)"),
+        ("Do you have any allergies?", "nope", None),
+        ("Can I have your order number?", "44521", None),
+    ],
+)
+def test_a_short_answer_to_an_agents_question_is_kept_with_its_topic(question, answer, expected):
+    found = contents(("agent", question), ("customer", answer))
+    assert found == ([expected] if expected else [])
+
+
+def test_quantities_are_kept_as_written():
+    found = " | ".join(contents(("customer", "We're trying to stay under $450,000. I'm travelling with my 2 kids.")))
+    assert "$450,000" in found
+    assert "2 kids" in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if I were to cancel, would I get a refund?",
+        "maybe I'll move to Rome, not sure yet",
+        "what time do you close tonight?",
+        "my order #44521 hasn't arrived",
+        "my code 448812 is not working",
+        "My mother uses a wheelchair",
+        "I love your store!",
+    ],
+)
+def test_questions_hypotheticals_hedges_one_off_details_and_third_parties_are_not_saved(text):
+    assert contents(("customer", text)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "word"),
+    [
+        ("We both work from home now and the current speed isn't enough.", "identity", "work from home"),
+        ("it's about Bella, my 12 year old beagle", "identity", "beagle"),
+        ("I've been waiting 3 weeks for the technician", "problem", "3 weeks"),
+        ("The app crashes whenever I try to upload a photo", "problem", "crashes"),
+        ("I'd really appreciate it if you spoke French with me", "preference", "French"),
+        ("Honestly I'd rather just pay by phone from now on.", "preference", "phone"),
+        ("I'm terrified of needles, so please note that", "constraint", "needles"),
+        ("I'm having knee surgery on December 3", "plan", "(2026-12-03)"),
+        ("we come every year for our anniversary", "identity", "every year"),
+        ("Also please no more mushrooms in the box, I've developed an intolerance", "constraint", "mushrooms"),
+    ],
+)
+def test_statements_said_in_many_ways_are_kept(text, kind, word):
+    candidates, _ = extract(("customer", text))
+    assert any(c.kind == kind and word in c.content for c in candidates), candidates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She has a severe nut allergy, is the program nut free?",
+        "I'm calling on behalf of my husband, he's in the hospital",
+        "I need to cancel my cleaning tomorrow, my son is sick",
+        "I'll be home tomorrow between 2 and 4",
+        "Please email me the invoice",
+        "I shall forward them by email today.",
+    ],
+)
+def test_someone_elses_facts_and_errands_are_not_kept(text):
+    assert contents(("customer", text)) == []
+
+
+def test_only_customer_messages_are_evidence_across_the_dev_set():
+    extractor = BuiltinExtractor()
+    for case in load("dev"):
+        messages = [Message(m["id"], m["role"], m["text"], _when(m["at"])) for m in case["messages"]]
+        customer_ids = {m.id for m in messages if m.role == "customer"}
+        candidates, summary = extractor.extract(messages)
+        for candidate in candidates:
+            assert set(candidate.evidence) <= customer_ids, (case["id"], candidate)
+            assert len(candidate.content) <= MAX_CONTENT
+
+
+def test_content_never_exceeds_4096_characters():
+    long = "I prefer email because " + "I am hardly ever near a phone during the working day and " * 120
+    (candidate,), _ = extract(("customer", long))
+    assert len(long) > MAX_CONTENT
+    assert len(candidate.content) <= MAX_CONTENT
+    with pytest.raises(ValueError):
+        Candidate("x" * (MAX_CONTENT + 1), "preference", (1,), FRIDAY)
+
+
+def test_the_extractor_is_deterministic():
+    turns = [("customer", "I'm a nurse, I work nights, so text me after 6pm. We have 2 dogs.")]
+    assert extract(*turns) == extract(*turns)
+
+
+def _decide(text, known, at=FRIDAY):
+    candidates, _ = extract(("customer", text), at=at)
+    return reconcile(candidates, known)
+
+
+def test_a_restatement_is_discarded_naming_what_it_restates():
+    (decision,) = _decide("I live in Denver", [("obs-1", "Lives in Denver")])
+    assert (decision.action, decision.target) == ("discard", "obs-1")
+    assert "Lives in Denver" in decision.reason
+
+
+def test_a_new_city_updates_lives_in_denver():
+    (decision,) = _decide("I moved to Austin last week", [("obs-1", "Lives in Denver"), ("obs-2", "Has a dog")])
+    assert (decision.action, decision.target) == ("update", "obs-1")
+    assert "Austin" in decision.candidate.content
+    assert "\n" not in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "known", "action"),
+    [
+        ("I'm not vegetarian anymore, I eat fish now", "Vegetarian", "update"),  # a negation contradicts
+        ("we got a second dog, 2 now", "Has a dog", "update"),  # a new count is a new value
+        ("txt only pls, no emails", "Prefers SMS", "discard"),  # txt is sms
+        ("Just confirming you have my peanut allergy on file", "Allergic to peanuts", "discard"),
+        ("I'm also allergic to penicillin", "Allergic to peanuts", "add"),  # allergies hold several values
+        ("I sold the Corolla and bought a 2024 Subaru Outback", "Drives a 2015 Toyota Corolla", "update"),
+        ("I still drive the Civic", "Drives a Honda Civic", "discard"),  # half the value words, no change
+        ("I got a new iPhone 15", "Has an iPhone 13", "update"),
+        ("We just had our third baby", "Has two kids", "update"),  # several facts per subject, but a new count
+        ("I'm not allergic to peanuts anymore, I outgrew it", "Allergic to peanuts", "update"),
+        ("I'm based in Boulder now", "Lives in Denver", "update"),
+        ("hey i'm vegetarian again lol, went back after trying meat for a year", "Eats meat", "update"),
+        ("I still prefer WhatsApp for updates, nothing changed there", "Prefers WhatsApp", "discard"),
+        ("we now have 3 dogs, we adopted a greyhound last weekend!", "Has 2 dogs", "update"),
+        ("please note I no longer work at Acme, I'm at Globex now", "Works at Acme", "update"),
+    ],
+)
+def test_reconcile_tells_restatements_from_new_values_of_the_same_subject(text, known, action):
+    (decision,) = _decide(text, [("obs-1", known)])
+    assert decision.action == action, decision
+    assert decision.target == (None if action == "add" else "obs-1")
+
+
+def test_candidates_of_one_conversation_never_update_each_other_but_duplicates_are_discarded():
+    first = Candidate("Prefers email", "preference", (1,), FRIDAY, "contact_channel")
+    second = Candidate("Prefers e-mail", "preference", (3,), FRIDAY, "contact_channel")
+    other = Candidate("Works from home", "identity", (4,), FRIDAY, "job")
+    decisions = reconcile([first, second, other], [])
+    assert [d.action for d in decisions] == ["add", "discard", "add"]
+    with pytest.raises(ValueError):
+        Decision("update", first, None, "no target")
+
+
+def test_the_summary_is_extractive():
+    _, summary = extract(
+        ("customer", "Hi"),
+        ("agent", "Hello! How can I help?"),
+        ("customer", "My internet keeps dropping every evening."),
+        ("agent", "I've booked a technician for Saturday 2-4pm. I'll call you back on Friday to confirm."),
+        ("customer", "thanks"),
+    )
+    assert isinstance(summary, SummaryDraft)
+    assert summary.reason == "My internet keeps dropping every evening."
+    assert "booked a technician" in summary.outcome
+    assert any("call you back" in f for f in summary.follow_ups)
+    assert set(summary.evidence) <= {3, 4}
+
+
+def test_no_customer_words_no_summary():
+    assert extract(("agent", "Hello?"), ("customer", "hi"))[1] is None

@@ -1,0 +1,80 @@
+"""The memory evaluation set is well formed, scored by its README's rule, and the extractor stays above its floor.
+
+Measured with `.venv/bin/python bench/memory_eval.py --split all` (docs/PERFORMANCE.md, "Memory
+extraction quality"), built-in extractor 1.0 on 2026-11-30:
+
+    dev       35 conversations  precision 0.985 (67/68)  recall 0.971 (67/69)
+
+The dev floor is the measurement minus 0.05 (the rules were written against dev, so it overstates).
+The held-out split is written blind by someone else and never tuned on; it was not in the tree when
+this was written, so its floor is provisional: well under what small batches of fresh conversations
+written after the rules measured on first sight (precision 0.67-1.00, recall 0.17-0.86, medians
+0.89 and 0.46; see docs/PERFORMANCE.md). When it lands: measure it once, record it there, and set its floor to the
+measurement minus 0.05. The issue's goal (precision ≥ 0.8, recall ≥ 0.6) is reported by the bench,
+not enforced here. No database, no network.
+"""
+
+import json
+import re
+
+import pytest
+
+from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matches
+
+FLOORS = {  # split: (precision, recall)
+    "dev": (0.93, 0.92),
+    "heldout": (0.70, 0.35),  # provisional until measured (see above)
+}
+PRESENT = [split for split in SPLITS if load(split)]
+
+
+@pytest.mark.parametrize("split", PRESENT)
+def test_the_builtin_extractor_stays_above_its_floor(split):
+    score = evaluate(split)
+    precision_floor, recall_floor = FLOORS[split]
+    misses = {r.id: (r.false_positives, r.false_negatives) for r in score.results if r.false_positives}
+    assert score.precision >= precision_floor, f"{split} precision {score.precision:.3f}: {misses}"
+    assert score.recall >= recall_floor, f"{split} recall {score.recall:.3f}"
+
+
+def test_the_dev_split_has_its_share_of_the_mix():
+    cases = load("dev")
+    assert len(cases) >= 35
+    assert {c["channel"] for c in cases} == {"sms", "whatsapp", "chat", "voice"}
+    assert len({c["industry"] for c in cases}) >= 8
+    assert sum(1 for c in cases if not c["expected"]) >= 5
+    assert sum(1 for c in cases if any(e["decision"] != "add" for e in c["expected"])) >= 5
+    assert sum(1 for c in cases if len(c["messages"]) >= 40) >= 1
+
+
+@pytest.mark.parametrize("split", PRESENT)
+def test_every_case_follows_the_format(split):
+    ids = set()
+    for path in sorted((DATA / split).glob("*.json")):
+        case = json.loads(path.read_text(encoding="utf-8"))
+        assert path.stem == case["id"] and case["id"] not in ids, path
+        ids.add(case["id"])
+        assert case["channel"] in ("sms", "whatsapp", "chat", "voice"), path
+        messages = case["messages"]
+        assert [m["id"] for m in messages] == list(range(1, len(messages) + 1)), path
+        roles = {m["id"]: m["role"] for m in messages}
+        assert set(roles.values()) <= {"customer", "agent", "system"}, path
+        known = {k["content"] for k in case["known"]}
+        for gold in case["expected"]:
+            assert 1 <= len(gold["must"]) <= 3, (path, gold)
+            assert gold["evidence"] and all(roles[i] == "customer" for i in gold["evidence"]), (path, gold)
+            assert gold["decision"] in ("add", "update", "discard"), (path, gold)
+            if gold["decision"] != "add":
+                assert gold["supersedes"] in known, (path, gold)
+            assert matches(gold["content"], gold["must"]) or re.search(r"\d{4}", " ".join(gold["must"])), (
+                path,
+                gold,
+            )
+
+
+def test_matching_is_the_readme_rule():
+    assert matches("Prefers WHATSAPP over e-mail", ["whatsapp"])
+    assert matches("Moving to Denver (2027-03)", ["denver", "2027-03|march 2027"])
+    assert matches("Ｐｅａｎｕｔ   allergy", ["peanut allergy"])  # NFKC and collapsed whitespace
+    assert not matches("Moving to Denver", ["denver", "2027-03|march 2027"])  # every term
+    assert not matches("Prefers email", ["whatsapp"])
