@@ -156,7 +156,9 @@ class LifecycleEvent(models.Model):
     """One step of a conversation's lifecycle history (Open -> (Inactive) -> Closed, reopenings
     included), with when and why, as the conversation page and the API show it."""
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    # No database constraint on the store: the conversation's implies it, and the lifecycle pass
+    # writes these by the thousand (a constraint check each at commit); a store's delete removes them.
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="history")
     kind = models.CharField(max_length=16, choices=LifecycleEventKind.choices)
     at = models.DateTimeField()
@@ -175,7 +177,7 @@ class ExtractionRequest(models.Model):
     (`after_communication_id`). The memory issue (17) fills these in; until then they are the
     record that extraction was queued, once per transition."""
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", db_constraint=False)  # as history's
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="extractions")
     transition = models.CharField(max_length=16, choices=ConversationStatus.choices)  # inactive or closed
     after_communication_id = models.BigIntegerField(default=0)

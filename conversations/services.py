@@ -730,7 +730,7 @@ class AdvanceCounts:
 
 
 LIVE = (ConversationStatus.OPEN, ConversationStatus.INACTIVE)
-ADVANCE_CHUNK = 2000  # conversations moved per transaction
+ADVANCE_CHUNK = 5000  # conversations moved per transaction (about 0.3 s of locks on PostgreSQL)
 
 
 def conversations_advance(*, now=None) -> AdvanceCounts:
@@ -802,8 +802,7 @@ def _transitions_apply(due, target: str, now, reason: str, configuration) -> tup
                 return moved, extracted
             ids = [pk for pk, _ in rows]
             after = ids[-1]
-            Conversation.objects.filter(pk__in=ids).update(status=target, **stamp)
-            _history_record(ids, target, now, reason)
+            _move_and_record(ids, target, stamp, now, reason)
             if configuration.observations_enabled:
                 extracted += _extractions_request(rows, target, now)
             if configuration.status_callback_urls:
@@ -813,16 +812,37 @@ def _transitions_apply(due, target: str, now, reason: str, configuration) -> tup
             return moved, extracted
 
 
-def _history_record(ids: list[int], kind: str, at, reason: str) -> None:
-    """One `LifecycleEvent` (`kind`, `at`, `reason`) per conversation of `ids`, in one INSERT ...
-    SELECT (objects built in Python cost a second per 100,000: docs/PERFORMANCE.md)."""
-    marks = ", ".join(["%s"] * len(ids))
-    sql = f"""
-        INSERT INTO {LifecycleEvent._meta.db_table} (store_id, conversation_id, kind, at, reason)
-        SELECT store_id, id, %s, %s, %s FROM {Conversation._meta.db_table} WHERE id IN ({marks})
-    """
+def _move_and_record(ids: list[int], status: str, stamp: dict, at, reason: str) -> None:
+    """Set `status` and the `stamp` field ({"closed_at" or "inactive_at": at}) of the (locked)
+    conversations `ids` and record one `LifecycleEvent` (`status`, `at`, `reason`) each. On
+    PostgreSQL one statement (UPDATE ... RETURNING feeding the INSERT, ids as one array); elsewhere
+    an UPDATE and an INSERT ... SELECT. Objects built in Python cost a second per 100,000
+    (docs/PERFORMANCE.md)."""
+    (column,) = stamp
+    conversations, history = Conversation._meta.db_table, LifecycleEvent._meta.db_table
+    when = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [kind, connection.ops.adapt_datetimefield_value(at), reason, *ids])
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""
+                WITH moved AS (
+                    UPDATE {conversations} SET status = %s, {column} = %s WHERE id = ANY(%s) RETURNING id, store_id
+                )
+                INSERT INTO {history} (store_id, conversation_id, kind, at, reason)
+                SELECT store_id, id, %s, %s, %s FROM moved
+                """,
+                [status, when, ids, status, when, reason],
+            )
+            return
+        Conversation.objects.filter(pk__in=ids).update(status=status, **stamp)
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            f"""
+            INSERT INTO {history} (store_id, conversation_id, kind, at, reason)
+            SELECT store_id, id, %s, %s, %s FROM {conversations} WHERE id IN ({marks})
+            """,
+            [status, when, reason, *ids],
+        )
 
 
 def _extractions_request(rows, target: str, now) -> int:

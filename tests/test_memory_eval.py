@@ -8,7 +8,8 @@ extraction quality"), built-in extractor 1.0 on 2026-11-30:
 
 The dev floor is the measurement minus 0.05 (the rules were written against dev, so it overstates).
 The held-out split is written blind by someone else and never tuned on; its floor is its first
-measurement minus 0.05 (below the issue's goal: docs/PERFORMANCE.md says so). The issue's goal (precision ≥ 0.8, recall ≥ 0.6) is reported by the bench,
+measurement minus 0.05 (below the issue's goal: docs/PERFORMANCE.md says so). The issue's goal
+(precision ≥ 0.8, recall ≥ 0.6) is reported by the bench,
 not enforced here. No database, no network.
 """
 
