@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 import dateparser
 from dateutil.relativedelta import relativedelta
 
+from .subjects import CARDINALS
+
 MONTHS = [
     "january",
     "february",
@@ -40,24 +42,7 @@ _WEEKDAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _WEEKDAY_ABBR = r"(mon|tues|tue|wed|thurs|thu|fri|sat|sun)"
 _WEEKDAY_FULL = {w[:3]: w for w in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}
 _AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|a couple of|couple of)"
-_AMOUNTS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "a few": 3,
-    "a couple of": 2,
-    "couple of": 2,
-}
+_AMOUNTS = {"a": 1, "an": 1, **CARDINALS, "a few": 3, "a couple of": 2, "couple of": 2}
 _ORD = r"(\d{1,2})(?:st|nd|rd|th)"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

@@ -115,17 +115,10 @@ SYNONYMS = {
     "child": "kid",
     "kids": "kid",
 }
+CARDINALS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+CARDINALS |= {"ten": 10, "twelve": 12}
 NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
+    **CARDINALS,
     "second": 2,
     "third": 3,
     "fourth": 4,
