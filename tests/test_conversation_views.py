@@ -95,6 +95,7 @@ def test_a_conversation_shows_its_transcript_escaped_its_participants_and_lifecy
     assert f'href="{reverse("profiles:detail", args=[store.pk, talked.profile_id])}"' in html
     assert "Opened" in html and "A message from the customer" in html  # the lifecycle history, with why
     assert 'data-testid="agents"' in html
+    assert 'data-channel-icon="sms"' in html and "bootstrap-icons-1.13.2/chat-text" in html  # vendored, no CDN
 
 
 def test_the_profile_page_lists_its_conversations(admin_client, store, talked):
