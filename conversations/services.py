@@ -476,13 +476,24 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             kind = "A call" if m.channel == Channel.VOICE else "A message"
             opened = f"{kind} from the customer" if m.direction == Direction.INBOUND else f"{kind} to the customer"
             conversation = _live_conversation(
-                store, configuration, key, m.channel, m.business, m.customer, profile, m.occurred_at, opened
+                store,
+                configuration,
+                key,
+                m.channel,
+                m.business,
+                m.customer,
+                profile,
+                m.occurred_at,
+                opened,
+                last_customer_at=m.occurred_at if m.direction == Direction.INBOUND else None,
             )
         events = [(callbacks.CONVERSATION_CREATED, conversation)] if getattr(conversation, "opened_now", False) else []
         conversation.opened_now = False  # said once (a call's transcript joins this same object later)
         if m.direction == Direction.INBOUND and conversation.status != ConversationStatus.CLOSED:
+            changed = []
             if conversation.status == ConversationStatus.INACTIVE:
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
+                changed += ["status", "inactive_at"]
                 events.append((callbacks.CONVERSATION_UPDATED, conversation))
                 LifecycleEvent.objects.create(
                     store=store,
@@ -493,7 +504,9 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
                 )
             if conversation.last_customer_at is None or m.occurred_at > conversation.last_customer_at:
                 conversation.last_customer_at = m.occurred_at
-            conversation.save(update_fields=["status", "inactive_at", "last_customer_at"])
+                changed.append("last_customer_at")
+            if changed:  # an earlier-dated message (delivered late) changes nothing
+                conversation.save(update_fields=changed)
         communication = Communication.objects.create(
             store=store,
             conversation=conversation,
@@ -545,7 +558,9 @@ def _stored_lookup(store, external_id: str) -> CommunicationInfo | None:
     return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
 
 
-def _live_conversation(store, configuration, key, channel, business, customer, profile, at, reason) -> Conversation:
+def _live_conversation(
+    store, configuration, key, channel, business, customer, profile, at, reason, last_customer_at=None
+) -> Conversation:
     """The group's Open or Inactive conversation, locked; or a new Open one. Grouped by profile, the
     profile decides (a conversation follows its profile into a merge, its key does not)."""
     live = Conversation.objects.select_for_update().filter(store=store).exclude(status=ConversationStatus.CLOSED)
@@ -565,6 +580,7 @@ def _live_conversation(store, configuration, key, channel, business, customer, p
         group_key=key,
         profile=profile,
         opened_at=at,
+        last_customer_at=last_customer_at,  # a customer's first message: set now, not by an UPDATE after
     )
     LifecycleEvent.objects.create(
         store=store, conversation=conversation, kind=LifecycleEventKind.OPENED, at=at, reason=reason

@@ -248,7 +248,7 @@ def test_two_first_messages_race_on_postgres_share_one_conversation(store):
     assert Communication.objects.count() == 2 and Conversation.objects.count() == 1
 
 
-def test_grouped_by_profile_a_merged_customer_keeps_one_live_conversation(store):
+def test_grouped_by_profile_a_merged_customers_next_message_joins_their_live_conversation(store):
     from identity.services import merge_create, profile_identify
 
     _configuration(store, grouping="profile")
