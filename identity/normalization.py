@@ -137,6 +137,8 @@ def _parse_phone(value: str, region: str, kind: str) -> phonenumbers.PhoneNumber
         except phonenumbers.NumberParseException:
             raise IdentifierError(kind, value, "is not a phone number") from None
     if not _is_valid_number(number):
+        if text.lstrip().startswith("+"):  # its own country code: the default region played no part
+            raise IdentifierError(kind, value, f"is not a valid phone number of country code +{number.country_code}")
         raise IdentifierError(kind, value, f"is not a valid phone number (default region {region})")
     return number
 

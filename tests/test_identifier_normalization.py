@@ -262,3 +262,13 @@ def test_nfc_never_composes_more_than_four_code_points_into_one():
 )
 def test_phones_with_the_spaces_locales_write_between_digit_groups_are_read(written):
     assert normalize_identifier("phone", written) == "+33612345678"
+
+
+def test_an_invalid_number_with_its_own_country_code_does_not_blame_the_default_region():
+    from identity.normalization import IdentifierError, normalize_phone, normalize_whatsappid
+
+    for normalize, value in ((normalize_phone, "+447700900123"), (normalize_whatsappid, "whatsapp:+447700900123")):
+        with pytest.raises(IdentifierError, match=r"is not a valid phone number of country code \+44$"):
+            normalize(value, "US")
+    with pytest.raises(IdentifierError, match=r"default region US"):
+        normalize_phone("555-0100", "US")
