@@ -51,10 +51,6 @@ class ConfigurationOut(Schema):
         "webhooks to this configuration's addresses are refused until one is (PUT …/twilio-auth-token)"
     )
 
-    @staticmethod
-    def resolve_twilio_auth_token_hint(obj):
-        return f"…{obj.twilio_auth_token[-4:]}" if obj.twilio_auth_token else ""
-
     status_callback_urls: list[str] = Field(description="Where status callbacks are POSTed (at most 20)")
     status_callback_secret_set: bool = Field(description="Whether a signing secret exists (it is never shown again)")
 

@@ -34,6 +34,12 @@ class ConversationConfiguration(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def twilio_auth_token_hint(self) -> str:
+        """The Twilio auth token's last four characters ("…ab12"), as the console and the API show
+        it; "" while none is set."""
+        return f"…{self.twilio_auth_token[-4:]}" if self.twilio_auth_token else ""
+
 
 class CaptureRule(models.Model):
     """One channel and address pattern a configuration captures (`conversations.capture`). A pattern

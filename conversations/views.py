@@ -196,14 +196,7 @@ def _twilio_context(request, configuration) -> dict:
             "voice": request.build_absolute_uri(reverse("twilio_voice")),
             "conversations": request.build_absolute_uri(reverse("twilio_conversations")),
         },
-        "token_hint": _token_hint(configuration),
     }
-
-
-def _token_hint(configuration) -> str:
-    """The last four characters of the Twilio auth token (as the console and API show it), or ""."""
-    token = configuration.twilio_auth_token
-    return f"…{token[-4:]}" if token else ""
 
 
 @store_view(write=True)
@@ -222,7 +215,8 @@ def configuration_twilio_token(request, store, configuration_id):
         else:
             return sheet_done(
                 request,
-                message=f"Saved the Twilio auth token of {configuration.name} ({_token_hint(configuration)}).",
+                message=f"Saved the Twilio auth token of {configuration.name} "
+                f"({configuration.twilio_auth_token_hint}).",
                 redirect_to=reverse("conversations:detail", args=[store.pk, configuration.pk]),
                 fragment="conversations/_twilio_card.html",
                 context=_twilio_context(request, configuration),
@@ -232,7 +226,6 @@ def configuration_twilio_token(request, store, configuration_id):
         "conversations/_twilio_token.html",
         {
             "configuration": configuration,
-            "hint": _token_hint(configuration),
             "error": error,
             "action": reverse("conversations:twilio_token", args=[store.pk, configuration.pk]),
         },
