@@ -28,6 +28,17 @@ def _callbacks_schedule_ensure(sender, apps=None, using="default", **kwargs):
     )
 
 
+EXTRACTION_SCHEDULE = "Process pending memory extraction requests"
+
+
+def _extraction_schedule_ensure(sender, apps=None, using="default", **kwargs):
+    """After every migrate (and flush): the schedule that sweeps pending extraction requests every
+    minute (each request also gets a task queued when it is made; this one catches the rest)."""
+    schedule_ensure(
+        apps=apps, using=using, name=EXTRACTION_SCHEDULE, func="conversations.tasks.extraction_process_task", minutes=1
+    )
+
+
 class ConversationsConfig(AppConfig):
     name = "conversations"
     verbose_name = "Conversations"
@@ -35,8 +46,11 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         from profiles.services import profile_owned_register
 
-        from .models import Conversation
+        from .models import Conversation, Observation, Summary
 
         post_migrate.connect(_advance_schedule_ensure, sender=self, dispatch_uid="conversations.advance_schedule")
         post_migrate.connect(_callbacks_schedule_ensure, sender=self, dispatch_uid="conversations.callbacks_schedule")
-        profile_owned_register(Conversation)  # a conversation follows its customer's profile into a merge
+        post_migrate.connect(_extraction_schedule_ensure, sender=self, dispatch_uid="conversations.extraction_schedule")
+        # A conversation, and the memory drawn from it, follow its customer's profile into a merge.
+        for model in (Conversation, Observation, Summary):
+            profile_owned_register(model)

@@ -177,11 +177,17 @@ class LifecycleEvent(models.Model):
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class ExtractionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class ExtractionRequest(models.Model):
     """Memory extraction asked for a conversation when it went Inactive or Closed with observations
     on: over its communications up to `last_communication_id` not covered by an earlier request
-    (`after_communication_id`). The memory issue (17) fills these in; until then they are the
-    record that extraction was queued, once per transition."""
+    (`after_communication_id`), once per transition. The worker processes each one
+    (`conversations.memory.extraction_process`) into observations and, for Closed, a summary."""
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", db_constraint=False)  # as history's
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="extractions")
@@ -189,12 +195,20 @@ class ExtractionRequest(models.Model):
     after_communication_id = models.BigIntegerField(default=0)
     last_communication_id = models.BigIntegerField()
     requested_at = models.DateTimeField()
+    # Processed by the worker (`conversations.memory.extraction_process`): done (with a note when
+    # there was nothing to do, e.g. "No customer messages") or failed (the note says why).
+    status = models.CharField(max_length=16, choices=ExtractionStatus.choices, default=ExtractionStatus.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["requested_at", "id"]
         constraints = [
             # Never twice over the same communications (a reopened conversation's earlier ones).
             models.UniqueConstraint(fields=["conversation", "last_communication_id"], name="extraction_once"),
+        ]
+        indexes = [  # the worker's sweep: pending requests, oldest first
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="extraction_pending"),
         ]
 
     def __str__(self) -> str:
@@ -245,3 +259,113 @@ class CallbackDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} to {self.url} ({self.status})"
+
+
+# -- memory: what the worker draws from conversations (issue 17) -------------------------------
+
+
+class ObservationKind(models.TextChoices):
+    PREFERENCE = "preference", "Preference"
+    PLAN = "plan", "Plan"
+    IDENTITY = "identity", "Identity"
+    PROBLEM = "problem", "Problem"
+    CONSTRAINT = "constraint", "Constraint"
+
+
+class Observation(models.Model):
+    """A short statement about a customer, drawn from their conversations by an extractor
+    (`source`, `source_version`) and kept current by reconciliation: `content` is the latest
+    statement, `evidence` the customer messages that support it, `revisions` every content it
+    has had (the first one included). Follows its profile into a merge; goes with it."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    content = models.TextField()  # at most 4,096 characters, NFC (`memory_console.text.text_clean`)
+    kind = models.CharField(max_length=16, choices=ObservationKind.choices)
+    subject = models.CharField(max_length=32, blank=True, default="")
+    source = models.CharField(max_length=32)
+    source_version = models.CharField(max_length=16, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    evidence = models.ManyToManyField(Communication, related_name="+", blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["profile", "created_at", "id"], name="observation_profile_oldest")]
+
+    def __str__(self) -> str:
+        return self.content[:60]
+
+
+class RevisionDecision(models.TextChoices):
+    ADDED = "added", "Added"
+    UPDATED = "updated", "Updated"
+
+
+class ObservationRevision(models.Model):
+    """One content an observation has had: when, why (the decision and its reason) and on what
+    evidence. The latest is the observation's current content."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="revisions")
+    content = models.TextField()
+    at = models.DateTimeField()
+    decision = models.CharField(max_length=16, choices=RevisionDecision.choices)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    evidence = models.ManyToManyField(Communication, related_name="+", blank=True)
+
+    class Meta:
+        ordering = ["observation", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.decision}: {self.content[:60]}"
+
+
+class Summary(models.Model):
+    """A closed conversation in short: why the customer got in touch, how it ended, what is still
+    open. One per conversation (a transcript that joins later rewrites it)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="summary")
+    reason = models.TextField(blank=True, default="")
+    outcome = models.TextField(blank=True, default="")
+    follow_ups = models.JSONField(default=list, blank=True)
+    content = models.TextField()
+    source = models.CharField(max_length=32)
+    evidence = models.ManyToManyField(Communication, related_name="+", blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["profile", "created_at", "id"], name="summary_profile_oldest")]
+
+    def __str__(self) -> str:
+        return f"summary of {self.conversation_id}"
+
+
+class DecisionAction(models.TextChoices):
+    ADDED = "added", "Added"
+    UPDATED = "updated", "Updated"
+    DISCARDED = "discarded", "Discarded"
+
+
+class ExtractionDecision(models.Model):
+    """What reconciliation did with one candidate of an extraction request, and why (one line):
+    discards are kept here too, so every candidate can be accounted for."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(ExtractionRequest, on_delete=models.CASCADE, related_name="decisions")
+    action = models.CharField(max_length=16, choices=DecisionAction.choices)
+    reason = models.CharField(max_length=500)
+    content = models.TextField()
+    kind = models.CharField(max_length=16, choices=ObservationKind.choices)
+    observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["request", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.content[:60]}"

@@ -1,8 +1,18 @@
 """Read paths for conversation configurations."""
 
+from django.db.models import Prefetch
+
 from .capture import matches, specificity
 from .lifecycle import Timeout, effective_timeouts
-from .models import CaptureRule, Conversation, ConversationConfiguration
+from .models import (
+    CaptureRule,
+    Communication,
+    Conversation,
+    ConversationConfiguration,
+    Observation,
+    ObservationRevision,
+    Summary,
+)
 
 
 def configuration_list(*, store):
@@ -85,3 +95,21 @@ def conversation_agents(*, conversation) -> list[str]:
         .order_by("id")
     )
     return list(dict.fromkeys(names))
+
+
+def profile_observations(*, profile) -> list:
+    """A profile's observations, newest first, with their evidence (the conversations it is in) and
+    their revisions, newest first (the profile page's Observations section)."""
+    return list(
+        Observation.objects.filter(profile=profile)
+        .prefetch_related(
+            Prefetch("evidence", queryset=Communication.objects.only("id", "conversation_id").order_by("id")),
+            Prefetch("revisions", queryset=ObservationRevision.objects.order_by("-id")),
+        )
+        .order_by("-updated_at", "-id")
+    )
+
+
+def profile_summaries(*, profile) -> list:
+    """A profile's conversation summaries, newest first (the profile page's Summaries section)."""
+    return list(Summary.objects.filter(profile=profile).order_by("-created_at", "-id"))

@@ -29,6 +29,7 @@ from .lifecycle import (
     Timeout,
     effective_timeouts,
 )
+from .memory import extraction_tasks_queue
 from .models import (
     CaptureRule,
     Communication,
@@ -863,7 +864,8 @@ def _move_and_record(ids: list[int], status: str, stamp: dict, at, reason: str) 
 
 def _extractions_request(rows, target: str, now) -> int:
     """One `ExtractionRequest` per conversation of `rows` ([(id, store id)]) that has communications
-    no earlier request covered (a reopened conversation's earlier ones are never extracted twice).
+    no earlier request covered (a reopened conversation's earlier ones are never extracted twice),
+    and the worker's task for each queued when the transaction commits (`memory.extraction_tasks_queue`).
 
     One INSERT ... SELECT in the database: built as objects in Python, a chunk's requests cost
     more than the rest of the pass (docs/PERFORMANCE.md, the lifecycle pass)."""
@@ -872,8 +874,10 @@ def _extractions_request(rows, target: str, now) -> int:
     requests = ExtractionRequest._meta.db_table
     sql = f"""
         INSERT INTO {requests}
-            (store_id, conversation_id, transition, after_communication_id, last_communication_id, requested_at)
-        SELECT conversation.store_id, last.conversation_id, %s, COALESCE(covered.upto, 0), last.upto, %s
+            (store_id, conversation_id, transition, after_communication_id, last_communication_id, requested_at,
+             status, note)
+        SELECT conversation.store_id, last.conversation_id, %s, COALESCE(covered.upto, 0), last.upto, %s,
+               'pending', ''
         FROM (
             SELECT conversation_id, MAX(id) AS upto FROM {Communication._meta.db_table}
             WHERE conversation_id IN ({marks}) GROUP BY conversation_id
@@ -884,10 +888,13 @@ def _extractions_request(rows, target: str, now) -> int:
             WHERE conversation_id IN ({marks}) GROUP BY conversation_id
         ) AS covered ON covered.conversation_id = last.conversation_id
         WHERE last.upto > COALESCE(covered.upto, 0)
+        RETURNING id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [target, connection.ops.adapt_datetimefield_value(now), *ids, *ids])
-        return cursor.rowcount
+        made = [pk for (pk,) in cursor.fetchall()]
+    extraction_tasks_queue(made)  # the worker processes them once this commits
+    return len(made)
 
 
 def twilio_auth_token_set(*, configuration: ConversationConfiguration, actor, token: str) -> None:

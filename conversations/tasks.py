@@ -24,3 +24,15 @@ def status_callbacks_send_task(prune: bool = True) -> str:
         return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed"
     pruned = deliveries_prune()
     return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.failed} failed, {pruned} old pruned"
+
+
+def extraction_process_task(request_id: int | None = None) -> str:
+    """Process memory extraction requests: request `request_id` (the task queued when it was made),
+    or, without it (the per-minute schedule, or many requests made at once), a sweep of the
+    pending ones."""
+    from .memory import extraction_process_one, extractions_pending_process
+
+    if request_id is not None:
+        return f"request {request_id}: {extraction_process_one(request_id=request_id) or 'nothing to do'}"
+    counts = extractions_pending_process()
+    return f"{counts['done']} done, {counts['failed']} failed"

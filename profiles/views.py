@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations.selectors import profile_conversations
+from conversations.selectors import profile_conversations, profile_observations, profile_summaries
 from identity.search import profile_search
 from identity.selectors import profile_identifiers, profile_merges
 from identity.services import profile_traits_identify
@@ -57,6 +57,8 @@ def profile_detail(request, store, profile_id):
             "events": profile_events(profile=profile),
             "merges": profile_merges(profile=profile),
             "conversations": profile_conversations(profile=profile),
+            "observations": profile_observations(profile=profile),
+            "summaries": profile_summaries(profile=profile),
         },
     )
 

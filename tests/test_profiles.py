@@ -211,7 +211,7 @@ def test_profile_detail_shows_traits_by_group_with_types_sources_and_identifiers
     assert 'data-trait="Prefs.colors"' in html and "red; green" in html
     assert "Console: admin@example.com" in html
     assert "ada@example.com" in html and "+14155552671" in html
-    assert "Observations" in html and "Coming soon" in html
+    assert "No observations yet" in html and "No summaries yet" in html and "Coming soon" not in html
     assert "Edit" not in html.split('data-trait="Prefs.age"')[1].split("</tr>")[0]  # support: read-only
 
 

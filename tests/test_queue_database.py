@@ -156,6 +156,7 @@ def test_django_q_tables_are_in_the_queue_file_and_not_in_the_data_file(tmp_path
     with contextlib.closing(sqlite3.connect(queue_file)) as db:  # the recovery schedule, made by that migrate
         assert db.execute("SELECT func, minutes FROM django_q_schedule ORDER BY func").fetchall() == [
             ("conversations.tasks.conversations_advance_task", 1),  # the lifecycle worker
+            ("conversations.tasks.extraction_process_task", 1),  # memory extraction's sweep
             ("conversations.tasks.status_callbacks_send_task", 1),  # status callbacks' retries
             ("imports.tasks.imports_recover_task", 5),
         ]

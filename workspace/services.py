@@ -19,8 +19,12 @@ from conversations.models import (
     Communication,
     Conversation,
     ConversationConfiguration,
+    ExtractionDecision,
     ExtractionRequest,
     LifecycleEvent,
+    Observation,
+    ObservationRevision,
+    Summary,
 )
 from identity.models import Identifier, IdentityRule, MergeRecord
 from identity.services import identity_rules_defaults_create
@@ -77,6 +81,10 @@ def store_scoped_models():
     """Every model with a `store` foreign key, children before parents (delete order)."""
     return [
         CallbackDelivery,
+        ExtractionDecision,
+        ObservationRevision,
+        Observation,
+        Summary,
         ExtractionRequest,
         LifecycleEvent,
         Communication,

@@ -1,0 +1,288 @@
+"""The worker's side of memory extraction (issue 17): an `ExtractionRequest` processed into the
+profile's observations, their revisions and evidence, the decisions taken (discards too) and, when
+the conversation closed, its summary. The extraction itself is `conversations.extraction` (pure
+Python); this module loads the messages, writes the results and keeps the product's limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.services import audit_record
+from memory_console.text import TextError, text_clean
+
+from .extraction import MAX_CONTENT, BuiltinExtractor, Extractor, Message, reconcile
+from .models import (
+    Communication,
+    ConversationStatus,
+    DecisionAction,
+    Direction,
+    ExtractionDecision,
+    ExtractionRequest,
+    ExtractionStatus,
+    Observation,
+    ObservationRevision,
+    RevisionDecision,
+    Summary,
+)
+
+logger = logging.getLogger(__name__)
+
+TASK = "conversations.tasks.extraction_process_task"
+PROFILE_OBSERVATIONS = 500  # the product's limits per profile: beyond them the oldest go first
+PROFILE_SUMMARIES = 500
+QUEUE_EACH = 20  # up to this many requests made at once get a task each; more get one sweep
+SWEEP = 200  # requests one sweep processes (the per-minute schedule comes back for the rest)
+
+_ROLES = {Direction.INBOUND: "customer", Direction.OUTBOUND: "agent"}
+
+
+def extractor_default() -> Extractor:
+    """The extractor the worker runs: the built-in one (the LLM extractor is not built yet)."""
+    return BuiltinExtractor()
+
+
+def extraction_tasks_queue(ids: Sequence[int]) -> None:
+    """After the current transaction commits, queue the worker's task for the requests `ids`: one
+    task each for a few, one sweep for many. A queue that cannot take them must not fail the
+    write already stored: the per-minute sweep processes them then."""
+    if not ids:
+        return
+    ids = list(ids)
+
+    def queue():
+        from django_q.tasks import async_task
+
+        try:
+            if len(ids) > QUEUE_EACH:
+                async_task(TASK, task_name=f"extraction-sweep-{ids[0]}")
+            else:
+                for pk in ids:
+                    async_task(TASK, pk, task_name=f"extraction-{pk}")
+        except Exception:
+            logger.warning("Could not queue the extraction task; the schedule processes the requests", exc_info=True)
+
+    transaction.on_commit(queue)
+
+
+def _messages(communications) -> list[Message]:
+    return [
+        Message(id=c.pk, role=_ROLES.get(c.direction, "system"), text=c.body, at=c.occurred_at, channel=c.channel)
+        for c in communications
+        if c.body.strip()
+    ]
+
+
+def _finish(request: ExtractionRequest, status: str, note: str = "") -> ExtractionRequest:
+    request.status, request.note, request.processed_at = status, note[:500], timezone.now()
+    request.save(update_fields=["status", "note", "processed_at"])
+    return request
+
+
+def extraction_process(*, request: ExtractionRequest, extractor: Extractor | None = None) -> ExtractionRequest:
+    """Process one extraction request, in one transaction: the customer (inbound) and agent
+    (outbound) messages it covers go through the extractor; each candidate is reconciled against
+    the profile's current observations and added, updated (the old content stays as a revision) or
+    discarded, every decision recorded; a Closed transition also writes the conversation's summary.
+    The request is then done. A request already done or failed is left as it is (idempotent); one
+    of a conversation without a profile, or without customer messages, is done with a note."""
+    extractor = extractor or extractor_default()
+    with transaction.atomic():
+        request = ExtractionRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != ExtractionStatus.PENDING:
+            return request
+        conversation = request.conversation
+        if conversation.profile_id is None:
+            return _finish(request, ExtractionStatus.DONE, "The conversation has no customer profile")
+        communications = list(
+            Communication.objects.filter(
+                conversation=conversation,
+                pk__gt=request.after_communication_id,
+                pk__lte=request.last_communication_id,
+            ).order_by("occurred_at", "id")
+        )
+        messages = _messages(communications)
+        if not any(m.role == "customer" for m in messages):
+            return _finish(request, ExtractionStatus.DONE, "No customer messages")
+        candidates, draft = extractor.extract(messages)
+        now = timezone.now()
+        counts = _observations_write(request, conversation, candidates, extractor, now)
+        notes = []
+        if request.transition == ConversationStatus.CLOSED:
+            if request.after_communication_id:  # a later request (a transcript): summarise the whole
+                whole = conversation.communications.order_by("occurred_at", "id")
+                _, draft = extractor.extract(_messages(whole))
+            if draft is not None:
+                _summary_write(conversation, draft, extractor, now)
+                counts["summary"] = 1
+            else:
+                notes.append("Nothing to summarise")
+        notes += _limits_keep(conversation.profile_id)
+        if counts["added"] or counts["updated"] or counts.get("summary"):
+            audit_record(
+                account=conversation.store.account,
+                actor=None,
+                action="memory.extracted",
+                summary=(
+                    f"Memory from conversation #{conversation.pk}: {counts['added']} added, "
+                    f"{counts['updated']} updated, {counts['discarded']} discarded"
+                    + (", summary written" if counts.get("summary") else "")
+                ),
+                store_id=conversation.store_id,
+                details={"conversation": conversation.pk, "request": request.pk, "profile": conversation.profile_id},
+            )
+        return _finish(request, ExtractionStatus.DONE, "; ".join(notes))
+
+
+def _observations_write(request, conversation, candidates, extractor, now) -> dict:
+    known = {
+        str(o.pk): o
+        for o in Observation.objects.filter(profile_id=conversation.profile_id).order_by("created_at", "id")
+    }
+    decisions = reconcile(candidates, [(key, o.content) for key, o in known.items()])
+    counts = {"added": 0, "updated": 0, "discarded": 0}
+    written: list[ExtractionDecision] = []
+    for decision in decisions:
+        candidate = decision.candidate
+        action, reason, observation = decision.action, decision.reason, known.get(decision.target or "")
+        try:
+            content = text_clean(candidate.content, multiline=True, max_length=MAX_CONTENT)
+        except TextError as error:
+            action, reason, observation, content = "discard", f"Refused: the content {error}", None, candidate.content
+        evidence = list(candidate.evidence)
+        if action == "add":
+            observation = Observation.objects.create(
+                store_id=conversation.store_id,
+                profile_id=conversation.profile_id,
+                content=content,
+                kind=candidate.kind,
+                subject=candidate.subject,
+                source=extractor.name,
+                source_version=extractor.version,
+                occurred_at=candidate.occurred_at,
+                created_at=now,
+                updated_at=now,
+            )
+            _revision(observation, RevisionDecision.ADDED, reason, evidence, candidate.occurred_at)
+        elif action == "update" and observation is not None:
+            observation.content, observation.kind = content, candidate.kind
+            observation.subject = candidate.subject or observation.subject
+            observation.source, observation.source_version = extractor.name, extractor.version
+            observation.occurred_at, observation.updated_at = candidate.occurred_at, now
+            observation.save()
+            _revision(observation, RevisionDecision.UPDATED, reason, evidence, candidate.occurred_at)
+        else:
+            action = "discard"
+        if action != "discard":
+            observation.evidence.set(evidence)  # the current content's support; the revisions keep the past ones
+        counts[{"add": "added", "update": "updated", "discard": "discarded"}[action]] += 1
+        written.append(
+            ExtractionDecision(
+                store_id=conversation.store_id,
+                request=request,
+                action={"add": DecisionAction.ADDED, "update": DecisionAction.UPDATED}.get(
+                    action, DecisionAction.DISCARDED
+                ),
+                reason=reason[:500],
+                content=content,
+                kind=candidate.kind,
+                observation=observation,
+                at=now,
+            )
+        )
+    ExtractionDecision.objects.bulk_create(written)
+    return counts
+
+
+def _revision(observation: Observation, decision: str, reason: str, evidence: list[int], at) -> None:
+    revision = ObservationRevision.objects.create(
+        store_id=observation.store_id,
+        observation=observation,
+        content=observation.content,
+        at=at,
+        decision=decision,
+        reason=reason[:500],
+    )
+    revision.evidence.set(evidence)
+
+
+def _summary_write(conversation, draft, extractor, now) -> None:
+    follow_ups = [text_clean(f, multiline=True, max_length=MAX_CONTENT) for f in draft.follow_ups]
+    reason = text_clean(draft.reason, multiline=True, max_length=MAX_CONTENT)
+    outcome = text_clean(draft.outcome, multiline=True, max_length=MAX_CONTENT)
+    content = " ".join(part for part in (reason, outcome, *follow_ups) if part)
+    summary, _ = Summary.objects.update_or_create(
+        conversation=conversation,
+        defaults={
+            "store_id": conversation.store_id,
+            "profile_id": conversation.profile_id,
+            "reason": reason,
+            "outcome": outcome,
+            "follow_ups": follow_ups,
+            "content": content,
+            "source": extractor.name,
+            "created_at": now,
+        },
+    )
+    summary.evidence.set(draft.evidence)
+
+
+def _limits_keep(profile_id: int) -> list[str]:
+    """At most `PROFILE_OBSERVATIONS` observations and `PROFILE_SUMMARIES` summaries per profile:
+    the oldest beyond them are deleted, and the note says so."""
+    notes = []
+    for model, limit, label in (
+        (Observation, PROFILE_OBSERVATIONS, "observations"),
+        (Summary, PROFILE_SUMMARIES, "summaries"),
+    ):
+        over = model.objects.filter(profile_id=profile_id).count() - limit
+        if over > 0:
+            oldest = list(
+                model.objects.filter(profile_id=profile_id)
+                .order_by("created_at", "id")
+                .values_list("pk", flat=True)[:over]
+            )
+            model.objects.filter(pk__in=oldest).delete()
+            notes.append(f"Pruned the {over:,} oldest {label} (the limit is {limit:,} a profile)")
+    return notes
+
+
+def extraction_fail(*, request: ExtractionRequest, error: str) -> ExtractionRequest:
+    """Mark a pending request failed with the reason (the worker's task, when processing raised)."""
+    with transaction.atomic():
+        request = ExtractionRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != ExtractionStatus.PENDING:
+            return request
+        return _finish(request, ExtractionStatus.FAILED, error or "Failed")
+
+
+def extractions_pending_process(*, limit: int = SWEEP) -> dict:
+    """The sweep: process up to `limit` pending requests, oldest first; each in its own
+    transaction, a failure recorded on its request and the sweep going on."""
+    counts = {"done": 0, "failed": 0}
+    pending = list(
+        ExtractionRequest.objects.filter(status=ExtractionStatus.PENDING)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in pending:
+        outcome = extraction_process_one(request_id=pk)
+        if outcome is not None:
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def extraction_process_one(*, request_id: int) -> str | None:
+    """Process request `request_id` if it is still pending: "done", "failed" or None (gone or
+    already processed)."""
+    request = ExtractionRequest.objects.filter(pk=request_id).first()
+    if request is None or request.status != ExtractionStatus.PENDING:
+        return None
+    try:
+        return extraction_process(request=request).status
+    except Exception as error:
+        logger.exception("Extraction request %s failed", request_id)
+        return extraction_fail(request=request, error=f"{type(error).__name__}: {error}").status
