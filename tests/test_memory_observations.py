@@ -4,7 +4,6 @@ conversation, the profile page's sections, merges and deletes."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.urls import reverse
 
 from conversations.memory import extraction_process, extractions_pending_process
@@ -241,9 +240,8 @@ def test_a_failure_marks_the_request_failed_with_the_reason(store, monkeypatch):
     assert not Observation.objects.exists()
 
 
-@pytest.mark.parametrize("observations", [False])
-def test_without_observations_nothing_is_requested_or_stored(store, observations):
-    _configuration(store, observations=observations)
+def test_without_observations_nothing_is_requested_or_stored(store):
+    _configuration(store, observations=False)
     _say(store, "I'm allergic to peanuts.", AT)
     conversations_advance(now=AT + timedelta(minutes=31))
     assert extractions_pending_process() == {"done": 0, "failed": 0}
