@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from identity.services import profile_identify
+from memory_console import rawsql
 from memory_console.text import TextError, description_clean, display_name_clean, text_clean
 from memory_console.timestamps import TimestampError, timestamp_clean
 
@@ -496,19 +497,22 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
                 conversation.status, conversation.inactive_at = ConversationStatus.OPEN, None
                 changed += ["status", "inactive_at"]
                 events.append((callbacks.CONVERSATION_UPDATED, conversation))
-                LifecycleEvent.objects.create(
-                    store=store,
-                    conversation=conversation,
-                    kind=LifecycleEventKind.REOPENED,
-                    at=m.occurred_at,
-                    reason="The customer wrote again",
+                rawsql.insert(
+                    LifecycleEvent(
+                        store=store,
+                        conversation=conversation,
+                        kind=LifecycleEventKind.REOPENED,
+                        at=m.occurred_at,
+                        reason="The customer wrote again",
+                    )
                 )
             if conversation.last_customer_at is None or m.occurred_at > conversation.last_customer_at:
                 conversation.last_customer_at = m.occurred_at
                 changed.append("last_customer_at")
             if changed:  # an earlier-dated message (delivered late) changes nothing
-                conversation.save(update_fields=changed)
-        communication = Communication.objects.create(
+                rawsql.update(conversation, changed)
+        # The webhook's hot path: hand-written statements (`memory_console.rawsql`, its docstring says why).
+        communication = Communication(
             store=store,
             conversation=conversation,
             channel=m.channel,
@@ -521,6 +525,7 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             external_id=m.external_id,
             occurred_at=m.occurred_at,
         )
+        rawsql.insert(communication)
         if conversation.status == ConversationStatus.CLOSED and conversation.configuration.observations_enabled:
             # Joined after Closed (`into`: a call's transcript, sent after the call ended): the
             # extraction the closing asked for did not cover it, so it gets its own, once.
@@ -548,15 +553,20 @@ def _stored(store, external_id: str, same: dict | None = None) -> CommunicationI
 
 
 def _stored_lookup(store, external_id: str) -> CommunicationInfo | None:
-    found = Communication.objects.filter(store=store, external_id=external_id)
-    # Nearly always a new message: probe the unique index alone (no joins to plan, no ordering),
-    # then load the redelivered one with its conversation and profile.
-    if not found.exists():
+    # Nearly always a new message: probe the unique index alone (no joins to plan, no ordering,
+    # no queryset to compile), then load the redelivered one with its conversation and profile.
+    probe = f"SELECT 1 FROM {_COMMUNICATIONS} WHERE store_id = %s AND external_id = %s LIMIT 1"
+    if rawsql.scalar(probe, [store.pk, external_id]) is None:
         return None
+    found = Communication.objects.filter(store=store, external_id=external_id)
     existing = found.select_related("conversation", "conversation__profile").first()
     if existing is None:
         return None
     return CommunicationInfo(existing, existing.conversation, existing.conversation.profile, created=False)
+
+
+_COMMUNICATIONS = Communication._meta.db_table
+_CONVERSATIONS = Conversation._meta.db_table
 
 
 def _live_conversation(
@@ -564,15 +574,22 @@ def _live_conversation(
 ) -> Conversation:
     """The group's Open or Inactive conversation, locked; or a new Open one. Grouped by profile, the
     profile decides (a conversation follows its profile into a merge, its key does not)."""
-    live = Conversation.objects.select_for_update().filter(store=store).exclude(status=ConversationStatus.CLOSED)
+    where, params = "c.store_id = %s AND c.status <> %s", [store.pk, ConversationStatus.CLOSED]
     if configuration.grouping == Grouping.PROFILE and profile is not None:
-        live = live.filter(configuration=configuration, profile=profile)
+        where += " AND c.configuration_id = %s AND c.profile_id = %s"
+        params += [configuration.pk, profile.pk]
     else:
-        live = live.filter(group_key=key)
-    live = live.order_by("id").first()
-    if live is not None:
-        return live
-    conversation = Conversation.objects.create(
+        where += " AND c.group_key = %s"
+        params.append(key)
+    live = rawsql.fetch(
+        f"SELECT {rawsql.columns(Conversation, 'c')} FROM {_CONVERSATIONS} c WHERE {where} "
+        f"ORDER BY c.id LIMIT 1{rawsql.for_update()}",
+        params,
+        [Conversation],
+    )
+    if live:
+        return live[0][0]
+    conversation = Conversation(
         store=store,
         configuration=configuration,
         channel=channel,
@@ -583,8 +600,9 @@ def _live_conversation(
         opened_at=at,
         last_customer_at=last_customer_at,  # a customer's first message: set now, not by an UPDATE after
     )
-    LifecycleEvent.objects.create(
-        store=store, conversation=conversation, kind=LifecycleEventKind.OPENED, at=at, reason=reason
+    rawsql.insert(conversation)
+    rawsql.insert(
+        LifecycleEvent(store=store, conversation=conversation, kind=LifecycleEventKind.OPENED, at=at, reason=reason)
     )
     conversation.opened_now = True  # for the conversation.created status callback
     return conversation

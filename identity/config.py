@@ -9,11 +9,13 @@ configuration. Here, not in `stores`, because it reads identity's rules and trai
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from memory_console import rawsql
 from stores.models import Store
 from traits.selectors import trait_schema
 
 from .models import IdentityRule
 
+_STORES = Store._meta.db_table
 _CACHE: "OrderedDict[tuple, StoreConfig]" = OrderedDict()
 _MAX = 256
 
@@ -27,7 +29,11 @@ class StoreConfig:
 
 def store_config(*, store: Store) -> StoreConfig:
     # created_at guards against a reused id (SQLite can reuse the id of a deleted last row).
-    version, created_at = Store.objects.filter(pk=store.pk).values_list("config_version", "created_at").get()
+    # By hand (`memory_console.rawsql`): every identify reads it, the Twilio webhook's too.
+    row = rawsql.fetch(f"SELECT config_version, created_at FROM {_STORES} WHERE id = %s", [store.pk], [], leading=2)
+    if not row:
+        raise Store.DoesNotExist(f"Store {store.pk} does not exist")
+    version, created_at = row[0]
     key = (store.pk, version, created_at)
     config = _CACHE.get(key)
     if config is None:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from memory_console import rawsql
 from memory_console.errors import FieldError
 from memory_console.text import text_visible
 from profiles.events import event_clean
@@ -160,10 +161,15 @@ def profile_identify(*, store: Store, identifiers, traits=None, events=None, sou
     return _identify_prepared(store, ruleset, prepared, source)
 
 
-def _resolve(store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: str) -> IdentifyResult:
-    """Read what the planner needs (holders, then the matched profiles locked), plan, write."""
+def _resolve(
+    store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: str, *, unheld: bool = False
+) -> IdentifyResult:
+    """Read what the planner needs (holders, then the matched profiles locked), plan, write.
+    `unheld`: the caller has just read that no profile holds any of the identifiers (a new
+    customer's one identifier): the holders are not read again. Should one be attached meanwhile,
+    the unique constraint fails this insert and the caller resolves again, reading them."""
     pairs = prepared.pairs
-    holders = _holders(store, pairs)
+    holders = {} if unheld else _holders(store, pairs)
     locked: dict[int, Profile] = {}
     if holders:
         locked = _lock(store, set(holders.values()))
@@ -183,7 +189,7 @@ def _resolve(store: Store, ruleset: RuleSet, prepared: ResolutionInput, source: 
         traits=profile.traits, sources=profile.trait_sources, typed=prepared.typed_traits, source=source, at=now
     )
     if created:
-        profile.save(force_insert=True)
+        rawsql.insert(profile)  # as save(force_insert=True), without compiling a query (a new customer's hot path)
     elif result.changed_traits or plan.merges or plan.attach or plan.detach:
         profile.save(update_fields=["traits", "trait_sources", "updated_at"])
     result.added = plan_identifiers_write(store=store, profile=profile, plan=plan, at=None)
@@ -212,9 +218,11 @@ def plan_identifiers_write(*, store: Store, profile: Profile, plan: Plan, at) ->
     for (kind, value), _ in plan.detach:
         Identifier.objects.filter(store=store, profile=profile, kind=kind, value=value).delete()
     extra = {} if at is None else {"created_at": at}
-    Identifier.objects.bulk_create(
-        Identifier(store=store, profile=profile, kind=kind, value=value, **extra) for kind, value in plan.attach
-    )
+    rows = [Identifier(store=store, profile=profile, kind=kind, value=value, **extra) for kind, value in plan.attach]
+    if len(rows) == 1:
+        rawsql.insert(rows[0])  # a new customer's one identifier: no bulk query to compile
+    else:
+        Identifier.objects.bulk_create(rows)
     return list(plan.attach)
 
 
@@ -303,32 +311,40 @@ def _given_loc(values, group: str, trait: str) -> tuple:
 
 def _identify_prepared(store, ruleset: RuleSet, prepared: ResolutionInput, source: str) -> IdentifyResult:
     known = _known_holder(store, prepared)
-    if known is not None:
+    if known is not None and known is not _UNHELD:
         return IdentifyResult(profile=known, created=False, notes=list(prepared.notes))
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
-                return _resolve(store, ruleset, prepared, source)
+                return _resolve(store, ruleset, prepared, source, unheld=known is _UNHELD and attempt == 0)
         except (IntegrityError, _Retry, OperationalError) as exc:
             if attempt == ATTEMPTS - 1 or (isinstance(exc, OperationalError) and not is_deadlock(exc)):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _known_holder(store, prepared: ResolutionInput) -> Profile | None:
+_UNHELD = object()  # `_known_holder`: nobody holds the one identifier
+
+
+def _known_holder(store, prepared: ResolutionInput):
     """The profile already holding the one identifier of an identify with nothing else to write (no
     traits, no events): a returning customer's message. The planner would match that profile and
     write nothing (one identifier cannot merge, and one already attached meets every limit), so it
-    is read without a transaction or locks: one query instead of five. None otherwise (the full
-    resolution runs)."""
+    is read without a transaction or locks: one query instead of five. `_UNHELD` when no profile
+    holds it (a new customer: the resolution need not read the holders again); None when the call
+    is not of this kind (the full resolution runs). The statement is written by hand: this is the
+    Twilio webhook's hot path (`memory_console.rawsql` says why)."""
     if len(prepared.pairs) != 1 or prepared.typed_traits or prepared.events:
         return None
     kind, value = prepared.pairs[0]
-    return (
-        Profile.objects.filter(store=store, merged_into__isnull=True, identifiers__kind=kind, identifiers__value=value)
-        .order_by()
-        .first()
+    rows = rawsql.fetch(
+        f"SELECT {rawsql.columns(Profile, 'p')} FROM {Identifier._meta.db_table} i "
+        f"JOIN {Profile._meta.db_table} p ON p.id = i.profile_id "
+        "WHERE i.store_id = %s AND i.kind = %s AND i.value = %s AND p.merged_into_id IS NULL LIMIT 1",
+        [store.pk, kind, value],
+        [Profile],
     )
+    return rows[0][0] if rows else _UNHELD
 
 
 def is_deadlock(exc: BaseException) -> bool:
