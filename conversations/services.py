@@ -2,6 +2,7 @@
 create, update, delete; transactional and audited) and communications (`communication_ingest`).
 Rules: `conversations.lifecycle` (timeouts), `conversations.capture` (addresses)."""
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -376,6 +377,10 @@ def communication_ingest(
     )
     for attempt in (1, 2):
         try:
+            if attempt == 1 and into is None:
+                saved = _communication_save_at_once(store, configuration, key, profile, message)
+                if saved is not None:
+                    return saved
             return _communication_save(store, configuration, key, profile, message, into)
         except IntegrityError:
             # A delivery of the same message won a race: theirs stands. Or the group's first message
@@ -394,9 +399,11 @@ def _customer_profile(store, configuration, channel: str, customer: str):
     for the kind, a blocked value, a limit): the communication is still stored, its conversation
     without a profile, which the conversation page explains; logged."""
     try:
-        return profile_identify(
+        result = profile_identify(
             store=store, identifiers=[(IDENTIFIER_KIND[channel], customer)], source=f"conversation:{configuration.pk}"
-        ).profile
+        )
+        result.profile.created_now = result.created  # a new customer: no conversation of theirs to look for
+        return result.profile
     except ValidationError as exc:
         logger.warning("Conversation customer %s (%s) has no profile: %s", customer, channel, " ".join(exc.messages))
         return None
@@ -533,6 +540,80 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
         if configuration.status_callback_urls:  # no work (and no query) without URLs
             events.append((callbacks.COMMUNICATION_CREATED, communication))
             callbacks.status_callbacks_queue(configuration=configuration, events=callbacks.events_of(events))
+    return CommunicationInfo(communication, conversation, profile, created=True)
+
+
+def _communication_save_at_once(store, configuration, key, profile, m: _Message) -> CommunicationInfo | None:
+    """The two commonest cases of a customer's message, each in one statement on PostgreSQL (a
+    data-modifying WITH: atomic without BEGIN and COMMIT, the webhook's hot path): joining the
+    group's Open conversation (its `last_customer_at` moved, the communication inserted), or, for
+    a customer whose profile this message created, opening the group's conversation with its
+    history and the communication. None when neither applies (SQLite, an outbound message, status
+    callback URLs to queue, an Inactive or no live conversation, a profile known before): the
+    caller saves it the general way (`_communication_save`). A redelivery or a race lost fails the
+    statement as a whole with IntegrityError (nothing is written), as the general way's would."""
+    if connection.vendor != "postgresql" or m.direction != Direction.INBOUND or configuration.status_callback_urls:
+        return None
+    communication = Communication(
+        store=store,
+        channel=m.channel,
+        direction=m.direction,
+        from_address=m.addresses["from"],
+        to_address=m.addresses["to"],
+        author_name=m.author_name,
+        body=m.body,
+        media=list(m.media),
+        external_id=m.external_id,
+        occurred_at=m.occurred_at,
+    )
+    insert_communication, communication_params = rawsql.insert_returning(
+        communication, links={"conversation_id": "c.id"}, source="c"
+    )
+    if profile is not None and getattr(profile, "created_now", False):
+        kind = "A call" if m.channel == Channel.VOICE else "A message"
+        conversation = Conversation(
+            store=store,
+            configuration=configuration,
+            channel=m.channel,
+            customer_address=m.customer,
+            business_address=m.business,
+            group_key=key,
+            profile=profile,
+            opened_at=m.occurred_at,
+            last_customer_at=m.occurred_at,
+        )
+        event = LifecycleEvent(
+            store=store, kind=LifecycleEventKind.OPENED, at=m.occurred_at, reason=f"{kind} from the customer"
+        )
+        insert_conversation, conversation_params = rawsql.insert_returning(conversation)
+        insert_event, event_params = rawsql.insert_returning(event, links={"conversation_id": "c.id"}, source="c")
+        sql = f"WITH c AS ({insert_conversation}), e AS ({insert_event}), i AS ({insert_communication}) "
+        params = [*conversation_params, *event_params, *communication_params]
+    else:
+        where, params = "store_id = %s AND status <> %s", [store.pk, ConversationStatus.CLOSED]
+        if configuration.grouping == Grouping.PROFILE and profile is not None:
+            where += " AND configuration_id = %s AND profile_id = %s"
+            params += [configuration.pk, profile.pk]
+        else:
+            where += " AND group_key = %s"
+            params.append(key)
+        # The group's first live conversation, if it is Open (`status` checked again on the locked
+        # row: one the lifecycle pass moved meanwhile is left to the general way, which reopens it).
+        sql = (
+            f"WITH c AS (UPDATE {_CONVERSATIONS} SET last_customer_at = CASE WHEN last_customer_at IS NULL "
+            "OR last_customer_at < %s THEN %s ELSE last_customer_at END "
+            f"WHERE id = (SELECT id FROM {_CONVERSATIONS} WHERE {where} ORDER BY id LIMIT 1) AND status = %s "
+            f"RETURNING *), i AS ({insert_communication}) "
+        )
+        params = [m.occurred_at, m.occurred_at, *params, ConversationStatus.OPEN, *communication_params]
+    sql += f"SELECT {rawsql.columns(Conversation, 'c')}, {rawsql.columns(Communication, 'i')} FROM c, i"
+    # Inside a caller's transaction, a savepoint: a failure must not abort the caller's work.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        rows = rawsql.fetch(sql, params, [Conversation, Communication])
+    if not rows:
+        return None
+    conversation, communication = rows[0]
+    communication.conversation = conversation
     return CommunicationInfo(communication, conversation, profile, created=True)
 
 

@@ -7,13 +7,14 @@ configuration. Here, not in `stores`, because it reads identity's rules and trai
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memory_console import rawsql
 from stores.models import Store
 from traits.selectors import trait_schema
 
 from .models import IdentityRule
+from .resolution import RuleSet
 
 _STORES = Store._meta.db_table
 _CACHE: "OrderedDict[tuple, StoreConfig]" = OrderedDict()
@@ -25,6 +26,15 @@ class StoreConfig:
     version: int
     rules: list  # IdentityRule, priority order, mapped traits prefetched
     schema: dict  # {group: {trait: Trait}}
+    _rulesets: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def ruleset(self, region: str) -> RuleSet:
+        """The rules as the planner reads them (`RuleSet.of`) for the store's default phone region:
+        built once per version and region (the planner only reads it)."""
+        built = self._rulesets.get(region)
+        if built is None:
+            built = self._rulesets[region] = RuleSet.of(self.rules, region=region)
+        return built
 
 
 def store_config(*, store: Store) -> StoreConfig:

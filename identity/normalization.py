@@ -148,8 +148,20 @@ def normalize_phone(value: str, region: str = "US", *, kind: str = "phone") -> s
 
     `region` is the ISO 3166 region read for numbers without a country code. Raises
     IdentifierError naming `kind` for text that is not a valid number (phonenumbers'
-    `is_valid_number`).
+    `is_valid_number`). The last few thousand answers are remembered (a pure function of its
+    arguments; errors are not remembered): a webhook reads the same number three or four times.
     """
+    if isinstance(value, str) and isinstance(region, str):
+        return _normalize_phone_remembered(value, region, kind)
+    return _normalize_phone(value, region, kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_phone_remembered(value: str, region: str, kind: str) -> str:
+    return _normalize_phone(value, region, kind)
+
+
+def _normalize_phone(value, region: str, kind: str) -> str:
     number = _parse_phone(value, region, kind)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if number.extension:

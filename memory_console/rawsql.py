@@ -47,6 +47,24 @@ def for_update(using: str = DEFAULT_DB_ALIAS) -> str:
     return " FOR UPDATE" if connections[using].features.has_select_for_update else ""
 
 
+def cursor(using: str = DEFAULT_DB_ALIAS):
+    """A cursor for these statements. On PostgreSQL it binds parameters on the server (psycopg 3's
+    `Cursor`, where Django's default is the client-side `ClientCursor`), so that psycopg prepares
+    a statement once it has run `prepare_threshold` times on a connection (the DB_PREPARE_THRESHOLD
+    setting, memory_console/settings.py) and PostgreSQL stops parsing and planning it each time:
+    a quarter of PostgreSQL's CPU a webhook (docs/PERFORMANCE.md). Django's wrapper stays around it
+    (its errors, query logging). Elsewhere Django's own cursor."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
 def _converters(model: type[Model], connection) -> list[tuple[int, list, object]]:
     """(position, converters, expression) of each concrete field of `model` that has converters:
     what `SQLCompiler.get_converters` computes for the same columns."""
@@ -84,9 +102,9 @@ def fetch(
     driver gives them, then one instance per model, as the ORM would have made it."""
     connection = connections[using]
     widths = [len(model._meta.concrete_fields) for model in models]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    with cursor(using) as c:
+        c.execute(sql, params)
+        rows = c.fetchall()
     out = []
     for row in rows:
         start, item = leading, list(row[:leading])
@@ -99,9 +117,9 @@ def fetch(
 
 def scalar(sql: str, params: Sequence, using: str = DEFAULT_DB_ALIAS):
     """The first column of the first row of a SELECT, or None when it returns no row."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    with cursor(using) as c:
+        c.execute(sql, params)
+        row = c.fetchone()
     return None if row is None else row[0]
 
 
@@ -130,12 +148,12 @@ def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> Model:
     connection = connections[using]
     sql, fields = _insert_sql(type(obj), connection)
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    with cursor(using) as c:
+        c.execute(sql, values)
         auto = type(obj)._meta.auto_field
         if auto is not None:
             returned = connection.features.can_return_columns_from_insert
-            setattr(obj, auto.attname, cursor.fetchone()[0] if returned else cursor.lastrowid)
+            setattr(obj, auto.attname, c.fetchone()[0] if returned else c.lastrowid)
     obj._state.adding, obj._state.db = False, using
     return obj
 
@@ -152,5 +170,27 @@ def update(obj: Model, fields: Iterable[str], using: str = DEFAULT_DB_ALIAS) -> 
         f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} "
         f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, obj.pk])
+    with cursor(using) as c:
+        c.execute(sql, [*values, obj.pk])
+
+
+def insert_returning(obj: Model, *, links: dict[str, str] | None = None, source: str = "", using=DEFAULT_DB_ALIAS):
+    """(sql, params) of an `INSERT ... RETURNING *` of the new instance `obj`, to stand in a
+    PostgreSQL data-modifying `WITH` (its values as `insert` takes them). With `links` ({field
+    attname: an SQL expression over the WITH query `source`}, such as {"conversation_id": "c.id"}),
+    it is an `INSERT ... SELECT ... FROM source`: one row per row of `source`, those columns taken
+    from it. The caller reads the rows back with `fetch` and sets nothing on `obj`."""
+    connection = connections[using]
+    _, fields = _insert_sql(type(obj), connection)
+    links = links or {}
+    names, items, params = [], [], []
+    for f in fields:
+        names.append(connection.ops.quote_name(f.column))
+        if f.attname in links:
+            items.append(links[f.attname])
+        else:
+            items.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+    table = connection.ops.quote_name(type(obj)._meta.db_table)
+    body = f"SELECT {', '.join(items)} FROM {source}" if links else f"VALUES ({', '.join(items)})"
+    return f"INSERT INTO {table} ({', '.join(names)}) {body} RETURNING *", params

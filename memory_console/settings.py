@@ -109,6 +109,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The statements `memory_console.rawsql` writes by hand (the Twilio webhook's) bind their
+    # parameters on the server, and psycopg prepares one that a connection has run this many times
+    # (Django's own queries bind on the client and are never prepared). Behind PgBouncer in
+    # transaction mode older than 1.21, or without its max_prepared_statements, set it to "off".
+    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        None if _prepare in ("", "off", "none") else int(_prepare)
+    )
 # The alias of django-q2's own database on SQLite (memory_console/routers.py sends its models there).
 QUEUE_DATABASE = "queue"
 

@@ -35,7 +35,7 @@ def profiles_identify_batch(*, store: Store, items: list[dict], source: str) -> 
     path, in order. Invalid items fail alone.
     """
     config = store_config(store=store)
-    ruleset = RuleSet.of(config.rules, region=store.default_region)
+    ruleset = config.ruleset(store.default_region)
     results: list = [None] * len(items)
     prepared: dict[int, ResolutionInput] = {}
     for position, item in enumerate(items):

@@ -1,10 +1,11 @@
 """Identify one event: `profile_identify` turns an event's identifiers (plus optional traits and
 events) into a profile, creating, matching and merging under the store's rules (docs/ARCHITECTURE.md)."""
 
+import contextlib
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -154,7 +155,7 @@ def profile_identify(*, store: Store, identifiers, traits=None, events=None, sou
     constraint on (store, kind, value) fails the loser, which resolves again and matches.
     """
     config = store_config(store=store)
-    ruleset = RuleSet.of(config.rules, region=store.default_region)
+    ruleset = config.ruleset(store.default_region)
     prepared = identify_input_prepare(
         store=store, ruleset=ruleset, identifiers=identifiers, traits=traits, events=events, schema=config.schema
     )
@@ -273,7 +274,7 @@ def profile_traits_identify(*, profile: Profile, values: dict, source: str) -> t
     """
     store = profile.store
     config = store_config(store=store)
-    ruleset = RuleSet.of(config.rules, region=store.default_region)
+    ruleset = config.ruleset(store.default_region)
     typed, errors = trait_values_coerce(schema=config.schema, values=values)
     if errors:
         raise ValidationError(errors)
@@ -313,6 +314,11 @@ def _identify_prepared(store, ruleset: RuleSet, prepared: ResolutionInput, sourc
     known = _known_holder(store, prepared)
     if known is not None and known is not _UNHELD:
         return IdentifyResult(profile=known, created=False, notes=list(prepared.notes))
+    if known is _UNHELD:
+        created = _create_at_once(store, ruleset, prepared)
+        if created is not None:
+            return created
+        known = None  # taken meanwhile: the resolution reads the holders
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
@@ -345,6 +351,34 @@ def _known_holder(store, prepared: ResolutionInput):
         [Profile],
     )
     return rows[0][0] if rows else _UNHELD
+
+
+def _create_at_once(store, ruleset: RuleSet, prepared: ResolutionInput) -> IdentifyResult | None:
+    """A new customer's one identifier, nobody holding it (`_known_holder` read so): the planner's
+    plan for it (new profile, identifier attached, no merge) written in one statement on
+    PostgreSQL, a data-modifying WITH inserting the profile and its identifier (atomic without
+    BEGIN and COMMIT: the Twilio webhook's hot path). None when the plan is anything else, on
+    SQLite, or when another call attached the identifier meanwhile (the unique constraint fails the
+    whole statement: nothing is written, and the caller resolves reading the holders)."""
+    if connection.vendor != "postgresql":
+        return None
+    now = timezone.now()
+    plan = resolution_plan(ruleset, prepared.pairs, {}, {}, age=new_age(now))
+    if plan.primary is not None or plan.merges or plan.detach or list(plan.attach) != list(prepared.pairs):
+        return None
+    profile = Profile(store=store, traits={}, trait_sources={})
+    ((kind, value),) = plan.attach
+    insert_profile, profile_params = rawsql.insert_returning(profile)
+    insert_identifier, identifier_params = rawsql.insert_returning(
+        Identifier(store=store, kind=kind, value=value), links={"profile_id": "p.id"}, source="p"
+    )
+    sql = f"WITH p AS ({insert_profile}), i AS ({insert_identifier}) SELECT {rawsql.columns(Profile, 'p')} FROM p"
+    try:
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            [(profile,)] = rawsql.fetch(sql, [*profile_params, *identifier_params], [Profile])
+    except IntegrityError:
+        return None
+    return IdentifyResult(profile=profile, created=True, notes=[*prepared.notes, *plan.notes], added=list(plan.attach))
 
 
 def is_deadlock(exc: BaseException) -> bool:
