@@ -243,7 +243,7 @@ def test_a_server_that_fails_twice_falls_back_to_the_builtin_extractor(store, ll
         expected = "could not reach 127.0.0.1:"
     elif failure == "HTTP 500":
         llm.expect_request(PATH, method="POST").respond_with_json({"error": {"message": "boom"}}, status=500)
-        expected = f"127.0.0.1:{llm.port} answered HTTP 500"
+        expected = f"127.0.0.1:{llm.port} answered HTTP 500: boom"
     else:
         settings.MEMORY_LLM_TIMEOUT = 0.3
 

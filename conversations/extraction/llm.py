@@ -136,6 +136,21 @@ def _short(text: str, limit: int = REASON_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _status_detail(error) -> str:
+    """What an HTTP error answer says: its JSON `error.message` (the client keeps the `error` object
+    as `body`), else the start of its text; "" when it says nothing."""
+    body = error.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("detail") or body.get("error")
+        return _short(message, 120) if isinstance(message, str) else ""
+    if isinstance(body, str):
+        return _short(body, 120)
+    try:
+        return _short(error.response.text, 120)
+    except Exception:
+        return ""
+
+
 def _where(loc: Sequence[str | int]) -> str:
     out = ""
     for part in loc:
@@ -297,8 +312,9 @@ class LLMExtractor:
             raise _Unavailable(f"could not reach {endpoint_host(self.base_url)}: {_short(cause, 120)}") from None
         except openai.APIStatusError as error:
             refused = error.status_code == 400 and "response_format" in str(error.body or error.message)
+            detail = _status_detail(error)
             raise (_FormatRefused if refused and json_mode else _Unavailable)(
-                f"{endpoint_host(self.base_url)} answered HTTP {error.status_code}: {_short(error.message, 120)}"
+                f"{endpoint_host(self.base_url)} answered HTTP {error.status_code}" + (f": {detail}" if detail else "")
             ) from None
         except openai.OpenAIError as error:
             raise _Unavailable(_short(f"{type(error).__name__}: {error}", 160)) from None
