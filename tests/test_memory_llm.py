@@ -467,3 +467,15 @@ def test_the_environment_is_checked_at_start(env, error):
         assert result.returncode == 0 and result.stdout.strip() == "30.0", result.stderr
     else:
         assert result.returncode != 0 and error in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("<html>Bad gateway</html>", "text/html"), ('{"choices": []}', "application/json"), ("{}", "application/json")],
+)
+def test_an_answer_that_is_not_a_chat_completion_is_a_transport_failure(httpserver, body, content_type):
+    httpserver.expect_request(PATH, method="POST").respond_with_data(body, content_type=content_type)
+    extractor = LLMExtractor(base_url=httpserver.url_for("/v1"), model=MODEL, timeout=5)
+    with pytest.raises(ExtractorUnavailable, match="did not answer with a chat completion \\(after a retry\\)"):
+        extractor.extract(MESSAGES)
+    assert len(httpserver.log) == 2
