@@ -7,14 +7,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
-from memory_console.text import TextError, text_clean
+from memory_console.text import TextError, text_clean, text_problem
 
-from .extraction import MAX_CONTENT, BuiltinExtractor, Extractor, Message, reconcile
+from .extraction import (
+    MAX_CONTENT,
+    BuiltinExtractor,
+    Candidate,
+    Extractor,
+    ExtractorError,
+    LLMExtractor,
+    Message,
+    SummaryDraft,
+    reconcile,
+)
+from .extraction.llm import endpoint_host
 from .models import (
     Communication,
     ConversationStatus,
@@ -41,8 +55,26 @@ _ROLES = {Direction.INBOUND: "customer", Direction.OUTBOUND: "agent"}
 
 
 def extractor_default() -> Extractor:
-    """The extractor the worker runs: the built-in one (the LLM extractor is not built yet)."""
+    """The extractor the worker runs: the LLM extractor when `MEMORY_LLM_BASE_URL` and
+    `MEMORY_LLM_MODEL` are both set (README, "Memory extraction"), else the built-in one."""
+    base_url, model = settings.MEMORY_LLM_BASE_URL, settings.MEMORY_LLM_MODEL
+    if base_url and model:
+        return LLMExtractor(
+            base_url=base_url,
+            model=model,
+            api_key=settings.MEMORY_LLM_API_KEY,
+            timeout=settings.MEMORY_LLM_TIMEOUT,
+            text_problem=partial(text_problem, multiline=True),
+        )
     return BuiltinExtractor()
+
+
+def extractor_label() -> str:
+    """What the store settings page shows of the configured extractor: "Built-in (rules, no
+    network)" or "LLM (model at host[:port])"; never the API key, nor credentials in the base URL."""
+    if settings.MEMORY_LLM_BASE_URL and settings.MEMORY_LLM_MODEL:
+        return f"LLM ({settings.MEMORY_LLM_MODEL} at {endpoint_host(settings.MEMORY_LLM_BASE_URL)})"
+    return "Built-in (rules, no network)"
 
 
 def extraction_tasks_queue(ids: Sequence[int]) -> None:
@@ -82,59 +114,128 @@ def _finish(request: ExtractionRequest, status: str, note: str = "") -> Extracti
     return request
 
 
+@dataclass
+class _Extracted:
+    """What the extractors gave for one request, before anything is written."""
+
+    candidates: list[Candidate]
+    extractor: Extractor  # the one that gave the candidates (the fallback when the configured one failed)
+    draft: SummaryDraft | None = None
+    summary_extractor: Extractor | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _extract_or_fall_back(extractor: Extractor, messages: list[Message], notes: list[str]):
+    """`extractor.extract(messages)` and the extractor that answered: the built-in one, with a note
+    saying why, when `extractor` raises `ExtractorError` (the LLM extractor after its retry)."""
+    try:
+        return extractor.extract(messages), extractor
+    except ExtractorError as error:
+        logger.warning("The %s extractor failed (%s); the built-in extractor was used", extractor.name, error)
+        fallback = BuiltinExtractor()
+        name = "LLM" if isinstance(extractor, LLMExtractor) else extractor.name
+        note = f"{name} extractor failed ({error}); the built-in extractor was used"
+        if note not in notes:
+            notes.append(note)
+        return fallback.extract(messages), fallback
+
+
+def _request_input(request: ExtractionRequest) -> tuple[list[Message], list[Message] | None] | str:
+    """The messages `request` covers and, for a later Closed request (a transcript), the whole
+    conversation's for its summary (else None); or the note of a request with nothing to do."""
+    conversation = request.conversation
+    if conversation.profile_id is None:
+        return "The conversation has no customer profile"
+    communications = Communication.objects.filter(
+        conversation=conversation,
+        pk__gt=request.after_communication_id,
+        pk__lte=request.last_communication_id,
+    ).order_by("occurred_at", "id")
+    messages = _messages(communications)
+    if not any(m.role == "customer" for m in messages):
+        return "No customer messages"
+    whole = None
+    if request.transition == ConversationStatus.CLOSED and request.after_communication_id:
+        whole = _messages(conversation.communications.order_by("occurred_at", "id"))
+    return messages, whole
+
+
 def extraction_process(*, request: ExtractionRequest, extractor: Extractor | None = None) -> ExtractionRequest:
-    """Process one extraction request, in one transaction: the customer (inbound) and agent
-    (outbound) messages it covers go through the extractor; each candidate is reconciled against
-    the profile's current observations and added, updated (the old content stays as a revision) or
-    discarded, every decision recorded; a Closed transition also writes the conversation's summary.
-    The request is then done. A request already done or failed is left as it is (idempotent); one
-    of a conversation without a profile, or without customer messages, is done with a note."""
+    """Process one extraction request: the customer (inbound) and agent (outbound) messages it
+    covers go through the extractor; each candidate is reconciled against the profile's current
+    observations and added, updated (the old content stays as a revision) or discarded, every
+    decision recorded; a Closed transition also writes the conversation's summary. The request is
+    then done. A request already done or failed is left as it is (idempotent); one of a
+    conversation without a profile, or without customer messages, is done with a note.
+
+    The extractor runs before the transaction, without a lock (the LLM extractor makes HTTP calls of
+    up to twice `MEMORY_LLM_TIMEOUT` seconds); the writes then happen in one transaction, with the
+    request locked and only if it is still pending (a worker that processed it meanwhile wins, and
+    this one's result is dropped), on the conversation's current profile. When the extractor raises
+    `ExtractorError` (the LLM extractor after its retry), the built-in extractor is used instead,
+    the request's note says so ("LLM extractor failed (reason); the built-in extractor was
+    used", shown on the conversation page) and each observation's source names the
+    extractor that produced it."""
     extractor = extractor or extractor_default()
+    request = ExtractionRequest.objects.select_related("conversation").get(pk=request.pk)
+    if request.status != ExtractionStatus.PENDING:
+        return request
+    given = _request_input(request)
+    extracted = None
+    if not isinstance(given, str):
+        messages, whole = given
+        notes: list[str] = []
+        (candidates, draft), used = _extract_or_fall_back(extractor, messages, notes)
+        extracted = _Extracted(candidates, used, draft, used, notes)
+        if whole is not None:  # a later request (a transcript): summarise the whole conversation
+            # with the extractor that just answered (one that failed is not waited for twice)
+            (_, extracted.draft), extracted.summary_extractor = _extract_or_fall_back(used, whole, notes)
     with transaction.atomic():
         request = ExtractionRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != ExtractionStatus.PENDING:
             return request
         conversation = request.conversation
-        if conversation.profile_id is None:
-            return _finish(request, ExtractionStatus.DONE, "The conversation has no customer profile")
-        communications = list(
-            Communication.objects.filter(
-                conversation=conversation,
-                pk__gt=request.after_communication_id,
-                pk__lte=request.last_communication_id,
-            ).order_by("occurred_at", "id")
-        )
-        messages = _messages(communications)
-        if not any(m.role == "customer" for m in messages):
-            return _finish(request, ExtractionStatus.DONE, "No customer messages")
-        candidates, draft = extractor.extract(messages)
-        now = timezone.now()
-        counts = _observations_write(request, conversation, candidates, extractor, now)
-        notes = []
-        if request.transition == ConversationStatus.CLOSED:
-            if request.after_communication_id:  # a later request (a transcript): summarise the whole
-                whole = conversation.communications.order_by("occurred_at", "id")
-                _, draft = extractor.extract(_messages(whole))
-            if draft is not None:
-                _summary_write(conversation, draft, extractor, now)
-                counts["summary"] = 1
-            else:
-                notes.append("Nothing to summarise")
-        notes += _limits_keep(conversation.profile_id)
-        if counts["added"] or counts["updated"] or counts.get("summary"):
-            audit_record(
-                account=conversation.store.account,
-                actor=None,
-                action="memory.extracted",
-                summary=(
-                    f"Memory from conversation #{conversation.pk}: {counts['added']} added, "
-                    f"{counts['updated']} updated, {counts['discarded']} discarded"
-                    + (", summary written" if counts.get("summary") else "")
-                ),
-                store_id=conversation.store_id,
-                details={"conversation": conversation.pk, "request": request.pk, "profile": conversation.profile_id},
+        if extracted is None or conversation.profile_id is None:
+            return _finish(
+                request,
+                ExtractionStatus.DONE,
+                given if isinstance(given, str) else "The conversation has no customer profile",
             )
-        return _finish(request, ExtractionStatus.DONE, "; ".join(notes))
+        return _extracted_write(request, conversation, extracted)
+
+
+def _extracted_write(request: ExtractionRequest, conversation, extracted: _Extracted) -> ExtractionRequest:
+    """Write what the extractors gave for `request` (locked, pending) and mark it done."""
+    now = timezone.now()
+    counts = _observations_write(request, conversation, extracted.candidates, extracted.extractor, now)
+    notes = list(extracted.notes)
+    if request.transition == ConversationStatus.CLOSED:
+        if extracted.draft is not None:
+            _summary_write(conversation, extracted.draft, extracted.summary_extractor, now)
+            counts["summary"] = 1
+        else:
+            notes.append("Nothing to summarise")
+    notes += _limits_keep(conversation.profile_id)
+    if counts["added"] or counts["updated"] or counts.get("summary"):
+        audit_record(
+            account=conversation.store.account,
+            actor=None,
+            action="memory.extracted",
+            summary=(
+                f"Memory from conversation #{conversation.pk}: {counts['added']} added, "
+                f"{counts['updated']} updated, {counts['discarded']} discarded"
+                + (", summary written" if counts.get("summary") else "")
+                + (" (the built-in extractor stood in for the LLM one)" if extracted.notes else "")
+            ),
+            store_id=conversation.store_id,
+            details={
+                "conversation": conversation.pk,
+                "request": request.pk,
+                "profile": conversation.profile_id,
+                "extractor": f"{extracted.extractor.name} {extracted.extractor.version}",
+            },
+        )
+    return _finish(request, ExtractionStatus.DONE, "; ".join(notes))
 
 
 def _observations_write(request, conversation, candidates, extractor, now) -> dict:

@@ -279,3 +279,22 @@ AXES_USERNAME_CALLABLE = "accounts.auth_views.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.auth_views.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what it counts; successful sign-ins are not logged
 AXES_VERBOSE = False
+
+# Memory extraction (issue 17; README, "Memory extraction"): the LLM extractor, for any
+# OpenAI-compatible chat-completions endpoint, runs when MEMORY_LLM_BASE_URL (the API root, e.g.
+# https://api.openai.com/v1 or http://localhost:11434/v1) and MEMORY_LLM_MODEL are both set; else the
+# built-in extractor (rules, no network). MEMORY_LLM_API_KEY may stay empty for a local server;
+# MEMORY_LLM_TIMEOUT is seconds per call (one retry: at most twice that per extraction).
+MEMORY_LLM_BASE_URL = os.environ.get("MEMORY_LLM_BASE_URL", "").strip()
+MEMORY_LLM_MODEL = os.environ.get("MEMORY_LLM_MODEL", "").strip()
+MEMORY_LLM_API_KEY = os.environ.get("MEMORY_LLM_API_KEY", "").strip()
+try:
+    MEMORY_LLM_TIMEOUT = float(os.environ.get("MEMORY_LLM_TIMEOUT", "").strip() or "30")
+except ValueError:
+    raise ImproperlyConfigured("MEMORY_LLM_TIMEOUT must be a number of seconds.") from None
+if not 0 < MEMORY_LLM_TIMEOUT <= 600:
+    raise ImproperlyConfigured("MEMORY_LLM_TIMEOUT must be more than 0 and at most 600 seconds.")
+if MEMORY_LLM_BASE_URL and not MEMORY_LLM_BASE_URL.lower().startswith(("http://", "https://")):
+    raise ImproperlyConfigured("MEMORY_LLM_BASE_URL must be an http:// or https:// URL.")
+if bool(MEMORY_LLM_BASE_URL) != bool(MEMORY_LLM_MODEL):
+    raise ImproperlyConfigured("MEMORY_LLM_BASE_URL and MEMORY_LLM_MODEL are set together (or neither).")

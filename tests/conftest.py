@@ -63,6 +63,13 @@ def _imports_dir(settings, tmp_path):
     settings.IMPORTS_DIR = tmp_path / "imports"
 
 
+@pytest.fixture(autouse=True)
+def _builtin_memory_extractor(settings):
+    """The built-in memory extractor unless a test configures the LLM one (tests/test_memory_llm.py):
+    MEMORY_LLM_* in the developer's environment must not send the suite's conversations anywhere."""
+    settings.MEMORY_LLM_BASE_URL = settings.MEMORY_LLM_MODEL = settings.MEMORY_LLM_API_KEY = ""
+
+
 @pytest.fixture
 def account(db):
     return AccountFactory()

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import account_view
 from accounts.forms_util import apply_validation_error
 from accounts.selectors import audit_events
+from conversations.memory import extractor_label
 from stores import services as store_services
 from stores.access import store_view
 from stores.forms import StoreCreateForm, StoreDeleteForm, StoreSettingsForm
@@ -79,7 +80,10 @@ def settings_view(request, store):
     return render(
         request,
         "stores/settings.html",
-        {"events": audit_events(account_id=store.account_id, store_id=store.pk)[:10]},
+        {
+            "events": audit_events(account_id=store.account_id, store_id=store.pk)[:10],
+            "extractor": extractor_label(),
+        },
     )
 
 

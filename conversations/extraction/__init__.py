@@ -7,6 +7,9 @@ and the evaluation (bench/memory_eval.py, tests/test_memory_eval.py) all call it
 
     candidates, summary = BuiltinExtractor().extract(messages)
     decisions = reconcile(candidates, known=[(observation_id, content), ...])
+
+`LLMExtractor` (llm.py) asks an OpenAI-compatible chat-completions endpoint instead, and raises an
+`ExtractorError` when it cannot; the worker then falls back to `BuiltinExtractor`.
 """
 
 from conversations.extraction.base import (
@@ -19,6 +22,12 @@ from conversations.extraction.base import (
     SummaryDraft,
 )
 from conversations.extraction.builtin import BuiltinExtractor
+from conversations.extraction.llm import (
+    ExtractorError,
+    ExtractorOutputInvalid,
+    ExtractorUnavailable,
+    LLMExtractor,
+)
 from conversations.extraction.reconcile import reconcile
 
 __all__ = [
@@ -28,6 +37,10 @@ __all__ = [
     "Candidate",
     "Decision",
     "Extractor",
+    "ExtractorError",
+    "ExtractorOutputInvalid",
+    "ExtractorUnavailable",
+    "LLMExtractor",
     "Message",
     "SummaryDraft",
     "reconcile",
