@@ -6,6 +6,11 @@ extraction quality"), built-in extractor 1.0 on 2026-11-30:
     dev       35 conversations  precision 0.985 (67/68)  recall 0.971 (67/69)
     heldout   30 conversations  precision 0.682 (30/44)  recall 0.455 (30/66)
 
+The tune split (40 conversations, written blind to the rules by another author, then used to make
+them more general) measured, before any rule was changed on it:
+
+    tune      40 conversations  precision 0.725 (58/80)  recall 0.487 (58/119)
+
 The dev floor is the measurement minus 0.05 (the rules were written against dev, so it overstates).
 The held-out split is written blind by someone else and never tuned on; its floor is its first
 measurement minus 0.05 (below the issue's goal: docs/PERFORMANCE.md says so). The issue's goal
@@ -22,6 +27,7 @@ from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matc
 
 FLOORS = {  # split: (precision, recall)
     "dev": (0.93, 0.92),
+    "tune": (0.67, 0.43),  # measured 0.725 / 0.487 before tuning on it (2026-11-30), minus 0.05
     "heldout": (0.63, 0.40),  # measured 0.682 / 0.455 on 2026-11-30 (30 conversations), minus 0.05
 }
 PRESENT = [split for split in SPLITS if load(split)]
@@ -36,14 +42,16 @@ def test_the_builtin_extractor_stays_above_its_floor(split):
     assert score.recall >= recall_floor, f"{split} recall {score.recall:.3f}"
 
 
-def test_the_dev_split_has_its_share_of_the_mix():
-    cases = load("dev")
-    assert len(cases) >= 35
+@pytest.mark.parametrize(("split", "size", "long"), [("dev", 35, 1), ("tune", 40, 0)])
+def test_a_split_we_tune_on_has_its_share_of_the_mix(split, size, long):
+    """The README's mix, per split: every channel, several industries, no-fact and known-contradicting cases."""
+    cases = load(split)
+    assert len(cases) >= size
     assert {c["channel"] for c in cases} == {"sms", "whatsapp", "chat", "voice"}
     assert len({c["industry"] for c in cases}) >= 8
     assert sum(1 for c in cases if not c["expected"]) >= 5
     assert sum(1 for c in cases if any(e["decision"] != "add" for e in c["expected"])) >= 5
-    assert sum(1 for c in cases if len(c["messages"]) >= 40) >= 1
+    assert sum(1 for c in cases if len(c["messages"]) >= 40) >= long  # tune has no 40-message case
 
 
 @pytest.mark.parametrize("split", PRESENT)
