@@ -71,11 +71,39 @@ _LEADING = _rx(
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
 
 
+def _is_symbol(ch: str) -> bool:
+    return unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Mn", "Cf") and ch not in "'^`"
+
+
+# An emoji standing between two words ends a statement, as a full stop would ("first home 🏡 we're hoping…").
+_EMOJI_BREAK = re.compile(r"(?<=[\w)])\s+\x00+\s+(?=\w)")
+# Voice transcripts: a word said twice ("the, the", "I, I") and a comma left after a preposition or article
+# once a filler is gone ("expecting twins in, uh, March" → "in, March").
+_STUTTER = re.compile(r"\b((?:\w+'?\w*\s+){0,2}\w+'?\w*),\s+(?:like,\s+)?\1\b", re.IGNORECASE)
+_DANGLING_COMMA = re.compile(
+    r"\b(in|on|at|to|for|of|with|from|by|the|a|an|my|our|your|is|was|i'm|we're|and|about|like),(?=\s)",
+    re.IGNORECASE,
+)
+
+
 def _strip_symbols(text: str) -> str:
-    """Emoji, pictographs and variation selectors out; typographic quotes straightened."""
+    """Emoji, pictographs and variation selectors out (a full stop where one stood between words, a
+    bullet or line break likewise ends a statement); typographic quotes straightened; a voice
+    transcript's stutters ("the, the") and fillers ("um", "uh") out."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
-    kept = [ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Mn") or ch in "'^`"]
-    return re.sub(r"\s+", " ", "".join(kept)).strip()
+    text = "".join("\x00" if _is_symbol(ch) else ch for ch in text)
+    text = _EMOJI_BREAK.sub(". ", text).replace("\x00", "")
+    text = re.sub(r"\n[ \t]*[-*•][ \t]+", "\n", text)  # a bullet, or a new line, is a new statement
+    text = re.sub(r"(?<=[\w)])[ \t]*\n+\s*(?=\w)", ". ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = _SPOKEN_FILLER.sub("", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _STUTTER.sub(r"\1", text)
+    text = _DANGLING_COMMA.sub(r"\1", text)
+    text = re.sub(r"\b(I|we|you),\s+(?=\1\b)", "", text, flags=re.IGNORECASE)  # "I, I've got" → "I've got"
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _clean(clause: str) -> str:
