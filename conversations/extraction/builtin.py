@@ -147,10 +147,11 @@ _QUESTION_START = _rx(
 )
 _HYPOTHETICAL = _rx(
     r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )\bif (?:i|we|it|you)\b"  # "appreciate it if you…"
-    r"|\b(?:suppose|supposing|hypothetically|in case|what if|were to)\b"
+    r"|\b(?:suppose|supposing|hypothetically|what if|were to)\b|\bin case (?:i|we)\b"
 )
 _HEDGE = _rx(
-    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering"
+    r"\b(?:(?:maybe|perhaps|possibly|probably)(?!,?\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|twenty"
+    r"|a (?:few|couple|dozen|hundred))\b)|might|not sure|thinking (?:about|of)|considering|i guess|wondering"
     r"|i think (?:i'?ll|i'?m going|we'?ll|we'?re going|i might|we might|i may|we may))\b"
 )
 _REQUEST = _rx(r"\b(?:please|pls|plz|kindly)\b")
@@ -232,7 +233,11 @@ _HEALTH = _rx(
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|service (?:dog|animal)|guide dog|emotional support (?:animal|dog)"
     r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
-    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
+    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter)"
+    r"|(?:had|have had|'ve had|recovering from|after) (?:a |an |my )?(?:[\w-]+ ){0,3}?(?:surgery|operation|transplant"
+    r"|replacement|stroke|heart attack)|(?:knee|hip|shoulder) replacement|diagnosed with"
+    r"|(?:hard time|difficulty|trouble|struggle|can'?t|cannot) (?:with )?(?:swallow|walk|climb|hear|see|read|stand"
+    r"|breath|grip|lift|hold)\w*)\b"
 )
 _BUDGET = _rx(
     r"\b(?:budget|fixed income|low income|on a pension|money is tight|money'?s tight|money is short|can'?t afford"
@@ -320,6 +325,9 @@ _IDENTITY_JOB = _rx(
     r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
+    r"|\bi (?:teach|nurse|lecture|tutor|farm|freelance)\b"
+    r"|\b(?:i|we) work (?:\d+|two|three|several|multiple|full[- ]time|part[- ]time) (?:jobs|hours|days|shifts)?"
+    r"|\b(?:i'?m|im|i am) (?:\w+ )?on (?:parental |maternity |paternity |sick |medical |long-term )?leave\b"
     r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
     r"|\b(?:we'?re|we are|and i are)\s+both\s+(?:[\w-]+\s+)?[\w-]+(?:ers|ors|ists|ians|ants|ents|ses|techs)\b"
     r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
@@ -352,7 +360,12 @@ _HOUSEHOLD = _rx(
     r"|shepherds?|huskies|husky|spaniels?|collies?|chihuahuas?|dachshunds?|pugs?|corgis?|hamsters?|guinea pigs?"
     r"|ferrets?|tortoises?|turtles?)\b"
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
-    r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\bfamily of (?:\w+)\b|\bwith (?:my )?(?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\b(?:me|myself) (?:\+|and|&|with) (?:my )?(?:\d+|two|three|four|five) (?:kids|children)\b"
+    r"|\b(?:i|we) (?:have|'ve got|got) a (?:\d+|[a-z]+)[- ](?:day|week|month|year)[- ]old\b"
+    r"|\b(?:my|our) (?:little one|baby|newborn|toddler) (?:is|'s) (?:\d+|[a-z]+) (?:days?|weeks?|months?)\b"
+    r"|\b(?:i'?m|i am) (?:\w+ )?breastfeeding\b|\b(?:our|my) first (?:home|house|flat|apartment)\b"
+    r"|\bfirst[- ]time (?:home ?)?buyers?\b"
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
     r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
     r"|\b(?:don'?t|do not|no longer) (?:have|own) (?:any )?(?:pets?|dogs?|cats?|kids|children|a car)\b"
@@ -592,6 +605,15 @@ _SIZE = _rx(
     r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
 )
 _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
+# A household member's fact that changes the service (their age, school, licence, allergy, a baby on the way):
+# kept, unlike other statements about someone else.
+_MEMBER_FACT = _rx(
+    r"^(?:my|our)\s+(?:\d+[- ]?(?:year[- ]old|yo|yr[- ]old)\s+|little\s+|eldest\s+|youngest\s+|teenage\s+)?"
+    r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b(?!'s)"
+    r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
+    r"|nursery|licen[cs]e|driv(?:es|ing|er)|diabet\w+|autis\w+|wheelchair|disabilit\w+|vegan|vegetarian|coeliac"
+    r"|celiac|is \d+|turn(?:s|ing) \d+)\b)"
+)
 _THIRD_PARTY = _rx(
     r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
@@ -650,6 +672,8 @@ class _Hit:
 
 def _classify(clause: str, at) -> _Hit | None:
     if _COHABITS.search(clause):  # "my elderly father lives with me" is the customer's household
+        return _Hit("identity", "household")
+    if _MEMBER_FACT.search(clause) and not _HYPOTHETICAL.search(clause):  # "our son starts kindergarten next fall"
         return _Hit("identity", "household")
     if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
