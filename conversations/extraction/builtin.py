@@ -81,7 +81,8 @@ _EMOJI_BREAK = re.compile(r"(?<=[\w)])\s+\x00+\s+(?=\w)")
 # once a filler is gone ("expecting twins in, uh, March" → "in, March").
 _STUTTER = re.compile(r"\b((?:\w+'?\w*\s+){0,2}\w+'?\w*),\s+(?:like,\s+)?\1\b", re.IGNORECASE)
 _DANGLING_COMMA = re.compile(
-    r"\b(in|on|at|to|for|of|with|from|by|the|a|an|my|our|your|is|was|i'm|we're|and|about|like),(?=\s)",
+    r"(?:\b|')(in|on|at|to|for|of|with|from|by|the|a|an|my|our|your|is|was|i'm|we're|and|about|like|because|cause|cos)"
+    r",(?=\s)",
     re.IGNORECASE,
 )
 
@@ -122,7 +123,7 @@ _PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
 _CLAUSE_BREAKS = (
     _rx(r"\s*;\s*|:\s+"),
     _rx(
-        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
+        rf",?\s+(?:so|but|because|'?cause|cos|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
         rf"|really\s+)?(?={_PRONOUN})"
         r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
     ),
@@ -265,6 +266,9 @@ _AVAILABILITY = _rx(
     r"|saturdays|sundays) (?:don'?t|do not|doesn'?t|no longer|won'?t) work\b"
     r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:bad|difficult"
     r"|hard|impossible|not good|no good|tough|busy) for (?:me|us)\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:a no[- ]go"
+    r"|out of the question|impossible|not possible|off limits)\b"
+    r"|\b(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)s? only\b"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
@@ -275,7 +279,7 @@ _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
     r"|no (?:calls|emails|texts|letters|paper|post|mail)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
-    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
+    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like|do)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
     r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
@@ -292,7 +296,7 @@ _LANGUAGE = _rx(
     r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
-    r"|\binterpreter\b|\btranslator\b"
+    r"|(?<!i'm an )(?<!i am an )(?<!i'm a )(?<!i am a )(?<!work as an )(?<!work as a )\b(?:interpreter|translator)\b"
 )
 _PREFERENCE = _rx(
     r"\b(?:switch|change|set|move|put) (?:my|our|the) (?:invoices?|bills?|statements?|currency|billing|payments?"
@@ -308,6 +312,10 @@ _PREFERENCE = _rx(
     r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) suits? (?:me|us)\b"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
     r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
+    r"|\b(?:would be|'d be|is|are) (?:much |a lot |far |so much )?(?:more )?(?:better|preferable|easier|manageable"
+    r"|convenient)(?: for (?:me|us))?\b(?<!\bis better)(?<!\bare better)(?<!\bis easier)(?<!\bare easier)"
+    r"|\b(?:exit row|aisle seats?|window seats?|extra leg ?room|bulkhead)\b"
+    r"|\b(?:light|heavy) sleeper\b|\b(?:early riser|night owl)\b"
 )
 _OCCUPATION = (
     r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
@@ -326,6 +334,7 @@ _IDENTITY_JOB = _rx(
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
     r"|\bi (?:teach|nurse|lecture|tutor|farm|freelance)\b"
+    r"|^work(?:ing)? (?:as|at|for|in|from home|nights|days|weekdays|weekends|shifts|mon\w*|\d)"
     r"|\b(?:i|we) work (?:\d+|two|three|several|multiple|full[- ]time|part[- ]time) (?:jobs|hours|days|shifts)?"
     r"|\b(?:i'?m|im|i am) (?:\w+ )?on (?:parental |maternity |paternity |sick |medical |long-term )?leave\b"
     r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
@@ -389,13 +398,24 @@ _OWNED_THING = _rx(
     r"(?:a|an|the|my)?\s*|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)"
     rf"((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
 )
+_YEAR_MODEL = _rx(
+    r"\b(?:my|our)\s+((?:19|20)\d\d\s+(?!(?:tax|taxes|bill|statement|return|invoice|policy|season|plan|contract"
+    r"|renewal|order|budget|report|payment|premium|rate|claim|account|booking|trip)\b)[a-z][\w-]+(?:\s+[a-z0-9][\w-]*)?)"
+)
+_DEVICE_USE = _rx(
+    r"\b(?:on|use|using|have|got)\s+(?:a|an|my)\s+(?:mac|macbook|pc|windows (?:pc|laptop)|chromebook|linux (?:pc|laptop)"
+    r"|android(?: phone)?)\b"
+)
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
     r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored"
-    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
+    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service"
+    r"|stall\w*|squeak\w*|rattl\w*|grind\w*|clunk\w*|burst|cuts? out|cutting out|(?:gone|goes|went|going) out"
+    r"|(?:heat(?:er|ing)?|power|boiler|internet|wi-?fi|signal|electricity|lights?|water|cable|tv|phone|service)"
+    r"(?:'s| is| are)? out)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
@@ -403,7 +423,8 @@ _RECURRENCE = _rx(
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
-    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
+    r"|\bit'?s happened\b|\bwhen(?:ever)? (?:i|we) (?!\w+ed\b)\w+"
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
 )
@@ -609,7 +630,8 @@ _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|i
 # kept, unlike other statements about someone else.
 _MEMBER_FACT = _rx(
     r"^(?:my|our)\s+(?:\d+[- ]?(?:year[- ]old|yo|yr[- ]old)\s+|little\s+|eldest\s+|youngest\s+|teenage\s+)?"
-    r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b(?!'s)"
+    r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b"
+    r"(?!'s\b(?!\s+(?:pregnant|expecting|due|allergic|\d)))"
     r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
     r"|nursery|licen[cs]e|driv(?:es|ing|er)|diabet\w+|autis\w+|wheelchair|disabilit\w+|vegan|vegetarian|coeliac"
     r"|celiac|is \d+|turn(?:s|ing) \d+)\b)"
@@ -754,9 +776,11 @@ def _classify(clause: str, at) -> _Hit | None:
         or (_FAULT.search(clause) and _RECURRENCE.search(clause))
     ):
         return _Hit("problem", "")
-    thing = _OWNED_THING.search(clause)
+    thing = _OWNED_THING.search(clause) or _YEAR_MODEL.search(clause)
     if thing:
         return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
+    if _DEVICE_USE.search(clause):
+        return _Hit("identity", "device")
     if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause):
         return _Hit("preference", subject_of(clause) or "preference")
     if _DECIDED.search(clause):
@@ -767,7 +791,7 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "business")
     if _SCHEDULE_WISH.search(clause) or _PAYDAY.search(clause):
         return _Hit("preference", "schedule")
-    if _HABIT.search(clause):
+    if _HABIT.search(clause) and not re.search(r"\b(?:don'?t|do not|won'?t) (?:have|need) to\b", clause, re.I):
         return _Hit("identity", "habit")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
         return _Hit("constraint", "requirement")
