@@ -112,8 +112,8 @@ def _clean(clause: str) -> str:
     previous = None
     while previous != clause:
         previous = clause
-        clause = _LEADING.sub("", clause).strip(" ,.;:-")
-        clause = _TRAILING.sub("", clause).strip(" ,;:-")
+        clause = _LEADING.sub("", clause).strip(" ,.;:-\u2013\u2014")
+        clause = _TRAILING.sub("", clause).strip(" ,;:-\u2013\u2014")
     return re.sub(r"\s+", " ", clause).strip()
 
 
@@ -139,7 +139,8 @@ _CLAUSE_BREAKS = (
     ),
 )
 _STANDING = _rx(
-    r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b"
+    r"\b(?:from now on|going forward|in (?:the )?future|every time|always|permanently)\b"
+    r"|\b(?:send|email|mail|post|text)\s+(?:me\s+)?(?:everything|all (?:updates|correspondence|bills|letters|mail))\b"
     r"|\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|other week)\b"
 )
 _QUESTION_START = _rx(
@@ -576,6 +577,13 @@ _SCHEDULE_WISH = _rx(
     r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
     r"|quietest|prefer\w*|ideal)\b"
 )
+_REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
+_NOW_ONLY = _rx(
+    r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
+    r"|right away|then|this week)(?: (?:ideally|preferably|if possible))?"
+)
+_THEN = _rx(r"\b(?:then|at that point|by then|from then on|at (?:the|that) renewal)\b")
+_ELABORATED = frozenset({"contact_channel"})  # a subject people say in several sentences ("no calls. text only")
 _PAYDAY = _rx(r"\b(?:get|am|'m|are|'re) paid (?:on|every|each|at the end of|weekly|monthly|biweekly|fortnightly)\b")
 _FUTURE_SELF = _rx(
     r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
@@ -948,19 +956,28 @@ class BuiltinExtractor:
         if _THIRD_PARTY.search(answer):  # "My husband is vegetarian" answers for someone else
             return []
         answer = re.sub(r"^(?:it'?s|it is|i'?m|i am|we'?re|we are|i have|we have|my|our)\s+", "", answer, flags=re.I)
+        found = next(((p.search(question), k, s, lb) for p, k, s, lb in _ASKED if p.search(question)), None)
+        if found is None:
+            return []
+        asked, kind, subject, label = found
+        if kind == "plan" and len(answer.split()) > 8:  # "Leeds. Headingley. We get the keys on the 12th of next month."
+            head, dated = [], []
+            for sentence in (_clean(s).rstrip(".!") for s in self._sentences(message.text)):
+                if dates.find(sentence, message.at, future=True, ordinal_days=True):
+                    dated.append(sentence)
+                elif not dated and len(" ".join([*head, sentence]).split()) <= 8:
+                    head.append(sentence)
+            if head and dated:
+                answer = ", ".join([*head, dated[0]])
         words = answer.split()
-        if not words or len(words) > 8 or _NO_ANSWER.fullmatch(answer) or _QUESTION_START.search(answer):
+        if not words or len(words) > (20 if kind == "plan" else 8) or _NO_ANSWER.fullmatch(answer):
             return []
-        if answer.endswith("?") or _HEDGE.search(answer):
+        if _QUESTION_START.search(answer) or answer.endswith("?") or _HEDGE.search(answer):
             return []
-        for pattern, kind, subject, label in _ASKED:
-            asked = pattern.search(question)
-            if asked:
-                label = label.format(*(g.capitalize() for g in asked.groups() if g))
-                text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
-                content = f"{label}: {text}"
-                return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
-        return []
+        label = label.format(*(g.capitalize() for g in asked.groups() if g))
+        text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
+        content = f"{label}: {text}"
+        return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
 
     def _from_message(self, message: Message, undated: list[tuple[int, str]]) -> list[Candidate]:
         """Candidates of one customer message, in the order they were said.
@@ -980,9 +997,14 @@ class BuiltinExtractor:
                 clause = _clean(clause)
                 if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
+                request = _REQUEST_PREFIX.match(clause)
+                if request and (_TONE_DELIVERY.search(clause) or _STANDING.search(clause)):
+                    clause = clause[request.end() :]  # "can you leave it at the back door" is a standing instruction
                 if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
                     continue
                 hit = _classify(clause, message.at)
+                if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
+                    hit = None  # "ideally the same day": this errand's timing, not a lasting wish
                 if hit is None:
                     if found and found[-1][2] == index and len(clause.split()) <= 3:
                         found[-1][1] = f"{found[-1][1]}, {clause}"  # "…after the kids are in bed, so after 8"
@@ -1001,6 +1023,23 @@ class BuiltinExtractor:
                     evidence = tuple(sorted({earlier_id, message.id}))
                 if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
                     found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
+                    continue
+                if (
+                    found
+                    and found[-1][2] == index
+                    and _THEN.search(clause)
+                    and dates.find(found[-1][1], message.at, future=True, ordinal_days=True)
+                    and not dates.find(clause, message.at, future=True, ordinal_days=True)
+                ):  # "my plan renews on January 3rd and I want to switch to annual then": "then" is that date
+                    found[-1][1] = f"{found[-1][1]}, {clause}"
+                    continue
+                if (
+                    found
+                    and found[-1][0] == hit
+                    and hit.subject in _ELABORATED
+                    and found[-1][2] >= index - 2
+                ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
+                    found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
                     found
