@@ -525,6 +525,11 @@ _ERRAND = _rx(
 )
 
 
+def _undated(candidate: Candidate) -> bool:
+    """A candidate whose content carries no absolute date (the renderer writes one in brackets)."""
+    return not re.search(r"\((?:[^()]*\b)?(?:19|20)\d\d\b", candidate.content)
+
+
 def _days_from(iso: str, at) -> int:
     """Days from the message to a rendered date (a large number when it is not a plain day)."""
     found = re.search(r"\d{4}-\d{2}-\d{2}", iso)  # "week of 2026-11-30" counts from its Monday
@@ -581,6 +586,12 @@ _REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)
 _NOW_ONLY = _rx(
     r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
     r"|right away|then|this week)(?: (?:ideally|preferably|if possible))?"
+)
+_CANT_ANSWER = _rx(r"\b(?:can'?t|cannot|can not|never|don'?t always|rarely) (?:pick up|answer|take calls|hear the phone)\b")
+# Said to correct what came before in the conversation: the value said now wins ("scratch that, evenings").
+_CORRECTION = _rx(
+    r"\b(?:scratch that|correction|i mean|i meant|no wait|wait,? no|on second thought|changed my mind"
+    r"|let me correct|make (?:it|that)|actually,? (?:no|it'?s|make))\b"
 )
 _THEN = _rx(r"\b(?:then|at that point|by then|from then on|at (?:the|that) renewal)\b")
 _ELABORATED = frozenset({"contact_channel"})  # a subject people say in several sentences ("no calls. text only")
@@ -701,6 +712,8 @@ class _Hit:
 
 
 def _classify(clause: str, at) -> _Hit | None:
+    if _CANT_ANSWER.search(clause) and not _THIRD_PARTY.search(clause):  # why calls do not reach them
+        return _Hit("preference", "contact_channel")
     if _COHABITS.search(clause):  # "my elderly father lives with me" is the customer's household
         return _Hit("identity", "household")
     if _MEMBER_FACT.search(clause) and not _HYPOTHETICAL.search(clause):  # "our son starts kindergarten next fall"
@@ -938,6 +951,15 @@ class BuiltinExtractor:
             if not found and asked:
                 found = self._answer(asked, message)
             asked = None
+            correcting = _CORRECTION.search(_strip_symbols(message.text))
+            for candidate in found:
+                for earlier in [c for c in candidates if c.subject and c.subject == candidate.subject]:
+                    if correcting and earlier.kind == candidate.kind:  # the last value wins
+                        candidates.remove(earlier)
+                    elif earlier.kind == candidate.kind == "plan" and _undated(earlier) and not _undated(candidate):
+                        candidates.remove(earlier)  # "we're moving house" … "Leeds, keys on the 12th": one plan
+                        evidence = tuple(sorted({*earlier.evidence, *candidate.evidence}))
+                        found[found.index(candidate)] = candidate = replace(candidate, evidence=evidence)
             for candidate in found:  # said again in the same words: one candidate, both messages as evidence
                 key = " ".join(candidate.content.casefold().split())
                 same = next(
@@ -1021,8 +1043,13 @@ class BuiltinExtractor:
                     earlier_id, earlier = undated.pop()
                     clause = f"{earlier}: {clause}"  # "reschedule my knee surgery: push it to next month"
                     evidence = tuple(sorted({earlier_id, message.id}))
-                if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
-                    found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
+                if (
+                    found
+                    and (found[-1][0] == hit or (hit.subject and found[-1][0].subject == hit.subject))
+                    and found[-1][2] == index
+                    and len(evidence) == 1
+                ):  # same sentence, same subject: one statement ("my wife's pregnant, we're expecting twins in March")
+                    found[-1][1] = f"{found[-1][1]}, {clause}"
                     continue
                 if (
                     found
