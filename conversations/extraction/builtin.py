@@ -652,7 +652,7 @@ _MEMBER_FACT = _rx(
     r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b"
     r"(?!'s\b(?!\s+(?:pregnant|expecting|due|allergic|\d)))"
     r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
-    r"|nursery|licen[cs]e|driv(?:es|ing|er)|diabet\w+|autis\w+|wheelchair|disabilit\w+|vegan|vegetarian|coeliac"
+    r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair|disabilit\w+|vegan|vegetarian|coeliac"
     r"|celiac|is \d+|turn(?:s|ing) \d+)\b)"
 )
 _THIRD_PARTY = _rx(
@@ -1077,7 +1077,7 @@ class BuiltinExtractor:
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
-                    re.search(r"\b(?:there|that place)\b", clause, re.I)
+                    re.search(r"\b(?:there|that place)\b(?!\s*(?:is|are|was|were|'s|'re)\b)", clause, re.I)
                     and index
                     and len(sentences[index - 1].split()) <= 12
                 ):
