@@ -248,6 +248,7 @@ _BUDGET = _rx(
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
 )
 _AVAILABILITY = _rx(
+    r"(?<!yesterday )(?<!today )(?<!this )(?<!last )(?<!since )"
     r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
     r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
     r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
@@ -404,8 +405,8 @@ _YEAR_MODEL = _rx(
     r"|renewal|order|budget|report|payment|premium|rate|claim|account|booking|trip)\b)[a-z][\w-]+(?:\s+[a-z0-9][\w-]*)?)"
 )
 _DEVICE_USE = _rx(
-    r"\b(?:on|use|using|have|got)\s+(?:a|an|my)\s+(?:mac|macbook|pc|windows (?:pc|laptop)|chromebook|linux (?:pc|laptop)"
-    r"|android(?: phone)?)\b"
+    r"\b(?:on|use|using|have|got)\s+(?:a|an|my)\s+(?:mac|macbook|pc|windows (?:pc|laptop)|chromebook"
+    r"|linux (?:pc|laptop)|android(?: phone)?)\b"
 )
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
@@ -422,7 +423,8 @@ _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
-    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
+    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b"
+    r"|\bsince\b(?!\s+(?:yesterday|today|this morning|last night|tonight|earlier|an hour|this afternoon|this evening))"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
     r"|\bit'?s happened\b|\bwhen(?:ever)? (?:i|we) (?!\w+ed\b)\w+"
@@ -509,6 +511,10 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
     )
 )
+_CANCEL = _rx(  # leaving: a plan another agent must know (not an errand: "cancel my cleaning tomorrow")
+    r"\b(?:want|wanna|going|plan(?:ning)?|need|would like|'d like|have decided|'ve decided|decided) to (?:cancel|close"
+    r"|end|terminate|leave) (?:my|our) (?:membership|subscription|account|contract|policy|service|plan|line)\b"
+)
 _BIG_PLAN = _rx(
     r"\b(?:i|we)\s*(?:'ll|will|'re going to|are going to|'m going to|am going to|plan to|want to|hope to"
     r"|are planning to|'re planning to|'m planning to|am planning to)\s+(?:\w+\s+){0,2}?"
@@ -523,6 +529,20 @@ _ERRAND = _rx(
     r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
     r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
 )
+
+
+def _completes(previous: _Hit, hit: _Hit, clause: str) -> bool:
+    """Whether a clause said without "I" in the next sentence completes the statement before it ("i work nights.
+    afternoon only", "heater out again. 2nd time in a month"): a short one does; a longer one of the same kind
+    does unless it has a subject of its own ("want to cancel my membership. moving to vancouver in jan")."""
+    if _STATEMENT.search(clause):
+        return False
+    if len(clause.split()) <= 3:
+        return True
+    generic = ("", "plan", "preference")
+    return previous.kind == hit.kind and (
+        previous.subject in generic or hit.subject in generic or previous.subject == hit.subject
+    )
 
 
 def _undated(candidate: Candidate) -> bool:
@@ -556,6 +576,8 @@ _HOME = _rx(
     r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
     r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
     r"|house)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are|i live|we live) on the (?:\d+(?:st|nd|rd|th)|ground|first|second|third|fourth|fifth"
+    r"|sixth|seventh|eighth|ninth|tenth|top) floor\b|\bno (?:elevator|lift)\b"
 )
 _HABIT = _rx(
     r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop|call|text|send|buy)\b.*\b(?:a lot|often"
@@ -587,7 +609,11 @@ _NOW_ONLY = _rx(
     r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
     r"|right away|then|this week)(?: (?:ideally|preferably|if possible))?"
 )
-_CANT_ANSWER = _rx(r"\b(?:can'?t|cannot|can not|never|don'?t always|rarely) (?:pick up|answer|take calls|hear the phone)\b")
+_MEMBER = _rx(r"\b(?:my|our) (son|daughter|wife|husband|partner|baby|boy|girl)\b")
+_HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|\s+(?:is|has|just|now|starts|will))\b)")
+_CANT_ANSWER = _rx(
+    r"\b(?:can'?t|cannot|can not|never|don'?t always|rarely) (?:pick up|answer|take calls|hear the phone)\b"
+)
 # Said to correct what came before in the conversation: the value said now wins ("scratch that, evenings").
 _CORRECTION = _rx(
     r"\b(?:scratch that|correction|i mean|i meant|no wait|wait,? no|on second thought|changed my mind"
@@ -652,7 +678,8 @@ _MEMBER_FACT = _rx(
     r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b"
     r"(?!'s\b(?!\s+(?:pregnant|expecting|due|allergic|\d)))"
     r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
-    r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair|disabilit\w+|vegan|vegetarian|coeliac"
+    r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair"
+    r"|disabilit\w+|vegan|vegetarian|coeliac"
     r"|celiac|is \d+|turn(?:s|ing) \d+)\b)"
 )
 _THIRD_PARTY = _rx(
@@ -731,6 +758,8 @@ def _classify(clause: str, at) -> _Hit | None:
         and not _OTHER_SUBJECT.search(clause)
         and any(_days_from(iso, at) > 2 for _, _, iso in found_dates)  # "I'll be home tomorrow" is logistics
     )
+    if not has_date and _CANCEL.search(clause) and not someone_elses:
+        return _Hit("plan", "cancellation")
     if not has_date and _BIG_PLAN.search(clause) and not _PAST.search(clause) and not someone_elses:
         return _Hit("plan", subject_of(clause) or "plan")  # "we want to do the honeymoon in Bali"
     if has_date and planned and not _PAST.search(clause) and not someone_elses:
@@ -982,7 +1011,7 @@ class BuiltinExtractor:
         if found is None:
             return []
         asked, kind, subject, label = found
-        if kind == "plan" and len(answer.split()) > 8:  # "Leeds. Headingley. We get the keys on the 12th of next month."
+        if kind == "plan" and len(answer.split()) > 8:  # "Leeds. Headingley. We get the keys on the 12th."
             head, dated = [], []
             for sentence in (_clean(s).rstrip(".!") for s in self._sentences(message.text)):
                 if dates.find(sentence, message.at, future=True, ordinal_days=True):
@@ -1024,6 +1053,10 @@ class BuiltinExtractor:
                     clause = clause[request.end() :]  # "can you leave it at the back door" is a standing instruction
                 if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
                     continue
+                member = _MEMBER.findall(" ".join(sentences[max(0, index - 1) : index + 1]))
+                if member and _HE_SHE.match(clause):  # "she's 16": the household member just named
+                    named = _HE_SHE.sub(f"My {member[-1].lower()}", clause, count=1)
+                    clause = named if _MEMBER_FACT.search(named) else clause
                 hit = _classify(clause, message.at)
                 if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
                     hit = None  # "ideally the same day": this errand's timing, not a lasting wish
@@ -1068,12 +1101,7 @@ class BuiltinExtractor:
                 ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
-                if (
-                    found
-                    and found[-1][2] == index - 1
-                    and (len(clause.split()) <= 3 or found[-1][0].kind == hit.kind)
-                    and not _STATEMENT.search(clause)
-                ):  # a follow-up without a subject ("afternoon only", "3rd time this week") completes it
+                if found and found[-1][2] == index - 1 and _completes(found[-1][0], hit, clause):
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (

@@ -45,7 +45,7 @@ _AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a 
 _AMOUNTS = {"a": 1, "an": 1, **CARDINALS, "a few": 3, "a couple of": 2, "couple of": 2}
 _ORDINAL_WORDS = {
     word: i + 1
-    for i, word in enumerate(
+    for i, word in enumerate(  # noqa: SIM905 (a word list reads better as one string)
         "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth"
         " fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split()
     )
@@ -94,7 +94,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         (
             "ordinal_day",
-            r"\b(?:on|starting) the (\d{1,2})(?:st|nd|rd|th)\b(?! of (?:each|every|the) month)",  # not "the second floor"
+            r"\b(?:on|starting) the (\d{1,2})(?:st|nd|rd|th)\b(?! of (?:each|every|the) month)",  # digits only
         ),
         (
             "holiday",
