@@ -1094,10 +1094,7 @@ class BuiltinExtractor:
                     found[-1][1] = f"{found[-1][1]}, {clause}"
                     continue
                 if (
-                    found
-                    and found[-1][0] == hit
-                    and hit.subject in _ELABORATED
-                    and found[-1][2] >= index - 2
+                    found and found[-1][0] == hit and hit.subject in _ELABORATED and found[-1][2] >= index - 2
                 ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue

@@ -45,9 +45,29 @@ _AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a 
 _AMOUNTS = {"a": 1, "an": 1, **CARDINALS, "a few": 3, "a couple of": 2, "couple of": 2}
 _ORDINAL_WORDS = {
     word: i + 1
-    for i, word in enumerate(  # noqa: SIM905 (a word list reads better as one string)
-        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth"
-        " fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split()
+    for i, word in enumerate(
+        [
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+            "eleventh",
+            "twelfth",
+            "thirteenth",
+            "fourteenth",
+            "fifteenth",
+            "sixteenth",
+            "seventeenth",
+            "eighteenth",
+            "nineteenth",
+            "twentieth",
+        ]
     )
 } | {"thirtieth": 30}
 _ORDINAL_WORDS |= {f"twenty-{w}": 20 + n for w, n in list(_ORDINAL_WORDS.items())[:9]} | {"thirty-first": 31}
@@ -58,6 +78,7 @@ _MONTH_SHORT = r"(jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # "mar" and "m
 
 def _day(word: str) -> int:
     return int(word) if word.isdigit() else _ORDINAL_WORDS[word.lower()]
+
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
