@@ -960,12 +960,18 @@ class BuiltinExtractor:
 
     def __init__(self):
         self._segmenter = pysbd.Segmenter(language="en", clean=False)
+        self._segmented: dict[str, list[str]] = {}  # text -> sentences, for one extract() call
 
     def _sentences(self, text: str) -> list[str]:
-        text = _strip_symbols(text)
-        return [s.strip() for s in self._segmenter.segment(text) if s and s.strip()] if text else []
+        cached = self._segmented.get(text)  # each message is read for candidates, answers and the summary
+        if cached is None:
+            clean = _strip_symbols(text)
+            cached = [s.strip() for s in self._segmenter.segment(clean) if s and s.strip()] if clean else []
+            self._segmented[text] = cached
+        return list(cached)
 
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
+        self._segmented = {}
         candidates: list[Candidate] = []
         undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
         asked: str | None = None  # the agent's last question, for a short answer ("Any allergies?" "Shellfish.")
