@@ -53,7 +53,7 @@ import pysbd
 
 from conversations.extraction import dates
 from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
-from conversations.extraction.subjects import subject_of
+from conversations.extraction.subjects import AS_BEFORE, subject_of
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -128,7 +128,7 @@ _CLAUSE_BREAKS = (
         r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
     ),
     _rx(rf",\s+(?={_PRONOUN})"),
-    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\S+\s+\S+)"),
+    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long|of)\b)(?=\S+\s+\S+)"),
     _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
     _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
@@ -182,7 +182,7 @@ def _question_part(clause: str) -> str | None:
             clause.rstrip(" ?"),
             flags=re.I,
         )
-    if _REQUEST.search(clause):
+    if _REQUEST.search(clause) or _TONE_DELIVERY.search(clause):  # "could you leave parcels with the neighbour?"
         return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
     noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
     if noted:  # "could you note that I'm left-handed?"
@@ -282,6 +282,7 @@ _CHANNEL_CUE = _rx(
     r"|no (?:calls|emails|texts|letters|paper|post|mail)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like|do)"
+    r"|(?:never|don'?t|do not|no more|no) (?:calls?|call me|ring me|phone me|emails?|email me|texts?|text me|letters)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
     r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
@@ -317,7 +318,6 @@ _PREFERENCE = _rx(
     r"|\b(?:would be|'d be|is|are) (?:much |a lot |far |so much )?(?:more )?(?:better|preferable|easier|manageable"
     r"|convenient)(?: for (?:me|us))?\b(?<!\bis better)(?<!\bare better)(?<!\bis easier)(?<!\bare easier)"
     r"|\b(?:exit row|aisle seats?|window seats?|extra leg ?room|bulkhead)\b"
-    r"|\b(?:light|heavy) sleeper\b|\b(?:early riser|night owl)\b"
 )
 _OCCUPATION = (
     r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
@@ -423,7 +423,8 @@ _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
-    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b"
+    r"|\b(?:twice|(?:\d+|three|four|five|six|seven|eight|nine|ten|several|many|multiple|a few) times)\b"
+    r"|\bfor (?:the past|weeks|months|days)\b"
     r"|\bsince\b(?!\s+(?:yesterday|today|this morning|last night|tonight|earlier|an hour|this afternoon|this evening))"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
@@ -611,6 +612,11 @@ _NOW_ONLY = _rx(
 )
 _MEMBER = _rx(r"\b(?:my|our) (son|daughter|wife|husband|partner|baby|boy|girl)\b")
 _HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|\s+(?:is|has|just|now|starts|will))\b)")
+# A fault that began today or yesterday, said once, is this conversation's errand, not yet a lasting problem.
+_JUST_BEGUN = _rx(
+    r"\bsince (?:yesterday|today|this (?:morning|afternoon|evening)|last night|earlier|an hour ago)\b"
+    r"(?!.*\b(?:again|twice|times|keeps?|every|whenever)\b)"
+)
 _CANT_ANSWER = _rx(
     r"\b(?:can'?t|cannot|can not|never|don'?t always|rarely) (?:pick up|answer|take calls|hear the phone)\b"
 )
@@ -640,13 +646,14 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\b(?:light|heavy) sleeper\b|\b(?:early riser|night owl)\b|"
     r"\bring the (?:door ?)?bell\b|\bknock\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:always|usually|mostly) (?:home|around)\b"
     r"|\b(?:send|email|text|call|contact)\b[^.?!]{0,30}\bme,? not (?:her|him|them)\b|"
     r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
     r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
     r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
-    r"|mailroom|concierge|safe place|parcel box|locker)\b|"
+    r"|mailroom|concierge|safe place|parcel box|locker|(?:side |back |front |garden )?gate|shed|letterbox|mailbox)\b|"
     r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
     r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
     r"|information|info|balance)\b|\bonly (?:speak|talk) to me\b|"
@@ -663,7 +670,7 @@ _COMPLIMENT_FAN = _rx(
 )
 _ROOMS = _rx(
     r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b|\b(?:ground|first|top|upper|lower)"
-    r" floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
+    r"[- ]floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
     r" (?:apartment|house|home|place|flat)\b"
 )
 _SIZE = _rx(
@@ -680,7 +687,7 @@ _MEMBER_FACT = _rx(
     r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
     r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair"
     r"|disabilit\w+|vegan|vegetarian|coeliac"
-    r"|celiac|is \d+|turn(?:s|ing) \d+)\b)"
+    r"|celiac|(?:is|'s) \d+|turn(?:s|ing) \d+)\b)"
 )
 _THIRD_PARTY = _rx(
     r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
@@ -823,7 +830,7 @@ def _classify(clause: str, at) -> _Hit | None:
         _DISPUTE.search(clause)
         or _UNRECOGNISED.search(clause)
         or _KEEPS_HAPPENING.search(clause)
-        or (_FAULT.search(clause) and _RECURRENCE.search(clause))
+        or (_FAULT.search(clause) and _RECURRENCE.search(clause) and not _JUST_BEGUN.search(clause))
     ):
         return _Hit("problem", "")
     thing = _OWNED_THING.search(clause) or _YEAR_MODEL.search(clause)
@@ -963,12 +970,22 @@ class BuiltinExtractor:
         self._segmented: dict[str, list[str]] = {}  # text -> sentences, for one extract() call
 
     def _sentences(self, text: str) -> list[str]:
+        return list(self._segments(text)[0])
+
+    def _segments(self, text: str) -> tuple[list[str], frozenset[int]]:
+        """The sentences of a message (pysbd, line by line: a line or a bullet is a statement of its own) and
+        the indexes of those that start a line."""
         cached = self._segmented.get(text)  # each message is read for candidates, answers and the summary
         if cached is None:
-            clean = _strip_symbols(text)
-            cached = [s.strip() for s in self._segmenter.segment(clean) if s and s.strip()] if clean else []
+            sentences, starts = [], set()
+            for line in re.split(r"\n\s*(?:[-*\u2022]\s+)?", text):
+                clean = _strip_symbols(line)
+                if clean:
+                    starts.add(len(sentences))
+                    sentences += [s.strip() for s in self._segmenter.segment(clean) if s and s.strip()]
+            cached = (sentences, frozenset(starts))
             self._segmented[text] = cached
-        return list(cached)
+        return cached
 
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
         self._segmented = {}
@@ -1044,7 +1061,7 @@ class BuiltinExtractor:
         """
         found: list[list] = []  # [hit, clause, sentence index, evidence]
         owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
-        sentences = self._sentences(message.text)
+        sentences, line_starts = self._segments(message.text)
         context: tuple[int, str] | None = None  # a short clause without a rule, said just before one with a rule
         for index, sentence in enumerate(sentences):
             for raw in _clauses(sentence):
@@ -1104,7 +1121,12 @@ class BuiltinExtractor:
                 ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
-                if found and found[-1][2] == index - 1 and _completes(found[-1][0], hit, clause):
+                if (
+                    found
+                    and found[-1][2] == index - 1
+                    and index not in line_starts  # a new line, or a bullet, is a statement of its own
+                    and _completes(found[-1][0], hit, clause)
+                ):
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
@@ -1113,6 +1135,8 @@ class BuiltinExtractor:
                     and len(sentences[index - 1].split()) <= 12
                 ):
                     clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
+                if AS_BEFORE.search(sentence) and not AS_BEFORE.search(clause):
+                    clause = f"{clause} (as before)"  # "As before, I need…": reconciliation reads it as known
                 found.append([hit, clause, index, evidence])
                 thing = _OWNED_THING.search(clause)
                 if (

@@ -99,6 +99,13 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
                 what = "an observation of this conversation" if new else f"“{_short(content)}”"
                 decision = Decision("discard", candidate, None if new else key, f"Restates {what} ({ratio:.0f}% alike)")
                 break
+        if decision is None and AS_BEFORE.search(candidate.content):  # "as before, a ground-floor room"
+            said = value_tokens(candidate.content)
+            for key, content, _, new in saved:
+                known_values = value_tokens(content)
+                if not new and known_values and len(said & known_values) * 2 >= len(known_values):
+                    decision = Decision("discard", candidate, key, f"Restates “{_short(content)}” (said as before)")
+                    break
         if decision is None and subject:
             for key, content, known_subject, new in saved:
                 if new or known_subject != subject:
