@@ -425,3 +425,20 @@ def test_as_before_restates_a_known_observation():
     (candidate,) = extract(("customer", "As before, I need a ground-floor room because of my knees."))[0]
     (decision,) = reconcile([candidate], known=[("obs-1", "Needs a ground-floor room (bad knees)")])
     assert decision.action == "discard"
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        ((("customer", "I'm vegan"), ("customer", "sorry, I meant vegetarian")), ["Vegetarian"]),
+        ((("customer", "I'm 67 and I don't really do computers"),), ["67 years old", "Doesn't really do computers"]),
+        ((("customer", "My husband and I are both retired"),), ["My husband and I are both retired"]),
+        ((("customer", "we spend winters in Florida"),), ["We spend winters in Florida"]),
+        (
+            (("customer", "Ugh, I've been overcharged three months in a row"),),
+            ["Has been overcharged three months in a row"],
+        ),
+    ],
+)
+def test_what_the_customer_says_of_themselves_reads_as_a_statement_about_them(turns, expected):
+    assert contents(*turns) == expected

@@ -66,7 +66,8 @@ _SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])
 _LEADING = _rx(
     r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus"
     r"|then|btw|hey|hi|hello|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up"
-    r"|one more thing|by the way|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
+    r"|one more thing|by the way|additionally|furthermore|lol|haha|ugh|argh|sigh|omg|gosh|jeez|please(?=\s*,)"
+    r"|(?:sorry,?\s+)?(?:i meant|i mean|correction|scratch that|no wait|wait,? no|actually,? no))\b[\s,.!:;-]*)+"
 )
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
 
@@ -275,7 +276,7 @@ _AVAILABILITY = _rx(
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
     r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
-    r"|in the post|in the mail|internet|online|post it|mail it|computer|smartphone)\b"
+    r"|in the post|in the mail|internet|online|post it|mail it|computers?|smartphones?)\b"
 )
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
@@ -329,7 +330,8 @@ _OCCUPATION = (
 )
 _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
-    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home|semi-retired"
+    r"|\b(?:i'?m|im|i am|we'?re|we are|and i are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home"
+    r"|semi-retired"
     r"|freelance|students)\b"
     r"|\b(?:i|we)\s+(?:no longer\s+|don'?t\s+|do not\s+|now\s+|currently\s+|still\s+)?work(?:s)?\s+(?:as|at|for|in"
     r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
@@ -424,7 +426,7 @@ _RECURRENCE = _rx(
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\b(?:twice|(?:\d+|three|four|five|six|seven|eight|nine|ten|several|many|multiple|a few) times)\b"
-    r"|\bfor (?:the past|weeks|months|days)\b"
+    r"|\bfor (?:the past|weeks|months|days)\b|\bin a row\b"
     r"|\bsince\b(?!\s+(?:yesterday|today|this morning|last night|tonight|earlier|an hour|this afternoon|this evening))"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
@@ -581,6 +583,8 @@ _HOME = _rx(
     r"|sixth|seventh|eighth|ninth|tenth|top) floor\b|\bno (?:elevator|lift)\b"
 )
 _HABIT = _rx(
+    r"\b(?:i|we) (?:spend|live|stay|are) (?:the |our |my )?(?:winters?|summers?|half the year|part of the year)"
+    r" (?:in|at|abroad|overseas)\b|"
     r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop|call|text|send|buy)\b.*\b(?:a lot|often"
     r"|frequently|regularly"
     r"|all the time|for work|most weekends)\b"
@@ -924,7 +928,9 @@ def _content(clause: str, hit: _Hit, at) -> str:
         ordinal_days=hit.kind == "plan",
     )
     text = _rewrite(text)
-    text = _LEADING.sub("", text).strip() or text  # "I am also adding…" → "Adding…"
+    text = _LEADING.sub("", text).strip() or text
+    if re.fullmatch(r"\d{2}", text):  # "I'm 67"
+        text = f"{text} years old"  # "I am also adding…" → "Adding…"
     text = text[:1].upper() + text[1:]
     if len(text) > MAX_CONTENT:
         text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
@@ -1068,8 +1074,9 @@ class BuiltinExtractor:
                 clause = _question_part(raw.strip())
                 if clause is None:
                     continue
+                corrected = _CORRECTION.search(clause)
                 clause = _clean(clause)
-                if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
+                if len(clause.split()) < 2 - bool(corrected) or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
                 request = _REQUEST_PREFIX.match(clause)
                 if request and (_TONE_DELIVERY.search(clause) or _STANDING.search(clause)):
