@@ -442,3 +442,17 @@ def test_as_before_restates_a_known_observation():
 )
 def test_what_the_customer_says_of_themselves_reads_as_a_statement_about_them(turns, expected):
     assert contents(*turns) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("my son starts college in the fall", "My son starts college in the fall (fall 2027)"),  # its last month
+        ("my wife is due in March", "My wife is due in March (2027-03)"),
+        ("my husband starts work at 6 tomorrow", None),  # his day, not a fact that changes the service
+        ("my wife is due back at 5", None),
+        ("I'll take the 3pm slot on Thursday", None),  # booking this week's slot is an errand
+    ],
+)
+def test_a_household_members_fact_is_kept_only_when_it_lasts(text, kept):
+    assert contents(("customer", text)) == ([kept] if kept else [])

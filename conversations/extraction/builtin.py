@@ -530,7 +530,7 @@ _BIG_PLAN = _rx(
 _STATEMENT = _rx(r"^(?:i|i'm|im|i am|i've|ive|i'd|i'll|we|we're|we are|we've|we'd|we'll|my|our)\b")
 _ERRAND = _rx(
     r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
-    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
+    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback|slot)\b"
 )
 
 
@@ -688,7 +688,8 @@ _MEMBER_FACT = _rx(
     r"^(?:my|our)\s+(?:\d+[- ]?(?:year[- ]old|yo|yr[- ]old)\s+|little\s+|eldest\s+|youngest\s+|teenage\s+)?"
     r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b"
     r"(?!'s\b(?!\s+(?:pregnant|expecting|due|allergic|\d)))"
-    r"(?=.*\b(?:allerg\w+|pregnant|expecting|due|starts?|starting|kindergarten|school|college|university|daycare"
+    r"(?=.*\b(?:allerg\w+|pregnant|expecting|due (?:in|on|next|this|at the end)|kindergarten|daycare"
+    r"|(?:starts?|starting) (?:\w+ ){0,2}?(?:school|college|university|uni|kindergarten|daycare|nursery|preschool)"
     r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair"
     r"|disabilit\w+|vegan|vegetarian|coeliac"
     r"|celiac|(?:is|'s) \d+|turn(?:s|ing) \d+)\b)"

@@ -170,7 +170,9 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
     if kind == "season":
         start_month = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[g[0].lower()]
         year = day0.year
-        if match.group(0).lower().startswith("next") or (future and start_month + 2 < day0.month):
+        if match.group(0).lower().startswith("next") or (
+            future and start_month + 2 <= day0.month
+        ):  # its last month too
             year += 1
         return f"{g[0].lower()} {year}"
     if kind == "quarter":
