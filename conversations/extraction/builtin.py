@@ -3,24 +3,31 @@
 How a conversation becomes candidates:
 
 1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
-   emoji and spoken fillers ("um", "uh") are dropped.
-2. Each message is cut into sentences by `pysbd`, and each sentence into clauses at the joints
+   emoji and spoken fillers ("um", "uh") are dropped, an emoji between two words ends a statement
+   as a full stop would, and a voice transcript's stutters ("the, the", "I, I've") and the commas a
+   filler leaves ("expecting twins in, uh, March") go.
+2. Each line of a message (a bullet is a line) is cut into sentences by `pysbd`, and each sentence into
+   clauses at the joints
    where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…",
    "… and wanted to know…").
 3. A clause is skipped when it is a question (a question keeps the statement before its last comma,
    "I graduate in June, does it stop then?", or a standing wish, "can you use UPS from now on?"), a
-   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"), only a greeting, thanks
-   or filler, a compliment ("I love your store"), about someone else ("my mother uses a wheelchair",
-   "he's allergic", "your account…"), or an errand within the week ("cancel my cleaning tomorrow").
+   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"; "maybe six times" is an
+   approximate number, no hedge), only a greeting, thanks or filler, a compliment ("I love your
+   store"), about someone else ("my mother uses a wheelchair", "your account…"; but see 6 for the
+   household), or an errand within the week ("cancel my cleaning tomorrow", "I'll take the 3pm slot").
 4. Otherwise the first rule that fits decides its kind, roughly in this order: **plan** (a plan verb
    or a first-person future — moving, flying, renewing, due, "I'll be in Tokyo" — with a date not in
    the past; or a big plan without one, "we want to do the honeymoon in Bali"), **constraint**
-   (allergy, diet, health or accessibility, budget, availability "mornings only"), **preference**
+   (allergy, diet, health, medical history or accessibility, budget, availability "mornings only",
+   "sat only", "mornings are a no go"), **preference**
    (a contact channel with "only / by / rather / best / don't", a language, "I prefer", "I always
    order…", "ideally", "works better", "from now on", size, tone, delivery instructions, schedule
-   wishes), **identity** (occupation, "I work…", where they live or are based, household and pets,
-   the vehicle or phone they have, business size, tenure, habits "every month"), **problem** (a fault
-   with a recurrence — "keeps dropping", "every Monday", "third time", "whenever", "for two weeks" —
+   wishes, "X would be better for me", seats, "light sleeper"), **identity** (occupation, "I work…",
+   "I teach", "I work 2 jobs", on leave, where they live or are based and on which floor, household
+   and pets, a baby's age, the vehicle or computer they have, business size, tenure, habits "every
+   month"), **problem** (a fault, an outage or a noise, with a recurrence — "keeps dropping", "every
+   Monday", "third time", "whenever", "for two weeks", "lately" — unless it began today or yesterday;
    a dispute, an unrecognised charge, a complaint). The subject ("location", "diet", "pet"…, see
    `subjects.py`) is tagged for reconciliation.
 5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
@@ -30,7 +37,17 @@ How a conversation becomes candidates:
    short clause without a rule just before one with a rule is kept as its context ("no more
    mushrooms in the box, I've developed an intolerance"); a terse fragment without a subject completes
    the statement before it ("i work nights. afternoon only").
-6. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
+6. What the conversation says later counts: a message that corrects ("scratch that", "sorry, I meant",
+   "correction") supersedes the earlier candidate of the same subject (the last value wins); a plan
+   said without a date ("we're moving house") is replaced by its dated restatement (an answer to
+   "Where are you moving to?": "Leeds. We get the keys on the twelfth of next month"), both messages
+   as evidence; a household member's fact that changes the service (a child's age, school start or
+   licence, a partner's due date or allergy) is kept, and "she's 16" after "my daughter" is about her;
+   a request that is a standing instruction ("can you leave it at the back door?", "send everything
+   by post") is kept as the instruction; "then" points at the date just said; a contact wish said
+   over short sentences ("stop sending emails. text only from now on") is one statement; "as before"
+   marks a restatement for reconciliation.
+7. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
    identity candidate of its own ("Has a 2018 F-150"); a short answer to an agent's question about a
    lasting subject keeps the question's topic ("Any allergies?" "Shellfish." → "Allergies:
    shellfish"); a later "push it to next month" completes a plan said without a date; the same

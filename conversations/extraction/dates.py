@@ -2,10 +2,13 @@
 
 "moving out on the 15th of next month" said on 2026-11-25 → "moving out on the 15th of next month
 (2026-12-15)". A day renders as YYYY-MM-DD, a month as YYYY-MM, a year as YYYY, a week as "week of
-YYYY-MM-DD" (its Monday). Phrases are found with the patterns below and resolved with `dateparser`
-(relative words, weekdays; `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar
-arithmetic); a bare month or weekday is taken in the future for plans and in the past for what
-already happened ("we had a baby in September").
+YYYY-MM-DD" (its Monday), a quarter as "Q1 2027, 2027-01 to 2027-03" (its months). Days may be
+spelled as said on the phone ("the twelfth of next month"), months shortened after a preposition
+("in jan"; not "mar" or "may", which are words), and counted from today ("3 weeks from today").
+Phrases are found with the patterns below and resolved with `dateparser` (relative words, weekdays;
+`RELATIVE_BASE` = the message time) and `python-dateutil` (calendar arithmetic); a bare month or
+weekday is taken in the future for plans and in the past for what already happened ("we had a baby
+in September"); a season in its last month is next year's ("in the fall" said in November).
 """
 
 from __future__ import annotations
