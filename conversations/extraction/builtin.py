@@ -647,8 +647,8 @@ _CANT_ANSWER = _rx(
 )
 # Said to correct what came before in the conversation: the value said now wins ("scratch that, evenings").
 _CORRECTION = _rx(
-    r"\b(?:scratch that|correction|i mean|i meant|no wait|wait,? no|on second thought|changed my mind"
-    r"|let me correct|make (?:it|that)|actually,? (?:no|it'?s|make))\b"
+    r"\b(?:scratch that|correction|i meant|no wait|wait,? no|on second thought|changed my mind"
+    r"|let me correct|make that|actually,? (?:no|it'?s|make))\b"
 )
 _THEN = _rx(r"\b(?:then|at that point|by then|from then on|at (?:the|that) renewal)\b")
 _ELABORATED = frozenset({"contact_channel"})  # a subject people say in several sentences ("no calls. text only")
