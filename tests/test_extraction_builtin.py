@@ -39,7 +39,7 @@ def contents(*turns, at=FRIDAY):
 def test_the_builtin_extractor_speaks_the_interface():
     extractor = BuiltinExtractor()
     assert isinstance(extractor, Extractor)
-    assert (extractor.name, extractor.version) == ("builtin", "1.0")
+    assert (extractor.name, extractor.version) == ("builtin", "1.1")
 
 
 def test_a_peanut_allergy_is_kept_with_its_message_as_evidence():
