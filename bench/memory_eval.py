@@ -6,7 +6,7 @@
 Runs the extractor and reconciliation over tests/data/memory_eval/<split>/ and scores the
 observations with the set's matching rule (tests/data/memory_eval/README.md). --verbose lists, per
 conversation, the false positives (said but not expected) and false negatives (expected, missed).
-No database, no network.
+No database, no network. Never pass --verbose with --split heldout (or all): heldout stays blind.
 """
 
 import argparse

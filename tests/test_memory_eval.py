@@ -1,16 +1,23 @@
 """The memory evaluation set is well formed, scored by its README's rule, and the extractor stays above its floor.
 
-Measured with `.venv/bin/python bench/memory_eval.py --split all` (docs/PERFORMANCE.md, "Memory
-extraction quality"), built-in extractor 1.0 on 2026-11-30:
+Measured with `.venv/bin/python bench/memory_eval.py --split <split>` (docs/PERFORMANCE.md, "Memory
+extraction quality") on 2026-11-30. Built-in extractor 1.0 (the rules written against dev):
 
-    dev       35 conversations  precision 0.985 (67/68)  recall 0.971 (67/69)
-    heldout   30 conversations  precision 0.682 (30/44)  recall 0.455 (30/66)
+    dev       35 conversations  precision 0.985 (67/68)   recall 0.971 (67/69)
+    tune      40 conversations  precision 0.725 (58/80)   recall 0.487 (58/119)   (first sight)
+    heldout   30 conversations  precision 0.682 (30/44)   recall 0.455 (30/66)
 
-The dev floor is the measurement minus 0.05 (the rules were written against dev, so it overstates).
-The held-out split is written blind by someone else and never tuned on; its floor is its first
-measurement minus 0.05 (below the issue's goal: docs/PERFORMANCE.md says so). The issue's goal
-(precision ≥ 0.8, recall ≥ 0.6) is reported by the bench,
-not enforced here. No database, no network.
+Built-in extractor 1.1 (the rules made general against tune's misses, dev checked at every step;
+heldout measured once, after the last rule change, for its aggregates only):
+
+    dev       35 conversations  precision 0.985 (67/68)   recall 0.971 (67/69)
+    tune      40 conversations  precision 0.910 (101/111) recall 0.849 (101/119)
+    heldout   30 conversations  precision 0.694 (34/49)   recall 0.515 (34/66)
+
+Every floor is the latest measurement minus 0.05. Dev and tune overstate (the rules were written,
+then tuned, against them); heldout is written blind by someone else and never tuned on, so it is the
+honest figure, and it is below the issue's goal (docs/PERFORMANCE.md says so). The issue's goal
+(precision ≥ 0.8, recall ≥ 0.6) is reported by the bench, not enforced here. No database, no network.
 """
 
 import json
@@ -22,7 +29,8 @@ from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matc
 
 FLOORS = {  # split: (precision, recall)
     "dev": (0.93, 0.92),
-    "heldout": (0.63, 0.40),  # measured 0.682 / 0.455 on 2026-11-30 (30 conversations), minus 0.05
+    "tune": (0.86, 0.79),  # 1.1: 0.910 / 0.849 (first sight, 1.0: 0.725 / 0.487), minus 0.05
+    "heldout": (0.64, 0.46),  # 1.1: 0.694 / 0.515 (1.0: 0.682 / 0.455, floor was 0.63 / 0.40), minus 0.05
 }
 PRESENT = [split for split in SPLITS if load(split)]
 
@@ -36,14 +44,16 @@ def test_the_builtin_extractor_stays_above_its_floor(split):
     assert score.recall >= recall_floor, f"{split} recall {score.recall:.3f}"
 
 
-def test_the_dev_split_has_its_share_of_the_mix():
-    cases = load("dev")
-    assert len(cases) >= 35
+@pytest.mark.parametrize(("split", "size", "long"), [("dev", 35, 1), ("tune", 40, 0)])
+def test_a_split_we_tune_on_has_its_share_of_the_mix(split, size, long):
+    """The README's mix, per split: every channel, several industries, no-fact and known-contradicting cases."""
+    cases = load(split)
+    assert len(cases) >= size
     assert {c["channel"] for c in cases} == {"sms", "whatsapp", "chat", "voice"}
     assert len({c["industry"] for c in cases}) >= 8
     assert sum(1 for c in cases if not c["expected"]) >= 5
     assert sum(1 for c in cases if any(e["decision"] != "add" for e in c["expected"])) >= 5
-    assert sum(1 for c in cases if len(c["messages"]) >= 40) >= 1
+    assert sum(1 for c in cases if len(c["messages"]) >= 40) >= long  # tune has no 40-message case
 
 
 @pytest.mark.parametrize("split", PRESENT)

@@ -3,24 +3,31 @@
 How a conversation becomes candidates:
 
 1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
-   emoji and spoken fillers ("um", "uh") are dropped.
-2. Each message is cut into sentences by `pysbd`, and each sentence into clauses at the joints
+   emoji and spoken fillers ("um", "uh") are dropped, an emoji between two words ends a statement
+   as a full stop would, and a voice transcript's stutters ("the, the", "I, I've") and the commas a
+   filler leaves ("expecting twins in, uh, March") go.
+2. Each line of a message (a bullet is a line) is cut into sentences by `pysbd`, and each sentence into
+   clauses at the joints
    where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…",
    "… and wanted to know…").
 3. A clause is skipped when it is a question (a question keeps the statement before its last comma,
    "I graduate in June, does it stop then?", or a standing wish, "can you use UPS from now on?"), a
-   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"), only a greeting, thanks
-   or filler, a compliment ("I love your store"), about someone else ("my mother uses a wheelchair",
-   "he's allergic", "your account…"), or an errand within the week ("cancel my cleaning tomorrow").
+   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"; "maybe six times" is an
+   approximate number, no hedge), only a greeting, thanks or filler, a compliment ("I love your
+   store"), about someone else ("my mother uses a wheelchair", "your account…"; but see 6 for the
+   household), or an errand within the week ("cancel my cleaning tomorrow", "I'll take the 3pm slot").
 4. Otherwise the first rule that fits decides its kind, roughly in this order: **plan** (a plan verb
    or a first-person future — moving, flying, renewing, due, "I'll be in Tokyo" — with a date not in
    the past; or a big plan without one, "we want to do the honeymoon in Bali"), **constraint**
-   (allergy, diet, health or accessibility, budget, availability "mornings only"), **preference**
+   (allergy, diet, health, medical history or accessibility, budget, availability "mornings only",
+   "sat only", "mornings are a no go"), **preference**
    (a contact channel with "only / by / rather / best / don't", a language, "I prefer", "I always
    order…", "ideally", "works better", "from now on", size, tone, delivery instructions, schedule
-   wishes), **identity** (occupation, "I work…", where they live or are based, household and pets,
-   the vehicle or phone they have, business size, tenure, habits "every month"), **problem** (a fault
-   with a recurrence — "keeps dropping", "every Monday", "third time", "whenever", "for two weeks" —
+   wishes, "X would be better for me", seats, "light sleeper"), **identity** (occupation, "I work…",
+   "I teach", "I work 2 jobs", on leave, where they live or are based and on which floor, household
+   and pets, a baby's age, the vehicle or computer they have, business size, tenure, habits "every
+   month"), **problem** (a fault, an outage or a noise, with a recurrence — "keeps dropping", "every
+   Monday", "third time", "whenever", "for two weeks", "lately" — unless it began today or yesterday;
    a dispute, an unrecognised charge, a complaint). The subject ("location", "diet", "pet"…, see
    `subjects.py`) is tagged for reconciliation.
 5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
@@ -30,7 +37,17 @@ How a conversation becomes candidates:
    short clause without a rule just before one with a rule is kept as its context ("no more
    mushrooms in the box, I've developed an intolerance"); a terse fragment without a subject completes
    the statement before it ("i work nights. afternoon only").
-6. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
+6. What the conversation says later counts: a message that corrects ("scratch that", "sorry, I meant",
+   "correction") supersedes the earlier candidate of the same subject (the last value wins); a plan
+   said without a date ("we're moving house") is replaced by its dated restatement (an answer to
+   "Where are you moving to?": "Leeds. We get the keys on the twelfth of next month"), both messages
+   as evidence; a household member's fact that changes the service (a child's age, school start or
+   licence, a partner's due date or allergy) is kept, and "she's 16" after "my daughter" is about her;
+   a request that is a standing instruction ("can you leave it at the back door?", "send everything
+   by post") is kept as the instruction; "then" points at the date just said; a contact wish said
+   over short sentences ("stop sending emails. text only from now on") is one statement; "as before"
+   marks a restatement for reconciliation.
+7. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
    identity candidate of its own ("Has a 2018 F-150"); a short answer to an agent's question about a
    lasting subject keeps the question's topic ("Any allergies?" "Shellfish." → "Allergies:
    shellfish"); a later "push it to next month" completes a plan said without a date; the same
@@ -53,7 +70,7 @@ import pysbd
 
 from conversations.extraction import dates
 from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
-from conversations.extraction.subjects import subject_of
+from conversations.extraction.subjects import AS_BEFORE, subject_of
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -66,16 +83,46 @@ _SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])
 _LEADING = _rx(
     r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus"
     r"|then|btw|hey|hi|hello|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up"
-    r"|one more thing|by the way|additionally|furthermore|lol|haha|please(?=\s*,))\b[\s,.!:;-]*)+"
+    r"|one more thing|by the way|additionally|furthermore|lol|haha|ugh|argh|sigh|omg|gosh|jeez|please(?=\s*,)"
+    r"|(?:sorry,?\s+)?(?:i meant|i mean|correction|scratch that|no wait|wait,? no|actually,? no))\b[\s,.!:;-]*)+"
 )
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
 
 
+def _is_symbol(ch: str) -> bool:
+    return unicodedata.category(ch) in ("So", "Sk", "Cs", "Co", "Mn", "Cf") and ch not in "'^`"
+
+
+# An emoji standing between two words ends a statement, as a full stop would ("first home 🏡 we're hoping…").
+_EMOJI_BREAK = re.compile(r"(?<=[\w)])\s+\x00+\s+(?=\w)")
+# Voice transcripts: a word said twice ("the, the", "I, I") and a comma left after a preposition or article
+# once a filler is gone ("expecting twins in, uh, March" → "in, March").
+_STUTTER = re.compile(r"\b((?:\w+'?\w*\s+){0,2}\w+'?\w*),\s+(?:like,\s+)?\1\b", re.IGNORECASE)
+_DANGLING_COMMA = re.compile(
+    r"(?:\b|')(in|on|at|to|for|of|with|from|by|the|a|an|my|our|your|is|was|i'm|we're|and|about|like|because|cause|cos)"
+    r",(?=\s)",
+    re.IGNORECASE,
+)
+
+
 def _strip_symbols(text: str) -> str:
-    """Emoji, pictographs and variation selectors out; typographic quotes straightened."""
+    """Emoji, pictographs and variation selectors out (a full stop where one stood between words, a
+    bullet or line break likewise ends a statement); typographic quotes straightened; a voice
+    transcript's stutters ("the, the") and fillers ("um", "uh") out."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
-    kept = [ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Mn") or ch in "'^`"]
-    return re.sub(r"\s+", " ", "".join(kept)).strip()
+    text = "".join("\x00" if _is_symbol(ch) else ch for ch in text)
+    text = _EMOJI_BREAK.sub(". ", text).replace("\x00", "")
+    text = re.sub(r"\n[ \t]*[-*•][ \t]+", "\n", text)  # a bullet, or a new line, is a new statement
+    text = re.sub(r"(?<=[\w)])[ \t]*\n+\s*(?=\w)", ". ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = _SPOKEN_FILLER.sub("", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _STUTTER.sub(r"\1", text)
+    text = _DANGLING_COMMA.sub(r"\1", text)
+    text = re.sub(r"\b(I|we|you),\s+(?=\1\b)", "", text, flags=re.IGNORECASE)  # "I, I've got" → "I've got"
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _clean(clause: str) -> str:
@@ -83,8 +130,8 @@ def _clean(clause: str) -> str:
     previous = None
     while previous != clause:
         previous = clause
-        clause = _LEADING.sub("", clause).strip(" ,.;:-")
-        clause = _TRAILING.sub("", clause).strip(" ,;:-")
+        clause = _LEADING.sub("", clause).strip(" ,.;:-\u2013\u2014")
+        clause = _TRAILING.sub("", clause).strip(" ,;:-\u2013\u2014")
     return re.sub(r"\s+", " ", clause).strip()
 
 
@@ -94,12 +141,12 @@ _PRONOUN = r"(?:i|i'm|im|i'd|i've|i'll|ive|we|we're|we've|we'll|my|our)\b"
 _CLAUSE_BREAKS = (
     _rx(r"\s*;\s*|:\s+"),
     _rx(
-        rf",?\s+(?:so|but|because|cause|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
+        rf",?\s+(?:so|but|because|'?cause|cos|since|and|as)\s+(?:also\s+|then\s+|now\s+|honestly\s+|actually\s+"
         rf"|really\s+)?(?={_PRONOUN})"
         r"(?!i\s+(?:are|were|both|have both)\b)"  # "my wife and I are both teachers" is one statement
     ),
     _rx(rf",\s+(?={_PRONOUN})"),
-    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long)\b)(?=\S+\s+\S+)"),
+    _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long|of)\b)(?=\S+\s+\S+)"),
     _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
     _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
@@ -110,7 +157,8 @@ _CLAUSE_BREAKS = (
     ),
 )
 _STANDING = _rx(
-    r"\b(?:from now on|going forward|in (?:the )?future|every time|always)\b"
+    r"\b(?:from now on|going forward|in (?:the )?future|every time|always|permanently)\b"
+    r"|\b(?:send|email|mail|post|text)\s+(?:me\s+)?(?:everything|all (?:updates|correspondence|bills|letters|mail))\b"
     r"|\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|other week)\b"
 )
 _QUESTION_START = _rx(
@@ -119,10 +167,11 @@ _QUESTION_START = _rx(
 )
 _HYPOTHETICAL = _rx(
     r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )\bif (?:i|we|it|you)\b"  # "appreciate it if you…"
-    r"|\b(?:suppose|supposing|hypothetically|in case|what if|were to)\b"
+    r"|\b(?:suppose|supposing|hypothetically|what if|were to)\b|\bin case (?:i|we)\b"
 )
 _HEDGE = _rx(
-    r"\b(?:maybe|might|perhaps|not sure|possibly|probably|thinking (?:about|of)|considering|i guess|wondering"
+    r"\b(?:(?:maybe|perhaps|possibly|probably)(?!,?\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|twenty"
+    r"|a (?:few|couple|dozen|hundred))\b)|might|not sure|thinking (?:about|of)|considering|i guess|wondering"
     r"|i think (?:i'?ll|i'?m going|we'?ll|we'?re going|i might|we might|i may|we may))\b"
 )
 _REQUEST = _rx(r"\b(?:please|pls|plz|kindly)\b")
@@ -151,7 +200,7 @@ def _question_part(clause: str) -> str | None:
             clause.rstrip(" ?"),
             flags=re.I,
         )
-    if _REQUEST.search(clause):
+    if _REQUEST.search(clause) or _TONE_DELIVERY.search(clause):  # "could you leave parcels with the neighbour?"
         return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
     noted = re.search(r"\b(?:note|know|aware|remember|record|add)\s+that\s+((?:i|we)\b.*)", clause, re.I)
     if noted:  # "could you note that I'm left-handed?"
@@ -204,7 +253,11 @@ _HEALTH = _rx(
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|service (?:dog|animal)|guide dog|emotional support (?:animal|dog)"
     r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
-    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter))\b"
+    r"|braille|low vision|visually impaired|hearing impaired|sign language|mobility (?:issues?|aid|scooter)"
+    r"|(?:had|have had|'ve had|recovering from|after) (?:a |an |my )?(?:[\w-]+ ){0,3}?(?:surgery|operation|transplant"
+    r"|replacement|stroke|heart attack)|(?:knee|hip|shoulder) replacement|diagnosed with"
+    r"|(?:hard time|difficulty|trouble|struggle|can'?t|cannot) (?:with )?(?:swallow|walk|climb|hear|see|read|stand"
+    r"|breath|grip|lift|hold)\w*)\b"
 )
 _BUDGET = _rx(
     r"\b(?:budget|fixed income|low income|on a pension|money is tight|money'?s tight|money is short|can'?t afford"
@@ -213,6 +266,7 @@ _BUDGET = _rx(
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
 )
 _AVAILABILITY = _rx(
+    r"(?<!yesterday )(?<!today )(?<!this )(?<!last )(?<!since )"
     r"\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)\s+only\b"
     r"|\bonly\s+(?:on\s+)?(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|between|after|before)\b"
     r"|\b(?:i|we)\s+only\s+\w+\s+(?:on|in the|at|during)\s+(?:weekends|weekdays|mornings|evenings|nights|afternoons"
@@ -232,17 +286,21 @@ _AVAILABILITY = _rx(
     r"|saturdays|sundays) (?:don'?t|do not|doesn'?t|no longer|won'?t) work\b"
     r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:bad|difficult"
     r"|hard|impossible|not good|no good|tough|busy) for (?:me|us)\b"
+    r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:a no[- ]go"
+    r"|out of the question|impossible|not possible|off limits)\b"
+    r"|\b(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)s? only\b"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
     r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
-    r"|in the post|in the mail|internet|online|post it|mail it|computer|smartphone)\b"
+    r"|in the post|in the mail|internet|online|post it|mail it|computers?|smartphones?)\b"
 )
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
     r"|no (?:calls|emails|texts|letters|paper|post|mail)"
     r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
-    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like)"
+    r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like|do)"
+    r"|(?:never|don'?t|do not|no more|no) (?:calls?|call me|ring me|phone me|emails?|email me|texts?|text me|letters)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
     r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
@@ -259,7 +317,7 @@ _LANGUAGE = _rx(
     r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
-    r"|\binterpreter\b|\btranslator\b"
+    r"|(?<!i'm an )(?<!i am an )(?<!i'm a )(?<!i am a )(?<!work as an )(?<!work as a )\b(?:interpreter|translator)\b"
 )
 _PREFERENCE = _rx(
     r"\b(?:switch|change|set|move|put) (?:my|our|the) (?:invoices?|bills?|statements?|currency|billing|payments?"
@@ -275,6 +333,9 @@ _PREFERENCE = _rx(
     r"|\b(?:mornings?|afternoons?|evenings?|weekends?|weekdays?|nights?) suits? (?:me|us)\b"
     r"|\b(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather)\b|\bprefer(?:ably|ence)?\b|\bideally\b"
     r"|\bfavou?rite\b|\bworks? (?:bett?er|best)\b|\b(?:is|are) best for (?:me|us)\b"
+    r"|\b(?:would be|'d be|is|are) (?:much |a lot |far |so much )?(?:more )?(?:better|preferable|easier|manageable"
+    r"|convenient)(?: for (?:me|us))?\b(?<!\bis better)(?<!\bare better)(?<!\bis easier)(?<!\bare easier)"
+    r"|\b(?:exit row|aisle seats?|window seats?|extra leg ?room|bulkhead)\b"
 )
 _OCCUPATION = (
     r"nurse|doctor|physician|teacher|professor|engineer|developer|programmer|designer|contractor|electrician|plumber"
@@ -286,12 +347,19 @@ _OCCUPATION = (
 )
 _IDENTITY_JOB = _rx(
     rf"\b(?:i'?m|im|i am)\s+(?:a|an|the)?\s*(?:[\w-]+\s+){{0,4}}?(?:{_OCCUPATION})\b"
-    r"|\b(?:i'?m|im|i am|we'?re|we are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home|semi-retired"
+    r"|\b(?:i'?m|im|i am|we'?re|we are|and i are)\s+(?:both\s+)?(?:self-employed|retired|unemployed|a stay-at-home"
+    r"|semi-retired"
     r"|freelance|students)\b"
     r"|\b(?:i|we)\s+(?:no longer\s+|don'?t\s+|do not\s+|now\s+|currently\s+|still\s+)?work(?:s)?\s+(?:as|at|for|in"
     r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
+    r"|\bi (?:teach|nurse|lecture|tutor|farm|freelance)\b"
+    r"|\b(?:i'?m|im|i am|we'?re|we are) (?:now |currently |still )?working (?:as|at|for|in|from home|nights"
+    r"|night shifts|shifts|remotely|part[- ]time|full[- ]time)\b"
+    r"|^work(?:ing)? (?:as|at|for|in|from home|nights|days|weekdays|weekends|shifts|mon\w*|\d)"
+    r"|\b(?:i|we) work (?:\d+|two|three|several|multiple|full[- ]time|part[- ]time) (?:jobs|hours|days|shifts)?"
+    r"|\b(?:i'?m|im|i am) (?:\w+ )?on (?:parental |maternity |paternity |sick |medical |long-term )?leave\b"
     r"|\b(?:i|we)\s+(?:both|all|now|mostly|also|currently)\s+work(?:s)?\s+(?:as|at|for|in|from home|nights|remotely)\b"
     r"|\b(?:we'?re|we are|and i are)\s+both\s+(?:[\w-]+\s+)?[\w-]+(?:ers|ors|ists|ians|ants|ents|ses|techs)\b"
     r"|\b(?:i'?m|im|i am)\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}?(?!(?:customer|member|user|subscriber|holder|caller|buyer"
@@ -324,7 +392,12 @@ _HOUSEHOLD = _rx(
     r"|shepherds?|huskies|husky|spaniels?|collies?|chihuahuas?|dachshunds?|pugs?|corgis?|hamsters?|guinea pigs?"
     r"|ferrets?|tortoises?|turtles?)\b"
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
-    r"|\bfamily of (?:\w+)\b|\bwith my (?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\bfamily of (?:\w+)\b|\bwith (?:my )?(?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
+    r"|\b(?:me|myself) (?:\+|and|&|with) (?:my )?(?:\d+|two|three|four|five) (?:kids|children)\b"
+    r"|\b(?:i|we) (?:have|'ve got|got) a (?:\d+|[a-z]+)[- ](?:day|week|month|year)[- ]old\b"
+    r"|\b(?:my|our) (?:little one|baby|newborn|toddler) (?:is|'s) (?:\d+|[a-z]+) (?:days?|weeks?|months?)\b"
+    r"|\b(?:i'?m|i am) (?:\w+ )?breastfeeding\b|\b(?:our|my) first (?:home|house|flat|apartment)\b"
+    r"|\bfirst[- ]time (?:home ?)?buyers?\b"
     r"|\bmy (?:\d+|[\w]+)-year-old (?:son|daughter|kid|child)\b"
     r"|\b(?:a|my|our) (?:baby|twins) (?:is )?on the way\b|\bi'?m pregnant\b"
     r"|\b(?:don'?t|do not|no longer) (?:have|own) (?:any )?(?:pets?|dogs?|cats?|kids|children|a car)\b"
@@ -348,21 +421,35 @@ _OWNED_THING = _rx(
     r"(?:a|an|the|my)?\s*|(?:it'?s|it is)\s+(?:a|an|the|my)\s+|my\s+)"
     rf"((?:(?:19|20)\d\d\s+)?(?:[A-Z][\w-]*\s+)?(?:{_MAKES})(?:[\s-]+(?:\d{{1,3}}|[A-Z][\w-]*|pro|max|plus|ultra))*)"
 )
+_YEAR_MODEL = _rx(
+    r"\b(?:my|our)\s+((?:19|20)\d\d\s+(?!(?:tax|taxes|bill|statement|return|invoice|policy|season|plan|contract"
+    r"|renewal|order|budget|report|payment|premium|rate|claim|account|booking|trip)\b)[a-z][\w-]+(?:\s+[a-z0-9][\w-]*)?)"
+)
+_DEVICE_USE = _rx(
+    r"\b(?:on|use|using|have|got)\s+(?:a|an|my)\s+(?:mac|macbook|pc|windows (?:pc|laptop)|chromebook"
+    r"|linux (?:pc|laptop)|android(?: phone)?)\b"
+)
 _FAULT = _rx(
     r"\b(?:drop\w*|fail\w*|outages?|broke\w*|break\w*|crash\w*|not working|doesn'?t work|stopped working|won'?t"
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
     r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored"
-    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service)\b"
+    r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service"
+    r"|stall\w*|squeak\w*|rattl\w*|grind\w*|clunk\w*|burst|cuts? out|cutting out|(?:gone|goes|went|going) out"
+    r"|(?:heat(?:er|ing)?|power|boiler|internet|wi-?fi|signal|electricity|lights?|water|cable|tv|phone|service)"
+    r"(?:'s| is| are)? out)\b"
 )
 _RECURRENCE = _rx(
     r"\b(?:keeps?|kept)\s+\w+(?:ing)?\b|\bevery (?:day|night|evening|morning|time|week|month|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|weekend)\b|\b(?:again|still|constantly|repeatedly|recurring)\b"
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
-    r"|\b(?:twice|three times|four times|\d+ times)\b|\bfor (?:the past|weeks|months|days)\b|\bsince\b"
+    r"|\b(?:twice|(?:\d+|three|four|five|six|seven|eight|nine|ten|several|many|multiple|a few) times)\b"
+    r"|\bfor (?:the past|weeks|months|days)\b|\bin a row\b"
+    r"|\bsince\b(?!\s+(?:yesterday|today|this morning|last night|tonight|earlier|an hour|this afternoon|this evening))"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
-    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b"
+    r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
+    r"|\bit'?s happened\b|\bwhen(?:ever)? (?:i|we) (?!\w+ed\b)\w+"
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
 )
@@ -446,6 +533,10 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\bseat (?:preference|preferred)\b|\bwindow or aisle\b", "preference", "seat", "Seat preference"),
     )
 )
+_CANCEL = _rx(  # leaving: a plan another agent must know (not an errand: "cancel my cleaning tomorrow")
+    r"\b(?:want|wanna|going|plan(?:ning)?|need|would like|'d like|have decided|'ve decided|decided) to (?:cancel|close"
+    r"|end|terminate|leave) (?:my|our) (?:membership|subscription|account|contract|policy|service|plan|line)\b"
+)
 _BIG_PLAN = _rx(
     r"\b(?:i|we)\s*(?:'ll|will|'re going to|are going to|'m going to|am going to|plan to|want to|hope to"
     r"|are planning to|'re planning to|'m planning to|am planning to)\s+(?:\w+\s+){0,2}?"
@@ -458,8 +549,27 @@ _BIG_PLAN = _rx(
 _STATEMENT = _rx(r"^(?:i|i'm|im|i am|i've|ive|i'd|i'll|we|we're|we are|we've|we'd|we'll|my|our)\b")
 _ERRAND = _rx(
     r"\b(?:appointment|appt|booking|reservation|order|table|cleaning|check-?up|visit|delivery|pick-?up|meeting|session"
-    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback)\b"
+    r"|class|lesson|service|repair|installation|inspection|oil change|haircut|consultation|call|callback|slot)\b"
 )
+
+
+def _completes(previous: _Hit, hit: _Hit, clause: str) -> bool:
+    """Whether a clause said without "I" in the next sentence completes the statement before it ("i work nights.
+    afternoon only", "heater out again. 2nd time in a month"): a short one does; a longer one of the same kind
+    does unless it has a subject of its own ("want to cancel my membership. moving to vancouver in jan")."""
+    if _STATEMENT.search(clause):
+        return False
+    if len(clause.split()) <= 3:
+        return True
+    generic = ("", "plan", "preference")
+    return previous.kind == hit.kind and (
+        previous.subject in generic or hit.subject in generic or previous.subject == hit.subject
+    )
+
+
+def _undated(candidate: Candidate) -> bool:
+    """A candidate whose content carries no absolute date (the renderer writes one in brackets)."""
+    return not re.search(r"\((?:[^()]*\b)?(?:19|20)\d\d\b", candidate.content)
 
 
 def _days_from(iso: str, at) -> int:
@@ -488,11 +598,17 @@ _HOME = _rx(
     r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
     r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
     r"|house)\b"
+    r"|\b(?:i'?m|i am|we'?re|we are|i live|we live) on the (?:\d+(?:st|nd|rd|th)|ground|first|second|third|fourth|fifth"
+    r"|sixth|seventh|eighth|ninth|tenth|top) floor\b|\bno (?:elevator|lift)\b"
 )
 _HABIT = _rx(
+    r"\b(?:i|we) (?:spend|live|stay|are) (?:the |our |my )?(?:winters?|summers?|half the year|part of the year)"
+    r" (?:in|at|abroad|overseas)\b|"
     r"\b(?:i|we)\s+(?:travel|fly|go|drive|commute|visit|work|cook|order|shop|call|text|send|buy)\b.*\b(?:a lot|often"
     r"|frequently|regularly"
     r"|all the time|for work|most weekends)\b"
+    r"|\b(?:i|we)\b[^.?!]{0,60}\bevery (?:january|february|march|april|may|june|july|august|september|october"
+    r"|november|december)\b"
     r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
     r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
     r"|year)|monthly|weekly|yearly|annually|daily|nightly|twice a \w+|once a \w+|\d+ times a \w+)\b"
@@ -514,6 +630,28 @@ _SCHEDULE_WISH = _rx(
     r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
     r"|quietest|prefer\w*|ideal)\b"
 )
+_REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
+_NOW_ONLY = _rx(
+    r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
+    r"|right away|then|this week)(?: (?:ideally|preferably|if possible))?"
+)
+_MEMBER = _rx(r"\b(?:my|our) (son|daughter|wife|husband|partner|baby|boy|girl)\b")
+_HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|\s+(?:is|has|just|now|starts|will))\b)")
+# A fault that began today or yesterday, said once, is this conversation's errand, not yet a lasting problem.
+_JUST_BEGUN = _rx(
+    r"\bsince (?:yesterday|today|this (?:morning|afternoon|evening)|last night|earlier|an hour ago)\b"
+    r"(?!.*\b(?:again|twice|times|keeps?|every|whenever)\b)"
+)
+_CANT_ANSWER = _rx(
+    r"\b(?:can'?t|cannot|can not|never|don'?t always|rarely) (?:pick up|answer|take calls|hear the phone)\b"
+)
+# Said to correct what came before in the conversation: the value said now wins ("scratch that, evenings").
+_CORRECTION = _rx(
+    r"\b(?:scratch that|correction|i meant|no wait|wait,? no|on second thought|changed my mind"
+    r"|let me correct|make that|actually,? (?:no|it'?s|make))\b"
+)
+_THEN = _rx(r"\b(?:then|at that point|by then|from then on|at (?:the|that) renewal)\b")
+_ELABORATED = frozenset({"contact_channel"})  # a subject people say in several sentences ("no calls. text only")
 _PAYDAY = _rx(r"\b(?:get|am|'m|are|'re) paid (?:on|every|each|at the end of|weekly|monthly|biweekly|fortnightly)\b")
 _FUTURE_SELF = _rx(
     r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
@@ -533,13 +671,14 @@ _DEICTIC_PLAN = _rx(
 )
 _DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
+    r"\b(?:light|heavy) sleeper\b|\b(?:early riser|night owl)\b|"
     r"\bring the (?:door ?)?bell\b|\bknock\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:always|usually|mostly) (?:home|around)\b"
     r"|\b(?:send|email|text|call|contact)\b[^.?!]{0,30}\bme,? not (?:her|him|them)\b|"
     r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
     r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
     r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
-    r"|mailroom|concierge|safe place|parcel box|locker)\b|"
+    r"|mailroom|concierge|safe place|parcel box|locker|(?:side |back |front |garden )?gate|shed|letterbox|mailbox)\b|"
     r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
     r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
     r"|information|info|balance)\b|\bonly (?:speak|talk) to me\b|"
@@ -556,7 +695,7 @@ _COMPLIMENT_FAN = _rx(
 )
 _ROOMS = _rx(
     r"\b(?:\d+|two|three|four|five|six)[- ](?:bed(?:room)?s?|br|bath(?:room)?s?)\b|\b(?:ground|first|top|upper|lower)"
-    r" floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
+    r"[- ]floor\b|\b(?:i'?d|we'?d|i would|we would) like (?:a|an) (?:smaller|bigger|larger|quieter|cheaper|new)"
     r" (?:apartment|house|home|place|flat)\b"
 )
 _SIZE = _rx(
@@ -564,6 +703,18 @@ _SIZE = _rx(
     r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
 )
 _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
+# A household member's fact that changes the service (their age, school, licence, allergy, a baby on the way):
+# kept, unlike other statements about someone else.
+_MEMBER_FACT = _rx(
+    r"^(?:my|our)\s+(?:\d+[- ]?(?:year[- ]old|yo|yr[- ]old)\s+|little\s+|eldest\s+|youngest\s+|teenage\s+)?"
+    r"(?:son|daughter|kids?|children|child|wife|husband|partner|baby|little one|boy|girl|twins)\b"
+    r"(?!'s\b(?!\s+(?:pregnant|expecting|due|allergic|\d)))"
+    r"(?=.*\b(?:allerg\w+|pregnant|expecting|due (?:in|on|next|this|at the end)|kindergarten|daycare"
+    r"|(?:starts?|starting) (?:\w+ ){0,2}?(?:school|college|university|uni|kindergarten|daycare|nursery|preschool)"
+    r"|nursery|licen[cs]e|driver'?s?|(?:learning to|started|starts|now) driv\w+|diabet\w+|autis\w+|wheelchair"
+    r"|disabilit\w+|vegan|vegetarian|coeliac"
+    r"|celiac|(?:is|'s) \d+|turn(?:s|ing) \d+)\b)"
+)
 _THIRD_PARTY = _rx(
     r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
@@ -621,7 +772,11 @@ class _Hit:
 
 
 def _classify(clause: str, at) -> _Hit | None:
+    if _CANT_ANSWER.search(clause) and not _THIRD_PARTY.search(clause):  # why calls do not reach them
+        return _Hit("preference", "contact_channel")
     if _COHABITS.search(clause):  # "my elderly father lives with me" is the customer's household
+        return _Hit("identity", "household")
+    if _MEMBER_FACT.search(clause) and not _HYPOTHETICAL.search(clause):  # "our son starts kindergarten next fall"
         return _Hit("identity", "household")
     if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
@@ -636,6 +791,8 @@ def _classify(clause: str, at) -> _Hit | None:
         and not _OTHER_SUBJECT.search(clause)
         and any(_days_from(iso, at) > 2 for _, _, iso in found_dates)  # "I'll be home tomorrow" is logistics
     )
+    if not has_date and _CANCEL.search(clause) and not someone_elses:
+        return _Hit("plan", "cancellation")
     if not has_date and _BIG_PLAN.search(clause) and not _PAST.search(clause) and not someone_elses:
         return _Hit("plan", subject_of(clause) or "plan")  # "we want to do the honeymoon in Bali"
     if has_date and planned and not _PAST.search(clause) and not someone_elses:
@@ -699,12 +856,14 @@ def _classify(clause: str, at) -> _Hit | None:
         _DISPUTE.search(clause)
         or _UNRECOGNISED.search(clause)
         or _KEEPS_HAPPENING.search(clause)
-        or (_FAULT.search(clause) and _RECURRENCE.search(clause))
+        or (_FAULT.search(clause) and _RECURRENCE.search(clause) and not _JUST_BEGUN.search(clause))
     ):
         return _Hit("problem", "")
-    thing = _OWNED_THING.search(clause)
+    thing = _OWNED_THING.search(clause) or _YEAR_MODEL.search(clause)
     if thing:
         return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
+    if _DEVICE_USE.search(clause):
+        return _Hit("identity", "device")
     if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause):
         return _Hit("preference", subject_of(clause) or "preference")
     if _DECIDED.search(clause):
@@ -715,7 +874,7 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "business")
     if _SCHEDULE_WISH.search(clause) or _PAYDAY.search(clause):
         return _Hit("preference", "schedule")
-    if _HABIT.search(clause):
+    if _HABIT.search(clause) and not re.search(r"\b(?:don'?t|do not|won'?t) (?:have|need) to\b", clause, re.I):
         return _Hit("identity", "habit")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
         return _Hit("constraint", "requirement")
@@ -791,7 +950,9 @@ def _content(clause: str, hit: _Hit, at) -> str:
         ordinal_days=hit.kind == "plan",
     )
     text = _rewrite(text)
-    text = _LEADING.sub("", text).strip() or text  # "I am also adding…" → "Adding…"
+    text = _LEADING.sub("", text).strip() or text
+    if re.fullmatch(r"\d{2}", text):  # "I'm 67"
+        text = f"{text} years old"  # "I am also adding…" → "Adding…"
     text = text[:1].upper() + text[1:]
     if len(text) > MAX_CONTENT:
         text = text[: MAX_CONTENT - 1].rsplit(" ", 1)[0] + "…"
@@ -830,16 +991,32 @@ class BuiltinExtractor:
     """Rule-based, deterministic, offline. See the module docstring for the rules."""
 
     name = "builtin"
-    version = "1.0"
+    version = "1.1"  # the rules made general against the tune split (1.0: written against dev)
 
     def __init__(self):
         self._segmenter = pysbd.Segmenter(language="en", clean=False)
+        self._segmented: dict[str, list[str]] = {}  # text -> sentences, for one extract() call
 
     def _sentences(self, text: str) -> list[str]:
-        text = _strip_symbols(text)
-        return [s.strip() for s in self._segmenter.segment(text) if s and s.strip()] if text else []
+        return list(self._segments(text)[0])
+
+    def _segments(self, text: str) -> tuple[list[str], frozenset[int]]:
+        """The sentences of a message (pysbd, line by line: a line or a bullet is a statement of its own) and
+        the indexes of those that start a line."""
+        cached = self._segmented.get(text)  # each message is read for candidates, answers and the summary
+        if cached is None:
+            sentences, starts = [], set()
+            for line in re.split(r"\n\s*(?:[-*\u2022]\s+)?", text):
+                clean = _strip_symbols(line)
+                if clean:
+                    starts.add(len(sentences))
+                    sentences += [s.strip() for s in self._segmenter.segment(clean) if s and s.strip()]
+            cached = (sentences, frozenset(starts))
+            self._segmented[text] = cached
+        return cached
 
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
+        self._segmented = {}
         candidates: list[Candidate] = []
         undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
         asked: str | None = None  # the agent's last question, for a short answer ("Any allergies?" "Shellfish.")
@@ -854,6 +1031,15 @@ class BuiltinExtractor:
             if not found and asked:
                 found = self._answer(asked, message)
             asked = None
+            correcting = _CORRECTION.search(_strip_symbols(message.text))
+            for candidate in found:
+                for earlier in [c for c in candidates if c.subject and c.subject == candidate.subject]:
+                    if correcting and earlier.kind == candidate.kind:  # the last value wins
+                        candidates.remove(earlier)
+                    elif earlier.kind == candidate.kind == "plan" and _undated(earlier) and not _undated(candidate):
+                        candidates.remove(earlier)  # "we're moving house" … "Leeds, keys on the 12th": one plan
+                        evidence = tuple(sorted({*earlier.evidence, *candidate.evidence}))
+                        found[found.index(candidate)] = candidate = replace(candidate, evidence=evidence)
             for candidate in found:  # said again in the same words: one candidate, both messages as evidence
                 key = " ".join(candidate.content.casefold().split())
                 same = next(
@@ -872,19 +1058,28 @@ class BuiltinExtractor:
         if _THIRD_PARTY.search(answer):  # "My husband is vegetarian" answers for someone else
             return []
         answer = re.sub(r"^(?:it'?s|it is|i'?m|i am|we'?re|we are|i have|we have|my|our)\s+", "", answer, flags=re.I)
+        found = next(((p.search(question), k, s, lb) for p, k, s, lb in _ASKED if p.search(question)), None)
+        if found is None:
+            return []
+        asked, kind, subject, label = found
+        if kind == "plan" and len(answer.split()) > 8:  # "Leeds. Headingley. We get the keys on the 12th."
+            head, dated = [], []
+            for sentence in (_clean(s).rstrip(".!") for s in self._sentences(message.text)):
+                if dates.find(sentence, message.at, future=True, ordinal_days=True):
+                    dated.append(sentence)
+                elif not dated and len(" ".join([*head, sentence]).split()) <= 8:
+                    head.append(sentence)
+            if head and dated:
+                answer = ", ".join([*head, dated[0]])
         words = answer.split()
-        if not words or len(words) > 8 or _NO_ANSWER.fullmatch(answer) or _QUESTION_START.search(answer):
+        if not words or len(words) > (20 if kind == "plan" else 8) or _NO_ANSWER.fullmatch(answer):
             return []
-        if answer.endswith("?") or _HEDGE.search(answer):
+        if _QUESTION_START.search(answer) or answer.endswith("?") or _HEDGE.search(answer):
             return []
-        for pattern, kind, subject, label in _ASKED:
-            asked = pattern.search(question)
-            if asked:
-                label = label.format(*(g.capitalize() for g in asked.groups() if g))
-                text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
-                content = f"{label}: {text}"
-                return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
-        return []
+        label = label.format(*(g.capitalize() for g in asked.groups() if g))
+        text, _ = dates.render(answer, message.at, future=kind == "plan", ordinal_days=kind == "plan")
+        content = f"{label}: {text}"
+        return [Candidate(content[:MAX_CONTENT], kind, (message.id,), message.at, subject)]
 
     def _from_message(self, message: Message, undated: list[tuple[int, str]]) -> list[Candidate]:
         """Candidates of one customer message, in the order they were said.
@@ -894,19 +1089,29 @@ class BuiltinExtractor:
         """
         found: list[list] = []  # [hit, clause, sentence index, evidence]
         owned: dict[int, str] = {}  # index in found -> a vehicle or phone named in passing
-        sentences = self._sentences(message.text)
+        sentences, line_starts = self._segments(message.text)
         context: tuple[int, str] | None = None  # a short clause without a rule, said just before one with a rule
         for index, sentence in enumerate(sentences):
             for raw in _clauses(sentence):
                 clause = _question_part(raw.strip())
                 if clause is None:
                     continue
+                corrected = _CORRECTION.search(clause)
                 clause = _clean(clause)
-                if len(clause.split()) < 2 or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
+                if len(clause.split()) < 2 - bool(corrected) or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
+                request = _REQUEST_PREFIX.match(clause)
+                if request and (_TONE_DELIVERY.search(clause) or _STANDING.search(clause)):
+                    clause = clause[request.end() :]  # "can you leave it at the back door" is a standing instruction
                 if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
                     continue
+                member = _MEMBER.findall(" ".join(sentences[max(0, index - 1) : index + 1]))
+                if member and _HE_SHE.match(clause):  # "she's 16": the household member just named
+                    named = _HE_SHE.sub(f"My {member[-1].lower()}", clause, count=1)
+                    clause = named if _MEMBER_FACT.search(named) else clause
                 hit = _classify(clause, message.at)
+                if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
+                    hit = None  # "ideally the same day": this errand's timing, not a lasting wish
                 if hit is None:
                     if found and found[-1][2] == index and len(clause.split()) <= 3:
                         found[-1][1] = f"{found[-1][1]}, {clause}"  # "…after the kids are in bed, so after 8"
@@ -923,23 +1128,44 @@ class BuiltinExtractor:
                     earlier_id, earlier = undated.pop()
                     clause = f"{earlier}: {clause}"  # "reschedule my knee surgery: push it to next month"
                     evidence = tuple(sorted({earlier_id, message.id}))
-                if found and found[-1][0] == hit and found[-1][2] == index and len(evidence) == 1:
-                    found[-1][1] = f"{found[-1][1]}, {clause}"  # same sentence, same subject: one statement
+                if (
+                    found
+                    and (found[-1][0] == hit or (hit.subject and found[-1][0].subject == hit.subject))
+                    and found[-1][2] == index
+                    and len(evidence) == 1
+                ):  # same sentence, same subject: one statement ("my wife's pregnant, we're expecting twins in March")
+                    found[-1][1] = f"{found[-1][1]}, {clause}"
+                    continue
+                if (
+                    found
+                    and found[-1][2] == index
+                    and _THEN.search(clause)
+                    and dates.find(found[-1][1], message.at, future=True, ordinal_days=True)
+                    and not dates.find(clause, message.at, future=True, ordinal_days=True)
+                ):  # "my plan renews on January 3rd and I want to switch to annual then": "then" is that date
+                    found[-1][1] = f"{found[-1][1]}, {clause}"
+                    continue
+                if (
+                    found and found[-1][0] == hit and hit.subject in _ELABORATED and found[-1][2] >= index - 2
+                ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
+                    found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
                     found
                     and found[-1][2] == index - 1
-                    and (len(clause.split()) <= 3 or found[-1][0].kind == hit.kind)
-                    and not _STATEMENT.search(clause)
-                ):  # a follow-up without a subject ("afternoon only", "3rd time this week") completes it
+                    and index not in line_starts  # a new line, or a bullet, is a statement of its own
+                    and _completes(found[-1][0], hit, clause)
+                ):
                     found[-1][1] = f"{found[-1][1]}; {clause}"
                     continue
                 if (
-                    re.search(r"\b(?:there|that place)\b", clause, re.I)
+                    re.search(r"\b(?:there|that place)\b(?!\s*(?:is|are|was|were|'s|'re)\b)", clause, re.I)
                     and index
                     and len(sentences[index - 1].split()) <= 12
                 ):
                     clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
+                if AS_BEFORE.search(sentence) and not AS_BEFORE.search(clause):
+                    clause = f"{clause} (as before)"  # "As before, I need…": reconciliation reads it as known
                 found.append([hit, clause, index, evidence])
                 thing = _OWNED_THING.search(clause)
                 if (

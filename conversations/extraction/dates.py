@@ -2,10 +2,13 @@
 
 "moving out on the 15th of next month" said on 2026-11-25 → "moving out on the 15th of next month
 (2026-12-15)". A day renders as YYYY-MM-DD, a month as YYYY-MM, a year as YYYY, a week as "week of
-YYYY-MM-DD" (its Monday). Phrases are found with the patterns below and resolved with `dateparser`
-(relative words, weekdays; `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar
-arithmetic); a bare month or weekday is taken in the future for plans and in the past for what
-already happened ("we had a baby in September").
+YYYY-MM-DD" (its Monday), a quarter as "Q1 2027, 2027-01 to 2027-03" (its months). Days may be
+spelled as said on the phone ("the twelfth of next month"), months shortened after a preposition
+("in jan"; not "mar" or "may", which are words), and counted from today ("3 weeks from today").
+Phrases are found with the patterns below and resolved with `dateparser` (relative words, weekdays;
+`RELATIVE_BASE` = the message time) and `python-dateutil` (calendar arithmetic); a bare month or
+weekday is taken in the future for plans and in the past for what already happened ("we had a baby
+in September"); a season in its last month is next year's ("in the fall" said in November).
 """
 
 from __future__ import annotations
@@ -43,12 +46,48 @@ _WEEKDAY_ABBR = r"(mon|tues|tue|wed|thurs|thu|fri|sat|sun)"
 _WEEKDAY_FULL = {w[:3]: w for w in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}
 _AMOUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|a couple of|couple of)"
 _AMOUNTS = {"a": 1, "an": 1, **CARDINALS, "a few": 3, "a couple of": 2, "couple of": 2}
-_ORD = r"(\d{1,2})(?:st|nd|rd|th)"
+_ORDINAL_WORDS = {
+    word: i + 1
+    for i, word in enumerate(
+        [
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+            "eleventh",
+            "twelfth",
+            "thirteenth",
+            "fourteenth",
+            "fifteenth",
+            "sixteenth",
+            "seventeenth",
+            "eighteenth",
+            "nineteenth",
+            "twentieth",
+        ]
+    )
+} | {"thirtieth": 30}
+_ORDINAL_WORDS |= {f"twenty-{w}": 20 + n for w, n in list(_ORDINAL_WORDS.items())[:9]} | {"thirty-first": 31}
+# A day said as an ordinal: "15th", or spelled, as people say it on the phone ("the twelfth of next month").
+_ORD = r"(\d{1,2}(?=st|nd|rd|th)|" + "|".join(sorted(_ORDINAL_WORDS, key=len, reverse=True)) + r")(?:st|nd|rd|th)?"
+_MONTH_SHORT = r"(jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # "mar" and "may" are words too
+
+
+def _day(word: str) -> int:
+    return int(word) if word.isdigit() else _ORDINAL_WORDS[word.lower()]
+
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
-        ("day_of_relative_month", rf"\bthe {_ORD} of (next|this) month\b"),
+        ("day_of_relative_month", rf"\b(?:the )?{_ORD} of (next|this) month\b"),
+        ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("quarter", r"\b(next|this|last) quarter\b|\b[Qq]([1-4])(?: ((?:20)\d\d))?\b"),
@@ -62,6 +101,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("day_word", r"\b(the day after tomorrow|tomorrow|tonight|today|yesterday)\b"),
         ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
         ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
+        ("day_month", rf"\b(?:the )?{_ORD} of {_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
         ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
         ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
         ("relative_month", rf"\b(next|this|last|coming) {_FULL_MONTH}\b"),
@@ -71,12 +111,14 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
         ),
         ("month", rf"\b(?:early|late|mid)-?\s?{_FULL_MONTH}\b"),
+        ("month", rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of) {_MONTH_SHORT}\b\.?"),
+        ("month", rf"\b{_FULL_MONTH} (?:mid|end|start)\b"),  # "return is March mid"
         ("month", rf"\b(?:whole|all|rest|most|end|start|beginning|middle|first half|second half) of {_FULL_MONTH}\b"),
         ("month", rf"\bfor {_FULL_MONTH}\b"),
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         (
             "ordinal_day",
-            rf"\b(?:on|starting) the {_ORD}\b(?! of (?:each|every|the) month)",
+            r"\b(?:on|starting) the (\d{1,2})(?:st|nd|rd|th)\b(?! of (?:each|every|the) month)",  # digits only
         ),
         (
             "holiday",
@@ -125,24 +167,27 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
     if kind == "day_of_relative_month":
         first = date(day0.year, day0.month, 1) + relativedelta(months=1 if g[1].lower() == "next" else 0)
         try:
-            return first.replace(day=int(g[0])).isoformat()
+            return first.replace(day=_day(g[0])).isoformat()
         except ValueError:
             return None
     if kind == "season":
         start_month = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[g[0].lower()]
         year = day0.year
-        if match.group(0).lower().startswith("next") or (future and start_month + 2 < day0.month):
+        if match.group(0).lower().startswith("next") or (
+            future and start_month + 2 <= day0.month
+        ):  # its last month too
             year += 1
         return f"{g[0].lower()} {year}"
     if kind == "quarter":
         current = (day0.month - 1) // 3
         if g[0]:
             index = current + {"next": 1, "this": 0, "last": -1}[g[0].lower()]
-            year = day0.year + index // 4
-            return f"{year}-Q{index % 4 + 1}"
-        number = int(g[1])
-        year = int(g[2]) if g[2] else (day0.year + 1 if number - 1 < current else day0.year)
-        return f"{year}-Q{number}"
+        else:
+            number = int(g[1])
+            year = int(g[2]) if g[2] else (day0.year + 1 if number - 1 < current else day0.year)
+            index = (year - day0.year) * 4 + number - 1
+        year, number = day0.year + index // 4, index % 4 + 1
+        return f"Q{number} {year}, {year}-{number * 3 - 2:02d} to {year}-{number * 3:02d}"  # a quarter: its months
     if kind == "end_of":
         step = 1 if g[0].lower() == "next" else 0
         if g[1].lower() == "month":
@@ -164,11 +209,11 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         unit = g[1].lower().rstrip("s")
         until = day0 + relativedelta(**{unit + "s": amount})
         return f"until {until.strftime('%Y-%m') if unit in ('month', 'year') else until.isoformat()}"
-    if kind in ("in_amount", "ago"):
+    if kind in ("in_amount", "ago", "from_now"):
         amount = int(g[0]) if g[0].isdigit() else _AMOUNTS[g[0].lower()]
         unit = g[1].lower().rstrip("s")
         delta = relativedelta(**{unit + "s": amount}) if unit != "week" else relativedelta(weeks=amount)
-        when = day0 + delta if kind == "in_amount" else day0 - delta
+        when = day0 - delta if kind == "ago" else day0 + delta
         if unit == "month":
             return when.strftime("%Y-%m")
         if unit == "year":
@@ -179,7 +224,7 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         return parsed.date().isoformat() if parsed else None
     if kind in ("month_day", "day_month"):
         month_name, day = (g[0], g[1]) if kind == "month_day" else (g[1], g[0])
-        month, day = _month_number(month_name), int(day)
+        month, day = _month_number(month_name), _day(day)
         year = int(g[2]) if g[2] else _year_for(month, day, at, future)
         try:
             return date(year, month, day).isoformat()
@@ -259,7 +304,7 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
         parsed = _parse(g[0], at, future)
         return parsed.date().isoformat() if parsed else None
     if kind == "ordinal_day":
-        day = int(g[0])
+        day = _day(g[0])
         when = date(day0.year, day0.month, 1)
         if day <= day0.day:
             when += relativedelta(months=1)

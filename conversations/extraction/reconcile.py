@@ -19,7 +19,8 @@ each one added joins what is known for the next ones):
      against "Eats meat") → it **contradicts** it: update it (the caller keeps the old content as a
      revision);
    - at least half of them present in the candidate ("I still have the Civic" against "Drives a
-     Honda Civic") → the candidate **restates** it: discard;
+     Honda Civic"; a hyphenated word counts its parts: "non-feather pillows" says "feather"), or the
+     candidate says it is known ("as before", "like always") → the candidate **restates** it: discard;
    - otherwise, when the subject holds one value at a time (`SINGLE_VALUED`: location, diet,
      contact channel, pet, vehicle, device, housing, language, budget, job) → the candidate is a new
      value of that subject ("moved to Austin" against "Lives in Denver"): **update** it;
@@ -39,6 +40,7 @@ from rapidfuzz import fuzz
 
 from conversations.extraction.base import Candidate, Decision
 from conversations.extraction.subjects import (
+    AS_BEFORE,
     CHANGE,
     COUNTED,
     EXCLUSIVE,
@@ -78,6 +80,8 @@ def _compare(candidate: Candidate, content: str, subject: str) -> str:
             return "contradicts"  # another value of the subject: "vegetarian again" against "Eats meat"
     if known_values and len(shared) * 2 >= len(known_values):
         return "restates"
+    if AS_BEFORE.search(candidate.content) and not negated:
+        return "restates"  # "as before, non-feather pillows owing to my allergy": the customer says it is known
     return "differs"
 
 
@@ -95,6 +99,13 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
                 what = "an observation of this conversation" if new else f"“{_short(content)}”"
                 decision = Decision("discard", candidate, None if new else key, f"Restates {what} ({ratio:.0f}% alike)")
                 break
+        if decision is None and AS_BEFORE.search(candidate.content):  # "as before, a ground-floor room"
+            said = value_tokens(candidate.content)
+            for key, content, _, new in saved:
+                known_values = value_tokens(content)
+                if not new and known_values and len(said & known_values) * 2 >= len(known_values):
+                    decision = Decision("discard", candidate, key, f"Restates “{_short(content)}” (said as before)")
+                    break
         if decision is None and subject:
             for key, content, known_subject, new in saved:
                 if new or known_subject != subject:

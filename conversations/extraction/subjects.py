@@ -87,9 +87,11 @@ CHANGE = re.compile(
 )
 UNCHANGED = re.compile(
     r"\b(?:nothing|hasn'?t|has not|haven'?t|not|no)\s+(?:has\s+|have\s+)?changed\b|\bno change\b|\bstill\b"
-    r"|\bsame (?:as|address|number|plan)\b",
+    r"|\bsame (?:as|address|number|plan)\b|\bas (?:before|usual|always|ever)\b|\blike (?:always|before|usual)\b",
     re.IGNORECASE,
 )
+# Said to mark a restatement of what the business already knows ("as before", "like always").
+AS_BEFORE = re.compile(r"\b(?:(?:same )?as (?:before|usual|always|ever)|like (?:always|before|usual))\b", re.IGNORECASE)
 # Subjects whose lexicon words are themselves the value (vegan vs vegetarian, email vs sms, iPhone vs
 # Pixel): two statements naming different ones disagree.
 EXCLUSIVE = frozenset({"diet", "contact_channel", "language", "device", "vehicle"})
@@ -170,7 +172,9 @@ def words(text: str) -> list[str]:
 
 def value_tokens(text: str) -> set[str]:
     """The stemmed words that carry the value ("denver", "peanut", "email"), framing and stop words removed."""
-    return {stem(w) for w in words(text) if w not in STOPWORDS and not _is_year(w) and len(w) > 1}
+    tokens = words(text)
+    tokens += [part for w in tokens if "-" in w for part in w.split("-")]  # "non-feather" also says "feather"
+    return {stem(w) for w in tokens if w not in STOPWORDS and not _is_year(w) and len(w) > 1}
 
 
 def negated_tokens(text: str) -> set[str]:
