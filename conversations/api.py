@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field
 
 from memory_console.errors import error_items
+from memory_console.jsonvalues import loads
 from memory_console.timestamps import TimestampError, timestamp_clean
 from profiles.selectors import profile_resolve
 from stores.api import api_store
@@ -323,7 +324,7 @@ class ObservationPage(Schema):
 
 
 class ObservationPatch(Schema):
-    model_config = ConfigDict(extra="forbid")
+    """Any other field is refused (422 naming it), once the tenant wall has let the request by."""
 
     content: str = Field(description="The new statement: text, at most 4,096 characters; kept as an `edited` revision")
 
@@ -390,6 +391,11 @@ def observation_list(request, store_id: int, profile_id: int, before_id: int | N
 )
 def observation_patch(request, store_id: int, profile_id: int, observation_id: int, payload: ObservationPatch):
     observation = _memory_observation(request, store_id, profile_id, observation_id)
+    unknown = sorted(set(loads(request.body)) - set(ObservationPatch.model_fields))  # the parser read it as an object
+    if unknown:
+        raise NinjaValidationError(
+            [{"loc": ["body", name], "msg": "Unknown field: only content can be changed."} for name in unknown]
+        )
     memory_services.observation_update(observation=observation, content=payload.content, actor=request.auth)
     (answer,) = observations_page(profile=observation.profile, before_id=observation.pk + 1, size=1)
     return answer

@@ -370,7 +370,7 @@ def test_the_api_edits_and_deletes_like_the_console(store, remembered, api):
         ('{"content": "\\ud800"}', ["body", "content"], "surrogate"),
         ('{"content": "   "}', ["body", "content"], "required"),
         ('{"content": "' + "x" * 4097 + '"}', ["body", "content"], "longer than 4,096 characters"),
-        ('{"content": "Fine", "kind": "plan"}', ["body", "kind"], "Extra inputs"),
+        ('{"content": "Fine", "kind": "plan"}', ["body", "kind"], "Unknown field"),
         ("[]", ["body"], "JSON object"),
         ("{", ["body"], "not valid JSON"),
     ],
