@@ -6,17 +6,21 @@ from datetime import datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field
 
 from memory_console.errors import error_items
+from memory_console.jsonvalues import loads
 from memory_console.timestamps import TimestampError, timestamp_clean
+from profiles.selectors import profile_resolve
 from stores.api import api_store
 
-from . import callbacks, services
+from . import callbacks, memory_services, services
 from .lifecycle import Channel, Grouping, Lifecycle
+from .memory_selectors import observation_get, observations_page, summaries_page
 from .models import Communication, Conversation, ConversationConfiguration, ConversationStatus
 from .selectors import configuration_list, configuration_timeouts, conversation_agents, conversations_page
 
@@ -256,6 +260,170 @@ def set_twilio_auth_token(request, store_id: int, configuration_id: int, payload
     configuration = _configuration(request, store_id, configuration_id)
     services.twilio_auth_token_set(configuration=configuration, actor=request.auth, token=payload.token)
     return Status(204, None)
+
+
+# -- conversational memory: a profile's observations and summaries (issue 17) -------------------
+# (conversations.memory_services writes; conversations.memory_selectors reads; the console's pages
+# are conversations.memory_views)
+
+MEMORY_PAGE = 50
+_MEMORY_ID_MAX = 2**63 - 1
+_MEMORY_TAGS = ["Conversational memory"]
+
+
+class EvidenceOut(Schema):
+    communication_id: int = Field(description="A customer message that supports it")
+    conversation_id: int
+
+
+class RevisionOut(Schema):
+    content: str
+    at: datetime
+    decision: str = Field(description="`added` or `updated` (by extraction), or `edited` (by a person: `actor`)")
+    reason: str = Field(description="Why, in one line")
+    actor: str = Field(description="Who edited it (an email, API key “NAME”); empty for extraction")
+    evidence: list[int] = Field(description="The communication ids that supported this content")
+
+    @staticmethod
+    def resolve_evidence(obj):
+        return [c.pk for c in obj.evidence.all()]
+
+
+class ObservationOut(Schema):
+    id: int
+    profile_id: int
+    content: str = Field(description="The current statement (at most 4,096 characters)")
+    kind: str = Field(description="`preference`, `plan`, `identity`, `problem` or `constraint`")
+    subject: str
+    source: str = Field(description="The extractor that drew it (`builtin`, ...)")
+    source_version: str
+    occurred_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    decision: str = Field(description="The latest revision's decision: `added`, `updated` or `edited`")
+    evidence: list[EvidenceOut]
+    revisions: list[RevisionOut] = Field(description="Every content it has had, newest first (the current one too)")
+
+    @staticmethod
+    def resolve_decision(obj):
+        latest = next(iter(obj.revisions.all()), None)
+        return latest.decision if latest is not None else ""
+
+    @staticmethod
+    def resolve_evidence(obj):
+        return [{"communication_id": c.pk, "conversation_id": c.conversation_id} for c in obj.evidence.all()]
+
+    @staticmethod
+    def resolve_revisions(obj):
+        return list(obj.revisions.all())
+
+
+class ObservationPage(Schema):
+    items: list[ObservationOut]
+    next_before_id: int | None = Field(description="Pass as `before_id` for the next page; null on the last")
+
+
+class ObservationPatch(Schema):
+    """Any other field is refused (422 naming it), once the tenant wall has let the request by."""
+
+    content: str = Field(description="The new statement: text, at most 4,096 characters; kept as an `edited` revision")
+
+
+class SummaryOut(Schema):
+    id: int
+    profile_id: int
+    conversation_id: int
+    reason: str = Field(description="Why the customer got in touch")
+    outcome: str = Field(description="How it ended")
+    follow_ups: list[str] = Field(description="What is still open")
+    content: str = Field(description="The summary as one text")
+    source: str
+    created_at: datetime
+    evidence: list[int] = Field(description="The communication ids it draws on")
+
+    @staticmethod
+    def resolve_evidence(obj):
+        return [c.pk for c in obj.evidence.all()]
+
+
+class SummaryPage(Schema):
+    items: list[SummaryOut]
+    next_before_id: int | None = Field(description="Pass as `before_id` for the next page; null on the last")
+
+
+def _memory_profile(request, store_id: int, profile_id: int):
+    """The live profile (a merged-away id resolves to the one it was merged into); 404 otherwise."""
+    profile = profile_resolve(store=api_store(request, store_id), profile_id=profile_id)
+    if profile is None:
+        raise Http404("No such profile in this memory store.")
+    return profile
+
+
+def _memory_observation(request, store_id: int, profile_id: int, observation_id: int):
+    profile = _memory_profile(request, store_id, profile_id)
+    observation = observation_get(store=profile.store, profile_id=profile.pk, observation_id=observation_id)
+    if observation is None:
+        raise Http404("No such observation on this profile.")
+    return observation
+
+
+_BEFORE_ID = Query(None, ge=1, le=_MEMORY_ID_MAX, description="From `next_before_id` of the page before")
+
+
+@router.get(
+    "/{store_id}/profiles/{profile_id}/observations",
+    response=ObservationPage,
+    tags=_MEMORY_TAGS,
+    summary="A profile's observations, newest first, with their evidence and revision history",
+)
+def observation_list(request, store_id: int, profile_id: int, before_id: int | None = _BEFORE_ID):
+    profile = _memory_profile(request, store_id, profile_id)
+    rows = observations_page(profile=profile, before_id=before_id, size=MEMORY_PAGE + 1)
+    items = rows[:MEMORY_PAGE]
+    return {"items": items, "next_before_id": items[-1].pk if len(rows) > MEMORY_PAGE else None}
+
+
+@router.patch(
+    "/{store_id}/profiles/{profile_id}/observations/{observation_id}",
+    response=ObservationOut,
+    tags=_MEMORY_TAGS,
+    summary="Edit an observation's content (kept as an `edited` revision naming the API key)",
+)
+def observation_patch(request, store_id: int, profile_id: int, observation_id: int, payload: ObservationPatch):
+    observation = _memory_observation(request, store_id, profile_id, observation_id)
+    unknown = sorted(set(loads(request.body)) - set(ObservationPatch.model_fields))  # the parser read it as an object
+    if unknown:
+        raise NinjaValidationError(
+            [{"loc": ["body", name], "msg": "Unknown field: only content can be changed."} for name in unknown]
+        )
+    memory_services.observation_update(observation=observation, content=payload.content, actor=request.auth)
+    (answer,) = observations_page(profile=observation.profile, before_id=observation.pk + 1, size=1)
+    return answer
+
+
+@router.delete(
+    "/{store_id}/profiles/{profile_id}/observations/{observation_id}",
+    response={204: None},
+    tags=_MEMORY_TAGS,
+    summary="Delete an observation with its history",
+)
+def observation_remove(request, store_id: int, profile_id: int, observation_id: int):
+    observation = _memory_observation(request, store_id, profile_id, observation_id)
+    memory_services.observation_delete(observation=observation, actor=request.auth)
+    return Status(204, None)
+
+
+@router.get(
+    "/{store_id}/profiles/{profile_id}/summaries",
+    response=SummaryPage,
+    tags=_MEMORY_TAGS,
+    summary="A profile's conversation summaries, newest first",
+)
+def summary_list(request, store_id: int, profile_id: int, before_id: int | None = _BEFORE_ID):
+    profile = _memory_profile(request, store_id, profile_id)
+    rows = summaries_page(profile=profile, before_id=before_id, size=MEMORY_PAGE + 1)
+    items = rows[:MEMORY_PAGE]
+    return {"items": items, "next_before_id": items[-1].pk if len(rows) > MEMORY_PAGE else None}
 
 
 # -- communications and conversations ---------------------------------------------------------

@@ -200,12 +200,21 @@ class ExtractionRequest(models.Model):
     status = models.CharField(max_length=16, choices=ExtractionStatus.choices, default=ExtractionStatus.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True, default="")
+    # Who re-ran extraction over the whole conversation from the console or the API
+    # (`conversations.memory_services.extraction_rerun`); "" for the lifecycle's requests. A database
+    # default too: the lifecycle pass inserts its requests in raw SQL without this column.
+    requested_by = models.CharField(max_length=254, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["requested_at", "id"]
         constraints = [
-            # Never twice over the same communications (a reopened conversation's earlier ones).
-            models.UniqueConstraint(fields=["conversation", "last_communication_id"], name="extraction_once"),
+            # Never twice over the same communications (a reopened conversation's earlier ones);
+            # a re-run asked for by someone covers them again on purpose.
+            models.UniqueConstraint(
+                fields=["conversation", "last_communication_id"],
+                condition=models.Q(requested_by=""),
+                name="extraction_once",
+            ),
         ]
         indexes = [  # the worker's sweep: pending requests, oldest first
             models.Index(fields=["id"], condition=models.Q(status="pending"), name="extraction_pending"),
@@ -301,6 +310,7 @@ class Observation(models.Model):
 class RevisionDecision(models.TextChoices):
     ADDED = "added", "Added"
     UPDATED = "updated", "Updated"
+    EDITED = "edited", "Edited"  # by a person (`actor`), in the console or through the API
 
 
 class ObservationRevision(models.Model):
@@ -313,6 +323,9 @@ class ObservationRevision(models.Model):
     at = models.DateTimeField()
     decision = models.CharField(max_length=16, choices=RevisionDecision.choices)
     reason = models.CharField(max_length=500, blank=True, default="")
+    # Who made an edited revision, as the audit trail names them (an email, API key “NAME”); "" for
+    # the extractor's.
+    actor = models.CharField(max_length=254, blank=True, default="")
     evidence = models.ManyToManyField(Communication, related_name="+", blank=True)
 
     class Meta:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import memory_views, views
 
 app_name = "conversations"
 
@@ -20,4 +20,20 @@ urlpatterns = [
     ),
     path("stores/<int:store_id>/conversations/", views.conversation_list, name="conversations"),
     path("stores/<int:store_id>/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
+    # Conversational memory (conversations.memory_views): observations edited or deleted, extraction re-run.
+    path(
+        "stores/<int:store_id>/conversations/<int:conversation_id>/extraction-rerun/",
+        memory_views.extraction_rerun,
+        name="extraction_rerun",
+    ),
+    path(
+        "stores/<int:store_id>/profiles/<int:profile_id>/observations/<int:observation_id>/edit/",
+        memory_views.observation_edit,
+        name="observation_edit",
+    ),
+    path(
+        "stores/<int:store_id>/profiles/<int:profile_id>/observations/<int:observation_id>/delete/",
+        memory_views.observation_delete,
+        name="observation_delete",
+    ),
 ]

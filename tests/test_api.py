@@ -57,6 +57,7 @@ ANY_VALID_BODY = {
     "to": "+14155550100",
     "direction": "inbound",
     "token": "0123456789abcdef0123456789abcdef",  # a Twilio auth token
+    "content": "Prefers SMS",  # an observation
 }
 
 

@@ -379,6 +379,8 @@ def test_a_body_that_is_not_a_json_object_is_refused_on_every_route(api, world, 
         "group_id": group.pk,
         "rule_id": rule.pk,
         "configuration_id": _configuration(world),
+        "profile_id": world.profile.pk,
+        "observation_id": _observation(world),
     }
     for method, path in _json_routes():
         response = api.raw(method, path.format(**ids), body)
@@ -712,6 +714,7 @@ def _valid_bodies(world):
         },
         ("post", "/stores/{store_id}/communications"): communication,
         ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
+        ("patch", "/stores/{store_id}/profiles/{profile_id}/observations/{observation_id}"): {"content": "Prefers SMS"},
     }
 
 
@@ -719,6 +722,25 @@ def _configuration(world) -> int:
     from conversations.models import ConversationConfiguration
 
     return ConversationConfiguration.objects.get(store=world.store).pk
+
+
+def _observation(world) -> int:
+    """An observation of the world's profile (the PATCH route edits it)."""
+    from django.utils import timezone
+
+    from conversations.models import Observation
+
+    now = timezone.now()
+    return Observation.objects.create(
+        store=world.store,
+        profile=world.profile,
+        content="Prefers SMS",
+        kind="preference",
+        source="builtin",
+        occurred_at=now,
+        created_at=now,
+        updated_at=now,
+    ).pk
 
 
 def _paths(value, prefix=()):
@@ -753,6 +775,8 @@ def test_no_json_route_answers_500_to_a_wrong_type_in_any_field(api, world):
         "group_id": group.pk,
         "rule_id": rule.pk,
         "configuration_id": _configuration(world),
+        "profile_id": world.profile.pk,
+        "observation_id": _observation(world),
     }
     bodies = _valid_bodies(world)
     assert set(bodies) == set(_json_routes()), "a JSON route is missing from this test"

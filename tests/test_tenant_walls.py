@@ -42,7 +42,10 @@ def _kwargs(pattern, ids):
 
 def _tenant_objects(membership, store):
     """One object of every kind a console URL can name, inside `store`."""
+    from django.utils import timezone
+
     from accounts.services import api_key_create
+    from conversations.models import Observation
     from conversations.services import ConfigurationInput, communication_ingest, conversation_configuration_create
     from identity.services import identity_rule_create
     from imports.models import ImportStatus, ProfileImport
@@ -52,12 +55,23 @@ def _tenant_objects(membership, store):
     group = trait_group_create(store=store, actor=None, name="Loyalty")
     trait = trait_create(group=group, actor=None, name="tier", data_type="string")
     profile = Profile.objects.create(store=store, traits={"Loyalty": {"tier": "gold"}})
+    observation = Observation.objects.create(
+        store=store,
+        profile=profile,
+        content="Prefers SMS",
+        kind="preference",
+        source="builtin",
+        occurred_at=timezone.now(),
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
     return {
         "store_id": store.pk,
         "membership_id": membership.pk,
         "group_id": group.pk,
         "trait_id": trait.pk,
         "profile_id": profile.pk,
+        "observation_id": observation.pk,
         "rule_id": identity_rule_create(store=store, actor=None, name="User ID", kind="user_id").pk,
         "key_id": api_key_create(account=membership.account, actor=None, name=f"key for {store.name}")[0].pk,
         "import_id": ProfileImport.objects.create(
