@@ -218,13 +218,14 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
                 scores = _fuse(lexical, _semantic(rows, vector, config.model))
                 meta["semantic"] = "used"
                 meta["ranking"] += f" fused with {config.model} embeddings"
+        scores = {pk: round(min(max(score, 0.0), 1.0), 4) for pk, score in scores.items()}  # as answered
         ranked = sorted(
             ((pk, score) for pk, score in scores.items() if score >= options.relevance_threshold and score > 0),
             key=lambda item: -item[1],
         )
         by_id = {o.pk: o for o in rows.filter(pk__in=[pk for pk, _ in ranked[: options.observations_limit * 2]])}
         chosen = [by_id[pk] for pk, _ in ranked if pk in by_id]
-        chosen.sort(key=lambda o: (-round(scores[o.pk], 4), -o.occurred_at.timestamp(), -o.pk))
+        chosen.sort(key=lambda o: (-scores[o.pk], -o.occurred_at.timestamp(), -o.pk))
         chosen = chosen[: options.observations_limit]
     else:
         chosen = list(rows.order_by("-occurred_at", "-id")[: options.observations_limit])
@@ -246,7 +247,7 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
             occurred_at=o.occurred_at,
             updated_at=o.updated_at,
             evidence=evidence[o.pk],
-            score=round(min(max(scores[o.pk], 0.0), 1.0), 4) if o.pk in scores else None,
+            score=scores.get(o.pk),
         )
         for o in chosen
     ]
@@ -307,7 +308,8 @@ _RANKING = {
 }
 
 # The query's terms OR-ed (websearch_to_tsquery ANDs them; one matching word is enough to be a
-# candidate, more words score higher); a query with a negation (-word) keeps its AND form.
+# candidate, more words score higher); a query with a negation (-word) keeps its AND form, and
+# then only full-text matches are candidates (a trigram match would bring back the negated word).
 _PG_QUERY = """
 WITH q AS (SELECT websearch_to_tsquery('english', %(q)s) AS strict),
 w AS (
@@ -316,7 +318,8 @@ w AS (
                WHEN strpos(strict::text, '!') > 0 THEN strict
                ELSE replace(strict::text, ' & ', ' | ')::tsquery
            END AS anyq,
-           array(SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %(q)s))) AS lexemes
+           array(SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %(q)s))) AS lexemes,
+           strpos(strict::text, '!') > 0 AS negated
     FROM q
 )
 SELECT o.id,
@@ -372,7 +375,7 @@ def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
         trigram=weights["trigram"],
         recency=weights["recency"],
         similarity="word_similarity(%(q)s, o.content)" if trigram else "0",
-        or_similar="OR %(q)s <%% o.content" if trigram else "",
+        or_similar="OR (NOT w.negated AND %(q)s <%% o.content)" if trigram else "",
         dates=dates,
     )
     params = {

@@ -20,4 +20,5 @@ urlpatterns = [
     ),
     path("stores/<int:store_id>/conversations/", views.conversation_list, name="conversations"),
     path("stores/<int:store_id>/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
+    path("stores/<int:store_id>/profiles/<int:profile_id>/recall/", views.recall_preview, name="recall_preview"),
 ]
