@@ -61,7 +61,7 @@ def embed(texts: list[str], *, config: EmbeddingsConfig, timeout: float = TIMEOU
 
     client = OpenAI(base_url=config.base_url, api_key=config.api_key, timeout=timeout, max_retries=0)
     try:
-        answer = client.embeddings.create(model=config.model, input=texts)
+        answer = client.embeddings.create(model=config.model, input=texts, encoding_format="float")
         data = sorted(answer.data, key=lambda item: item.index)
         vectors = [list(item.embedding) for item in data]
     except Exception as error:  # the client's errors, and an answer it could not read
