@@ -6,10 +6,13 @@ conversation, and all of it rendered as text ready to paste into a prompt.
 Ranking (docs/ARCHITECTURE.md, "Recall"), no model needed:
 
 - PostgreSQL: full-text search (``websearch_to_tsquery`` over the stored ``content_search``
-  tsvector, GIN-indexed, 'english' stemming; its terms OR-ed so one matching word is enough) and
-  trigram similarity (pg_trgm ``word_similarity``, which also finds misspellings), then
-  ``score = 0.55 × terms + 0.35 × trigram + 0.10 × recency``: `terms` is the share of the query's
-  distinct stems the observation holds, `recency` halves every `HALF_LIFE_DAYS` days.
+  tsvector, GIN-indexed, 'english' stemming; its terms OR-ed so one matching word is enough) finds
+  the candidates, the best (3 per observation asked, 60 at least; 200 with embeddings) by terms
+  then recency are scored with trigram similarity
+  (pg_trgm ``word_similarity``), ``score = 0.55 × terms + 0.35 × trigram + 0.10 × recency``:
+  `terms` is the share of the query's distinct stems the observation holds, `recency` halves every
+  `HALF_LIFE_DAYS` days. When full-text search finds fewer than asked, pg_trgm's ``<%`` (its GIN
+  index) adds the observations with words like the query's: misspellings.
 - SQLite: FTS5 (porter stemmer, bm25) finds the candidates; ``terms`` is the candidate's bm25 over
   the best one's, trigram is replaced by rapidfuzz's token-set ratio.
 - With an embeddings endpoint (conversations.embeddings): the query is embedded and every current
@@ -29,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Subquery
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -47,6 +50,7 @@ SUMMARIES_DEFAULT, SUMMARIES_MAX = 5, 50
 COMMUNICATIONS_DEFAULT, COMMUNICATIONS_MAX = 10, 100
 HALF_LIFE_DAYS = 90  # recency: an observation this old weighs half as much as one of today
 CANDIDATES = 200  # lexical candidates fused with the semantic ones
+POOL_FACTOR = 3  # without embeddings: this many lexical candidates per observation asked (60 at least)
 WEIGHTS = {"terms": 0.55, "trigram": 0.35, "recency": 0.10}
 SEMANTIC_WEIGHT = 0.6  # with embeddings: score = 0.4 × lexical + 0.6 × cosine
 
@@ -203,12 +207,13 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
 
     scores: dict[int, float] = {}
     if options.query and options.observations_limit:
-        lexical = _lexical(profile.pk, options, now, limit=max(options.observations_limit, CANDIDATES))
+        config = embeddings.embeddings_config()
+        wanted = CANDIDATES if config is not None else max(POOL_FACTOR * options.observations_limit, 60)
+        lexical = _lexical(profile.pk, options, now, limit=wanted)
         meta["ranking"] = _RANKING.get(connection.vendor, "lexical")
         if connection.vendor == "postgresql" and not _has_trigram():
             meta["ranking"] = "postgresql full-text search + recency (pg_trgm is not installed)"
         scores = lexical
-        config = embeddings.embeddings_config()
         if config is not None:
             try:
                 (vector,) = embeddings.embed([options.query], config=config)
@@ -268,12 +273,10 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
             profile_id=profile.pk, status__in=[ConversationStatus.OPEN, ConversationStatus.INACTIVE]
         )
         .order_by("-opened_at", "-id")
-        .values_list("pk", flat=True)
-        .first()
+        .values("pk")[:1]
     )
-    meta["conversation_id"] = current
-    if current is not None and options.communications_limit:
-        latest = Communication.objects.filter(conversation_id=current)
+    if options.communications_limit:  # one statement: the current conversation's latest messages
+        latest = Communication.objects.filter(conversation_id=Subquery(current))
         if options.begin:
             latest = latest.filter(occurred_at__gte=options.begin)
         if options.end:
@@ -283,11 +286,12 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
             RecalledCommunication(c.pk, c.conversation_id, c.channel, c.direction, c.author_name, c.body, c.occurred_at)
             for c in reversed(latest)  # oldest first, as the conversation reads
         ]
+        meta["conversation_id"] = latest[0].conversation_id if latest else None
+    if meta["conversation_id"] is None:
+        meta["conversation_id"] = current.values_list("pk", flat=True).first()
 
     if count and observations:
-        Observation.objects.filter(pk__in=[o.id for o in observations]).update(
-            recall_count=F("recall_count") + 1, last_recalled_at=now
-        )
+        _count(observations, now)
     result = RecallResult(
         profile_id=profile.pk,
         traits=profile.traits,
@@ -302,41 +306,63 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
     return result
 
 
+def _count(observations, now) -> None:
+    """One UPDATE: the returned observations' `recall_count` + 1 and `last_recalled_at`. On
+    PostgreSQL without waiting for the WAL flush (synchronous_commit off for this transaction):
+    a count lost in a crash costs a little pruning order, while waiting costs every recall a disk
+    flush."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        Observation.objects.filter(pk__in=[o.id for o in observations]).update(
+            recall_count=F("recall_count") + 1, last_recalled_at=now
+        )
+
+
 _RANKING = {
     "postgresql": "postgresql full-text search + trigram similarity + recency",
     "sqlite": "sqlite fts5 (bm25) + rapidfuzz similarity + recency",
 }
 
-# The query's terms OR-ed (websearch_to_tsquery ANDs them; one matching word is enough to be a
-# candidate, more words score higher); a query with a negation (-word) keeps its AND form, and
-# then only full-text matches are candidates (a trigram match would bring back the negated word).
-_PG_QUERY = """
-WITH q AS (SELECT websearch_to_tsquery('english', %(q)s) AS strict),
-w AS (
-    SELECT CASE
-               WHEN numnode(strict) = 0 THEN NULL
-               WHEN strpos(strict::text, '!') > 0 THEN strict
-               ELSE replace(strict::text, ' & ', ' | ')::tsquery
-           END AS anyq,
-           array(SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %(q)s))) AS lexemes,
-           strpos(strict::text, '!') > 0 AS negated
-    FROM q
+# The query read once by PostgreSQL: websearch_to_tsquery's form (to see a negation) and its
+# distinct stems ('english': "allergies" -> "allergi").
+_PG_TERMS = (
+    "SELECT websearch_to_tsquery('english', %s)::text, "
+    "array(SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %s)) ORDER BY 1)"
 )
-SELECT o.id,
-       {terms} * CASE WHEN w.anyq IS NOT NULL AND o.content_search @@ w.anyq THEN
-           cardinality(array(SELECT unnest(tsvector_to_array(o.content_search))
-                             INTERSECT SELECT unnest(w.lexemes)))::float8 / greatest(cardinality(w.lexemes), 1)
-       ELSE 0 END
-       + {trigram} * {similarity}
-       + {recency} * power(0.5::float8,
-                           greatest(extract(epoch FROM (%(now)s - o.occurred_at))::float8, 0) / %(half_life)s)
-       AS score
-FROM conversations_observation o CROSS JOIN w
-WHERE o.profile_id = %(profile)s {dates}
-  AND ((w.anyq IS NOT NULL AND o.content_search @@ w.anyq) {or_similar})
+TERMS_MAX = 16  # stems of a query counted one by one (a longer query: its first 16)
+
+# Full-text candidates (the GIN index on content_search, or the profile's rows when they are
+# few): the query's stems OR-ed (websearch_to_tsquery ANDs them: one matching word is enough to
+# be a candidate, more words score higher), or, with a negation (-word), its AND form. `terms` is
+# the share of the stems the content holds, each one a `@@` on the stored tsvector. The best few
+# are scored with the trigram similarity and recency (word_similarity costs ~15 µs a row: only
+# the pool pays it).
+_PG_FULL_TEXT = """
+WITH pool AS (
+    SELECT o.id, o.content, o.occurred_at, ({terms})::float8 / {count} AS terms
+    FROM conversations_observation o
+    WHERE o.profile_id = %(profile)s {dates} AND o.content_search @@ %(any)s::tsquery
+    ORDER BY terms DESC, o.occurred_at DESC, o.id DESC
+    LIMIT %(pool)s
+)
+SELECT id, {w_terms} * terms + {w_trigram} * {similarity} + {w_recency} * {recency} AS score
+FROM pool
+ORDER BY score DESC, occurred_at DESC, id DESC
+LIMIT %(limit)s
+"""
+# Misspellings: when full-text search found fewer than asked, the profile's observations whose
+# words are like the query's (pg_trgm's <% operator, word_similarity >= 0.6; the trigram GIN
+# index, or the profile's rows when they are few).
+_PG_TRIGRAM = """
+SELECT o.id, {w_trigram} * word_similarity(%(q)s, o.content) + {w_recency} * {recency} AS score
+FROM conversations_observation o
+WHERE o.profile_id = %(profile)s {dates} AND %(q)s <%% o.content AND NOT (o.id = ANY(%(seen)s))
 ORDER BY score DESC, o.occurred_at DESC, o.id DESC
 LIMIT %(limit)s
 """
+_PG_RECENCY = "power(0.5::float8, greatest(extract(epoch FROM (%(now)s - {t}.occurred_at))::float8, 0) / %(half_life)s)"
 
 _trigram: dict[str, bool] = {}
 
@@ -360,6 +386,11 @@ def _lexical(profile_id: int, options: RecallOptions, now, *, limit: int) -> dic
     return _lexical_python(profile_id, options, now, limit=limit)
 
 
+def _tsquery_term(lexeme: str) -> str:
+    """A stem as a tsquery operand: quoted, its quotes and backslashes escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
     trigram = _has_trigram()
     weights = dict(WEIGHTS)
@@ -370,14 +401,6 @@ def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
         dates += " AND o.occurred_at >= %(begin)s"
     if options.end:
         dates += " AND o.occurred_at < %(end)s"
-    sql = _PG_QUERY.format(
-        terms=weights["terms"],
-        trigram=weights["trigram"],
-        recency=weights["recency"],
-        similarity="word_similarity(%(q)s, o.content)" if trigram else "0",
-        or_similar="OR (NOT w.negated AND %(q)s <%% o.content)" if trigram else "",
-        dates=dates,
-    )
     params = {
         "q": options.query,
         "now": now,
@@ -386,10 +409,41 @@ def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
         "begin": options.begin,
         "end": options.end,
         "limit": limit,
+        "pool": limit,
     }
+    scores: dict[int, float] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {pk: float(score) for pk, score in cursor.fetchall()}
+        cursor.execute(_PG_TERMS, [options.query, options.query])
+        strict, lexemes = cursor.fetchone()
+        lexemes = list(lexemes or [])[:TERMS_MAX]
+        negated = "!" in (strict or "")
+        if lexemes:
+            params["any"] = strict if negated else " | ".join(_tsquery_term(lexeme) for lexeme in lexemes)
+            for n, lexeme in enumerate(lexemes):
+                params[f"l{n}"] = _tsquery_term(lexeme)
+            sql = _PG_FULL_TEXT.format(
+                terms=" + ".join(f"(o.content_search @@ %(l{n})s::tsquery)::int" for n in range(len(lexemes))),
+                count=len(lexemes),
+                dates=dates,
+                w_terms=weights["terms"],
+                w_trigram=weights["trigram"],
+                w_recency=weights["recency"],
+                similarity="word_similarity(%(q)s, pool.content)" if trigram else "0",
+                recency=_PG_RECENCY.format(t="pool"),
+            )
+            cursor.execute(sql, params)
+            scores = {pk: float(score) for pk, score in cursor.fetchall()}
+        if trigram and not negated and len(scores) < options.observations_limit:
+            params["seen"] = list(scores)
+            sql = _PG_TRIGRAM.format(
+                dates=dates,
+                w_trigram=weights["trigram"],
+                w_recency=weights["recency"],
+                recency=_PG_RECENCY.format(t="o"),
+            )
+            cursor.execute(sql, params)
+            scores.update({pk: float(score) for pk, score in cursor.fetchall()})
+    return scores
 
 
 def _tokens(query: str) -> list[str]:

@@ -271,3 +271,12 @@ def test_the_profile_page_has_the_recall_preview_box(store, profile, admin_clien
     page = admin_client.get(reverse("profiles:detail", args=[store.pk, profile.pk])).content.decode()
     assert 'data-testid="recall-preview"' in page
     assert page.index('data-testid="recall-preview"') < page.index(">Observations</h3>")
+
+
+@pytest.mark.postgres
+def test_the_recall_benchmark_runs_and_prints_its_figures_beside_the_baseline():
+    from tests.test_bench_scripts import _run
+
+    out = _run("recall.py")
+    assert "baseline: SELECT ... LIMIT 20" in out and "POST .../recall end to end, query" in out
+    assert "p95 / baseline" in out and "check: correct" in out

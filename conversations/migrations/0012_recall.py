@@ -8,7 +8,8 @@ logger = logging.getLogger(__name__)
 
 # Lexical recall (conversations.recall). PostgreSQL: a stored tsvector of the content (the
 # 'english' configuration: stems, stop words) with a GIN index, and pg_trgm for trigram
-# similarity when the database lets us create it (else recall ranks without it and says so).
+# similarity, with a trigram GIN index for misspelt queries, when the database lets us create it
+# (else recall ranks without it and says so).
 # SQLite: an FTS5 index of the content (external content, porter stemmer) kept in step by
 # triggers. A later migration that makes Django rebuild this table on SQLite (most AlterFields)
 # drops the triggers: it must run SQLITE_TRIGGERS again.
@@ -18,6 +19,7 @@ POSTGRES = [
     "CREATE INDEX observation_content_search ON conversations_observation USING GIN (content_search)",
 ]
 POSTGRES_BACK = [
+    "DROP INDEX IF EXISTS observation_content_trigram",
     "DROP INDEX IF EXISTS observation_content_search",
     "ALTER TABLE conversations_observation DROP COLUMN IF EXISTS content_search",
 ]
@@ -52,6 +54,10 @@ def search_forwards(apps, schema_editor):
         try:
             with transaction.atomic(using=connection.alias):  # a savepoint: a refusal leaves the rest
                 schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                schema_editor.execute(
+                    "CREATE INDEX observation_content_trigram ON conversations_observation "
+                    "USING GIN (content gin_trgm_ops)"
+                )
         except Exception as error:  # no right to create it: recall ranks without trigrams
             logger.warning("pg_trgm could not be created (%s); recall ranks without trigram similarity", error)
     elif connection.vendor == "sqlite":
