@@ -379,6 +379,7 @@ def test_a_body_that_is_not_a_json_object_is_refused_on_every_route(api, world, 
         "group_id": group.pk,
         "rule_id": rule.pk,
         "configuration_id": _configuration(world),
+        "profile_id": world.profile.pk,
     }
     for method, path in _json_routes():
         response = api.raw(method, path.format(**ids), body)
@@ -712,6 +713,15 @@ def _valid_bodies(world):
         },
         ("post", "/stores/{store_id}/communications"): communication,
         ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
+        ("post", "/stores/{store_id}/profiles/{profile_id}/recall"): {
+            "query": "peanuts",
+            "observationsLimit": 5,
+            "summariesLimit": 1,
+            "communicationsLimit": 1,
+            "beginDate": "2026-01-01T00:00:00Z",
+            "endDate": "2026-12-31T00:00:00Z",
+            "relevanceThreshold": 0.1,
+        },
     }
 
 
@@ -753,6 +763,7 @@ def test_no_json_route_answers_500_to_a_wrong_type_in_any_field(api, world):
         "group_id": group.pk,
         "rule_id": rule.pk,
         "configuration_id": _configuration(world),
+        "profile_id": world.profile.pk,
     }
     bodies = _valid_bodies(world)
     assert set(bodies) == set(_json_routes()), "a JSON route is missing from this test"
