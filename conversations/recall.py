@@ -26,6 +26,7 @@ current content is ever read (its revisions, the superseded contents, never are)
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
     options = options or RecallOptions()
     now = now or timezone.now()
     meta = {"ranking": "recency", "semantic": "off", "conversation_id": None}
-    rows = Observation.objects.filter(profile_id=profile.pk)
+    rows = Observation.objects.filter(profile_id=profile.pk).defer("embedding")  # vectors only when ranking
     if options.begin:
         rows = rows.filter(occurred_at__gte=options.begin)
     if options.end:
@@ -459,10 +460,34 @@ def _blend(terms: float, similar: float, occurred_at, now) -> float:
     return WEIGHTS["terms"] * terms + WEIGHTS["trigram"] * similar + WEIGHTS["recency"] * _recency(occurred_at, now)
 
 
+_fts_checked: set[str] = set()
+
+
+def _sqlite_fts_ensure() -> None:
+    """The FTS5 triggers of migration 0012, put back (and the index rebuilt) if a later migration
+    dropped them: Django rebuilds a table on SQLite for most column changes, and dropping the old
+    table drops its triggers. Checked once per process and database."""
+    name = str(connection.settings_dict["NAME"])
+    if name in _fts_checked:
+        return
+    migration = importlib.import_module("conversations.migrations.0012_recall")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'conversations_observation_fts_%'"
+        )
+        if cursor.fetchone()[0] < len(migration.SQLITE_TRIGGERS):
+            for sql in migration.SQLITE_TRIGGERS:
+                cursor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+            fts = "conversations_observation_fts"
+            cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+    _fts_checked.add(name)
+
+
 def _lexical_sqlite(profile_id, options, now, *, limit) -> dict[int, float]:
     tokens = _tokens(options.query)
     if not tokens:
         return {}
+    _sqlite_fts_ensure()
     match = " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)  # every word as a plain term
     with connection.cursor() as cursor:
         cursor.execute(

@@ -280,3 +280,20 @@ def test_the_recall_benchmark_runs_and_prints_its_figures_beside_the_baseline():
     out = _run("recall.py")
     assert "baseline: SELECT ... LIMIT 20" in out and "POST .../recall end to end, query" in out
     assert "p95 / baseline" in out and "check: correct" in out
+
+
+@pytest.mark.sqlite
+def test_sqlite_puts_back_the_search_triggers_a_table_rebuild_dropped(store, profile):
+    from django.db import connection
+
+    from conversations import recall as recall_module
+
+    with connection.cursor() as cursor:
+        for name in ("ai", "ad", "au"):
+            cursor.execute(f"DROP TRIGGER conversations_observation_fts_{name}")
+    _observe(profile, "Speaks Portuguese at home")  # written while the triggers are gone
+    recall_module._fts_checked.clear()
+    found = recall(profile=profile, options=RecallOptions(query="portuguese"), count=False)
+    assert [o.content for o in found.observations] == ["Speaks Portuguese at home"]
+    _observe(profile, "Plays the cello")  # and written after: the triggers are back
+    assert recall(profile=profile, options=RecallOptions(query="cello"), count=False).observations
