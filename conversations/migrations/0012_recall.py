@@ -10,13 +10,17 @@ logger = logging.getLogger(__name__)
 # 'english' configuration: stems, stop words) with a GIN index, and pg_trgm for trigram
 # similarity, with a trigram GIN index for misspelt queries, when the database lets us create it
 # (else recall ranks without it and says so).
+# Both GIN indexes without fastupdate: a pending list (inserts queued until the next vacuum) is
+# read in full by every search, and measured 56 ms instead of 7 ms a recall after a burst of
+# writes (bench/recall.py); observations are written by the worker, a few a conversation.
 # SQLite: an FTS5 index of the content (external content, porter stemmer) kept in step by
 # triggers. A later migration that makes Django rebuild this table on SQLite (most AlterFields)
 # drops the triggers: it must run SQLITE_TRIGGERS again.
 POSTGRES = [
     "ALTER TABLE conversations_observation ADD COLUMN content_search tsvector "
     "GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED",
-    "CREATE INDEX observation_content_search ON conversations_observation USING GIN (content_search)",
+    "CREATE INDEX observation_content_search ON conversations_observation USING GIN (content_search) "
+    "WITH (fastupdate = off)",
 ]
 POSTGRES_BACK = [
     "DROP INDEX IF EXISTS observation_content_trigram",
@@ -56,7 +60,7 @@ def search_forwards(apps, schema_editor):
                 schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
                 schema_editor.execute(
                     "CREATE INDEX observation_content_trigram ON conversations_observation "
-                    "USING GIN (content gin_trgm_ops)"
+                    "USING GIN (content gin_trgm_ops) WITH (fastupdate = off)"
                 )
         except Exception as error:  # no right to create it: recall ranks without trigrams
             logger.warning("pg_trgm could not be created (%s); recall ranks without trigram similarity", error)
