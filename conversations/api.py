@@ -3,15 +3,17 @@ fields are `conversations.services.ConfigurationInput`'s (captures as ``[{"chann
 answers carry each channel's effective timeout and why."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
+from identity.models import Identifier
+from identity.normalization import IdentifierError, normalize_identifier
 from memory_console.errors import error_items
 from memory_console.jsonvalues import loads
 from memory_console.timestamps import TimestampError, timestamp_clean
@@ -19,6 +21,7 @@ from profiles.selectors import profile_resolve
 from stores.api import api_store
 
 from . import callbacks, memory_services, services
+from . import recall as recall_reads
 from .lifecycle import Channel, Grouping, Lifecycle
 from .memory_selectors import observation_get, observations_page, summaries_page
 from .models import Communication, Conversation, ConversationConfiguration, ConversationStatus
@@ -639,3 +642,194 @@ def conversation_detail(request, store_id: int, conversation_id: int):
     ]
     data["history"] = list(conversation.history.all())
     return data
+
+
+# -- recall (issue 17) ------------------------------------------------------------------------
+
+
+class RecallIn(Schema):
+    """What to recall. Every field is optional; an empty object answers the defaults."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    query: str | None = Field(
+        None,
+        max_length=recall_reads.QUERY_MAX,
+        description="Ranks the observations by relevance (each gets a `score`); blank or left out: most recent first",
+    )
+    observationsLimit: int = Field(recall_reads.OBSERVATIONS_DEFAULT, ge=0, le=recall_reads.OBSERVATIONS_MAX)
+    summariesLimit: int = Field(recall_reads.SUMMARIES_DEFAULT, ge=0, le=recall_reads.SUMMARIES_MAX)
+    communicationsLimit: int = Field(
+        recall_reads.COMMUNICATIONS_DEFAULT,
+        ge=0,
+        le=recall_reads.COMMUNICATIONS_MAX,
+        description="The latest communications of the profile's current (open or inactive) conversation",
+    )
+    beginDate: str | None = Field(None, description="ISO 8601, inclusive (UTC without an offset)")
+    endDate: str | None = Field(None, description="ISO 8601, exclusive (UTC without an offset)")
+    relevanceThreshold: float = Field(0.0, ge=0, le=1, description="With a query: leave out scores below it")
+
+    @field_validator("observationsLimit", "summariesLimit", "communicationsLimit", "relevanceThreshold", mode="before")
+    @classmethod
+    def _a_number(cls, value):
+        """A JSON number only: not true/false, not "20" (pydantic would read both)."""
+        if isinstance(value, bool | str):
+            raise ValueError("must be a number")
+        return value
+
+
+class RecalledObservationOut(Schema):
+    id: int
+    content: str = Field(description="The current content (superseded ones are never returned)")
+    kind: str
+    subject: str
+    source: str
+    occurredAt: datetime
+    updatedAt: datetime
+    evidence: list[int] = Field(description="The ids of the communications that support it")
+    score: float | None = Field(description="0-1 when a query ranked it, else null")
+
+
+class RecalledSummaryOut(Schema):
+    id: int
+    conversationId: int
+    reason: str
+    outcome: str
+    followUps: list[str]
+    content: str
+    createdAt: datetime
+
+
+class RecalledCommunicationOut(Schema):
+    id: int
+    conversationId: int
+    channel: str
+    direction: str
+    authorName: str
+    body: str
+    occurredAt: datetime
+
+
+class RecallMeta(Schema):
+    queryTime: float = Field(description="Milliseconds spent recalling (the database and the ranking)")
+    ranking: str = Field(description="How the observations were ordered")
+    semantic: str = Field(description="`off` (no embeddings endpoint), `used`, or `failed: <why>` (ranked lexically)")
+    conversationId: int | None = Field(description="The current conversation the communications come from")
+
+
+class RecallOut(Schema):
+    profileId: int = Field(description="The live profile (a merged-away id answers its primary's)")
+    traits: dict[str, dict[str, Any]]
+    observations: list[RecalledObservationOut]
+    summaries: list[RecalledSummaryOut]
+    communications: list[RecalledCommunicationOut] = Field(description="Oldest first")
+    text: str = Field(description="All of the above as plain text, ready to paste into a prompt")
+    meta: RecallMeta
+
+
+def _path_error(message: str) -> NinjaValidationError:
+    return NinjaValidationError([{"loc": ["path", "profile_id"], "msg": message}])
+
+
+def _recall_profile(store, ref: str):
+    """The live profile for a path's `profile_id`: a numeric id (a merged-away one resolves to its
+    primary) or an identifier `kind:value` (normalised as identify stores it). 404 when none."""
+    if ref.isascii() and ref.isdigit():
+        if int(ref) > ID_MAX or int(ref) < 1:
+            raise _path_error(f"The profile id must be from 1 to {ID_MAX}.")
+        profile = profile_resolve(store=store, profile_id=int(ref))
+    else:
+        kind, sep, value = ref.partition(":")
+        if not sep or not kind or not value:
+            raise _path_error("Give a profile id or an identifier as kind:value, e.g. phone:+14155550100.")
+        try:
+            value = normalize_identifier(kind, value, region=store.default_region)
+        except IdentifierError as error:
+            raise _path_error(str(error)) from None
+        found = (
+            Identifier.objects.filter(store=store, kind=kind, value=value).values_list("profile_id", flat=True).first()
+        )
+        profile = profile_resolve(store=store, profile_id=found) if found else None
+    if profile is None:
+        raise Http404("No such profile in this memory store.")
+    return profile
+
+
+def _recall_out(result) -> dict:
+    return {
+        "profileId": result.profile_id,
+        "traits": result.traits,
+        "observations": [
+            {
+                "id": o.id,
+                "content": o.content,
+                "kind": o.kind,
+                "subject": o.subject,
+                "source": o.source,
+                "occurredAt": o.occurred_at,
+                "updatedAt": o.updated_at,
+                "evidence": o.evidence,
+                "score": o.score,
+            }
+            for o in result.observations
+        ],
+        "summaries": [
+            {
+                "id": s.id,
+                "conversationId": s.conversation_id,
+                "reason": s.reason,
+                "outcome": s.outcome,
+                "followUps": s.follow_ups,
+                "content": s.content,
+                "createdAt": s.created_at,
+            }
+            for s in result.summaries
+        ],
+        "communications": [
+            {
+                "id": c.id,
+                "conversationId": c.conversation_id,
+                "channel": c.channel,
+                "direction": c.direction,
+                "authorName": c.author_name,
+                "body": c.body,
+                "occurredAt": c.occurred_at,
+            }
+            for c in result.communications
+        ],
+        "text": result.text,
+        "meta": {
+            "queryTime": result.meta["query_time"],
+            "ranking": result.meta["ranking"],
+            "semantic": result.meta["semantic"],
+            "conversationId": result.meta["conversation_id"],
+        },
+    }
+
+
+@communications_router.post(  # mounted at /stores with the conversations' routes
+    "/{store_id}/profiles/{profile_id}/recall",
+    response=RecallOut,
+    tags=["Recall"],
+    summary="Recall what is known about a customer (by profile id or identifier kind:value), for an agent's prompt",
+)
+def recall_profile(request, response: HttpResponse, store_id: int, profile_id: str, payload: RecallIn):
+    """Traits, current observations (ranked by `query`, else most recent first), summaries (newest
+    first) and the current conversation's latest communications, with a `text` rendering.
+    `profile_id`: a number, or an identifier such as `phone:+14155550100` or `email:ada@example.com`.
+    A merged-away id answers its primary profile, named in the `Canonical-Profile-Id` header.
+    The returned observations count as recalled (pruning keeps the most recalled longest)."""
+    store = api_store(request, store_id)
+    profile = _recall_profile(store, profile_id)
+    options = recall_reads.recall_options_clean(
+        query=payload.query,
+        observations_limit=payload.observationsLimit,
+        summaries_limit=payload.summariesLimit,
+        communications_limit=payload.communicationsLimit,
+        begin_date=payload.beginDate,
+        end_date=payload.endDate,
+        relevance_threshold=payload.relevanceThreshold,
+    )
+    if profile_id.isdigit() and int(profile_id) != profile.pk:
+        response["Canonical-Profile-Id"] = str(profile.pk)
+    return _recall_out(recall_reads.recall(profile=profile, options=options))

@@ -333,21 +333,21 @@ def _summary_write(conversation, draft, extractor, now) -> None:
 
 def _limits_keep(profile_id: int) -> list[str]:
     """At most `PROFILE_OBSERVATIONS` observations and `PROFILE_SUMMARIES` summaries per profile:
-    the oldest beyond them are deleted, and the note says so."""
+    beyond them the least recalled observations go first (`recall_count`, counted by
+    conversations.recall), the oldest among equals, and the oldest summaries; the note says so."""
     notes = []
-    for model, limit, label in (
-        (Observation, PROFILE_OBSERVATIONS, "observations"),
-        (Summary, PROFILE_SUMMARIES, "summaries"),
+    for model, limit, label, order in (
+        (Observation, PROFILE_OBSERVATIONS, "observations", ("recall_count", "created_at", "id")),
+        (Summary, PROFILE_SUMMARIES, "summaries", ("created_at", "id")),
     ):
         over = model.objects.filter(profile_id=profile_id).count() - limit
         if over > 0:
             oldest = list(
-                model.objects.filter(profile_id=profile_id)
-                .order_by("created_at", "id")
-                .values_list("pk", flat=True)[:over]
+                model.objects.filter(profile_id=profile_id).order_by(*order).values_list("pk", flat=True)[:over]
             )
             model.objects.filter(pk__in=oldest).delete()
-            notes.append(f"Pruned the {over:,} oldest {label} (the limit is {limit:,} a profile)")
+            among = " among the least recalled" if model is Observation else ""
+            notes.append(f"Pruned the {over:,} oldest {label}{among} (the limit is {limit:,} a profile)")
     return notes
 
 

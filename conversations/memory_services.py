@@ -22,7 +22,7 @@ from accounts.services import audit_record
 from memory_console.text import TextError, text_clean
 
 from .extraction import MAX_CONTENT, Extractor, reconcile
-from .memory import _messages, extraction_process, extractor_default
+from .memory import _extract_or_fall_back, _messages, extraction_process, extractor_default
 from .models import (
     Communication,
     Conversation,
@@ -131,19 +131,23 @@ class PreviewRow:
     observation_content: str = ""
 
 
-def extraction_preview(*, conversation: Conversation, extractor: Extractor | None = None) -> list[PreviewRow]:
+def extraction_preview(
+    *, conversation: Conversation, extractor: Extractor | None = None, notes: list[str] | None = None
+) -> list[PreviewRow]:
     """The dry run: what re-running extraction over all of `conversation`'s communications would
     decide against its profile's current observations, in order, without writing anything. The
     same steps as `conversations.memory._observations_write` (messages, extractor, reconciliation
     against the observations oldest first, the text rule refusing a candidate as a discard).
-    [] when the conversation has no customer messages; ValidationError when it has no profile."""
+    [] when the conversation has no customer messages; ValidationError when it has no profile.
+    When the extractor fails (the LLM extractor after its retry), the built-in one answers, as the
+    worker's fallback does, and `notes` (when given) gets the note saying so."""
     if conversation.profile_id is None:
         raise ValidationError("The conversation has no customer profile: there is nothing to remember it on.")
     extractor = extractor or extractor_default()
     messages = _messages(conversation.communications.order_by("occurred_at", "id"))
     if not any(m.role == "customer" for m in messages):
         return []
-    candidates, _ = extractor.extract(messages)
+    (candidates, _), _ = _extract_or_fall_back(extractor, messages, notes if notes is not None else [])
     known = {
         str(o.pk): o
         for o in Observation.objects.filter(profile_id=conversation.profile_id).order_by("created_at", "id")

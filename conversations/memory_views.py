@@ -116,9 +116,9 @@ def extraction_rerun(request, store, conversation_id):
                 f"{counts['discarded']} discarded.",
             )
             return HttpResponseClientRedirect(page) if request.htmx else redirect(page)
-    problem, rows = "", []
+    problem, rows, notes = "", [], []
     try:
-        rows = memory_services.extraction_preview(conversation=conversation)
+        rows = memory_services.extraction_preview(conversation=conversation, notes=notes)
     except ValidationError as exc:
         problem = " ".join(exc.messages)
     return render_sheet(
@@ -131,6 +131,7 @@ def extraction_rerun(request, store, conversation_id):
             "fingerprint": memory_services.preview_fingerprint(rows),
             "problem": problem,
             "error": error,
+            "notes": notes,
             "action": reverse("conversations:extraction_rerun", args=[store.pk, conversation.pk]),
             "back": page,
         },

@@ -298,10 +298,24 @@ class Observation(models.Model):
     evidence = models.ManyToManyField(Communication, related_name="+", blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # Recall (conversations.recall): how often an answer returned it and when last; the product's
+    # limit prunes the least recalled, then the oldest, first (conversations.memory._limits_keep).
+    recall_count = models.PositiveIntegerField(default=0)
+    last_recalled_at = models.DateTimeField(null=True, blank=True)
+    # Semantic recall (conversations.embeddings), only with an embeddings endpoint configured: the
+    # content's vector as little-endian float32, scaled to length 1, by `embedding_model`; current
+    # while `embedded_at` >= `updated_at` (an update of the content makes it stale until re-embedded).
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=100, blank=True, default="")
+    embedded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]
-        indexes = [models.Index(fields=["profile", "created_at", "id"], name="observation_profile_oldest")]
+        indexes = [
+            models.Index(fields=["profile", "created_at", "id"], name="observation_profile_oldest"),
+            # Recall without a query: a profile's most recent first (conversations.recall).
+            models.Index(fields=["profile", "-occurred_at", "-id"], name="observation_profile_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.content[:60]

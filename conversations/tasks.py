@@ -33,6 +33,19 @@ def extraction_process_task(request_id: int | None = None) -> str:
     from .memory import extraction_process_one, extractions_pending_process
 
     if request_id is not None:
-        return f"request {request_id}: {extraction_process_one(request_id=request_id) or 'nothing to do'}"
-    counts = extractions_pending_process()
-    return f"{counts['done']} done, {counts['failed']} failed"
+        outcome = f"request {request_id}: {extraction_process_one(request_id=request_id) or 'nothing to do'}"
+    else:
+        counts = extractions_pending_process()
+        outcome = f"{counts['done']} done, {counts['failed']} failed"
+    return outcome + _embed()
+
+
+def _embed() -> str:
+    """With an embeddings endpoint configured (conversations.embeddings): embed the observations
+    just written or updated (and any left from before), for semantic recall."""
+    from .embeddings import embeddings_config, observations_embed_pending
+
+    if embeddings_config() is None:
+        return ""
+    counts = observations_embed_pending()
+    return f"; {counts['embedded']} embedded" + (f" ({counts['error']})" if counts["error"] else "")

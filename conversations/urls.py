@@ -36,4 +36,5 @@ urlpatterns = [
         memory_views.observation_delete,
         name="observation_delete",
     ),
+    path("stores/<int:store_id>/profiles/<int:profile_id>/recall/", views.recall_preview, name="recall_preview"),
 ]

@@ -402,3 +402,51 @@ def conversation_detail(request, store, conversation_id):
             "identifier_kind": IDENTIFIER_KIND.get(conversation.channel, ""),
         },
     )
+
+
+# -- the profile page's Recall preview (issue 17) ---------------------------------------------
+
+RECALL_FIELDS = (
+    "query",
+    "observationsLimit",
+    "summariesLimit",
+    "communicationsLimit",
+    "relevanceThreshold",
+    "beginDate",
+    "endDate",
+)
+
+
+@store_view()
+def recall_preview(request, store, profile_id):
+    """Run recall for the profile as an agent would (`conversations.recall`), without counting it
+    as a recall, and show the answer: observations with scores, summaries, communications and the
+    `text` rendering. A GET form (read-only: Support may use it): htmx swaps the result in place
+    on the profile page; without JavaScript it is a page of its own."""
+    from profiles.selectors import profile_get
+
+    from .recall import recall, recall_options_clean
+
+    profile = profile_get(store=store, profile_id=profile_id)
+    if profile is None or profile.merged_into_id:
+        raise Http404("No such profile in this memory store.")
+    values = {name: request.GET.get(name, "").strip() for name in RECALL_FIELDS}
+    result, errors = None, {}
+    if request.GET:
+        try:
+            options = recall_options_clean(
+                query=request.GET.get("query", ""),
+                observations_limit=values["observationsLimit"],
+                summaries_limit=values["summariesLimit"],
+                communications_limit=values["communicationsLimit"],
+                relevance_threshold=values["relevanceThreshold"],
+                begin_date=values["beginDate"],
+                end_date=values["endDate"],
+            )
+        except ValidationError as exc:
+            errors = {name: " ".join(messages_) for name, messages_ in exc.message_dict.items()}
+        else:
+            result = recall(profile=profile, options=options, count=False)
+    context = {"profile": profile, "values": values, "result": result, "errors": errors}
+    template = "profiles/_recall_preview_result.html" if request.htmx else "profiles/recall_preview.html"
+    return render(request, template, context)

@@ -715,6 +715,15 @@ def _valid_bodies(world):
         ("post", "/stores/{store_id}/communications"): communication,
         ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
         ("patch", "/stores/{store_id}/profiles/{profile_id}/observations/{observation_id}"): {"content": "Prefers SMS"},
+        ("post", "/stores/{store_id}/profiles/{profile_id}/recall"): {
+            "query": "peanuts",
+            "observationsLimit": 5,
+            "summariesLimit": 1,
+            "communicationsLimit": 1,
+            "beginDate": "2026-01-01T00:00:00Z",
+            "endDate": "2026-12-31T00:00:00Z",
+            "relevanceThreshold": 0.1,
+        },
     }
 
 

@@ -479,3 +479,15 @@ def test_an_answer_that_is_not_a_chat_completion_is_a_transport_failure(httpserv
     with pytest.raises(ExtractorUnavailable, match="did not answer with a chat completion \\(after a retry\\)"):
         extractor.extract(MESSAGES)
     assert len(httpserver.log) == 2
+
+
+def test_the_dry_run_of_a_re_run_falls_back_too_and_says_so(store, llm, admin_client):
+    llm.expect_request(PATH, method="POST").respond_with_json({"error": {"message": "boom"}}, status=500)
+    _configuration(store)
+    conversation = _closed_conversation(store, ["I'm allergic to peanuts."])
+    page = admin_client.get(
+        reverse("conversations:extraction_rerun", args=[store.pk, conversation.pk])
+    ).content.decode()
+    assert 'data-testid="rerun-note"' in page and "the built-in extractor was used" in page
+    assert "Allergic to peanuts" in page  # the built-in extractor's dry run, not a server error
+    assert not Observation.objects.exists()  # a dry run writes nothing

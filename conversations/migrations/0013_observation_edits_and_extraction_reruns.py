@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0011_memory_observations_and_summaries'),
+        ('conversations', '0012_recall'),
         ('stores', '0003_store_config_version'),
     ]
 
