@@ -13,7 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field, field_validator
 
 from identity.models import Identifier
-from identity.normalization import IdentifierError, normalize_identifier
+from identity.normalization import identifier_reference
 from memory_console.errors import error_items
 from memory_console.jsonvalues import loads
 from memory_console.timestamps import TimestampError, timestamp_clean
@@ -739,13 +739,10 @@ def _recall_profile(store, ref: str):
             raise _path_error(f"The profile id must be from 1 to {ID_MAX}.")
         profile = profile_resolve(store=store, profile_id=int(ref))
     else:
-        kind, sep, value = ref.partition(":")
-        if not sep or not kind or not value:
-            raise _path_error("Give a profile id or an identifier as kind:value, e.g. phone:+14155550100.")
         try:
-            value = normalize_identifier(kind, value, region=store.default_region)
-        except IdentifierError as error:
-            raise _path_error(str(error)) from None
+            kind, value = identifier_reference(ref, region=store.default_region)
+        except ValueError as error:
+            raise _path_error(f"Give a profile id or an identifier as kind:value: {error}") from None
         found = (
             Identifier.objects.filter(store=store, kind=kind, value=value).values_list("profile_id", flat=True).first()
         )

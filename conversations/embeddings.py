@@ -65,7 +65,14 @@ def embed(texts: list[str], *, config: EmbeddingsConfig, timeout: float = TIMEOU
         data = sorted(answer.data, key=lambda item: item.index)
         vectors = [list(item.embedding) for item in data]
     except Exception as error:  # the client's errors, and an answer it could not read
-        raise EmbeddingsError(f"{type(error).__name__}: {error}") from error
+        # The provider's own words stay in the server's log (they may name the operator's
+        # organisation or a masked key); recall's `meta.semantic`, which every API client reads,
+        # gets the kind of failure and the HTTP status.
+        logger.warning("The embeddings endpoint failed: %s", error)
+        status = getattr(error, "status_code", None)
+        raise EmbeddingsError(
+            f"{type(error).__name__}" + (f" (HTTP {status})" if isinstance(status, int) else "")
+        ) from error
     if len(vectors) != len(texts) or any(not v or not all(isinstance(x, int | float) for x in v) for v in vectors):
         raise EmbeddingsError(f"the endpoint answered {len(vectors)} vectors for {len(texts)} texts")
     return [unit(v) for v in vectors]

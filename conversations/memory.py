@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from memory_console.text import TextError, text_clean, text_problem
+from profiles.models import Profile
 
 from .extraction import (
     MAX_CONTENT,
@@ -205,7 +206,11 @@ def extraction_process(*, request: ExtractionRequest, extractor: Extractor | Non
 
 
 def _extracted_write(request: ExtractionRequest, conversation, extracted: _Extracted) -> ExtractionRequest:
-    """Write what the extractors gave for `request` (locked, pending) and mark it done."""
+    """Write what the extractors gave for `request` (locked, pending) and mark it done. The
+    profile's row is locked first: two writers (the worker and an Administrator's re-run, or two
+    re-runs) each reconciling against the observations as they were would otherwise both add the
+    same ones."""
+    list(Profile.objects.select_for_update().filter(pk=conversation.profile_id).values_list("pk", flat=True))
     now = timezone.now()
     counts = _observations_write(request, conversation, extracted.candidates, extracted.extractor, now)
     notes = list(extracted.notes)

@@ -22,11 +22,12 @@ from accounts.services import audit_record
 from memory_console.text import TextError, text_clean
 
 from .extraction import MAX_CONTENT, Extractor, reconcile
-from .memory import _extract_or_fall_back, _messages, extraction_process, extractor_default
+from .memory import _extract_or_fall_back, _Extracted, _extracted_write, _finish, _messages, extractor_default
 from .models import (
     Communication,
     Conversation,
     ExtractionRequest,
+    ExtractionStatus,
     Observation,
     ObservationRevision,
     RevisionDecision,
@@ -192,8 +193,10 @@ def extraction_rerun(
     *, conversation: Conversation, actor, fingerprint: str, extractor: Extractor | None = None
 ) -> ExtractionRequest:
     """Apply a dry run (`extraction_preview`): a new `ExtractionRequest` over all of the
-    conversation's communications (`requested_by` the actor), processed at once by
-    `conversations.memory.extraction_process` in this transaction, so the decisions are recorded
+    conversation's communications (`requested_by` the actor), processed at once: the extractor
+    runs first, outside any transaction and with the worker's fallback to the built-in extractor,
+    then its results are written in one transaction by the worker's own writer
+    (`conversations.memory._extracted_write`, the profile locked), so the decisions are recorded
     like the worker's, a Closed conversation's summary is rewritten and restatements of what the
     profile already holds are discarded (applying twice doubles nothing). If the decisions taken
     differ from the dry run whose `fingerprint` (`preview_fingerprint`) is given, everything is
@@ -202,6 +205,15 @@ def extraction_rerun(
     if conversation.profile_id is None:
         raise ValidationError("The conversation has no customer profile: there is nothing to remember it on.")
     extractor = extractor or extractor_default()
+    # The extractor runs first, outside the transaction (the LLM extractor's calls may take minutes:
+    # no lock may wait for them), with the worker's fallback; the writes then happen in one
+    # transaction that a different outcome than the dry run's rolls back.
+    messages = _messages(conversation.communications.order_by("occurred_at", "id"))
+    extracted = None
+    if any(m.role == "customer" for m in messages):
+        notes: list[str] = []
+        (candidates, draft), used = _extract_or_fall_back(extractor, messages, notes)
+        extracted = _Extracted(candidates, used, draft, used, notes)
     with transaction.atomic():
         ids = Communication.objects.filter(conversation=conversation).values_list("pk", flat=True)
         last = ids.order_by("-id").first()
@@ -216,7 +228,11 @@ def extraction_rerun(
             requested_at=timezone.now(),
             requested_by=_actor_label(actor) or "system",
         )
-        request = extraction_process(request=request, extractor=extractor)
+        request = ExtractionRequest.objects.select_for_update().get(pk=request.pk)
+        if extracted is None:
+            request = _finish(request, ExtractionStatus.DONE, "No customer messages")
+        else:
+            request = _extracted_write(request, conversation, extracted)
         taken = [
             PreviewRow(
                 action=d.action,

@@ -963,7 +963,9 @@ def _move_and_record(ids: list[int], status: str, stamp: dict, at, reason: str) 
 
 def _extractions_request(rows, target: str, now) -> int:
     """One `ExtractionRequest` per conversation of `rows` ([(id, store id)]) that has communications
-    no earlier request covered (a reopened conversation's earlier ones are never extracted twice),
+    no earlier lifecycle request covered (a reopened conversation's earlier ones are never extracted
+    twice; an Administrator's re-run does not count, so a conversation re-run while Open still gets
+    its Closed request and summary),
     and the worker's task for each queued when the transaction commits (`memory.extraction_tasks_queue`).
 
     One INSERT ... SELECT in the database: built as objects in Python, a chunk's requests cost
@@ -984,7 +986,7 @@ def _extractions_request(rows, target: str, now) -> int:
         JOIN {Conversation._meta.db_table} AS conversation ON conversation.id = last.conversation_id
         LEFT JOIN (
             SELECT conversation_id, MAX(last_communication_id) AS upto FROM {requests}
-            WHERE conversation_id IN ({marks}) GROUP BY conversation_id
+            WHERE conversation_id IN ({marks}) AND requested_by = '' GROUP BY conversation_id
         ) AS covered ON covered.conversation_id = last.conversation_id
         WHERE last.upto > COALESCE(covered.upto, 0)
         RETURNING id

@@ -289,3 +289,20 @@ def normalize_identifier(kind: str, value, *, region: str = "US") -> str:
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+KIND_MAX_LENGTH = 64  # an identifier kind's name (IdentityRule.kind, Identifier.kind)
+
+
+def identifier_reference(text: str, *, region: str = "US") -> tuple[str, str]:
+    """(kind, stored value) of an identifier written `kind:value`, as the API takes one in a path
+    or a query (`phone:+14155550100`, `email:ada@example.com`): the value normalised by
+    `normalize_identifier`, the kind at most 64 characters of storable text. Raises ValueError
+    with a message for the user (IdentifierError for the value)."""
+    kind, sep, value = text.partition(":")
+    if not sep or not kind or not value:
+        raise ValueError("Write the identifier as kind:value, e.g. phone:+14155550100.")
+    problem = text_problem(kind)
+    if problem or len(kind) > KIND_MAX_LENGTH:
+        raise ValueError(f"The identifier kind {problem or f'is longer than {KIND_MAX_LENGTH} characters'}.")
+    return kind, normalize_identifier(kind, value, region=region)

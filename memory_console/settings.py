@@ -115,6 +115,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # (Django's own queries bind on the client and are never prepared). Behind PgBouncer in
     # transaction mode older than 1.21, or without its max_prepared_statements, set it to "off".
     _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    if _prepare not in ("", "off", "none") and not _prepare.isdigit():
+        raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD must be a whole number or off, not {_prepare!r}.")
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         None if _prepare in ("", "off", "none") else int(_prepare)
     )

@@ -8,7 +8,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import field_validator
 
 from identity.models import Identifier
-from identity.normalization import IdentifierError, normalize_identifier
+from identity.normalization import identifier_reference
 from identity.selectors import profile_identifiers, profile_merges
 from identity.services import profile_identify, profiles_identify_batch
 from memory_console.errors import FieldError, error_items
@@ -231,12 +231,9 @@ def _query_error(name: str, message: str) -> NinjaValidationError:
 def find_profile(request, store_id: int, identifier: str):
     """`identifier` is `kind:value`, e.g. `email:ada@example.com` or `phone:+14155552671`."""
     store = api_store(request, store_id)
-    kind, sep, value = identifier.partition(":")
-    if not sep or not kind or not value:
-        raise _query_error("identifier", "Write the identifier as kind:value, e.g. email:ada@example.com.")
     try:
-        value = normalize_identifier(kind, value, region=store.default_region)
-    except IdentifierError as exc:
+        kind, value = identifier_reference(identifier, region=store.default_region)
+    except ValueError as exc:
         raise _query_error("identifier", str(exc)) from None
     found = Identifier.objects.filter(store=store, kind=kind, value=value).values_list("profile_id", flat=True).first()
     profile = profile_resolve(store=store, profile_id=found) if found else None

@@ -64,10 +64,13 @@ def _imports_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _builtin_memory_extractor(settings):
-    """The built-in memory extractor unless a test configures the LLM one (tests/test_memory_llm.py):
-    MEMORY_LLM_* in the developer's environment must not send the suite's conversations anywhere."""
+def _builtin_memory_extractor(settings, monkeypatch):
+    """The built-in memory extractor and no embeddings unless a test configures them
+    (tests/test_memory_llm.py, tests/test_recall_embeddings.py): MEMORY_LLM_* and
+    MEMORY_EMBEDDINGS_* in the developer's environment must not send the suite's data anywhere."""
     settings.MEMORY_LLM_BASE_URL = settings.MEMORY_LLM_MODEL = settings.MEMORY_LLM_API_KEY = ""
+    for name in ("MEMORY_EMBEDDINGS_BASE_URL", "MEMORY_EMBEDDINGS_MODEL", "MEMORY_EMBEDDINGS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

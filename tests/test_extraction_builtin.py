@@ -456,3 +456,14 @@ def test_what_the_customer_says_of_themselves_reads_as_a_statement_about_them(tu
 )
 def test_a_household_members_fact_is_kept_only_when_it_lasts(text, kept):
     assert contents(("customer", text)) == ([kept] if kept else [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm moving to Denver in 99999 years.", "We travel 10000000000 days from now.", "I moved 99999 years ago."],
+)
+def test_a_date_past_the_calendar_is_left_as_written_never_a_crash(text):
+    # A customer may write anything: an amount no calendar reaches stays text, the rest is extracted.
+    candidates, _ = extract(("customer", text), ("customer", "I'm allergic to peanuts."))
+    assert "Allergic to peanuts" in [c.content for c in candidates]
+    assert all("(" not in c.content for c in candidates)  # no absolute date was made up

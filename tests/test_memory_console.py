@@ -435,3 +435,24 @@ def test_the_openapi_document_lists_the_memory_routes(api, client):
     assert "get" in paths["/api/v1/stores/{store_id}/profiles/{profile_id}/observations"]
     assert "get" in paths["/api/v1/stores/{store_id}/profiles/{profile_id}/summaries"]
     assert "422" in paths[observation]["patch"]["responses"]
+
+
+def test_a_conversation_re_run_while_open_still_gets_its_closed_request_and_summary(store, admin_client):
+    from conversations.services import conversations_advance
+
+    _configuration(store)
+    conversation = _closed_conversation(store, ["I live in Denver."])
+    ExtractionRequest.objects.filter(conversation=conversation).delete()
+    Summary.objects.filter(conversation=conversation).delete()
+    Conversation.objects.filter(pk=conversation.pk).update(status="open", closed_at=None)
+    conversation.refresh_from_db()
+    rows = memory_services.extraction_preview(conversation=conversation)
+    admin_client.post(_rerun_url(store, conversation), {"fingerprint": memory_services.preview_fingerprint(rows)})
+    assert ExtractionRequest.objects.filter(conversation=conversation).exclude(requested_by="").count() == 1
+
+    # Then the conversation times out: the lifecycle asks for its Closed extraction all the same.
+    conversations_advance(now=conversation.last_customer_at + timedelta(days=1))
+    assert Conversation.objects.get(pk=conversation.pk).status == "closed"
+    assert ExtractionRequest.objects.filter(conversation=conversation, requested_by="", transition="closed").exists()
+    assert extractions_pending_process()["done"] == 1
+    assert Summary.objects.filter(conversation=conversation).exists()

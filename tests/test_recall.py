@@ -187,6 +187,13 @@ def test_by_identifier_normalised_as_identify_stores_it(api, store):
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "profile_id"]
     assert _recall(api, store, "nonsense").status_code == 422
     assert _recall(api, store, str(2**63)).status_code == 422
+    for kind in ("ph%00one", "x" * 65):  # a kind that is not storable text: named, never a server error
+        refused = _recall(api, store, f"{kind}:abc")
+        assert refused.status_code == 422, refused.content
+        assert refused.json()["detail"][0]["loc"] == ["path", "profile_id"]
+        assert "identifier kind" in refused.json()["detail"][0]["msg"]
+        refused = api.call("get", f"/stores/{store.pk}/profiles?identifier={kind}:abc")
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "identifier"]
 
 
 def test_communications_come_from_the_current_conversation_oldest_first(api, store):

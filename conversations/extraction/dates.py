@@ -325,7 +325,10 @@ def find(text: str, at: datetime, future: bool, ordinal_days: bool = False) -> l
             start, end = match.span()
             if any(start < taken_end and taken_start < end for taken_start, taken_end, _ in found):
                 continue
-            iso = resolve(kind, match, at, future)
+            try:
+                iso = resolve(kind, match, at, future)
+            except (ValueError, OverflowError):  # "in 99999 years": past the calendar, no date to give
+                iso = None
             if iso:
                 found.append((start, end, iso))
     return sorted(found)

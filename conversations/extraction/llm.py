@@ -33,6 +33,7 @@ back to the built-in extractor and says so on the conversation.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -42,6 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from conversations.extraction.base import KINDS, MAX_CONTENT, Candidate, Kind, Message, SummaryDraft
 from conversations.extraction.subjects import SUBJECTS
+
+logger = logging.getLogger(__name__)
 
 MAX_OBSERVATIONS = 50  # observations one reply may propose (a conversation rarely holds ten)
 MAX_FOLLOW_UPS = 10
@@ -312,12 +315,17 @@ class LLMExtractor:
             raise _Unavailable(f"could not reach {endpoint_host(self.base_url)}: {_short(cause, 120)}") from None
         except openai.APIStatusError as error:
             refused = error.status_code == 400 and "response_format" in str(error.body or error.message)
-            detail = _status_detail(error)
+            # The provider's own words stay in the server's log: they may name the operator's
+            # organisation or a masked key, and the note is shown to every member of the store.
+            logger.warning(
+                "%s answered HTTP %s: %s", endpoint_host(self.base_url), error.status_code, _status_detail(error)
+            )
             raise (_FormatRefused if refused and json_mode else _Unavailable)(
-                f"{endpoint_host(self.base_url)} answered HTTP {error.status_code}" + (f": {detail}" if detail else "")
+                f"{endpoint_host(self.base_url)} answered HTTP {error.status_code}"
             ) from None
         except openai.OpenAIError as error:
-            raise _Unavailable(_short(f"{type(error).__name__}: {error}", 160)) from None
+            logger.warning("The LLM endpoint's client failed: %s", error)
+            raise _Unavailable(f"{endpoint_host(self.base_url)}: {type(error).__name__}") from None
         try:
             choice = completion.choices[0]
             content, finish = choice.message.content, choice.finish_reason
