@@ -424,6 +424,22 @@ class _Message:
     author_name: str
     media: list
 
+    def communication(self, store, conversation=None) -> Communication:
+        """The unsaved `Communication` of this message (in `conversation`, when known)."""
+        return Communication(
+            store=store,
+            conversation=conversation,
+            channel=self.channel,
+            direction=self.direction,
+            from_address=self.addresses["from"],
+            to_address=self.addresses["to"],
+            author_name=self.author_name,
+            body=self.body,
+            media=list(self.media),
+            external_id=self.external_id,
+            occurred_at=self.occurred_at,
+        )
+
 
 def _content_clean(body, occurred_at, external_id, media, errors: dict) -> tuple:
     """A communication's body (multi-line text), time (`timestamp_clean`; None: now), external id
@@ -519,20 +535,7 @@ def _communication_save(store, configuration, key, profile, m: _Message, into) -
             if changed:  # an earlier-dated message (delivered late) changes nothing
                 rawsql.update(conversation, changed)
         # The webhook's hot path: hand-written statements (`memory_console.rawsql`, its docstring says why).
-        communication = Communication(
-            store=store,
-            conversation=conversation,
-            channel=m.channel,
-            direction=m.direction,
-            from_address=m.addresses["from"],
-            to_address=m.addresses["to"],
-            author_name=m.author_name,
-            body=m.body,
-            media=list(m.media),
-            external_id=m.external_id,
-            occurred_at=m.occurred_at,
-        )
-        rawsql.insert(communication)
+        communication = rawsql.insert(m.communication(store, conversation))
         if conversation.status == ConversationStatus.CLOSED and conversation.configuration.observations_enabled:
             # Joined after Closed (`into`: a call's transcript, sent after the call ended): the
             # extraction the closing asked for did not cover it, so it gets its own, once.
@@ -554,20 +557,8 @@ def _communication_save_at_once(store, configuration, key, profile, m: _Message)
     statement as a whole with IntegrityError (nothing is written), as the general way's would."""
     if connection.vendor != "postgresql" or m.direction != Direction.INBOUND or configuration.status_callback_urls:
         return None
-    communication = Communication(
-        store=store,
-        channel=m.channel,
-        direction=m.direction,
-        from_address=m.addresses["from"],
-        to_address=m.addresses["to"],
-        author_name=m.author_name,
-        body=m.body,
-        media=list(m.media),
-        external_id=m.external_id,
-        occurred_at=m.occurred_at,
-    )
     insert_communication, communication_params = rawsql.insert_returning(
-        communication, links={"conversation_id": "c.id"}, source="c"
+        m.communication(store), links={"conversation_id": "c.id"}, source="c"
     )
     if profile is not None and getattr(profile, "created_now", False):
         kind = "A call" if m.channel == Channel.VOICE else "A message"

@@ -15,38 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_conversations_e2e import ADVANCE, CUSTOMER, TOKEN, TWIML, _console, _sms, _support_line
 from tests.worker_helpers import (
     api_client,
-    create_account,
-    create_api_key,
-    create_store,
     kill,
     postgres_url,
     qcluster,
-    set_twilio_auth_token,
     twilio_post,
     wait_for,
     web_server,
-    worker_env,
 )
-
-TOKEN = "0123456789abcdef0123456789abcdef"
-BUSINESS = "+14155550100"
-CUSTOMER = "+14155550123"
-TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-ADVANCE = "conversations.tasks.conversations_advance_task"
-
-
-def _sms(sid: str, body: str) -> dict:
-    return {
-        "MessageSid": sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": CUSTOMER,
-        "To": BUSINESS,
-        "Body": body,
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-    }
 
 
 @pytest.mark.postgres
@@ -65,22 +43,12 @@ def test_webhooks_to_observations_a_contradiction_updates_one_and_recall_answers
 
     imports_dir, log = tmp_path / "imports", tmp_path / "processes.log"
     url = postgres_url()
-    env = worker_env(url, imports_dir)
-    account = create_account(env)
-    store, key = create_store(env, account, "Shop"), create_api_key(env, account)
+    env, store, key = _console(url, imports_dir)
     cluster = qcluster(imports_dir, log, url)
     try:
         with web_server(url, imports_dir, log) as base:
             api = api_client(base, key)
-            body = {
-                "name": "Support line",
-                "captures": [{"channel": "sms", "address": BUSINESS}],
-                "timeout_minutes": 15,
-                "observations_enabled": True,
-            }
-            answer = api("POST", f"/stores/{store}/conversation-configurations", body)
-            assert answer.status == 201, answer.body
-            set_twilio_auth_token(env, answer.json()["id"], TOKEN)
+            _support_line(env, base, key, store, timeout_minutes=15, observations_enabled=True)
 
             def say(sid: str, text: str) -> None:
                 answer = twilio_post(base, _sms(sid, text), TOKEN)
