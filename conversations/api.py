@@ -648,9 +648,10 @@ def conversation_detail(request, store_id: int, conversation_id: int):
 
 
 class RecallIn(Schema):
-    """What to recall. Every field is optional; an empty object answers the defaults."""
+    """What to recall. Every field is optional; an empty object answers the defaults; any other
+    field is refused (422 naming it), as the README says."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     query: str | None = Field(
         None,

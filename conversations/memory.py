@@ -22,6 +22,7 @@ from .extraction import (
     MAX_CONTENT,
     BuiltinExtractor,
     Candidate,
+    Decision,
     Extractor,
     ExtractorError,
     LLMExtractor,
@@ -153,11 +154,13 @@ def _request_input(request: ExtractionRequest) -> tuple[list[Message], list[Mess
         pk__lte=request.last_communication_id,
     ).order_by("occurred_at", "id")
     messages = _messages(communications)
-    if not any(m.role == "customer" for m in messages):
-        return "No customer messages"
     whole = None
     if request.transition == ConversationStatus.CLOSED and request.after_communication_id:
         whole = _messages(conversation.communications.order_by("occurred_at", "id"))
+    if not any(m.role == "customer" for m in messages):
+        if whole is None or not any(m.role == "customer" for m in whole):
+            return "No customer messages"
+        messages = []  # closed with nothing new since the Inactive request: the summary only
     return messages, whole
 
 
@@ -186,7 +189,10 @@ def extraction_process(*, request: ExtractionRequest, extractor: Extractor | Non
     if not isinstance(given, str):
         messages, whole = given
         notes: list[str] = []
-        (candidates, draft), used = _extract_or_fall_back(extractor, messages, notes)
+        if messages:
+            (candidates, draft), used = _extract_or_fall_back(extractor, messages, notes)
+        else:
+            (candidates, draft), used = ([], None), extractor
         extracted = _Extracted(candidates, used, draft, used, notes)
         if whole is not None:  # a later request (a transcript): summarise the whole conversation
             # with the extractor that just answered (one that failed is not waited for twice)
@@ -248,7 +254,7 @@ def _observations_write(request, conversation, candidates, extractor, now) -> di
         str(o.pk): o
         for o in Observation.objects.filter(profile_id=conversation.profile_id).order_by("created_at", "id")
     }
-    decisions = reconcile(candidates, [(key, o.content) for key, o in known.items()])
+    decisions = reconcile_in_time(candidates, known)
     counts = {"added": 0, "updated": 0, "discarded": 0}
     written: list[ExtractionDecision] = []
     for decision in decisions:
@@ -301,6 +307,29 @@ def _observations_write(request, conversation, candidates, extractor, now) -> di
         )
     ExtractionDecision.objects.bulk_create(written)
     return counts
+
+
+def reconcile_in_time(candidates, known: dict) -> list:
+    """`reconcile` against the profile's observations (`known`: {str(pk): Observation}), then
+    time's order: a candidate that would update an observation whose content is more recent than
+    the candidate (an older conversation re-run, a late transcript) is discarded instead, saying
+    so; what a customer said before never overwrites what they said since."""
+    decisions = reconcile(candidates, [(key, o.content) for key, o in known.items()])
+    ordered = []
+    for decision in decisions:
+        target = known.get(decision.target or "")
+        if decision.action == "update" and target is not None and decision.candidate.occurred_at < target.occurred_at:
+            decision = Decision(
+                action="discard",
+                candidate=decision.candidate,
+                target=decision.target,
+                reason=(
+                    f"Older than the current “{' '.join(target.content.split())[:80]}” "
+                    f"({target.occurred_at:%Y-%m-%d}): kept as it is"
+                ),
+            )
+        ordered.append(decision)
+    return ordered
 
 
 def _revision(observation: Observation, decision: str, reason: str, evidence: list[int], at) -> None:

@@ -21,8 +21,16 @@ from django.utils import timezone
 from accounts.services import audit_record
 from memory_console.text import TextError, text_clean
 
-from .extraction import MAX_CONTENT, Extractor, reconcile
-from .memory import _extract_or_fall_back, _Extracted, _extracted_write, _finish, _messages, extractor_default
+from .extraction import MAX_CONTENT, Extractor
+from .memory import (
+    _extract_or_fall_back,
+    _Extracted,
+    _extracted_write,
+    _finish,
+    _messages,
+    extractor_default,
+    reconcile_in_time,
+)
 from .models import (
     Communication,
     Conversation,
@@ -154,7 +162,7 @@ def extraction_preview(
         for o in Observation.objects.filter(profile_id=conversation.profile_id).order_by("created_at", "id")
     }
     rows = []
-    for decision in reconcile(candidates, [(key, o.content) for key, o in known.items()]):
+    for decision in reconcile_in_time(candidates, known):
         candidate, action, reason = decision.candidate, decision.action, decision.reason
         observation = known.get(decision.target or "")
         try:

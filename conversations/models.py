@@ -211,7 +211,7 @@ class ExtractionRequest(models.Model):
             # Never twice over the same communications (a reopened conversation's earlier ones);
             # a re-run asked for by someone covers them again on purpose.
             models.UniqueConstraint(
-                fields=["conversation", "last_communication_id"],
+                fields=["conversation", "transition", "last_communication_id"],
                 condition=models.Q(requested_by=""),
                 name="extraction_once",
             ),

@@ -956,7 +956,9 @@ def _extractions_request(rows, target: str, now) -> int:
     """One `ExtractionRequest` per conversation of `rows` ([(id, store id)]) that has communications
     no earlier lifecycle request covered (a reopened conversation's earlier ones are never extracted
     twice; an Administrator's re-run does not count, so a conversation re-run while Open still gets
-    its Closed request and summary),
+    its Closed request and summary); on Closed always one, so that the conversation gets its summary
+    even when nothing was said since its Inactive request (that request then covers no message, and
+    the summary the whole conversation),
     and the worker's task for each queued when the transaction commits (`memory.extraction_tasks_queue`).
 
     One INSERT ... SELECT in the database: built as objects in Python, a chunk's requests cost
@@ -979,11 +981,11 @@ def _extractions_request(rows, target: str, now) -> int:
             SELECT conversation_id, MAX(last_communication_id) AS upto FROM {requests}
             WHERE conversation_id IN ({marks}) AND requested_by = '' GROUP BY conversation_id
         ) AS covered ON covered.conversation_id = last.conversation_id
-        WHERE last.upto > COALESCE(covered.upto, 0)
+        WHERE last.upto > COALESCE(covered.upto, 0) OR %s = 'closed'
         RETURNING id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [target, connection.ops.adapt_datetimefield_value(now), *ids, *ids])
+        cursor.execute(sql, [target, connection.ops.adapt_datetimefield_value(now), *ids, *ids, target])
         made = [pk for (pk,) in cursor.fetchall()]
     extraction_tasks_queue(made)  # the worker processes them once this commits
     return len(made)

@@ -138,7 +138,7 @@ def test_the_worker_moves_open_to_inactive_to_closed_by_the_clock_and_queues_ext
     from conversations.services import conversations_advance
 
     _lifecycle(store, lifecycle="inactive", inactivity_minutes=5, timeout_minutes=30, observations_enabled=True)
-    conversation = _inbound(store).conversation
+    conversation = _inbound(store, body="My order #1234 has not arrived yet.").conversation
     assert conversations_advance(now=AT + timedelta(minutes=4)).inactive == 0
     moved = conversations_advance(now=AT + timedelta(minutes=5))
     assert (moved.inactive, moved.closed, moved.extractions) == (1, 0, 1)
@@ -148,12 +148,23 @@ def test_the_worker_moves_open_to_inactive_to_closed_by_the_clock_and_queues_ext
     assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.OPEN
     assert conversations_advance(now=AT + timedelta(minutes=15)).inactive == 1
     closed = conversations_advance(now=AT + timedelta(minutes=40))
-    assert (closed.closed, closed.extractions) == (1, 0)  # nothing new since the second request
+    # Closed asks once more although nothing was said since the second request: no message is
+    # extracted twice, and the conversation gets its summary.
+    assert (closed.closed, closed.extractions) == (1, 1)
     requests = list(
-        ExtractionRequest.objects.values_list("transition", "after_communication_id", "last_communication_id")
+        ExtractionRequest.objects.order_by("id").values_list(
+            "transition", "after_communication_id", "last_communication_id"
+        )
     )
     first, second = Communication.objects.order_by("id").values_list("id", flat=True)
-    assert requests == [("inactive", 0, first), ("inactive", first, second)]  # never twice over one message
+    assert requests == [("inactive", 0, first), ("inactive", first, second), ("closed", second, second)]
+    from conversations.memory import extractions_pending_process
+    from conversations.models import Summary
+
+    assert extractions_pending_process() == {"done": 3, "failed": 0}
+    summary = Summary.objects.get(conversation=conversation)  # over the whole conversation
+    assert "order #1234" in summary.content
+    assert ExtractionRequest.objects.order_by("id").last().decisions.count() == 0  # nothing new to observe
     assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.CLOSED
     history = list(conversation.history.values_list("kind", "at", "reason"))
     assert history == [

@@ -456,3 +456,18 @@ def test_a_conversation_re_run_while_open_still_gets_its_closed_request_and_summ
     assert ExtractionRequest.objects.filter(conversation=conversation, requested_by="", transition="closed").exists()
     assert extractions_pending_process()["done"] == 1
     assert Summary.objects.filter(conversation=conversation).exists()
+
+
+def test_re_running_an_older_conversation_never_overwrites_what_the_customer_said_since(
+    store, remembered, moved, admin_client
+):
+    later = memory_services.extraction_preview(conversation=moved)  # the later conversation: Denver became Austin
+    admin_client.post(_rerun_url(store, moved), {"fingerprint": memory_services.preview_fingerprint(later)})
+    austin = _observation("Moved to Austin")
+    rows = memory_services.extraction_preview(conversation=remembered)
+    older = next(r for r in rows if r.content == "Lives in Denver")
+    assert older.action == "discarded" and older.observation_id == austin.pk
+    assert older.reason.startswith("Older than the current “Moved to Austin”")
+    admin_client.post(_rerun_url(store, remembered), {"fingerprint": memory_services.preview_fingerprint(rows)})
+    assert Observation.objects.get(pk=austin.pk).content == "Moved to Austin"
+    assert not Observation.objects.filter(content="Lives in Denver").exists()

@@ -304,3 +304,9 @@ def test_sqlite_puts_back_the_search_triggers_a_table_rebuild_dropped(store, pro
     assert [o.content for o in found.observations] == ["Speaks Portuguese at home"]
     _observe(profile, "Plays the cello")  # and written after: the triggers are back
     assert recall(profile=profile, options=RecallOptions(query="cello"), count=False).observations
+
+
+def test_an_unknown_field_is_refused_naming_it(api, store, profile):
+    response = _recall(api, store, profile.pk, {"bogus": 1})
+    assert response.status_code == 422, response.content
+    assert any("bogus" in item["loc"] for item in response.json()["detail"])
