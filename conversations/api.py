@@ -326,6 +326,14 @@ class ObservationPage(Schema):
     next_before_id: int | None = Field(description="Pass as `before_id` for the next page; null on the last")
 
 
+def _unknown_fields_refuse(request, schema, hint: str) -> None:
+    """422 naming each field of the JSON body that `schema` does not have. Called by a route once
+    the tenant wall has let the request by (another account's ids answer 404 whatever the body)."""
+    unknown = sorted(set(loads(request.body or b"{}")) - set(schema.model_fields))  # the parser read an object
+    if unknown:
+        raise NinjaValidationError([{"loc": ["body", name], "msg": f"Unknown field: {hint}."} for name in unknown])
+
+
 class ObservationPatch(Schema):
     """Any other field is refused (422 naming it), once the tenant wall has let the request by."""
 
@@ -394,11 +402,7 @@ def observation_list(request, store_id: int, profile_id: int, before_id: int | N
 )
 def observation_patch(request, store_id: int, profile_id: int, observation_id: int, payload: ObservationPatch):
     observation = _memory_observation(request, store_id, profile_id, observation_id)
-    unknown = sorted(set(loads(request.body)) - set(ObservationPatch.model_fields))  # the parser read it as an object
-    if unknown:
-        raise NinjaValidationError(
-            [{"loc": ["body", name], "msg": "Unknown field: only content can be changed."} for name in unknown]
-        )
+    _unknown_fields_refuse(request, ObservationPatch, "only content can be changed")
     memory_services.observation_update(observation=observation, content=payload.content, actor=request.auth)
     (answer,) = observations_page(profile=observation.profile, before_id=observation.pk + 1, size=1)
     return answer
@@ -649,9 +653,9 @@ def conversation_detail(request, store_id: int, conversation_id: int):
 
 class RecallIn(Schema):
     """What to recall. Every field is optional; an empty object answers the defaults; any other
-    field is refused (422 naming it), as the README says."""
+    field is refused (422 naming it) once the tenant wall has let the request by."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True)
 
     query: str | None = Field(
         None,
@@ -819,6 +823,7 @@ def recall_profile(request, response: HttpResponse, store_id: int, profile_id: s
     The returned observations count as recalled (pruning keeps the most recalled longest)."""
     store = api_store(request, store_id)
     profile = _recall_profile(store, profile_id)
+    _unknown_fields_refuse(request, RecallIn, "see the request body's fields in the API reference")
     options = recall_reads.recall_options_clean(
         query=payload.query,
         observations_limit=payload.observationsLimit,
