@@ -24,7 +24,7 @@ from conversations.extraction.builtin import BuiltinExtractor
 from conversations.extraction.reconcile import reconcile
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "memory_eval"
-SPLITS = ("dev", "tune", "heldout")
+SPLITS = ("dev", "tune", "tune2", "heldout")
 
 
 def _norm(text: str) -> str:
