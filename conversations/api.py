@@ -16,6 +16,7 @@ from identity.models import Identifier
 from identity.normalization import identifier_reference
 from memory_console.errors import error_items
 from memory_console.jsonvalues import loads
+from memory_console.openapi import VALIDATION_SCHEMA
 from memory_console.timestamps import TimestampError, timestamp_clean
 from profiles.selectors import profile_resolve
 from stores.api import api_store
@@ -485,11 +486,20 @@ class BatchIn(Schema):
     items: list[CommunicationIn] = Field(max_length=BATCH_MAX, description=f"At most {BATCH_MAX:,}, handled in order")
 
 
+class BatchItemError(Schema):
+    """One problem of one item: the shape of a 422's `detail` items and of identify-batch's."""
+
+    loc: list[str | int] = Field(
+        description='Where: `["body", "items", index, field]`, e.g. `["body", "items", 2, "to"]`'
+    )
+    msg: str
+
+
 class BatchItemOut(Schema):
     index: int
     status: str = Field(description="`created`, `duplicate` (stored before) or `error` (see `errors`; nothing stored)")
     result: IngestOut | None = None
-    errors: list[dict] = []
+    errors: list[BatchItemError] = Field([], description="With `error`: every problem of this item")
 
 
 class BatchOut(Schema):
@@ -531,13 +541,35 @@ def communication_add(request, store_id: int, payload: CommunicationIn):
     return Status(201 if out["created"] else 200, out)
 
 
+BATCH_REFUSED = (
+    "The batch is refused as a whole, nothing stored, when its body is not well formed: `detail` lists every "
+    'problem of every item at once, each at `["body", "items", index, field]` (a missing or mistyped '
+    'field, a string holding NUL or a lone surrogate), or `["body", "items"]` for more than '
+    f"{BATCH_MAX:,} items."
+)
+
+
 @communications_router.post(
     "/{store_id}/communications/batch",
     response=BatchOut,
     summary=f"Add up to {BATCH_MAX:,} communications in order, each on its own",
     by_alias=True,
+    openapi_extra={
+        "responses": {
+            422: {
+                "description": BATCH_REFUSED,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{VALIDATION_SCHEMA}"}}},
+            }
+        }
+    },
 )
 def communication_batch(request, store_id: int, payload: BatchIn):
+    """Each item is handled on its own, in order, as `POST .../communications` would: `created`,
+    `duplicate` (stored before under its `external_id`) or `error` with every problem of the item
+    in `errors`, each at `["body", "items", index, field]` as identify-batch and the 422 answers
+    name them (an address no configuration captures, a timestamp out of range, ...); the other items
+    are stored. A batch whose body is not well formed is refused with one 422 listing every bad
+    item (see the 422 response)."""
     store = api_store(request, store_id)
     results = []
     with callbacks.status_callbacks_batch():  # one send task for the batch's status callbacks
@@ -545,7 +577,8 @@ def communication_batch(request, store_id: int, payload: BatchIn):
             try:
                 out = _ingest(store, item)
             except ValidationError as exc:
-                results.append({"index": index, "status": "error", "errors": error_items(exc)})
+                errors = [{"loc": ["body", "items", index, *e["loc"]], "msg": e["msg"]} for e in error_items(exc)]
+                results.append({"index": index, "status": "error", "errors": errors})
                 continue
             results.append({"index": index, "status": "created" if out["created"] else "duplicate", "result": out})
     return {"results": results}

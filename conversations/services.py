@@ -154,9 +154,13 @@ def _cleaned(*, store, data: ConfigurationInput, exclude_pk: int | None = None) 
     if data.lifecycle == Lifecycle.INACTIVE and "inactivity_minutes" not in errors:
         if inactivity is None:
             errors["inactivity_minutes"] = "Set the inactivity period: how long without traffic before Inactive."
-        elif captures and "captures" not in errors:
-            timeouts = effective_timeouts(channels=[c for c, _ in captures], timeout_minutes=timeout)
-            shortest = min((t.minutes for t in timeouts.values() if t.minutes is not None), default=None)
+        elif timeout is not None or (captures and "captures" not in errors):
+            # A set timeout applies to every channel: compared at once, before any address is chosen
+            # (the wizard's lifecycle step); without one, the channels' defaults decide.
+            shortest = timeout
+            if shortest is None:
+                timeouts = effective_timeouts(channels=[c for c, _ in captures], timeout_minutes=None)
+                shortest = min((t.minutes for t in timeouts.values() if t.minutes is not None), default=None)
             if shortest is not None and inactivity >= shortest:
                 errors["inactivity_minutes"] = (
                     f"The inactivity period ({inactivity:,} min) must be shorter than the conversation timeout "

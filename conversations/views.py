@@ -3,6 +3,7 @@ access reads them), and the conversation configurations pages: the list, the cre
 seed's steps, one form carrying every step's values in hidden fields: plain POSTs work, htmx swaps
 the step in place), the configuration page, edit and delete. Administrators write; Support reads."""
 
+import re
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
@@ -384,10 +385,12 @@ def _int(text) -> int | None:
 @store_view()
 def conversation_detail(request, store, conversation_id):
     """A conversation: its transcript (customer and business sides), the customer's profile, and
-    its lifecycle (opened, last customer message, Inactive, Closed; extraction requests)."""
+    its lifecycle (opened, last customer message, Inactive, Closed; the extraction requested by each
+    transition) and, apart, the memory extraction re-runs an Administrator applied (who, when, outcome)."""
     conversation = conversation_get(store=store, conversation_id=conversation_id)
     if conversation is None:
         raise Http404("No such conversation in this memory store.")
+    extractions = list(conversation.extractions.all())
     return render(
         request,
         "conversations/conversation.html",
@@ -396,7 +399,9 @@ def conversation_detail(request, store, conversation_id):
             "communications": conversation.communications.all()[:TRANSCRIPT_MAX],
             "communications_total": conversation.communications.count(),
             "transcript_max": TRANSCRIPT_MAX,
-            "extractions": conversation.extractions.all(),
+            # The lifecycle's requests (one per transition) and the re-runs people asked for, apart.
+            "extractions": [e for e in extractions if not e.requested_by],
+            "reruns": [e for e in extractions if e.requested_by],
             "history": conversation.history.all(),
             "agents": conversation_agents(conversation=conversation),
             "identifier_kind": IDENTIFIER_KIND.get(conversation.channel, ""),
@@ -406,15 +411,30 @@ def conversation_detail(request, store, conversation_id):
 
 # -- the profile page's Recall preview (issue 17) ---------------------------------------------
 
-RECALL_FIELDS = (
-    "query",
-    "observationsLimit",
-    "summariesLimit",
-    "communicationsLimit",
-    "relevanceThreshold",
-    "beginDate",
-    "endDate",
-)
+# The API's names of recall's options (the form's field names too) and the labels the preview's form
+# shows for them (templates/profiles/_recall_preview.html): errors name the field as the user sees it.
+RECALL_LABELS = {
+    "query": "Query",
+    "observationsLimit": "Observations",
+    "summariesLimit": "Summaries",
+    "communicationsLimit": "Messages",
+    "relevanceThreshold": "Min. score",
+    "beginDate": "From (UTC)",
+    "endDate": "Before (UTC)",
+}
+RECALL_FIELDS = tuple(RECALL_LABELS)
+
+
+def _recall_error(name: str, message: str) -> str:
+    """`recall_options_clean`'s message for option `name` ("The observationsLimit must be ...")
+    with the form's labels for the API's names: "Observations: must be ..."; another option named
+    in it is quoted by its label ("Before (UTC): must be after “From (UTC)”.")."""
+    text = re.sub(rf"^The {re.escape(name)}\b\s*", "", message)
+    for api_name, label in RECALL_LABELS.items():
+        if api_name == "query":  # an English word too: only the API's made-up names are replaced
+            continue
+        text = re.sub(rf"\b(?:the )?{re.escape(api_name)}\b", f"“{label}”", text)
+    return f"{RECALL_LABELS.get(name, name)}: {text}"
 
 
 @store_view()
@@ -444,7 +464,10 @@ def recall_preview(request, store, profile_id):
                 end_date=values["endDate"],
             )
         except ValidationError as exc:
-            errors = {name: " ".join(messages_) for name, messages_ in exc.message_dict.items()}
+            errors = {
+                name: " ".join(_recall_error(name, message) for message in messages_)
+                for name, messages_ in exc.message_dict.items()
+            }
         else:
             result = recall(profile=profile, options=options, count=False)
     context = {"profile": profile, "values": values, "result": result, "errors": errors}

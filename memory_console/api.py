@@ -10,7 +10,8 @@ every answer, errors included, is JSON:
   ``1.5``, ``[]`` or ``null``) of valid UTF-8 JSON nested at most `MAX_DEPTH` (64) levels (the
   limit `memory_console.jsonvalues.loads` applies to array values too). Before any service runs,
   `ExactJSONParser` refuses a string (or key) holding NUL or a lone surrogate (``"\\ud800"``) and
-  a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming its path, and a query or form
+  a non-finite number (``NaN``, ``Infinity``, ``1e400``), naming the path of each one (up to 1,000:
+  a batch's answer names every bad item, ``["body", "items", 3, "body"]``), and a query or form
   value holding NUL.
 - **413** ``{"detail": "..."}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, naming the limit
   (and for a form with more fields or files than Django reads).
@@ -41,7 +42,7 @@ from identity.api import router as identity_router
 from imports.api import router as imports_router
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
-from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, loads
+from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, json_problems, loads
 from memory_console.openapi import openapi_add_error_responses
 from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
@@ -55,10 +56,12 @@ INTERNAL_ERROR = "Internal server error"
 
 
 class BodyRefused(Exception):
-    """A request body refused before any schema or service sees it: answered 422 at `loc`."""
+    """A request body refused before any schema or service sees it: answered 422 at `loc`, and at
+    each (loc, msg) of `more` (every other bad value of the body, e.g. of a batch's other items)."""
 
-    def __init__(self, loc: tuple, msg: str):
+    def __init__(self, loc: tuple, msg: str, more: tuple = ()):
         self.loc, self.msg = tuple(loc), msg
+        self.problems = [(self.loc, msg), *((tuple(where), text) for where, text in more)]
         super().__init__(msg)
 
 
@@ -86,10 +89,11 @@ class ExactJSONParser(Parser):
             raise BodyRefused(("body",), f"The request body is not valid JSON ({exc}).") from None
         if not isinstance(data, dict):
             raise BodyRefused(("body",), f"The request body must be a JSON object, not {_json_type(data)}.")
-        problem = json_problem(data)
-        if problem:
-            loc, reason = problem
-            raise BodyRefused(("body", *loc), f"The value {reason}.")
+        if json_problem(data):  # the fast check; then every bad value, so a batch's answer names each item
+            (loc, reason), *more = json_problems(data)
+            raise BodyRefused(
+                ("body", *loc), f"The value {reason}.", tuple((("body", *w), f"The value {r}.") for w, r in more)
+            )
         return data
 
     def parse_querydict(self, data, list_fields, request) -> dict:
@@ -148,7 +152,8 @@ def internal_error(request, exc):
 def http_error(request, exc):
     if isinstance(exc.__cause__, BodyRefused):
         refused = exc.__cause__
-        return api.create_response(request, {"detail": [{"loc": list(refused.loc), "msg": refused.msg}]}, status=422)
+        detail = [{"loc": list(loc), "msg": msg} for loc, msg in refused.problems]
+        return api.create_response(request, {"detail": detail}, status=422)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 

@@ -185,3 +185,35 @@ def json_problem(value, loc: tuple = ()) -> tuple[tuple, str] | None:
             if problem:
                 return problem
     return None
+
+
+PROBLEMS_MAX = 1000  # `json_problems` lists at most this many (a 10 MiB body may hold a million)
+
+
+def json_problems(value, loc: tuple = (), *, limit: int = PROBLEMS_MAX) -> list[tuple[tuple, str]]:
+    """Every value `json_problem` would find, in document order, as [(loc, reason)], at most `limit`:
+    so one answer names each bad item of a batch, not only the first. Slower than `json_problem`
+    (it never stops early): call it once that has found one."""
+    found: list[tuple[tuple, str]] = []
+
+    def walk(item, where: tuple) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str) and never_storable(key):
+                    found.append(((*where, key), "is a key that " + json_problem(key)[1]))
+                    if len(found) >= limit:
+                        return
+                    continue
+                walk(inner, (*where, key))
+        elif isinstance(item, list):
+            for position, inner in enumerate(item):
+                walk(inner, (*where, position))
+        else:
+            problem = json_problem(item, where)
+            if problem:
+                found.append(problem)
+
+    walk(value, loc)
+    return found[:limit]

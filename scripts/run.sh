@@ -38,6 +38,9 @@ trap stop EXIT INT TERM
 
 echo
 echo "Memory Console is starting at http://$HOST:$PORT/  (worker pid $QCLUSTER_PID; Ctrl-C stops both)"
+echo "The worker moves conversations Open -> (Inactive) -> Closed every minute; to run that pass now"
+echo "(and process the memory extractions it requests), in another terminal:"
+echo "  $PY manage.py conversations_tick --extract"
 echo
 # In the background and waited for, so a TERM to this script alone is handled at once (bash runs a
 # trap only when the foreground command has ended).

@@ -68,7 +68,7 @@ def test_a_batch_handles_each_item_on_its_own_and_in_order(api, configured):
     response = api.call("post", f"/stores/{configured.pk}/communications/batch", {"items": items})
     assert response.status_code == 200
     assert [r["status"] for r in response.json()["results"]] == ["created", "duplicate", "error"]
-    assert response.json()["results"][2]["errors"][0]["loc"] == ["to"]
+    assert response.json()["results"][2]["errors"][0]["loc"] == ["body", "items", 2, "to"]
 
 
 def test_a_batch_of_more_than_1000_is_refused(api, configured):

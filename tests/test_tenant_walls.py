@@ -14,7 +14,8 @@ from tests.factories import AdminMembershipFactory, MembershipFactory, StoreFact
 # Not behind a session: the Twilio webhooks are authenticated by Twilio's signature per configuration
 # (tests/test_twilio_webhooks.py and tests/test_twilio_conversations_webhooks.py cover the wall:
 # another store's token is refused).
-NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice", "twilio_conversations"}
+# /favicon.ico redirects to a public static file, as browsers ask for it before anyone signs in.
+NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice", "twilio_conversations", "favicon"}
 
 
 def _walk(patterns, namespace=None):

@@ -1,5 +1,6 @@
 // Side sheet: htmx loads a form into #side-sheet-body; show the offcanvas when it arrives and
-// hide it when the server answers a successful save with HX-Trigger: sheet:close.
+// hide it when the server answers a successful save with HX-Trigger: sheet:close; once hidden,
+// the keyboard focus goes back to the control that opened it.
 (function () {
   function sheet() {
     return bootstrap.Offcanvas.getOrCreateInstance(document.getElementById("side-sheet"));
@@ -16,8 +17,57 @@
   document.body.addEventListener("sheet:close", function () { sheet().hide(); });
   // data-sheet-state tells scripts and tests when the slide-in has finished (positions are final).
   var el = document.getElementById("side-sheet");
-  el.addEventListener("shown.bs.offcanvas", function () { el.dataset.sheetState = "shown"; });
+  el.addEventListener("shown.bs.offcanvas", function () {
+    el.dataset.sheetState = "shown";
+    // Bootstrap's focus trap put the focus on the sheet itself as it slid in: onto its first field.
+    if (document.activeElement === el) {
+      var first = el.querySelector("#side-sheet-body input:not([type=hidden]), #side-sheet-body select, #side-sheet-body textarea");
+      if (first) { first.focus(); }
+    }
+  });
   el.addEventListener("hide.bs.offcanvas", function () { delete el.dataset.sheetState; });
+
+  // Closing the sheet (Close, Escape, the backdrop, a save) gives the keyboard back to the control
+  // that opened it, as a dialog does, instead of leaving it on <body>. That control may be gone or
+  // hidden by then (a save re-rendered its section, a menu closed): then the same link again, else
+  // the toggle of the menu it was in, else the page's main content.
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target, elt = event.detail.elt;
+    if (target && target.id === "side-sheet-body" && elt && !el.contains(elt)) { opener = elt; }
+  });
+  function visible(node) {
+    return node && node.isConnected && node.getClientRects().length > 0 && !node.closest("[hidden], [inert]");
+  }
+  function menuToggle(node) {
+    var menu = node && node.closest(".dropdown, .btn-group, .dropup, .dropstart, .dropend");
+    return menu && menu.querySelector("[data-bs-toggle=dropdown]");
+  }
+  function returnTarget(node) {
+    if (!node) { return null; }
+    if (visible(node)) { return node; }
+    if (node.isConnected && visible(menuToggle(node))) { return menuToggle(node); }
+    var url = node.getAttribute("hx-get");
+    var again = url && Array.prototype.find.call(document.querySelectorAll("[hx-get]"), function (other) {
+      return other.getAttribute("hx-get") === url && !el.contains(other);
+    });
+    if (again) { return visible(again) ? again : (visible(menuToggle(again)) ? menuToggle(again) : null); }
+    return null;
+  }
+  el.addEventListener("hidden.bs.offcanvas", function () {
+    var active = document.activeElement;
+    // Only when the focus is lost (on <body> or still in the hidden sheet): never take it from
+    // where the user has put it meanwhile.
+    if (active && active !== document.body && !el.contains(active)) { opener = null; return; }
+    var to = returnTarget(opener);
+    opener = null;
+    if (!to) {
+      to = document.getElementById("main");
+      if (!to) { return; }
+      if (!to.hasAttribute("tabindex")) { to.setAttribute("tabindex", "-1"); }
+    }
+    to.focus();
+  });
 })();
 
 // The conversation configuration wizard: when a step arrives after a button press, put the keyboard
