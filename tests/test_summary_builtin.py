@@ -38,6 +38,8 @@ def test_a_problem_is_a_reason_and_a_request_made_with_can_you_is_not_left_a_que
     assert problem.reason == "My router keeps rebooting every night since the update."
     request = summarize(("customer", "Hello! Could you please resend my last invoice?"), ("agent", "Sent!"))
     assert (request.reason, request.outcome) == ("Resend my last invoice.", "Sent.")
+    named = summarize(("customer", "Hi Marta, it's broken, can you send a new one?"), ("agent", "Sure, sent."))
+    assert named.reason == "It's broken, can you send a new one?"  # the agent's name goes, the problem stays
 
 
 def test_the_outcome_names_what_was_done_and_a_customers_confirmation():

@@ -55,12 +55,13 @@ REASON_WORDS = 20  # a longer reason is cut to the clause that holds its cue
 
 _FILLER = _rx(r"(?<![\w'])(?:um+|uh+|erm+|er|hmm+|uh-huh|you know|like,)(?![\w'])[,.]*\s*")
 _STUTTER = _rx(r"\b(\w+(?:'\w+)?), \1\b")
-_GREETING = _rx(
-    r"^(?:(?:hi|hello|hey|hiya|hii+|howdy|g'?day|good (?:morning|afternoon|evening|day)|dear (?:sir or madam|sir|madam)"
-    r"|yes|yeah|yep|yup|so|well|ok|okay|right|oh|and|also|um|uh|quick q(?:uestion)?|sorry(?! to bother)"
-    r"|hi there|hello there|thanks|thank you|one more thing|additionally|basically|just a heads up|heads up"
-    r"|(?:this is|it'?s|my name is|i'?m|i am) (?:[A-Z][a-z]+(?: [A-Z][a-z]+)?)(?=\s*[,.])"
-    r"|(?:hi|hello|hey) [A-Z][a-z]+)\b[\s,.!:;-]*)+"
+_GREETING = _rx(  # names first: "Hi Denise," and "this is Harold Fisk," go whole
+    r"^(?:(?:(?:hi|hello|hey) (?-i:[A-Z][a-z]+)(?=\s*[,.!])"
+    r"|(?:this is|it'?s|my name is|i'?m|i am) (?-i:[A-Z][a-z]+(?: [A-Z][a-z]+)?)(?=\s*[,.])"
+    r"|hi there|hello there|hi|hello|hey|hiya|hii+|howdy|g'?day|good (?:morning|afternoon|evening|day)"
+    r"|dear (?:sir or madam|sir|madam)|yes|yeah|yep|yup|so|well|ok|okay|right|oh|and|also|um|uh"
+    r"|quick q(?:uestion)?|sorry(?! to bother)|thanks|thank you|one more thing|additionally|basically"
+    r"|just a heads up|heads up)\b[\s,.!:;-]*)+"
 )
 _SMALL_TALK = _rx(
     r"\b(?:hope you|how are you|my name is|sorry to bother|this is going to be|long one|bear with me|hold on|one sec"
