@@ -226,10 +226,13 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
     if options.query and options.observations_limit:
         config = embeddings.embeddings_config()
         wanted = CANDIDATES if config is not None else max(POOL_FACTOR * options.observations_limit, 60)
-        lexical = _lexical(profile.pk, options, now, limit=wanted)
+        asked: list[str] = []  # the subjects the ranking counted (none for a negated query)
+        lexical = _lexical(profile.pk, options, now, limit=wanted, asked=asked)
         meta["ranking"] = _RANKING.get(connection.vendor, "lexical")
         if connection.vendor == "postgresql" and not _has_trigram():
             meta["ranking"] = "postgresql full-text search + recency (pg_trgm is not installed)"
+        if asked:
+            meta["ranking"] += f" + subjects ({', '.join(asked)})"
         scores = lexical
         if config is not None:
             try:
@@ -419,13 +422,14 @@ def _has_trigram() -> bool:
     return _trigram[name]
 
 
-def _lexical(profile_id: int, options: RecallOptions, now, *, limit: int) -> dict[int, float]:
-    """{observation id: lexical score 0-1} of the best `limit` candidates."""
+def _lexical(profile_id: int, options: RecallOptions, now, *, limit: int, asked: list[str]) -> dict[int, float]:
+    """{observation id: lexical score 0-1} of the best `limit` candidates; `asked` gets the subjects
+    the ranking counted (`subjects.query_subjects`; none for a negated query on PostgreSQL)."""
     if connection.vendor == "postgresql":
-        return _lexical_postgres(profile_id, options, now, limit=limit)
+        return _lexical_postgres(profile_id, options, now, limit=limit, asked=asked)
     if connection.vendor == "sqlite":
-        return _lexical_sqlite(profile_id, options, now, limit=limit)
-    return _lexical_python(profile_id, options, now, limit=limit)
+        return _lexical_sqlite(profile_id, options, now, limit=limit, asked=asked)
+    return _lexical_python(profile_id, options, now, limit=limit, asked=asked)
 
 
 def _tsquery_term(lexeme: str) -> str:
@@ -433,7 +437,7 @@ def _tsquery_term(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
+def _lexical_postgres(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     trigram = _has_trigram()
     weights = dict(WEIGHTS)
     if not trigram:  # the trigram share goes to the terms
@@ -461,6 +465,7 @@ def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
         negated = "!" in (strict or "")
         subjects = [] if negated else list(query_subjects(options.query))  # "-dog" is no question about pets
         params["subjects"] = subjects
+        asked += subjects
         parts = []
         if lexemes:
             params["any"] = strict if negated else " | ".join(_tsquery_term(lexeme) for lexeme in lexemes)
@@ -549,13 +554,14 @@ def _dated(rows, options):
     return rows
 
 
-def _lexical_sqlite(profile_id, options, now, *, limit) -> dict[int, float]:
+def _lexical_sqlite(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     """FTS5 candidates (`terms`: bm25 over the best one's) and, when the query asks about subjects,
     the newest observations of those subjects (`terms` 0, plus the subject's share)."""
     tokens = _tokens(options.query)
     if not tokens:
         return {}
     subjects = query_subjects(options.query)
+    asked += subjects
     words = max(len([t for t in tokens if t not in STOPWORDS]), 1)
     _sqlite_fts_ensure()
     match = " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)  # every word as a plain term
@@ -596,10 +602,11 @@ def _similar(query: str, content: str) -> float:
     return fuzz.token_set_ratio(query.lower(), content.lower()) / 100.0
 
 
-def _lexical_python(profile_id, options, now, *, limit) -> dict[int, float]:
+def _lexical_python(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     """Another database: the terms in plain Python (no stemming) over the profile's observations."""
     tokens = set(_tokens(options.query))
     subjects = query_subjects(options.query)
+    asked += subjects
     scores = {}
     rows = Observation.objects.filter(profile_id=profile_id)
     for pk, content, occurred_at, subject in rows.values_list("pk", "content", "occurred_at", "subject"):

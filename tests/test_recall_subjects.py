@@ -66,6 +66,7 @@ def test_a_question_about_where_they_live_finds_the_move_it_shares_no_word_with(
     result, found = _found(profile, "where does the customer live")
     assert found == ["Moved to Austin"]
     assert 0 < result.observations[0].score <= 1
+    assert result.meta["ranking"].endswith(" + subjects (location)")  # the preview and the API say so
 
 
 def test_a_question_about_allergies_or_diet_finds_both_subjects(profile):
@@ -85,8 +86,8 @@ def test_a_subject_match_ranks_below_an_exact_match_of_the_query_words(profile):
 
 
 def test_a_query_without_subject_words_ranks_as_before(profile):
-    _, found = _found(profile, "WhatsApp")
-    assert found == ["Prefers WhatsApp over email"]
+    result, found = _found(profile, "Austin")
+    assert found == ["Moved to Austin"] and "subjects" not in result.meta["ranking"]
 
 
 def test_no_query_keeps_the_most_recent_first_without_scores(profile):
@@ -195,7 +196,8 @@ def test_a_query_of_only_common_words_still_asks_about_its_subject(profile):
 def test_postgres_a_negation_is_no_question_about_the_subject(profile):
     _observe(profile, "Has a dog named Rex", "pet")
     _observe(profile, "Has a cat named Tom", "pet")
-    _, found = _found(profile, "pets -dog")
-    assert found == []  # websearch's AND form: no observation says "pet" without "dog"; subjects are not asked
+    result, found = _found(profile, "pets -dog")
+    # websearch's AND form: no observation says "pet" without "dog", and a negation asks about no subject
+    assert found == [] and "subjects" not in result.meta["ranking"]
     _, asked = _found(profile, "pets")
     assert set(asked) == {"Has a dog named Rex", "Has a cat named Tom"}
