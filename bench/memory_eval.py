@@ -6,6 +6,8 @@
 Runs the extractor and reconciliation over tests/data/memory_eval/<split>/ and scores the
 observations with the set's matching rule (tests/data/memory_eval/README.md). --verbose lists, per
 conversation, the false positives (said but not expected) and false negatives (expected, missed).
+A second line scores the summaries against each case's gold summary
+(conversations.extraction.evaluate.summary_score).
 No database, no network. Never pass --verbose with --split heldout (or all): heldout stays blind.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversations.extraction.evaluate import SPLITS, evaluate  # noqa: E402
+from conversations.extraction.evaluate import SPLITS, SUMMARY_MATCH, evaluate, summary_score  # noqa: E402
 
 
 def main() -> int:
@@ -40,6 +42,15 @@ def main() -> int:
             f"  restatements discarded {score.restatements_discarded}/{score.restatements}"
             f"  {elapsed * 1000 / score.cases:.1f} ms/conversation"
         )
+        summaries = summary_score(split, score)
+        if summaries.cases:
+            n, empty = summaries.cases, summaries.outcomes_empty
+            print(
+                f"{'':8} summaries: reason matches {summaries.reasons}/{n} (F1 {summaries.reason_f1:.2f})"
+                f"  outcome matches {summaries.outcomes}/{n} (F1 {summaries.outcome_f1:.2f}, {empty} empty)"
+                f"  follow-ups present when due {summaries.follow_ups_right}/{n}"
+                f"  (match: shared content words, token-set ratio >= {SUMMARY_MATCH})"
+            )
         if args.verbose and split != "all":
             for result in score.results:
                 if not (result.false_positives or result.false_negatives):

@@ -693,7 +693,11 @@ class RecallIn(Schema):
     query: str | None = Field(
         None,
         max_length=recall_reads.QUERY_MAX,
-        description="Ranks the observations by relevance (each gets a `score`); blank or left out: most recent first",
+        description=(
+            "Ranks the observations and summaries by relevance (each gets a `score`; an observation of a subject"
+            " the query asks about, e.g. `location` for 'where does the customer live', matches too); blank or"
+            " left out: most recent first"
+        ),
     )
     observationsLimit: int = Field(recall_reads.OBSERVATIONS_DEFAULT, ge=0, le=recall_reads.OBSERVATIONS_MAX)
     summariesLimit: int = Field(recall_reads.SUMMARIES_DEFAULT, ge=0, le=recall_reads.SUMMARIES_MAX)
@@ -705,7 +709,9 @@ class RecallIn(Schema):
     )
     beginDate: str | None = Field(None, description="ISO 8601, inclusive (UTC without an offset)")
     endDate: str | None = Field(None, description="ISO 8601, exclusive (UTC without an offset)")
-    relevanceThreshold: float = Field(0.0, ge=0, le=1, description="With a query: leave out scores below it")
+    relevanceThreshold: float = Field(
+        0.0, ge=0, le=1, description="With a query: leave out observations and summaries scored below it"
+    )
 
     @field_validator("observationsLimit", "summariesLimit", "communicationsLimit", "relevanceThreshold", mode="before")
     @classmethod
@@ -736,6 +742,7 @@ class RecalledSummaryOut(Schema):
     followUps: list[str]
     content: str
     createdAt: datetime
+    score: float | None = Field(description="0-1 when a query ranked it, else null")
 
 
 class RecalledCommunicationOut(Schema):
@@ -750,7 +757,7 @@ class RecalledCommunicationOut(Schema):
 
 class RecallMeta(Schema):
     queryTime: float = Field(description="Milliseconds spent recalling (the database and the ranking)")
-    ranking: str = Field(description="How the observations were ordered")
+    ranking: str = Field(description="How the observations were ordered (summaries: by the same terms)")
     semantic: str = Field(description="`off` (no embeddings endpoint), `used`, or `failed: <why>` (ranked lexically)")
     conversationId: int | None = Field(description="The current conversation the communications come from")
 
@@ -817,6 +824,7 @@ def _recall_out(result) -> dict:
                 "followUps": s.follow_ups,
                 "content": s.content,
                 "createdAt": s.created_at,
+                "score": s.score,
             }
             for s in result.summaries
         ],

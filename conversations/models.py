@@ -315,6 +315,8 @@ class Observation(models.Model):
             models.Index(fields=["profile", "created_at", "id"], name="observation_profile_oldest"),
             # Recall without a query: a profile's most recent first (conversations.recall).
             models.Index(fields=["profile", "-occurred_at", "-id"], name="observation_profile_recent"),
+            # Recall by meaning: a profile's observations of the subjects a query asks about, newest first.
+            models.Index(fields=["profile", "subject", "-occurred_at", "-id"], name="observation_profile_subject"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """Recall (issue 17): what an agent is told about a customer at the start of a conversation, read
 from one profile only: its traits, its current observations (ranked by a query, else most recent
-first), its conversation summaries (newest first), the latest communications of its current
-conversation, and all of it rendered as text ready to paste into a prompt.
+first), its conversation summaries (ranked by the query too, else newest first), the latest
+communications of its current conversation, and all of it rendered as text ready to paste into a
+prompt.
 
 Ranking (docs/ARCHITECTURE.md, "Recall"), no model needed:
 
@@ -15,6 +16,15 @@ Ranking (docs/ARCHITECTURE.md, "Recall"), no model needed:
   index) adds the observations with words like the query's: misspellings.
 - SQLite: FTS5 (porter stemmer, bm25) finds the candidates; ``terms`` is the candidate's bm25 over
   the best one's, trigram is replaced by rapidfuzz's token-set ratio.
+- Meaning by subject, both databases: the subjects a query asks about
+  (``subjects.query_subjects``: "where does the customer live" → location) add the profile's
+  observations of those subjects to the candidates (SQL ``subject = ANY(...)``, index
+  observation_profile_subject), and a subject match counts ``SUBJECT_SHARE`` (0.5) of a query
+  word: ``terms = (held + 0.5 × subject) / (words + 0.5)``, below any observation holding the
+  query's own words. Without subject words in the query, or with a negation (PostgreSQL), as above.
+- Summaries, with a query: the newest ``SUMMARY_CANDIDATES`` holding a query word (SQL), scored
+  ``0.55 × terms + 0.35 × rapidfuzz + 0.10 × recency`` in Python, best first; then the newest
+  others with score 0 while the limit allows (none when ``relevance_threshold`` is above 0).
 - With an embeddings endpoint (conversations.embeddings): the query is embedded and every current
   vector of the profile compared (cosine); ``score = 0.4 × lexical + 0.6 × max(cosine, 0)`` over
   the union of both candidate sets. An endpoint that fails leaves the lexical ranking, and
@@ -34,7 +44,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Subquery
+from django.db.models import Case, F, IntegerField, Q, Subquery, Value, When
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -43,6 +53,7 @@ from memory_console.text import TextError, text_clean
 from memory_console.timestamps import TimestampError, timestamp_clean
 
 from . import embeddings
+from .extraction.subjects import STOPWORDS, query_subjects, stem
 from .models import Communication, Conversation, ConversationStatus, Observation, Summary
 
 QUERY_MAX = 1024  # characters
@@ -54,6 +65,10 @@ CANDIDATES = 200  # lexical candidates fused with the semantic ones
 POOL_FACTOR = 3  # without embeddings: this many lexical candidates per observation asked (60 at least)
 WEIGHTS = {"terms": 0.55, "trigram": 0.35, "recency": 0.10}
 SEMANTIC_WEIGHT = 0.6  # with embeddings: score = 0.4 × lexical + 0.6 × cosine
+# Meaning by subject: an observation of a subject the query asks about (subjects.query_subjects)
+# counts as holding this many of the query's words: terms = (stems held + 0.5) / (stems + 0.5).
+SUBJECT_SHARE = 0.5
+SUMMARY_CANDIDATES = 200  # with a query: summaries read (those holding a query word first), scored one by one
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class RecalledSummary:
     follow_ups: list[str]
     content: str
     created_at: datetime
+    score: float | None = None  # 0-1 when a query ranked it, else None
 
 
 @dataclass(frozen=True)
@@ -210,10 +226,13 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
     if options.query and options.observations_limit:
         config = embeddings.embeddings_config()
         wanted = CANDIDATES if config is not None else max(POOL_FACTOR * options.observations_limit, 60)
-        lexical = _lexical(profile.pk, options, now, limit=wanted)
+        asked: list[str] = []  # the subjects the ranking counted (none for a negated query)
+        lexical = _lexical(profile.pk, options, now, limit=wanted, asked=asked)
         meta["ranking"] = _RANKING.get(connection.vendor, "lexical")
         if connection.vendor == "postgresql" and not _has_trigram():
             meta["ranking"] = "postgresql full-text search + recency (pg_trgm is not installed)"
+        if asked:
+            meta["ranking"] += f" + subjects ({', '.join(asked)})"
         scores = lexical
         if config is not None:
             try:
@@ -263,9 +282,23 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
         summaries_rows = summaries_rows.filter(created_at__gte=options.begin)
     if options.end:
         summaries_rows = summaries_rows.filter(created_at__lt=options.end)
+    summary_scores: dict[int, float] = {}
+    if options.query and options.summaries_limit:
+        summary_rows, summary_scores = _summaries_ranked(summaries_rows, options, now)
+    else:
+        summary_rows = list(summaries_rows.order_by("-created_at", "-id")[: options.summaries_limit])
     summaries = [
-        RecalledSummary(s.pk, s.conversation_id, s.reason, s.outcome, list(s.follow_ups), s.content, s.created_at)
-        for s in summaries_rows.order_by("-created_at", "-id")[: options.summaries_limit]
+        RecalledSummary(
+            s.pk,
+            s.conversation_id,
+            s.reason,
+            s.outcome,
+            list(s.follow_ups),
+            s.content,
+            s.created_at,
+            summary_scores.get(s.pk),
+        )
+        for s in summary_rows
     ]
 
     communications: list[RecalledCommunication] = []
@@ -336,19 +369,30 @@ TERMS_MAX = 16  # stems of a query counted one by one (a longer query: its first
 
 # Full-text candidates (the GIN index on content_search, or the profile's rows when they are
 # few): the query's stems OR-ed (websearch_to_tsquery ANDs them: one matching word is enough to
-# be a candidate, more words score higher), or, with a negation (-word), its AND form. `terms` is
-# the share of the stems the content holds, each one a `@@` on the stored tsvector. The best few
-# are scored with the trigram similarity and recency (word_similarity costs ~15 µs a row: only
-# the pool pays it).
-_PG_FULL_TEXT = """
-WITH pool AS (
-    SELECT o.id, o.content, o.occurred_at, ({terms})::float8 / {count} AS terms
+# be a candidate, more words score higher), or, with a negation (-word), its AND form. `held` is
+# how many of the stems the content holds, each one a `@@` on the stored tsvector. When the query
+# asks about subjects (and has no negation), the profile's observations of those subjects join the
+# pool (index observation_profile_subject, newest first) and count SUBJECT_SHARE of a stem more:
+# terms = (held + 0.5 × subject) / (stems + 0.5). The best few are scored with the trigram
+# similarity and recency (word_similarity costs ~15 µs a row: only the pool pays it).
+_PG_MATCHED = """(
+    SELECT o.id, o.content, o.occurred_at, o.subject, ({terms})::float8 AS held
     FROM conversations_observation o
     WHERE o.profile_id = %(profile)s {dates} AND o.content_search @@ %(any)s::tsquery
-    ORDER BY terms DESC, o.occurred_at DESC, o.id DESC
+    ORDER BY held DESC, o.occurred_at DESC, o.id DESC
     LIMIT %(pool)s
-)
-SELECT id, {w_terms} * terms + {w_trigram} * {similarity} + {w_recency} * {recency} AS score
+)"""
+_PG_SUBJECT = """(
+    SELECT o.id, o.content, o.occurred_at, o.subject, 0::float8 AS held
+    FROM conversations_observation o
+    WHERE o.profile_id = %(profile)s {dates} AND o.subject = ANY(%(subjects)s::varchar[]) {unmatched}
+    ORDER BY o.occurred_at DESC, o.id DESC
+    LIMIT %(pool)s
+)"""
+_PG_FULL_TEXT = """
+WITH pool AS ({pool})
+SELECT id, {w_terms} * (held + {share} * (subject = ANY(%(subjects)s::varchar[]))::int) / {count}
+    + {w_trigram} * {similarity} + {w_recency} * {recency} AS score
 FROM pool
 ORDER BY score DESC, occurred_at DESC, id DESC
 LIMIT %(limit)s
@@ -378,13 +422,14 @@ def _has_trigram() -> bool:
     return _trigram[name]
 
 
-def _lexical(profile_id: int, options: RecallOptions, now, *, limit: int) -> dict[int, float]:
-    """{observation id: lexical score 0-1} of the best `limit` candidates."""
+def _lexical(profile_id: int, options: RecallOptions, now, *, limit: int, asked: list[str]) -> dict[int, float]:
+    """{observation id: lexical score 0-1} of the best `limit` candidates; `asked` gets the subjects
+    the ranking counted (`subjects.query_subjects`; none for a negated query on PostgreSQL)."""
     if connection.vendor == "postgresql":
-        return _lexical_postgres(profile_id, options, now, limit=limit)
+        return _lexical_postgres(profile_id, options, now, limit=limit, asked=asked)
     if connection.vendor == "sqlite":
-        return _lexical_sqlite(profile_id, options, now, limit=limit)
-    return _lexical_python(profile_id, options, now, limit=limit)
+        return _lexical_sqlite(profile_id, options, now, limit=limit, asked=asked)
+    return _lexical_python(profile_id, options, now, limit=limit, asked=asked)
 
 
 def _tsquery_term(lexeme: str) -> str:
@@ -392,7 +437,7 @@ def _tsquery_term(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
+def _lexical_postgres(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     trigram = _has_trigram()
     weights = dict(WEIGHTS)
     if not trigram:  # the trigram share goes to the terms
@@ -418,14 +463,24 @@ def _lexical_postgres(profile_id, options, now, *, limit) -> dict[int, float]:
         strict, lexemes = cursor.fetchone()
         lexemes = list(lexemes or [])[:TERMS_MAX]
         negated = "!" in (strict or "")
+        subjects = [] if negated else list(query_subjects(options.query))  # "-dog" is no question about pets
+        params["subjects"] = subjects
+        asked += subjects
+        parts = []
         if lexemes:
             params["any"] = strict if negated else " | ".join(_tsquery_term(lexeme) for lexeme in lexemes)
             for n, lexeme in enumerate(lexemes):
                 params[f"l{n}"] = _tsquery_term(lexeme)
+            terms = " + ".join(f"(o.content_search @@ %(l{n})s::tsquery)::int" for n in range(len(lexemes)))
+            parts.append(_PG_MATCHED.format(terms=terms, dates=dates))
+        if subjects:
+            unmatched = "AND NOT (o.content_search @@ %(any)s::tsquery)" if lexemes else ""
+            parts.append(_PG_SUBJECT.format(dates=dates, unmatched=unmatched))
+        if parts:
             sql = _PG_FULL_TEXT.format(
-                terms=" + ".join(f"(o.content_search @@ %(l{n})s::tsquery)::int" for n in range(len(lexemes))),
-                count=len(lexemes),
-                dates=dates,
+                pool="\n    UNION ALL\n    ".join(parts),
+                share=SUBJECT_SHARE,
+                count=len(lexemes) + (SUBJECT_SHARE if subjects else 0),
                 w_terms=weights["terms"],
                 w_trigram=weights["trigram"],
                 w_recency=weights["recency"],
@@ -483,10 +538,31 @@ def _sqlite_fts_ensure() -> None:
     _fts_checked.add(name)
 
 
-def _lexical_sqlite(profile_id, options, now, *, limit) -> dict[int, float]:
+def _with_subject(terms: float, words: int, subject: bool, asked: bool) -> float:
+    """`terms` (0-1 over `words` query words) with a subject match counted as SUBJECT_SHARE of a word
+    when the query asks about a subject (`asked`); unchanged when it does not."""
+    if not asked:
+        return terms
+    return (terms * words + SUBJECT_SHARE * subject) / (words + SUBJECT_SHARE)
+
+
+def _dated(rows, options):
+    if options.begin:
+        rows = rows.filter(occurred_at__gte=options.begin)
+    if options.end:
+        rows = rows.filter(occurred_at__lt=options.end)
+    return rows
+
+
+def _lexical_sqlite(profile_id, options, now, *, limit, asked) -> dict[int, float]:
+    """FTS5 candidates (`terms`: bm25 over the best one's) and, when the query asks about subjects,
+    the newest observations of those subjects (`terms` 0, plus the subject's share)."""
     tokens = _tokens(options.query)
     if not tokens:
         return {}
+    subjects = query_subjects(options.query)
+    asked += subjects
+    words = max(len([t for t in tokens if t not in STOPWORDS]), 1)
     _sqlite_fts_ensure()
     match = " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)  # every word as a plain term
     with connection.cursor() as cursor:
@@ -498,17 +574,26 @@ def _lexical_sqlite(profile_id, options, now, *, limit) -> dict[int, float]:
             [match, profile_id, limit * 4],
         )
         ranks = dict(cursor.fetchall())
-    if not ranks:
+    rows = list(
+        _dated(Observation.objects.filter(pk__in=list(ranks), profile_id=profile_id), options).values_list(
+            "pk", "content", "occurred_at", "subject"
+        )
+    )
+    if subjects:  # the index observation_profile_subject, newest first
+        by_subject = _dated(Observation.objects.filter(profile_id=profile_id, subject__in=subjects), options)
+        by_subject = by_subject.exclude(pk__in=list(ranks)).order_by("-occurred_at", "-id")[:limit]
+        rows += list(by_subject.values_list("pk", "content", "occurred_at", "subject"))
+    if not rows:
         return {}
-    rows = Observation.objects.filter(pk__in=list(ranks), profile_id=profile_id)
-    if options.begin:
-        rows = rows.filter(occurred_at__gte=options.begin)
-    if options.end:
-        rows = rows.filter(occurred_at__lt=options.end)
-    best = min(ranks.values()) or -1.0  # bm25 is negative, the best the lowest
+    best = min(ranks.values(), default=-1.0) or -1.0  # bm25 is negative, the best the lowest
     scores = {
-        pk: _blend(ranks[pk] / best if best else 0.0, _similar(options.query, content), occurred_at, now)
-        for pk, content, occurred_at in rows.values_list("pk", "content", "occurred_at")
+        pk: _blend(
+            _with_subject(ranks[pk] / best if pk in ranks else 0.0, words, subject in subjects, bool(subjects)),
+            _similar(options.query, content),
+            occurred_at,
+            now,
+        )
+        for pk, content, occurred_at, subject in rows
     }
     return dict(sorted(scores.items(), key=lambda item: -item[1])[:limit])
 
@@ -517,16 +602,64 @@ def _similar(query: str, content: str) -> float:
     return fuzz.token_set_ratio(query.lower(), content.lower()) / 100.0
 
 
-def _lexical_python(profile_id, options, now, *, limit) -> dict[int, float]:
+def _lexical_python(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     """Another database: the terms in plain Python (no stemming) over the profile's observations."""
     tokens = set(_tokens(options.query))
+    subjects = query_subjects(options.query)
+    asked += subjects
     scores = {}
     rows = Observation.objects.filter(profile_id=profile_id)
-    for pk, content, occurred_at in rows.values_list("pk", "content", "occurred_at"):
+    for pk, content, occurred_at, subject in rows.values_list("pk", "content", "occurred_at", "subject"):
         share = len(tokens & set(_tokens(content))) / len(tokens) if tokens else 0.0
-        if share:
-            scores[pk] = _blend(share, _similar(options.query, content), occurred_at, now)
+        if share or subject in subjects:
+            terms = _with_subject(share, len(tokens), subject in subjects, bool(subjects))
+            scores[pk] = _blend(terms, _similar(options.query, content), occurred_at, now)
     return dict(sorted(scores.items(), key=lambda item: -item[1])[:limit])
+
+
+def _needle(word: str) -> str:
+    """What a query word is looked for as in a summary: its stem, the last letter off a long one
+    ("allergies" → "allergy" → "allerg", which "allergic" holds too)."""
+    stemmed = stem(word)
+    return stemmed[:-1] if len(stemmed) > 5 else stemmed
+
+
+def _summaries_ranked(rows, options: RecallOptions, now) -> tuple[list, dict[int, float]]:
+    """The summaries of `rows` ranked by the query, in one statement: the newest SUMMARY_CANDIDATES,
+    those holding one of its words (case-insensitive containment) first. Each of those is scored as
+    an observation is on SQLite, ``0.55 × terms + 0.35 × similarity + 0.10 × recency`` (`terms`:
+    the share of the query's words, stop words aside, that start a word of the content;
+    `similarity`: rapidfuzz's token-set ratio; `recency` of `created_at`), best first. Below them,
+    while the limit allows, the newest others with score 0: a previous conversation is context even
+    when the query names none of its words (a `relevanceThreshold` above 0 leaves them out, as it
+    leaves out matches scored below it). Returns (summaries, {summary id: score})."""
+    needles = list(dict.fromkeys(_needle(w) for w in _tokens(options.query) if w not in STOPWORDS and len(w) > 1))
+    hit = Value(0, output_field=IntegerField())
+    if needles:  # one statement: those holding a query word first (newest first), then the newest others
+        anywhere = Q()
+        for needle in needles:
+            anywhere |= Q(content__icontains=needle)
+        hit = Case(When(anywhere, then=Value(1)), default=Value(0), output_field=IntegerField())
+    candidates = list(rows.annotate(hit=hit).order_by("-hit", "-created_at", "-id")[:SUMMARY_CANDIDATES])
+    patterns = [re.compile(r"(?<!\w)" + re.escape(needle), re.IGNORECASE) for needle in needles]
+    scores: dict[int, float] = {}
+    for s in candidates:
+        held = sum(1 for pattern in patterns if pattern.search(s.content)) / len(patterns)
+        if held:
+            score = round(min(max(_blend(held, _similar(options.query, s.content), s.created_at, now), 0.0), 1.0), 4)
+            if score >= options.relevance_threshold and score > 0:
+                scores[s.pk] = score
+    ranked = sorted(
+        (s for s in candidates if s.pk in scores),
+        key=lambda s: (-scores[s.pk], -s.created_at.timestamp(), -s.pk),
+    )[: options.summaries_limit]
+    if options.relevance_threshold == 0:
+        others = [s for s in candidates if s.pk not in scores]
+        others.sort(key=lambda s: (-s.created_at.timestamp(), -s.pk))
+        others = others[: options.summaries_limit - len(ranked)]
+        scores |= {s.pk: 0.0 for s in others}
+        ranked += others
+    return ranked, scores
 
 
 def _semantic(rows, vector, model: str) -> dict[int, float]:
@@ -567,9 +700,10 @@ def recall_text(result: RecallResult, *, ranked: bool) -> str:
         lines.append(f"- [{o.occurred_at:%Y-%m-%d}] {o.content}{score}")
     if not result.observations:
         lines.append("- (none)")
-    lines += ["", "Previous conversations:"]
+    lines += ["", "Previous conversations (most relevant first):" if ranked else "Previous conversations:"]
     for s in result.summaries:
-        lines.append(f"- [{s.created_at:%Y-%m-%d}] {s.content}")
+        score = f" (score {s.score:.2f})" if s.score is not None else ""
+        lines.append(f"- [{s.created_at:%Y-%m-%d}] {s.content}{score}")
     if not result.summaries:
         lines.append("- (none)")
     if result.communications:

@@ -272,8 +272,8 @@ def test_the_summary_is_extractive():
     )
     assert isinstance(summary, SummaryDraft)
     assert summary.reason == "My internet keeps dropping every evening."
-    assert "booked a technician" in summary.outcome
-    assert any("call you back" in f for f in summary.follow_ups)
+    assert "Booked a technician" in summary.outcome
+    assert any("call the customer back" in f for f in summary.follow_ups)
     assert set(summary.evidence) <= {3, 4}
 
 

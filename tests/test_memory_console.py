@@ -416,7 +416,7 @@ def test_the_api_lists_summaries_and_follows_a_merged_away_profile(store, rememb
     (summary,) = answer["items"]
     stored = Summary.objects.get(conversation=remembered)
     assert summary["conversation_id"] == remembered.pk and answer["next_before_id"] is None
-    assert (summary["reason"], summary["outcome"]) == ("I live in Denver.", "Done, I have noted that.")
+    assert (summary["reason"], summary["outcome"]) == ("I live in Denver.", "Noted that.")
     assert summary["content"] == stored.content and summary["id"] == stored.pk
     assert summary["evidence"] == sorted(stored.evidence.values_list("pk", flat=True))  # the messages it draws on
 

@@ -78,7 +78,7 @@ def test_a_closed_conversation_gives_an_observation_with_evidence_on_its_profile
     assert (revision.decision, revision.content) == ("added", "Allergic to peanuts")
     summary = Summary.objects.get(conversation=conversation)
     assert summary.profile_id == conversation.profile_id
-    assert "allergic to peanuts" in summary.reason and summary.outcome == "Done, I have noted that."
+    assert (summary.reason, summary.outcome) == ("Check my order.", "Noted that.")  # the request, what was done
     request = ExtractionRequest.objects.get()
     assert request.status == "done" and request.processed_at is not None
     assert list(request.decisions.values_list("action", "observation")) == [("added", observation.pk)]
@@ -182,7 +182,7 @@ def test_the_profile_page_shows_observations_and_summaries_escaped(store, admin_
     assert "Moved to Austin" in page and "Lives in Denver" in page and "<details" in page
     assert reverse("conversations:conversation", args=[store.pk, conversation.pk]) in page
     assert page.index("Moved to Austin") < page.index("Allergic to peanuts")  # newest first
-    assert 'data-testid="summaries"' in page and "Done, I have noted that." in page
+    assert 'data-testid="summaries"' in page and "Noted that." in page
 
 
 def test_the_profile_page_says_so_when_there_is_no_memory_yet_and_support_reads_it(store, support_client):

@@ -53,9 +53,7 @@ How a conversation becomes candidates:
    shellfish"); a later "push it to next month" completes a plan said without a date; the same
    statement said twice is one candidate with both messages as evidence.
 
-The summary is extractive: the customer's first substantive sentence (reason), the last agent
-message's action, done or else promised (outcome), and sentences that promise something later
-(follow-ups).
+The summary (reason, outcome, follow-ups) is extractive: see `summary.py`.
 """
 
 from __future__ import annotations
@@ -71,6 +69,7 @@ import pysbd
 from conversations.extraction import dates
 from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
 from conversations.extraction.subjects import AS_BEFORE, subject_of
+from conversations.extraction.summary import summarize
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -961,31 +960,6 @@ def _content(clause: str, hit: _Hit, at) -> str:
 
 # --- the extractor -------------------------------------------------------------------------------------------
 
-_SMALL_TALK = _rx(
-    r"\b(?:hope you|how are you|my name is|speaking|sorry to bother)\b|\bthis is \w+(?: \w+)?[.!]?$"
-    r"|^(?:hello|hi|hey|good (?:morning|afternoon|evening))\b[^.?!]{0,20}[.!]*$"
-)
-_RESOLUTION = _rx(
-    r"\b(?:(?:i've|i have|we've|we have)\s+(?:\w+\s+)?\w+(?:ed|en|t|ne)\b|has been|have been|is now|are now"
-    r"|now covers|booked|added|updated|sent"
-    r"|reset|scheduled|moved|applied|opened|set|reserved|escalated|done|issued|enabled|ready for|is on time"
-    r"|restore|confirmed|covered|switched|noted|it's yours|refund\w*|credit\w*)\b"
-)
-_PROMISE = _rx(
-    r"\b(?:i'?ll|we'?ll|i will|we will|(?:i'?m|we'?re|is|are) going to)\s+(?!be (?:happy|glad)\b)\w+"
-    r"|\bfollow[- ]up\b|\bcall you back\b|\bget back to you\b|\breach out\b|\bships? in\b|\bexpect\w*\b"
-)
-_CLOSING = _rx(
-    r"\b(?:have a (?:great|good|nice|pleasant)|thank you for (?:calling|contacting|banking)|take care|anything else"
-    r"|see you)\b"
-)
-
-
-def _plain(sentence: str) -> str:
-    """A sentence for the summary: spoken fillers out, nothing else touched."""
-    text = _SPOKEN_FILLER.sub("", sentence).strip(" ,")
-    return text[:1].upper() + text[1:]
-
 
 class BuiltinExtractor:
     """Rule-based, deterministic, offline. See the module docstring for the rules."""
@@ -1185,41 +1159,5 @@ class BuiltinExtractor:
         return out
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
-        """Reason: the customer's first substantive sentence (no greeting, small talk or bare id); outcome: the
-        last agent sentence reporting an action; follow-ups: sentences (either side) promising something later."""
-        substantive: list[tuple[int, str]] = []
-        outcome: tuple[int, str] | None = None
-        follow_ups: list[tuple[int, str]] = []
-        for message in messages:
-            if message.role == "system":
-                continue
-            done, promised = [], []
-            for sentence in self._sentences(message.text):
-                clean = _plain(sentence)
-                if message.role == "customer":
-                    wordy = [w for w in _clean(clean).split() if sum(ch.isalpha() for ch in w) >= 2]
-                    if len(wordy) >= 3 and not _SMALL_TALK.search(clean):
-                        substantive.append((message.id, clean))
-                    if _PROMISE.search(clean) and not clean.endswith("?") and not _HEDGE.search(clean):
-                        follow_ups.append((message.id, clean))
-                    continue
-                if clean.endswith("?") or _CLOSING.search(clean):
-                    continue
-                if _PROMISE.search(clean):
-                    promised.append(clean)
-                    follow_ups.append((message.id, clean))
-                elif _RESOLUTION.search(clean):
-                    done.append(clean)
-            if done or promised:  # the last agent message that did or promised something says how it ended
-                outcome = (message.id, (done or promised)[-1])
-        if not substantive:
-            return None
-        reason = substantive[0]
-        follow_ups = [f for f in follow_ups if f != outcome][-3:]
-        evidence = sorted({reason[0], *([outcome[0]] if outcome else []), *(f[0] for f in follow_ups)})
-        return SummaryDraft(
-            reason=reason[1][:MAX_CONTENT],
-            outcome=(outcome[1] if outcome else "")[:MAX_CONTENT],
-            follow_ups=tuple(f[1][:MAX_CONTENT] for f in follow_ups),
-            evidence=tuple(evidence),
-        )
+        """Reason, outcome and follow-ups: see `conversations.extraction.summary`."""
+        return summarize(messages, self._sentences)

@@ -9,6 +9,16 @@ prediction that only restates a `discard` gold should have been discarded: it co
 precision). Precision = matched predictions / predictions; recall = matched gold / gold to add or update.
 Beside them: how many matched predictions carry the gold decision (add or update), and how many
 gold restatements (`discard`) a discard decision covers (by the same `must` rule).
+
+Summaries (`SummaryScore`, a small measure of the extractive summary against each case's gold
+`summary`): both texts are reduced to their content words (`summary_words`: lower case, the stop
+words of `subjects.STOPWORDS` and a few framing words out, each word stemmed by `subjects.stem`); a
+predicted reason (or outcome) **matches** its gold one when they share at least one content word and
+rapidfuzz's `token_set_ratio` of the two sorted word lists is at least `SUMMARY_MATCH` (60). The
+token-set ratio forgives extra words, so beside the match rate the mean content-word F1 (the share
+of words both hold, over each side's count) is kept: it drops when a prediction is long-winded.
+Follow-ups are right when the prediction has some exactly when the gold has some. Scores no
+observation: the observation figures above are unchanged by it.
 """
 
 from __future__ import annotations
@@ -19,9 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from conversations.extraction.base import Extractor, Message
+from rapidfuzz import fuzz
+
+from conversations.extraction.base import Extractor, Message, SummaryDraft
 from conversations.extraction.builtin import BuiltinExtractor
 from conversations.extraction.reconcile import reconcile
+from conversations.extraction.subjects import STOPWORDS, stem, words
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "memory_eval"
 SPLITS = ("dev", "tune", "tune2", "heldout")
@@ -53,6 +66,7 @@ class CaseResult:
     decisions_right: int = 0  # matched predictions whose action (add/update) is the gold decision
     restatements: int = 0  # gold observations to discard (they restate a known one)
     restatements_discarded: int = 0  # of those, how many a discard decision covers
+    summary: SummaryDraft | None = None  # what the extractor summarised (scored by `summary_score`)
 
 
 @dataclass
@@ -93,11 +107,12 @@ def score_case(case: dict, extractor: Extractor) -> CaseResult:
     messages = [
         Message(m["id"], m["role"], m["text"], _when(m["at"]), case.get("channel", "")) for m in case["messages"]
     ]
-    candidates, _ = extractor.extract(messages)
+    candidates, summary = extractor.extract(messages)
     known = [(f"known:{i}", k["content"]) for i, k in enumerate(case.get("known", []))]
     decisions = reconcile(candidates, known)
     predictions = [(d.action, d.candidate.content) for d in decisions if d.action != "discard"]
     result = CaseResult(case["id"], predictions, [d.candidate.content for d in decisions if d.action == "discard"])
+    result.summary = summary
     gold = [g for g in case["expected"] if g["decision"] in ("add", "update")]
     result.gold = len(gold)
     used = [False] * len(gold)
@@ -137,3 +152,66 @@ def evaluate(split: str = "dev", extractor: Extractor | None = None) -> Score:
         restatements_discarded=sum(r.restatements_discarded for r in results),
         results=results,
     )
+
+
+SUMMARY_MATCH = 60  # rapidfuzz token_set_ratio (0-100) of the content words at or above which a field matches
+_FRAMING = frozenset(["customer", "agent", "hi", "hello", "hey", "good", "morning", "afternoon", "evening", "yeah"])
+
+
+def summary_words(text: str) -> list[str]:
+    """The content words of a summary field, stemmed, in order, each once ("Booked Tuesday at 7:30am" →
+    ["book", "tuesday", "7:30am"])."""
+    out = [stem(w) for w in words(text) if w not in STOPWORDS and w not in _FRAMING and any(c.isalnum() for c in w)]
+    return list(dict.fromkeys(out))
+
+
+def field_match(predicted: str, gold: str) -> tuple[bool, float]:
+    """(whether `predicted` matches `gold` by the rule above, their content-word F1 0-1)."""
+    p, g = summary_words(predicted), summary_words(gold)
+    shared = len(set(p) & set(g))
+    if not shared:
+        return False, 0.0
+    ratio = fuzz.token_set_ratio(" ".join(sorted(p)), " ".join(sorted(g)))
+    precision, recall = shared / len(set(p)), shared / len(set(g))
+    return ratio >= SUMMARY_MATCH, 2 * precision * recall / (precision + recall)
+
+
+@dataclass
+class SummaryScore:
+    """Summary figures of a split: cases with a gold summary, how many predicted reasons and outcomes
+    match theirs, the mean content-word F1 of each (0-1), how many have follow-ups exactly when the gold
+    has some, and how many predicted outcomes are empty."""
+
+    cases: int = 0
+    reasons: int = 0
+    outcomes: int = 0
+    reason_f1: float = 0.0
+    outcome_f1: float = 0.0
+    follow_ups_right: int = 0
+    outcomes_empty: int = 0
+
+
+def summary_score(split: str, score: Score) -> SummaryScore:
+    """The summary measure of `score`'s predictions against the gold summaries of `split`."""
+    gold = {case["id"]: case.get("summary") for case in load(split)}
+    out = SummaryScore()
+    f1s: tuple[list[float], list[float]] = ([], [])
+    for result in score.results:
+        expected = gold.get(result.id)
+        if not expected:
+            continue
+        out.cases += 1
+        draft = result.summary
+        reason, outcome = (draft.reason, draft.outcome) if draft else ("", "")
+        hit, f1 = field_match(reason, expected.get("reason", ""))
+        out.reasons += hit
+        f1s[0].append(f1)
+        hit, f1 = field_match(outcome, expected.get("outcome", ""))
+        out.outcomes += hit
+        f1s[1].append(f1)
+        out.outcomes_empty += not outcome.strip()
+        out.follow_ups_right += bool(draft and draft.follow_ups) == bool(expected.get("follow_ups"))
+    if out.cases:
+        out.reason_f1 = sum(f1s[0]) / out.cases
+        out.outcome_f1 = sum(f1s[1]) / out.cases
+    return out

@@ -202,3 +202,55 @@ def counts(text: str) -> set[int]:
 
 def _is_year(word: str) -> bool:
     return bool(re.fullmatch(r"(19|20)\d\d", word))
+
+
+# Recall (conversations.recall): the words of a query that ask about a subject, so that a query can
+# match an observation by meaning without a model: "where does the customer live" asks about
+# `location` ("Moved to Austin" holds none of its words), "any allergies or diet?" about `allergy` and
+# `diet` ("Vegetarian"). Each pattern is read over the normalised query (`normalize`); a query may
+# ask about several subjects. Only these subjects' observations are tagged by `subject_of` above, so
+# the vocabulary names the same keys. Kept small on purpose: a word here makes every observation of
+# its subject a (weaker) match, so a word that says little ("time", "info") has no place.
+QUERY_SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "location",
+            r"\b(lives?|living|reside\w*|address(es)?|home town|hometown|city|town|located|location|relocat\w*"
+            r"|moved?|moving|based|where (?:\w+ )*(?:stay|from))\b",
+        ),
+        ("housing", r"\b(home|house|housing|apartment|flat|rent\w*|mortgage|bedrooms?|landlord)\b"),
+        ("allergy", r"\b(allerg\w*|intoleran\w*|anaphyla\w*|epipen)\b"),
+        ("diet", r"\b(diet\w*|eats?|eating|food|foods|meals?|vegan|vegetarian|halal|kosher|gluten)\b"),
+        (
+            "health",
+            r"\b(health|medical|medication|condition|disabilit\w*|disabled|accessib\w*|wheelchair|mobility"
+            r"|illness|pregnan\w*)\b",
+        ),
+        ("pet", r"\b(pets?|animals?|dogs?|cats?|pupp(y|ies))\b"),
+        (
+            "household",
+            r"\b(family|families|kids?|children|child|married|spouse|partner|household|wife|husband|sons?"
+            r"|daughters?|bab(y|ies))\b",
+        ),
+        ("device", r"\b(devices?|phone model|handset|smartphone|computer|laptop|tablet)\b"),
+        ("vehicle", r"\b(cars?|vehicles?|drives?|driving|trucks?|suv)\b"),
+        ("language", r"\b(languages?|speaks?|speaking|english|spanish|french|translat\w*)\b"),
+        (
+            "contact_channel",
+            r"\b(contact\w*|reach(ed)?|call(s|ed|ing)?|phone|text(s|ed|ing)?|sms|e-?mails?|messag\w*|channels?"
+            r"|whatsapp|notif\w*)\b",
+        ),
+        ("budget", r"\b(budget|afford\w*|spend|price range|income|money)\b"),
+        ("business", r"\b(business|company|employees|staff|team size|seats|headcount)\b"),
+        ("job", r"\b(jobs?|occupation|profession|employer|career|works?|working|for a living)\b"),
+        ("schedule", r"\b(schedule|availab\w*|mornings?|afternoons?|evenings?|weekends?|weekdays?|hours)\b"),
+    )
+)
+
+
+def query_subjects(query: str) -> tuple[str, ...]:
+    """The subjects a recall query asks about, in `QUERY_SUBJECTS` order ("where does the customer
+    live" → ("location",); "any allergies or diet?" → ("allergy", "diet"); "loyalty points" → ())."""
+    text = normalize(query)
+    return tuple(name for name, pattern in QUERY_SUBJECTS if pattern.search(text))
