@@ -52,8 +52,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "crispy_forms",
     "crispy_bootstrap5",
+    "memory_console",  # template filters, the cluster cache's table, `qcluster` (before django_q: its checks first)
     "django_q",
-    "memory_console",  # template filters only (memory_console/templatetags)
     "accounts",
     "stores",
     "traits",
