@@ -126,3 +126,15 @@ class ImportUndo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.op} {self.table_name} {self.row_id}"
+
+
+class UploadsMarker(models.Model):
+    """The token the web side writes to IMPORTS_DIR/.memory-console-uploads before its first upload
+    (one row). A worker that does not find the same token in its IMPORTS_DIR cannot see the uploads
+    and refuses to start (imports.storage.uploads_dir_problem; README, "Running several workers")."""
+
+    token = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"uploads marker {self.token[:8]}"

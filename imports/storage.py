@@ -22,8 +22,53 @@ def store_dir(store_id: int) -> Path:
     return Path(settings.IMPORTS_DIR) / f"store-{store_id}"
 
 
+MARKER = ".memory-console-uploads"
+
+
+def uploads_marker_ensure() -> None:
+    """Web side, before each upload: IMPORTS_DIR holds the deployment's marker file (its token, kept
+    in the database), written once. A worker checks it at start (uploads_dir_problem)."""
+    from .models import UploadsMarker
+
+    marker = UploadsMarker.objects.order_by("pk").first() or UploadsMarker.objects.create(token=uuid.uuid4().hex)
+    path = Path(settings.IMPORTS_DIR) / MARKER
+    with contextlib.suppress(OSError):
+        if path.read_text().strip() == marker.token:
+            return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{MARKER}.{uuid.uuid4().hex}")
+    temporary.write_text(marker.token + "\n")
+    os.replace(temporary, path)
+
+
+def uploads_dir_problem() -> str | None:
+    """Worker side, at start: why this process cannot see the files the web side uploads, or None.
+
+    None when nothing was ever uploaded (no marker yet) or IMPORTS_DIR holds the marker with the
+    database's token. Else a message naming the directory: it is not the web servers' (another
+    host without the shared volume, another path, another deployment's)."""
+    from .models import UploadsMarker
+
+    marker = UploadsMarker.objects.order_by("pk").first()
+    if marker is None:
+        return None
+    path = Path(settings.IMPORTS_DIR) / MARKER
+    try:
+        found = path.read_text().strip()
+    except OSError as exc:
+        found = f"unreadable ({exc.strerror or type(exc).__name__})"
+    if found == marker.token:
+        return None
+    return (
+        f"This worker cannot see the uploaded files: IMPORTS_DIR ({settings.IMPORTS_DIR}) does not hold the "
+        f"marker the web servers wrote ({MARKER}: {'missing' if not path.exists() else 'another token'}). "
+        "Give every web and worker process the same directory (a shared volume) and the same IMPORTS_DIR."
+    )
+
+
 def upload_save(*, store_id: int, chunks) -> tuple[Path, int]:
     """Stream `chunks` (bytes) to a new file in the store's directory; (path, size)."""
+    uploads_marker_ensure()
     directory = store_dir(store_id)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.csv"

@@ -24,12 +24,13 @@ Bodies are decoded by `memory_console.jsonvalues.loads`, so numbers arrive exact
 
 import logging
 import sys
+import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, ValidationError
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -226,7 +227,62 @@ class Health(Schema):
 
 @api.get("/health", response=Health, auth=None, summary="Liveness check")
 def health(request):
+    """Liveness: the web process answers (nothing else is asked, so a database outage does not get
+    web processes restarted). For a load balancer's or Kubernetes' liveness probe; README,
+    "Health checks"."""
     return {"status": "ok"}
+
+
+class CheckOut(Schema):
+    ok: bool
+    ms: float = Field(description="Milliseconds the check took.")
+    detail: str = Field("", description="Why it failed; empty when ok.")
+
+
+class Readiness(Schema):
+    status: str = Field(description='"ok", or "unavailable" when any check failed (then the answer is 503).')
+    checks: dict[str, CheckOut] = Field(description="database, broker, workers.")
+    clusters: int = Field(description="qclusters that reported in the last 3 seconds.")
+    workers: int = Field(description="Their worker processes.")
+
+
+def _database_check() -> CheckOut:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure is "not ready"
+        logger.warning("readiness: the database cannot be reached: %s", exc)
+        return CheckOut(ok=False, ms=_ms(started), detail=f"The database cannot be reached ({type(exc).__name__}).")
+    return CheckOut(ok=True, ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@api.get("/health/ready", response={200: Readiness, 503: Readiness}, auth=None, summary="Readiness check")
+def readiness(request):
+    """Readiness: the database answers, the task broker answers, and at least one worker (qcluster)
+    reported in the last 3 seconds (memory_console.cluster). 200 when all hold, else 503 with the
+    failing check's `detail`. Counts only: no host names or process ids. README, "Health checks"."""
+    from .cluster import broker_check, workers_check
+
+    broker = broker_check()
+    workers, clusters = workers_check()
+    checks = {
+        "database": _database_check(),
+        "broker": CheckOut(ok=broker.ok, ms=broker.ms, detail=broker.detail),
+        "workers": CheckOut(ok=workers.ok, ms=workers.ms, detail=workers.detail),
+    }
+    ok = all(check.ok for check in checks.values())
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "clusters": len(clusters),
+        "workers": sum(c.workers for c in clusters),
+    }
+    return Status(200 if ok else 503, body)
 
 
 api.add_router("/stores", stores_router)

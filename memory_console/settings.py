@@ -5,6 +5,7 @@ environment variable with a safe local default; README.md documents each.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,8 +52,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "crispy_forms",
     "crispy_bootstrap5",
+    "memory_console",  # template filters, the cluster cache's table, `qcluster` (before django_q: its checks first)
     "django_q",
-    "memory_console",  # template filters only (memory_console/templatetags)
     "accounts",
     "stores",
     "traits",
@@ -247,20 +248,55 @@ USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 
 # django-q2: the ORM broker by default (no extra service), in the queue database on SQLite (above);
 # REDIS_URL switches the broker to Redis (task results and schedules stay in the ORM).
+#
+# Q_CLUSTER_NAME names the queue: the ORM broker's rows and the Redis list and keys carry it, so two
+# deployments sharing one Redis (or one database) need different names, and every web and worker
+# process of one deployment the same. Q_QUEUE_LIMIT is how many tasks a cluster takes ahead of its
+# workers (django-q2's `queue_limit`; its pusher holds one more while that queue is full): 1 by
+# default, so an idle cluster finds waiting work in the broker, not in a busy cluster's local queue,
+# and a killed cluster loses at most a couple of tasks (import recovery sends those again; README,
+# "Running several workers").
+_Q_NAME = os.environ.get("Q_CLUSTER_NAME", "memory_console").strip()
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", _Q_NAME):
+    raise ImproperlyConfigured(f"Q_CLUSTER_NAME must be 1-64 letters, digits, '.', '_' or '-', not {_Q_NAME!r}.")
 Q_CLUSTER = {
-    "name": "memory_console",
+    "name": _Q_NAME,
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": int(os.environ.get("Q_TIMEOUT", "3600")),
     "retry": int(os.environ.get("Q_RETRY", "3700")),
+    "queue_limit": int(os.environ.get("Q_QUEUE_LIMIT", "1")),
     "max_attempts": 1,
     "catch_up": False,
     "label": "Background tasks",
     "orm": QUEUE_DATABASE if QUEUE_DATABASE in DATABASES else "default",
     "poll": 0.5,
+    # Each cluster reports itself (workers, tasks waiting in its local queue) every half second with
+    # a 3-second expiry; the readiness check and import recovery read these reports, so they are
+    # kept where every process sees them: the `cluster` cache below.
+    "cache": "cluster",
 }
+if Q_CLUSTER["queue_limit"] < 1:
+    raise ImproperlyConfigured("Q_QUEUE_LIMIT must be 1 or more.")
 if os.environ.get("REDIS_URL"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = os.environ["REDIS_URL"]
+
+# The `cluster` cache holds the clusters' reports (above), shared by every process of the deployment:
+# in Redis with the Redis broker; else in a PostgreSQL table (`createcachetable`, run by migrate);
+# else, on SQLite (one host), in files beside the database.
+if os.environ.get("REDIS_URL"):
+    _CLUSTER_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _CLUSTER_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "memory_console_cluster"}
+else:
+    _CLUSTER_CACHE = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("Q_CLUSTER_CACHE_DIR") or str(BASE_DIR / "var" / "cluster-cache"),
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "cluster": {**_CLUSTER_CACHE, "KEY_PREFIX": _Q_NAME, "TIMEOUT": 60},
+}
 
 LOGGING = {
     "version": 1,

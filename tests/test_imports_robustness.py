@@ -259,7 +259,7 @@ def test_recovery_trusts_a_worker_on_another_host_only_while_it_reports_progress
 
 
 @pytest.mark.django_db(databases="__all__")  # django-q2's tables: a database of their own on SQLite
-def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store, monkeypatch):
+def test_the_qcluster_scheduler_sends_the_recovery_task_every_minute(store, monkeypatch):
     from django.utils import timezone
     from django_q.brokers import get_broker
     from django_q.models import OrmQ, Schedule
@@ -267,7 +267,7 @@ def test_the_qcluster_scheduler_sends_the_recovery_task_every_five_minutes(store
     from django_q.signing import SignedPackage
 
     schedule = Schedule.objects.get(func="imports.tasks.imports_recover_task")
-    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 5, -1)
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
     Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now())
     # The cluster calls it between transactions; here the test's transaction would look broken to it.
     monkeypatch.setattr("django_q.scheduler.close_old_django_connections", lambda: None)
@@ -293,11 +293,29 @@ def test_migrate_puts_the_recovery_schedule_back_if_it_was_deleted_and_keeps_an_
 
     Schedule.objects.filter(func="imports.tasks.imports_recover_task").delete()
     _migrate_every_database()
-    assert Schedule.objects.filter(func="imports.tasks.imports_recover_task", minutes=5).count() == 1
+    assert Schedule.objects.filter(func="imports.tasks.imports_recover_task", minutes=1).count() == 1
     Schedule.objects.filter(func="imports.tasks.imports_recover_task").update(minutes=10)  # an operator's choice
     _migrate_every_database()
     kept = Schedule.objects.filter(func="imports.tasks.imports_recover_task")
     assert [s.minutes for s in kept] == [10]  # never twice, and the operator's interval is kept
+    kept.update(minutes=5)  # the default before killed clusters' imports were recovered within minutes
+    _migrate_every_database()
+    assert [s.minutes for s in Schedule.objects.filter(func="imports.tasks.imports_recover_task")] == [1]
+
+
+def test_recovery_waits_the_long_requeue_delay_when_no_worker_reports(store, django_capture_on_commit_callbacks):
+    """A Queued import a few minutes old with no qcluster reporting (this test runs none): nothing
+    tells that its task is lost, so it is not sent again before IMPORT_REQUEUE_AFTER."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+    ProfileImport.objects.filter(pk=queued.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    assert recovery.nothing_waits_anywhere() is False
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert recovery.imports_recover() == []
+    assert sent == []
 
 
 def test_the_progress_file_counts_every_row_before_the_last_chunks_are_written(store, monkeypatch):

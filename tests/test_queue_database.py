@@ -158,7 +158,7 @@ def test_django_q_tables_are_in_the_queue_file_and_not_in_the_data_file(tmp_path
             ("conversations.tasks.conversations_advance_task", 1),  # the lifecycle worker
             ("conversations.tasks.extraction_process_task", 1),  # memory extraction's sweep
             ("conversations.tasks.status_callbacks_send_task", 1),  # status callbacks' retries
-            ("imports.tasks.imports_recover_task", 5),
+            ("imports.tasks.imports_recover_task", 1),
         ]
 
 

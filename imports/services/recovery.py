@@ -1,7 +1,16 @@
 """Recovery: requeue imports whose worker died or whose task was lost; drop abandoned uploads.
 
-Runs whenever a qcluster worker starts (imports/apps.py), before each import task and every 5
-minutes (a django-q2 schedule). Idempotent, so several clusters may run it.
+Runs whenever a qcluster worker starts (imports/apps.py), before each import task and every
+minute (a django-q2 schedule). Idempotent, so several clusters may run it.
+
+A Queued import's task is sent again (the same attempt: whichever task comes first claims the
+import, the other does nothing) when it is lost:
+- **taken by a cluster that died**: a cluster takes tasks ahead of its workers (settings.py,
+  Q_QUEUE_LIMIT); killed, it takes them along (Redis), or leaves them locked for Q_RETRY (ORM). Such
+  an import is sent again once it has been Queued for IMPORT_LOST_AFTER seconds (default 120) while
+  no task waits anywhere it could be: none in the broker, none in any living cluster's local queue
+  (memory_console.cluster), and at least one cluster lives to run it;
+- otherwise after IMPORT_REQUEUE_AFTER seconds (default 3,600: a broker flushed, a long queue).
 """
 
 import logging
@@ -12,6 +21,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from memory_console.busy import is_database_busy
+from memory_console.cluster import broker_waiting, clusters_alive
 
 from .. import storage
 from ..models import ImportStatus, ImportUndo, ProfileImport
@@ -23,7 +33,20 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 REQUEUE_AFTER_SECONDS = int(os.environ.get("IMPORT_REQUEUE_AFTER", 3600))  # Queued this long: task lost
+LOST_AFTER_SECONDS = int(os.environ.get("IMPORT_LOST_AFTER", 120))  # ... or this long with nothing waiting anywhere
 ABANDONED_AFTER_SECONDS = 24 * 3600  # an upload left on the mapping page this long is deleted
+
+
+def nothing_waits_anywhere() -> bool:
+    """No task waits in the broker nor in any living cluster's local queue, and a cluster lives: a
+    Queued import's task can then only be with a cluster that died. False when it cannot be told
+    (the reports or the broker unreadable): recovery then waits IMPORT_REQUEUE_AFTER."""
+    try:
+        clusters = clusters_alive()
+        return bool(clusters) and not any(c.waiting for c in clusters) and broker_waiting() == 0
+    except Exception:  # noqa: BLE001 - recovery goes on with the long wait
+        logger.warning("import recovery: cannot tell what the workers hold", exc_info=True)
+        return False
 
 
 def imports_recover() -> list[int]:
@@ -40,12 +63,15 @@ def imports_recover() -> list[int]:
         # Uploaded but never mapped: the file (up to IMPORT_MAX_UPLOAD_BYTES) should not stay forever.
         if ProfileImport.objects.filter(pk=abandoned.pk, status=ImportStatus.MAPPING).delete()[0]:
             storage.file_delete(abandoned.file_path)
-    for waiting in ProfileImport.objects.filter(
-        status=ImportStatus.QUEUED, queued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_SECONDS)
-    ):
-        # Its task may be lost (a broker flushed, a worker killed before it started): send another
-        # for the same attempt. Whichever task comes first claims the import; the other finds it no
-        # longer Queued and does nothing. (A new attempt would make a merely slow queue starve it.)
+    overdue = ProfileImport.objects.filter(status=ImportStatus.QUEUED)
+    if nothing_waits_anywhere():
+        overdue = overdue.filter(queued_at__lt=now - timedelta(seconds=LOST_AFTER_SECONDS))
+    else:
+        overdue = overdue.filter(queued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_SECONDS))
+    for waiting in overdue:
+        # Its task is lost (module docstring): send another for the same attempt. Whichever task
+        # comes first claims the import; the other finds it no longer Queued and does nothing. (A
+        # new attempt would make a merely slow queue starve it.)
         with transaction.atomic():
             if ProfileImport.objects.filter(
                 pk=waiting.pk, status=ImportStatus.QUEUED, queued_at=waiting.queued_at
@@ -96,7 +122,7 @@ def _leftovers_undo() -> None:
 
 def imports_recover_before_run() -> None:
     """Recovery as an import's task starts. On SQLite, behind another import's write lock, a
-    recovery that has something to write is left to its next pass (every 5 minutes, and at each
+    recovery that has something to write is left to its next pass (every minute, and at each
     worker start) instead of failing this task: the import then waits for its turn."""
     try:
         imports_recover()
