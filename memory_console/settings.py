@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "memory_console.metrics_middleware.RequestMetricsMiddleware",  # first: times the whole answer
     "django.middleware.security.SecurityMiddleware",
     "memory_console.api_errors.ApiErrorsAsJson",  # /api/: every error answer is JSON
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -297,6 +298,10 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "cluster": {**_CLUSTER_CACHE, "KEY_PREFIX": _Q_NAME, "TIMEOUT": 60},
 }
+
+# GET /metrics (workspace/metrics.py; README, "Metrics"): answered to loopback clients, or to anyone
+# sending `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from django.utils.cache import patch_cache_control
 
 from accounts.auth_views import LoginView, LogoutView
 from conversations.webhooks import twilio_conversations, twilio_messaging, twilio_voice
+from workspace.metrics import metrics
 from workspace.views import home
 
 from .api import api
@@ -26,6 +27,7 @@ urlpatterns = [
     path("webhooks/twilio/voice", twilio_voice, name="twilio_voice"),
     path("webhooks/twilio/conversations", twilio_conversations, name="twilio_conversations"),
     path("favicon.ico", favicon, name="favicon"),
+    path("metrics", metrics, name="metrics"),
     path("", home, name="home"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),

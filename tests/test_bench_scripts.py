@@ -1,4 +1,4 @@
-"""The issue 16 benchmarks keep working: each runs its `--check` mode (tiny counts, on databases of
+"""The issue 16 and 18 benchmarks keep working: each runs its `--check` mode (tiny counts, on databases of
 its own, dropped after) and must finish with its correctness check passed. They measure PostgreSQL
 (the lifecycle one SQLite too), so they run in the PostgreSQL pass."""
 
@@ -42,3 +42,9 @@ def test_the_lifecycle_benchmark_runs_on_both_databases_and_closes_every_convers
     out = _run("lifecycle.py")
     assert out.count("check: correct") == 2, out
     assert "SQLite / PostgreSQL" in out
+
+
+def test_the_scale_out_benchmark_runs_imports_on_one_and_three_clusters_and_identifies_every_item():
+    out = _run("scale_out.py")
+    assert "3 qclusters x 1 worker" in out and "gunicorn 4 sync worker(s)" in out
+    assert "check: every import 300 profiles: True; 12,000 of 12,000 identified" in out

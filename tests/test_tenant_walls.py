@@ -14,8 +14,18 @@ from tests.factories import AdminMembershipFactory, MembershipFactory, StoreFact
 # Not behind a session: the Twilio webhooks are authenticated by Twilio's signature per configuration
 # (tests/test_twilio_webhooks.py and tests/test_twilio_conversations_webhooks.py cover the wall:
 # another store's token is refused).
-# /favicon.ico redirects to a public static file, as browsers ask for it before anyone signs in.
-NOT_CONSOLE = {"login", "logout", "home", "twilio_messaging", "twilio_voice", "twilio_conversations", "favicon"}
+# /favicon.ico redirects to a public static file, as browsers ask for it before anyone signs in;
+# /metrics is for Prometheus (loopback or METRICS_TOKEN; tests/test_metrics.py).
+NOT_CONSOLE = {
+    "login",
+    "logout",
+    "home",
+    "twilio_messaging",
+    "twilio_voice",
+    "twilio_conversations",
+    "favicon",
+    "metrics",
+}
 
 
 def _walk(patterns, namespace=None):
