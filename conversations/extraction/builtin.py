@@ -105,6 +105,9 @@ _DANGLING_COMMA = re.compile(
 )
 
 
+_DISCOURSE = _rx(r"\b(?:the |my )?(?:thing|point|truth|problem|issue|reason|story) is,\s+|\bto be honest,\s+")
+
+
 def _strip_symbols(text: str) -> str:
     """Emoji, pictographs and variation selectors out (a full stop where one stood between words, a
     bullet or line break likewise ends a statement); typographic quotes straightened; a voice
@@ -116,6 +119,7 @@ def _strip_symbols(text: str) -> str:
     text = re.sub(r"(?<=[\w)])[ \t]*\n+\s*(?=\w)", ". ", text)
     text = re.sub(r"\s+", " ", text).strip()
     text = _SPOKEN_FILLER.sub("", text)
+    text = _DISCOURSE.sub("", text)  # "the thing is, I'm retiring in June": the statement is what follows
     previous = None
     while previous != text:
         previous = text
@@ -166,7 +170,8 @@ _QUESTION_START = _rx(
     r"|^(?:what|where|when|why|how|which|who)\b(?!\s+(?:i|i'm|i'll|we|we're|we'll|my|our)\b)"
 )
 _HYPOTHETICAL = _rx(
-    r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )\bif (?:i|we|it|you)\b"  # "appreciate it if you…"
+    r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )"  # "appreciate it if you…"
+    r"\bif (?:i|we|it|you|they|he|she)\b"
     r"|\b(?:suppose|supposing|hypothetically|what if|were to)\b|\bin case (?:i|we)\b"
 )
 _HEDGE = _rx(
@@ -241,7 +246,7 @@ _HEALTH = _rx(
     r"\b(?:wheelchair|walker|crutches|blind|deaf|hard of hearing|hearing aid|motion sickness|migraines?|asthma"
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
-    r"|my (?:hearing|eyesight|vision|memory) (?:is|isn'?t|is not)|bad (?:back|knees?|hips?)|large print"
+    r"|my (?:hearing|eyesight|vision|memory)(?:'s| is|'s not| isn'?t| is not)|bad (?:back|knees?|hips?)|large print"
     r"|(?:i have|i've got|i was diagnosed with|diagnosed with|i suffer from|i live with)\s+(?:\w+\s+){0,2}?(?:disease"
     r"|disorder|syndrome|condition|degeneration|cancer|diabetes|asthma|arthritis|dementia|glaucoma|cataracts?|copd|ms"
     r"|parkinson'?s|alzheimer'?s|epilepsy|lupus|fibromyalgia|migraines?|tinnitus|ptsd|depression)"
@@ -249,7 +254,9 @@ _HEALTH = _rx(
     r"|smartphones|the internet|apps|online)"
     r"|my (?:eyes|ears|legs|back|knees?|hips?|hands) (?:are|is|aren'?t|isn'?t) (?:not )?(?:good|great|bad|weak|poor"
     r"|failing|what they)"
-    r"|(?:afraid|scared|terrified|frightened) of|(?:fear|phobia) of|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
+    r"|(?:afraid|scared|terrified|frightened) of\s+(?!(?:what|that|it|this)\b)\w+|(?:fear|phobia) of"
+    r"|(?:anxious|nervous) (?:about|of|around|with) (?!(?:the|this|that|it|my|your|what|how)\b)\w+s\b"
+    r"|phobi\w+|claustrophob\w+|anxiety|panic attacks?"
     r"|blood pressure|cholesterol|thyroid|insulin|blood thinners?|chemo\w*|dialysis|inhaler|antidepressants?"
     r"|service (?:dog|animal)|guide dog|emotional support (?:animal|dog)"
     r"|recovering|recovery|rehab\w*|injur\w+|sprain\w*|fractur\w+|torn (?:ligament|acl|muscle|meniscus)"
@@ -289,6 +296,15 @@ _AVAILABILITY = _rx(
     r"|\b(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?|mondays|fridays) (?:are|is) (?:a no[- ]go"
     r"|out of the question|impossible|not possible|off limits)\b"
     r"|\b(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)s? only\b"
+    r"|\b(?:is|are) the only (?:days?|times?|evenings?|mornings?) (?:i|we)\b"
+    r"|\b(?:can'?t|cannot) (?:leave|get away from|get out of|get off) (?:work|school|the office|the shop|the site)\b"
+    r"|\b(?:i|we) (?:sleep|'m asleep|am asleep) (?:till|until|til) \w+"
+    r"|\b(?:don'?t|do not|never|can'?t|cannot) (?:book|schedule|come|call|visit|deliver)\b[^.?!]{0,25}\b(?:in the )?"
+    r"(?:mornings?|afternoons?|evenings?|weekends?|weekdays|before \d|after \d)"
+    r"|\b(?:deliver(?:y|ies)|appointments?|visits?|calls?|pick-?ups?|drop-?offs?) (?:only )?(?:after|before|between) \d"
+    r"|\b(?:it|appointments?|visits?|calls?) (?:has|have|needs?|need) to be (?:early|late|before \d|after \d"
+    r"|in the (?:morning|afternoon|evening))"
+    r"|\b(?:some|most|other) days\b[^.?!]*\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b"
 )
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
@@ -298,11 +314,13 @@ _CHANNEL = _rx(
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
     r"|no (?:calls|emails|texts|letters|paper|post|mail)"
-    r"|by (?:e-?mail|text|sms|phone|whatsapp|post)|via|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
+    r"|by (?:e-?mail|text|sms|phone|whatsapp|post|mail|letter)|via"
+    r"|(?:text|email|call|message|whatsapp) me (?:instead|only|rather)"
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like|do)"
     r"|(?:never|don'?t|do not|no more|no) (?:calls?|call me|ring me|phone me|emails?|email me|texts?|text me|letters)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
     r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
+    r"|not (?:much|big|great|good) (?:for|on|with) (?:the )?(?:computers?|internet|technology|tech|e-?mail)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
     r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
     r"|stop sending|unsubscribe|opt(?:ed)? out|no (?:more )?(?:marketing|promo\w*))\b"
@@ -355,6 +373,8 @@ _IDENTITY_JOB = _rx(
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
     r"|\bi (?:teach|nurse|lecture|tutor|farm|freelance)\b"
+    r"|\b(?:military|army|navy|air force) base\b|\bin the (?:military|army|navy|air force|marines|national guard"
+    r"|reserves)\b|\b(?:on )?active duty\b"
     r"|\b(?:i'?m|im|i am|we'?re|we are) (?:now |currently |still )?working (?:as|at|for|in|from home|nights"
     r"|night shifts|shifts|remotely|part[- ]time|full[- ]time)\b"
     r"|^work(?:ing)? (?:as|at|for|in|from home|nights|days|weekdays|weekends|shifts|mon\w*|\d)"
@@ -374,7 +394,7 @@ _IDENTITY_PLACE = _rx(
     r"|\b(?:i|we)'ve\s+(?:just\s+|recently\s+)?(?:moved|relocated)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
     r"|\b(?:i|we)\s+move (?:to|into)\b(?=.*\b(?:last|ago|yesterday)\b)"
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
-    r"|^(?:just )?(?:moved|relocated) (?:to|into|in)\b"
+    r"|(?:^|,\s*)(?:just |recently )?(?:moved|relocated) (?:to|into|in)\b"
     r"|\b(?:my|our) address (?:has )?changed\b"
     r"|\b(?:i'?m|im|i am|we'?re|we are|i come|we come)\s+(?!(?:calling|writing|texting|messaging|ringing|away|back|home"
     r"|work|here)\b)(?:\w+\s+)?from\s+(?!(?:home|work|school|the|a|my|our|your|here|there)\b)[a-z]{3,}"
@@ -434,7 +454,7 @@ _FAULT = _rx(
     r"|errors?|light|leak\w*|slow|disconnect\w*|down|noise|problem|issue|overcharg\w*|missing|late"
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
-    r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored"
+    r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored|banned|suspended|blocked|locked|hacked"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service"
     r"|stall\w*|squeak\w*|rattl\w*|grind\w*|clunk\w*|burst|cuts? out|cutting out|(?:gone|goes|went|going) out"
     r"|(?:heat(?:er|ing)?|power|boiler|internet|wi-?fi|signal|electricity|lights?|water|cable|tv|phone|service)"
@@ -446,6 +466,8 @@ _RECURRENCE = _rx(
     r"|\b(?:\d+|second|third|fourth|fifth|2nd|3rd|4th|5th)\s+times?\b|\b\d+\s+(?:outages|times|failures)\b"
     r"|\b(?:twice|(?:\d+|three|four|five|six|seven|eight|nine|ten|several|many|multiple|a few) times)\b"
     r"|\bfor (?:the past|weeks|months|days)\b|\bin a row\b"
+    r"|\b(?:over|in|during) the (?:last|past) (?:few |couple of |\w+ )?(?:days|weeks|months|years|week|month|year)\b"
+    r"|\b(?:two|three|four|five|several|many|\d+) of (?:my|our|the) \w+s\b"
     r"|\bsince\b(?!\s+(?:yesterday|today|this morning|last night|tonight|earlier|an hour|this afternoon|this evening))"
     r"|\b(?:whenever|every time|each time|every single time)\b|\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th)\b"
     r"|\bhas been (?:failing|down|broken|dropping)\b|\balways\b|\blately\b|\b(?:has|have) been \w+ing\b"
@@ -453,11 +475,13 @@ _RECURRENCE = _rx(
     r"|\bfor (?:like |about |almost |over |more than |nearly )?(?:\d+|a|two|three|four|five|six|several|a few"
     r"|a couple of) (?:days|weeks|months|years)\b"
 )
-_KEEPS_HAPPENING = _rx(r"\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
+_KEEPS_HAPPENING = _rx(r"(?<!to )(?<!to just )\bkeeps? (?:on )?(?!(?:in mind|going\b(?! (?:down|off|out))))[a-z]+ing\b")
 _DISPUTE = _rx(
     r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) time (?:with|this (?:week|month|year)|in a row|now"
     r"|already)\b|"
     r"\b(?:i'?ve|we'?ve|i have|we have) been waiting (?:for )?(?:\d+|two|three|four|five|six|over|more than|almost)\b|"
+    r"\b(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (?:ticket|complaint|claim|report|request|call|email"
+    r"|letter)s?\b|"
     r"\b(?:disput\w+|never authori[sz]ed|unauthori[sz]ed|fraud\w*|complain\w*|fed up)\b"
     r"(?<!have a complaint)(?<!make a complaint)(?<!file a complaint)(?<!lodge a complaint)"
     r"|\b(?:this is|that'?s|it'?s|i'?m|i am|we'?re|we are) (?:so |really |very |absolutely |just )?(?:ridiculous"
@@ -611,8 +635,11 @@ _HABIT = _rx(
     r"|november|december)\b"
     r"|\b(?:i|we)\b[^.?!]{0,60}\b(?:every (?:day|week|month|year|summer|winter|spring|autumn|fall|weekend|morning"
     r"|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|other week|two weeks)|each (?:week|month"
-    r"|year)|monthly|weekly|yearly|annually|daily|nightly|twice a \w+|once a \w+|\d+ times a \w+)\b"
+    r"|year)|monthly|weekly|yearly|annually|daily|nightly|twice a \w+|once a \w+|\d+ times a \w+"
+    r"|every (?:couple (?:of )?|few |other |\d+ |two |three |six )(?:days|weeks|months|years)"
+    r"|\d[\d,]* (?:\w+ )?(?:a|per) (?:day|week|month|year))\b"
 )
+_WISH = _rx(r"\b(?:i'?d|we'?d|i would|we would) (?:like|love|prefer)\b|\b(?:i|we) (?:want|wish)\b")
 _BUSINESS = _rx(
     r"\b(?:we|i|and|now) (?:now )?(?:have|run|own|operate|employ|manage) (?:about |around |over |nearly |almost )?"
     r"\d[\d,]* (?:\w+ )?"
@@ -630,12 +657,31 @@ _SCHEDULE_WISH = _rx(
     r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
     r"|quietest|prefer\w*|ideal)\b"
 )
+_ASKS_TO_DO = _rx(
+    r"^(?:(?:could|can|would|will) you|please)\s+(?:please\s+)?(?:send|share|upload|email|bring|forward|sign|check|try"
+    r"|restart|attach|provide|give|fill|complete|hold|take|read|spell|verify|open|click|log|download|install|reply)\b"
+)
 _REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
 _NOW_ONLY = _rx(
     r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
     r"|right away|then|this week)(?: (?:ideally|preferably|if possible))?"
 )
 _MEMBER = _rx(r"\b(?:my|our) (son|daughter|wife|husband|partner|baby|boy|girl)\b")
+# The household said in passing, as the customer's party or by name ("me, my husband and our toddler", "my wife
+# and I", "my partner Jess", "it's Carla, Mateo's mom"): an identity of its own. Not "my daughter can drive me"
+# (someone who helps) nor "staying with my son" (a plan's detail).
+_MEMBERS = (
+    r"husband|wife|partner|fianc[ée]e?|son|daughter|toddler|baby|newborn|kids|children|twins|stepson|stepdaughter"
+)
+_HOUSEHOLD_MENTION = re.compile(
+    r"(?:\b(?:[Mm]e|I|[Mm]yself|[Ww]e),?\s+(?:and\s+)?)?"
+    r"(?:\b[Mm]y|\b[Oo]ur|(?<=and )the)\s+(?:(?:\d+[- ]?(?:year|month|week)s?[- ]old|little|eldest|youngest|teenage"
+    rf"|new)\s+)?({_MEMBERS})\b(?:(?=,?\s+(?:and|&)\s+(?:I|me|my|our|the)\b)|,?\s+(?!I\b)([A-Z][a-z]+)\b)?"
+    r"|\b(?:[Ii]'?m|[Ii]t'?s|[Ii]ts|[Tt]his is)\s+(?:[A-Z][a-z]+,?\s+)?([A-Z][a-z]+?)'?s\s+"
+    r"(mom|mum|dad|mother|father|owner)\b"
+    r"|\b(?:since|after) (?:having|we had|i had) (?:the|a|our|my) (baby)\b"
+)
+_NOT_HOUSEHOLD = _rx(r"\b(?:ex|late|former|ex-)[- ]?(?:husband|wife|partner)\b")
 _HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|\s+(?:is|has|just|now|starts|will))\b)")
 # A fault that began today or yesterday, said once, is this conversation's errand, not yet a lasting problem.
 _JUST_BEGUN = _rx(
@@ -651,7 +697,8 @@ _CORRECTION = _rx(
     r"|let me correct|make that|actually,? (?:no|it'?s|make))\b"
 )
 _THEN = _rx(r"\b(?:then|at that point|by then|from then on|at (?:the|that) renewal)\b")
-_ELABORATED = frozenset({"contact_channel"})  # a subject people say in several sentences ("no calls. text only")
+# A subject people say over several sentences ("no calls. text only", "it has to be early. I can't leave school").
+_ELABORATED = frozenset({"contact_channel", "schedule"})
 _PAYDAY = _rx(r"\b(?:get|am|'m|are|'re) paid (?:on|every|each|at the end of|weekly|monthly|biweekly|fortnightly)\b")
 _FUTURE_SELF = _rx(
     r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?\w+ing\b"
@@ -666,6 +713,9 @@ _NEW_JOB = _rx(
     r"\b(?:started|start|starting|got|landed|took) (?:a )?new job\b|\blost my job\b|\b(?:got |been )?laid off\b"
     r"|\bbetween jobs\b|\bout of work\b"
 )
+_ABOUT_IT = _rx(  # a complaint that points back: "this is the second time I've called about it"
+    r"\b(?:about|with|over|for|regarding) (?:it|this|that)\b(?!\s+\w+ing)|^(?:this|that|it)(?:'s| is| has)\b"
+)
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
@@ -677,7 +727,8 @@ _TONE_DELIVERY = _rx(
     r"|\b(?:send|email|text|call|contact)\b[^.?!]{0,30}\bme,? not (?:her|him|them)\b|"
     r"\bstop (?:calling|texting|emailing|sending|ringing)\b|\bin (?:my|our) (?:\d0s|twenties|thirties|forties|fifties"
     r"|sixties|seventies|eighties|nineties)\b|\bno (?:kids|children|pets)\b|"
-    r"\b(?:leave|drop|deliver)\w*\b[^.?!]{0,30}\b(?:neighbou?rs?|porch|back door|side door|front desk|reception|garage"
+    r"\b(?:leave|drop|deliver|delivery|deliveries)\b[^.?!]{0,45}\b(?:neighbou?rs?|porch|back door|side door|front desk"
+    r"|reception|garage|(?:my|the) (?:office|work|workplace)"
     r"|mailroom|concierge|safe place|parcel box|locker|(?:side |back |front |garden )?gate|shed|letterbox|mailbox)\b|"
     r"\b(?:again this year|same as last (?:year|time)|as (?:usual|always)|like every year|the usual)\b|"
     r"\b(?:don'?t|do not|never) (?:discuss|share|give|disclose|talk about) (?:my|our) (?:account|details"
@@ -874,6 +925,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "business")
     if _SCHEDULE_WISH.search(clause) or _PAYDAY.search(clause):
         return _Hit("preference", "schedule")
+    if _HABIT.search(clause) and _WISH.search(clause):
+        return _Hit("preference", "schedule")  # "I'd like to move to a weekly pickup": a wish, not a habit
     if _HABIT.search(clause) and not re.search(r"\b(?:don'?t|do not|won'?t) (?:have|need) to\b", clause, re.I):
         return _Hit("identity", "habit")
     if _REQUIREMENT.search(clause) and _SELF.search(clause):
@@ -1024,6 +1077,8 @@ class BuiltinExtractor:
             if message.role == "agent":
                 sentences = self._sentences(message.text)
                 asked = sentences[-1] if sentences and sentences[-1].rstrip().endswith("?") else None
+                if asked and _ASKS_TO_DO.search(asked):
+                    asked = None  # "Could you send us the allergist's note?" asks for an action, not a fact
                 continue
             if message.role != "customer":
                 continue
@@ -1164,6 +1219,14 @@ class BuiltinExtractor:
                     and len(sentences[index - 1].split()) <= 12
                 ):
                     clause = f"{clause} (re: {_clean(sentences[index - 1]).rstrip('.')})"  # what "there" points at
+                if (
+                    hit.kind == "problem"
+                    and _ABOUT_IT.search(clause)
+                    and not (found and found[-1][2] >= index - 2 and found[-1][0].kind == "problem")
+                ):  # "This is the second time I've called about it": what "it" is, said just before
+                    before = [s for s in sentences[max(0, index - 2) : index] if len(s.split()) >= 6]
+                    if before:
+                        clause = f"{_clean(before[-1]).rstrip('.!')}; {clause}"
                 if AS_BEFORE.search(sentence) and not AS_BEFORE.search(clause):
                     clause = f"{clause} (as before)"  # "As before, I need…": reconciliation reads it as known
                 found.append([hit, clause, index, evidence])
@@ -1175,6 +1238,33 @@ class BuiltinExtractor:
                 ):
                     owned[len(found) - 1] = thing.group(1).strip()
         out: list[Candidate] = []
+        said = " ".join(clause for _, clause, _, _ in found).casefold()
+        sentences_text = " ".join(sentences)
+        for mention in _HOUSEHOLD_MENTION.finditer(sentences_text):
+            member, name, child, parent, baby = mention.groups()
+            listed = (
+                name
+                or parent
+                or baby
+                or re.match(r"(?:me|i|myself|we)\b|the\b", mention.group(0), re.I)  # "me, my husband", "and the baby"
+                or re.match(r",?\s+(?:and|&)\s", sentences_text[mention.end() : mention.end() + 8])  # "my wife and I"
+                or re.search(r"\band\s+$", sentences_text[max(0, mention.start() - 6) : mention.start()])
+            )
+            if not listed or _NOT_HOUSEHOLD.search(mention.group(0)):
+                continue
+            if any(hit.subject == "household" for hit, _, _, _ in found):
+                continue  # the message already says something of the household
+            if parent:
+                content = f"Parent of {child}"  # "Biscuit's mom": a pet or a child, named
+            elif baby:
+                content = "Recently had a baby"
+            else:
+                content = f"Has a {member.lower()}" + (f" ({name})" if name else "")
+            key = (child or member or baby).casefold()
+            if key in said or any(key in c.content.casefold() for c in out):
+                continue  # a fact about them is already a candidate
+            said += f" {key}"
+            out.append(Candidate(content, "identity", (message.id,), message.at, "household"))
         for position, (hit, clause, _, evidence) in enumerate(found):
             if position in owned:  # the thing first: "Has a 2018 F-150", then what happens to it
                 thing = owned[position]
