@@ -155,6 +155,9 @@ _CLAUSE_BREAKS = (
     _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
+    _rx(  # "we closed on a house in October, and the water heater that came with it is leaking": two statements
+        r",\s+and\s+(?=(?:the|my|our)\s+(?:[\w-]+\s+){1,6}?(?:is|are|was|were|has|have|keeps|started|stopped)\b)"
+    ),
     _rx(
         r",?\s+(?:and|so|but)\s+(?:i\s+)?"
         r"(?=(?:wanted|want|was wondering|wonder(?:ed)?|need(?:ed)?)\s+to\s+(?:know|ask|check))"
@@ -204,6 +207,10 @@ def _question_part(clause: str) -> str | None:
             "",
             clause.rstrip(" ?"),
             flags=re.I,
+        )
+    if _CHANNEL.search(clause) and re.search(r"\b(?:instead|rather than|only)\b", clause, re.I):
+        return re.sub(  # "can reminders come by text instead of email?": a standing wish
+            r"^(?:can|could|would|will)\s+(?:you\s+|u\s+)?(?:please\s+)?", "", _clean(clause.rstrip(" ?")), flags=re.I
         )
     if _REQUEST.search(clause) or _TONE_DELIVERY.search(clause):  # "could you leave parcels with the neighbour?"
         return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
@@ -269,6 +276,7 @@ _HEALTH = _rx(
 _BUDGET = _rx(
     r"\b(?:budget|fixed income|low income|on a pension|money is tight|money'?s tight|money is short|can'?t afford"
     r"|cannot afford|our ceiling"
+    r"|(?:can'?t|cannot|won'?t|don'?t want to) (?:spend|pay) (?:more than|over)"
     r"|my ceiling)\b"
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
 )
@@ -306,6 +314,25 @@ _AVAILABILITY = _rx(
     r"|in the (?:morning|afternoon|evening))"
     r"|\b(?:some|most|other) days\b[^.?!]*\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b"
 )
+_FINANCES = _rx(  # income and savings, said for a loan or a budget
+    r"\b(?:i|we)\s+(?:\w+\s+)?(?:make|earn|bring in|take home|gross|net)\s+(?:about |around |roughly |approximately "
+    r"|over |under |just under |just over )?[$€£]\s?\d"
+    r"|\b(?:i|we)(?:'ve|\s+have)?\s+(?:\w+\s+)?saved\s+(?:up\s+)?(?:about |around |roughly |over |almost |nearly )?"
+    r"[$€£]\s?\d"
+    r"|\b(?:household|combined|annual|yearly|monthly) (?:income|salary) (?:is|of)\b"
+)
+_DRIVING = _rx(
+    r"\b(?:can'?t|cannot|can not|don'?t|do not) (?:drive|handle) (?:a )?(?:stick|manual|stick shift)\b"
+    r"|\bneither of us can drive\b|\b(?:automatic|manual) only\b|\bonly (?:drive )?(?:an )?automatics?\b"
+)
+# A death in the household ("we lost Mochi back in August", "since Harold passed"), or being widowed.
+_LOSS = re.compile(
+    r"\b(?:[Ww]e|I) (?:just |recently )?lost (?:(?:our|my) (?:\w+ )?)?(?:dog|cat|pet|puppy|kitten|[A-Z][a-z]+)\b"
+    r"|\b(?:[Mm]y|[Oo]ur) (?:husband|wife|partner|dog|cat) (?:passed away|passed|died)\b"
+    r"|\b(?:[Ss]ince|[Aa]fter|[Ww]hen) (?:my (?:husband|wife|partner) |[A-Z][a-z]+ )(?:passed away|passed|died)\b"
+    r"|\b(?:I'?m|I am|[Ii]m) (?:a )?widow(?:ed|er)?\b"
+)
+_ESTATE = _rx(r"\bin (?:my|our) will\b|\bbequest\b|\bestate plan\w*")
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
     r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
@@ -493,6 +520,10 @@ _DISPUTE = _rx(
     r"|\bstill (?:haven'?t|hasn'?t|have not|has not|not) (?:received|got|gotten|heard|arrived"
     r"|been (?:fixed|resolved|refunded))"
 )
+_OWN_AGREEMENT = _rx(
+    r"^the (?:\w+ )?(?:lease|contract|policy|membership|subscription|warranty|mortgage|loan|visa|permit|tenancy"
+    r"|insurance)\b"
+)
 _ADDRESSEE = _rx(r"^(?:you|your|you're|you've|you'll|you guys|y'all)\b")
 _OTHER_SUBJECT = _rx(r"^(?:the|this|that|these|those|his|her|their|its|it|it's|he|she|they)\b")
 _NO_ANSWER = _rx(
@@ -617,7 +648,8 @@ _MY_PET = _rx(
     rf"(?:{_PETS})\b(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|insurance|hair|walker|sitter|groomer))"
 )
 _HOME = _rx(
-    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added|switched to|upgraded to|bought)\s+"
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+)?(?:installed|put in|have|got|added|switched to|upgraded to|bought"
+    r"|closed on)\s+"
     r"(?:a\s+|an\s+|new\s+)*"
     r"(?:solar panels?|heat pump|ev charger|charging point|pool|hot tub|generator|septic|well water|wood stove"
     r"|smart meter|battery|home battery|electric (?:car|vehicle)|ev|basement|garage|garden|yard|apartment|condo"
@@ -661,6 +693,8 @@ _ASKS_TO_DO = _rx(
     r"^(?:(?:could|can|would|will) you|please)\s+(?:please\s+)?(?:send|share|upload|email|bring|forward|sign|check|try"
     r"|restart|attach|provide|give|fill|complete|hold|take|read|spell|verify|open|click|log|download|install|reply)\b"
 )
+# A time clause about someone else before an instruction: the instruction is what counts.
+_SUBORDINATE = _rx(r"^(?:when|whenever|once|after|before)\s+(?:you|they|he|she|it)\b[^,]{3,60},\s*(?=\S)")
 _REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
 _NOW_ONLY = _rx(
     r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
@@ -682,7 +716,14 @@ _HOUSEHOLD_MENTION = re.compile(
     r"|\b(?:since|after) (?:having|we had|i had) (?:the|a|our|my) (baby)\b"
 )
 _NOT_HOUSEHOLD = _rx(r"\b(?:ex|late|former|ex-)[- ]?(?:husband|wife|partner)\b")
-_HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|\s+(?:is|has|just|now|starts|will))\b)")
+_HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|'ll|\s+(?:is|has|just|now|starts|will|can'?t|cannot|needs))\b)")
+# A name the customer gives as the subject of what follows ("Yes, Ava.", "Leo passed his egg challenge"): "she", "he"
+# in the next sentences is that child or pet.
+_NAMED = re.compile(
+    r"(?:^(?:[Yy]es|[Yy]eah|[Yy]ep),?\s+([A-Z][a-z]{2,})[.!]?$"
+    r"|\b(?!(?:This|That|There|Here|They|She|His|Her|The|Our|Your|What|When|Where|Which|Who|Why|How|It|Its)\b)"
+    r"([A-Z][a-z]{2,})\s+(?:is|was|has|had|passed|got|will|starts|started|needs|turned|turns|just)\b)"
+)
 # A fault that began today or yesterday, said once, is this conversation's errand, not yet a lasting problem.
 _JUST_BEGUN = _rx(
     r"\bsince (?:yesterday|today|this (?:morning|afternoon|evening)|last night|earlier|an hour ago)\b"
@@ -753,6 +794,8 @@ _SIZE = _rx(
     r"\b(?:i|we)\s+(?:wear|take|am|'m|usually wear|always wear)\s+(?:a\s+|an\s+)?(?:size|us|uk|eu|xs|s|m|l|xl|xxl)\b"
     r"|\bsize \d{1,2}(?:\.5)?\b|\bbetween sizes\b"
 )
+# A wish about the matter at hand ("I would prefer to resolve this first"), not a lasting preference.
+_THIS_ONCE = _rx(r"\b(?:prefer|rather|like|want) to \w+ (?:this|it|that)\b(?!.*\b(?:from now on|always|every time)\b)")
 _COMPLIMENT = _rx(r"\b(?:love|like|enjoy|hate|dislike)\s+(?:your|you|this|that|it|the new|the service|the app)\b")
 # A household member's fact that changes the service (their age, school, licence, allergy, a baby on the way):
 # kept, unlike other statements about someone else.
@@ -836,7 +879,9 @@ def _classify(clause: str, at) -> _Hit | None:
     found_dates = dates.find(clause, at, future=True, ordinal_days=True)
     same_day = at.date().isoformat()
     has_date = any(iso != same_day for _, _, iso in found_dates)  # "leaving at 5 today" is no lasting plan
-    someone_elses = _OTHER_SUBJECT.search(clause) and not _SELF.search(clause)  # "the next course starts…"
+    someone_elses = (  # "the next course starts…"; but "the lease expires in three months" is the customer's
+        _OTHER_SUBJECT.search(clause) and not _SELF.search(clause) and not _OWN_AGREEMENT.search(clause)
+    )
     planned = _PLAN_VERB.search(clause) or (
         _FUTURE_SELF.search(clause)
         and not _OTHER_SUBJECT.search(clause)
@@ -860,6 +905,14 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("constraint", "health")
     if _BUDGET.search(clause):
         return _Hit("constraint", "budget")
+    if _FINANCES.search(clause):
+        return _Hit("constraint", "finances")
+    if _DRIVING.search(clause):
+        return _Hit("constraint", "driving")
+    if _LOSS.search(clause):
+        return _Hit("identity", "pet" if subject_of(clause) == "pet" else "household")
+    if _ESTATE.search(clause) and _SELF.search(clause):
+        return _Hit("plan", "estate")
     if _LANGUAGE.search(clause):
         return _Hit("preference", "language")
     if (
@@ -915,7 +968,7 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", subject_of(thing.group(1)) or "vehicle")
     if _DEVICE_USE.search(clause):
         return _Hit("identity", "device")
-    if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause):
+    if _PREFERENCE.search(clause) and not _COMPLIMENT.search(clause) and not _THIS_ONCE.search(clause):
         return _Hit("preference", subject_of(clause) or "preference")
     if _DECIDED.search(clause):
         return _Hit("plan", subject_of(clause) or "plan")
@@ -1048,6 +1101,7 @@ class BuiltinExtractor:
 
     def __init__(self):
         self._segmenter = pysbd.Segmenter(language="en", clean=False)
+        self._referent = ""
         self._segmented: dict[str, list[str]] = {}  # text -> sentences, for one extract() call
 
     def _sentences(self, text: str) -> list[str]:
@@ -1070,6 +1124,7 @@ class BuiltinExtractor:
 
     def extract(self, messages: Sequence[Message]) -> tuple[list[Candidate], SummaryDraft | None]:
         self._segmented = {}
+        self._referent = ""  # the child or pet the customer named last ("Yes, Ava.", "Mateo's mom"), for "she"/"he"
         candidates: list[Candidate] = []
         undated: list[tuple[int, str]] = []  # plans said without a date yet: (message id, clause)
         asked: str | None = None  # the agent's last question, for a short answer ("Any allergies?" "Shellfish.")
@@ -1147,12 +1202,22 @@ class BuiltinExtractor:
         sentences, line_starts = self._segments(message.text)
         context: tuple[int, str] | None = None  # a short clause without a rule, said just before one with a rule
         for index, sentence in enumerate(sentences):
+            named_here = _NAMED.search(sentence)
+            parent_of = _HOUSEHOLD_MENTION.search(sentence)
+            if named_here:
+                self._referent = named_here.group(1) or named_here.group(2)
+            elif parent_of and parent_of.group(3):
+                self._referent = parent_of.group(3)
+            conditional = False  # "if they still say I owe it, I'm gonna dispute it": the whole sentence is an if
             for raw in _clauses(sentence):
                 clause = _question_part(raw.strip())
-                if clause is None:
+                if clause is None or conditional:
                     continue
                 corrected = _CORRECTION.search(clause)
-                clause = _clean(clause)
+                clause = _SUBORDINATE.sub("", _clean(clause))  # "when you send the documents, write in Portuguese"
+                if re.match(r"if\b", clause, re.I) and _HYPOTHETICAL.search(clause):
+                    conditional = True
+                    continue
                 if len(clause.split()) < 2 - bool(corrected) or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
                 request = _REQUEST_PREFIX.match(clause)
@@ -1161,15 +1226,34 @@ class BuiltinExtractor:
                 if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
                     continue
                 member = _MEMBER.findall(" ".join(sentences[max(0, index - 1) : index + 1]))
-                if member and _HE_SHE.match(clause):  # "she's 16": the household member just named
-                    named = _HE_SHE.sub(f"My {member[-1].lower()}", clause, count=1)
-                    clause = named if _MEMBER_FACT.search(named) else clause
+                referent = f"My {member[-1].lower()}" if member else self._referent
+                if referent and _HE_SHE.match(clause):  # "she's 16": the household member just named
+                    named = re.sub(r"^(?:she|he)'s\b(?!\s+(?:got|been)\b)", "she is", clause, flags=re.I)
+                    generic = _HE_SHE.sub("My child", named, count=1)
+                    named = _HE_SHE.sub(referent, named, count=1)  # "he's 9" → "My son is 9", "Ava is 2"
+                    fact = _classify(named, message.at)
+                    if _MEMBER_FACT.search(generic) or (
+                        not member and fact and fact.kind in ("plan", "constraint") and fact.subject != "budget"
+                    ):
+                        clause = named
+                        before = sentences[index - 1] if index else ""
+                        if not member and referent in before and len(before.split()) >= 4:
+                            clause = f"{_clean(before).rstrip('.!')}; {clause}"  # "Leo passed his egg challenge; …"
                 hit = _classify(clause, message.at)
                 if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
                     hit = None  # "ideally the same day": this errand's timing, not a lasting wish
                 if hit is None:
                     if found and found[-1][2] == index and len(clause.split()) <= 3:
                         found[-1][1] = f"{found[-1][1]}, {clause}"  # "…after the kids are in bed, so after 8"
+                        continue
+                    if (
+                        found
+                        and found[-1][2] == index
+                        and found[-1][0].kind == "plan"
+                        and _PLAN_VERB.search(clause)
+                        and _SELF.search(clause)
+                    ):  # "off from the 21st until the 4th, we're visiting my parents in Poland": what the plan is
+                        found[-1][1] = f"{found[-1][1]}, {clause}"
                         continue
                     if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
                         undated[:] = [(message.id, clause)]
@@ -1200,10 +1284,12 @@ class BuiltinExtractor:
                 ):  # "my plan renews on January 3rd and I want to switch to annual then": "then" is that date
                     found[-1][1] = f"{found[-1][1]}, {clause}"
                     continue
-                if (
-                    found and found[-1][0] == hit and hit.subject in _ELABORATED and found[-1][2] >= index - 2
-                ):  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
-                    found[-1][1] = f"{found[-1][1]}; {clause}"
+                same = next(
+                    (f for f in reversed(found) if f[0] == hit and hit.subject in _ELABORATED and f[2] >= index - 2),
+                    None,
+                )
+                if same:  # "stop sending me emails. 6 today. text only from now on": one wish, said over sentences
+                    same[1] = f"{same[1]}; {clause}"
                     continue
                 if (
                     found

@@ -7,8 +7,9 @@ spelled as said on the phone ("the twelfth of next month"), months shortened aft
 ("in jan"; not "mar" or "may", which are words), and counted from today ("3 weeks from today").
 Phrases are found with the patterns below and resolved with `dateparser` (relative words, weekdays;
 `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar arithmetic); a bare month or
-weekday is taken in the future for plans and in the past for what already happened ("we had a baby
-in September"); a season in its last month is next year's ("in the fall" said in November).
+weekday is taken in the future for plans (so is a bare day, "until the 10th") and in the past for
+what already happened ("we had a baby in September"); a season in its last month is next year's ("in
+the fall" said in November); "the first Monday in January" is that day.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         ("day_of_relative_month", rf"\b(?:the )?{_ORD} of (next|this) month\b"),
+        ("nth_weekday", rf"\bthe (first|second|third|fourth|last) {_WEEKDAY} (?:in|of) {_FULL_MONTH}\b"),
         ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
@@ -118,7 +120,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         (
             "ordinal_day",
-            r"\b(?:on|starting) the (\d{1,2})(?:st|nd|rd|th)\b(?! of (?:each|every|the) month)",  # digits only
+            r"\b(?:on|starting|from|until|till|through|by) the (\d{1,2})(?:st|nd|rd|th)\b"  # digits only
+            r"(?! of (?:each|every|the) month)",
         ),
         (
             "holiday",
@@ -170,6 +173,15 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return first.replace(day=_day(g[0])).isoformat()
         except ValueError:
             return None
+    if kind == "nth_weekday":  # "the first Monday in January"
+        month, weekday = _month_number(g[2]), list(_WEEKDAY_FULL.values()).index(g[1].lower())
+        year = _year_for(month, 0, at, future)
+        if g[0].lower() == "last":
+            last = date(year, month, 1) + relativedelta(months=1, days=-1)
+            return (last - timedelta(days=(last.weekday() - weekday) % 7)).isoformat()
+        first = date(year, month, 1)
+        nth = ["first", "second", "third", "fourth"].index(g[0].lower())
+        return (first + timedelta(days=(weekday - first.weekday()) % 7, weeks=nth)).isoformat()
     if kind == "season":
         start_month = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[g[0].lower()]
         year = day0.year
