@@ -79,11 +79,12 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 # --- cleaning -------------------------------------------------------------------------------------------------
 
-_SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
+_SPOKEN_FILLER = _rx(r"(?<![\w'])(um+|uh+|erm+|er|eh|hmm+|uh-huh|you know)(?![\w'])[,.]*\s*")
 _LEADING = _rx(
     r"^(?:(?:so|and|also|but|oh|well|yeah|yes|yep|no(?! longer| more| one)|nope|ok|okay|k|actually|anyway|plus"
     r"|then|btw|hey|hi|hello|hiya|yay|wow|great|perfect|cool|right|alright|just a heads up|heads up"
-    r"|one more thing|by the way|additionally|furthermore|lol|haha|ugh|argh|sigh|omg|gosh|jeez|please(?=\s*,)"
+    r"|one more thing|by the way|additionally|furthermore|firstly|secondly|thirdly|lastly|finally"
+    r"|lol|haha|ugh|argh|sigh|omg|gosh|jeez|please(?=\s*,)"
     r"|(?:sorry,?\s+)?(?:i meant|i mean|correction|scratch that|no wait|wait,? no|actually,? no))\b[\s,.!:;-]*)+"
 )
 _TRAILING = _rx(r"(?:[\s,.!;:-]+(?:pls|please|plz|thanks|thank you|thx|lol|haha|hehe|anyway|too|if possible))+[\s.!]*$")
@@ -153,6 +154,7 @@ _CLAUSE_BREAKS = (
     _rx(r",?\s+(?:so|because)\s+(?!(?:much|many|far|good|sorry|that|glad|happy|excited|long|of)\b)(?=\S+\s+\S+)"),
     _rx(r",?\s+and\s+(?=(?:travell?ing|moving|flying|going|starting|planning|looking|expecting|getting)\b)"),
     _rx(r",?\s+and\s+(?=(?:need|want|plan|hope|intend)\s+to\b)"),
+    _rx(r",?\s+and\s+(?=(?:can'?t|cannot)\s+\w)"),  # "I work shifts at the hospital and cannot take calls"
     _rx(r",?\s+(?=(?:can|could|would|will|do|does|is|are)\s+(?:i|we|you|u)\b)"),
     _rx(r",\s+(?=(?:any|how|what|where|when|why|which|is there)\b)"),
     _rx(  # "we closed on a house in October, and the water heater that came with it is leaking": two statements
@@ -167,6 +169,7 @@ _STANDING = _rx(
     r"\b(?:from now on|going forward|in (?:the )?future|every time|always|permanently)\b"
     r"|\b(?:send|email|mail|post|text)\s+(?:me\s+)?(?:everything|all (?:updates|correspondence|bills|letters|mail))\b"
     r"|\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|other week)\b"
+    r"|\bevery (?:\d+|two|three|four|five|six|eight) (?:days|weeks|months)\b"
 )
 _QUESTION_START = _rx(
     r"^(?:can|could|would|will|do|does|did|is|are|was|any|is there)\b"
@@ -174,7 +177,8 @@ _QUESTION_START = _rx(
 )
 _HYPOTHETICAL = _rx(
     r"(?<!appreciate it )(?<!prefer it )(?<!like it )(?<!love it )"  # "appreciate it if you…"
-    r"\bif (?:i|we|it|you|they|he|she)\b"
+    r"\bif (?:i|we|it|you|they|he|she)\b(?! (?:have|has|can|could|offer|do|does)\b)"
+    r"(?!(?: is|'s| are|'re)? (?:available|possible|free|ok|okay|fine|open)\b)"
     r"|\b(?:suppose|supposing|hypothetically|what if|were to)\b|\bin case (?:i|we)\b"
 )
 _HEDGE = _rx(
@@ -230,6 +234,7 @@ _PAST = _rx(
 )
 _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
+    r"|freez\w+|paus\w+|suspend\w*|defer\w*|put (?:it|my \w+) on hold"
     r"|getting married|surgery|operation|renew\w*|cancel\w*|upgrad\w+|switch\w*|start\w*|retir\w+|graduat\w+"
     r"|due|migrat\w+|leav(?:e|ing)|join\w*|ends?|expir\w+|plan\w*|reschedul\w+|postpon\w+|closing|close|flight"
     r"|honeymoon|conference|lease|is up|runs? out|downsiz\w+|buy\w*|sell\w*|turning \d+|anniversary"
@@ -254,6 +259,9 @@ _HEALTH = _rx(
     r"|diabet\w+|epilep\w+|disabilit\w+|disabled|sensitive to|pregnant|accessible entrance|step-free|screen reader"
     r"|colou?r-?blind|dyslexi\w+|autis\w+|adhd|chronic \w+|arthritis|(?:heart|lung|kidney) condition"
     r"|my (?:hearing|eyesight|vision|memory)(?:'s| is|'s not| isn'?t| is not)|bad (?:back|knees?|hips?)|large print"
+    r"|macular degeneration|glaucoma|cataracts?|dementia|parkinson'?s|alzheimer'?s|copd|fibromyalgia|tinnitus"
+    r"|(?:had|having|getting) my (?:hip|knee|shoulder|back|eyes?|cataracts?|gallbladder|appendix) (?:done|replaced"
+    r"|operated on|out)"
     r"|(?:i have|i've got|i was diagnosed with|diagnosed with|i suffer from|i live with)\s+(?:\w+\s+){0,2}?(?:disease"
     r"|disorder|syndrome|condition|degeneration|cancer|diabetes|asthma|arthritis|dementia|glaucoma|cataracts?|copd|ms"
     r"|parkinson'?s|alzheimer'?s|epilepsy|lupus|fibromyalgia|migraines?|tinnitus|ptsd|depression)"
@@ -279,6 +287,8 @@ _BUDGET = _rx(
     r"|(?:can'?t|cannot|won'?t|don'?t want to) (?:spend|pay) (?:more than|over)"
     r"|my ceiling)\b"
     r"|\b(?:under|max|maximum|up to|no more than|below|at most)\s*[$€£]\s?\d[\d,.]*k?"
+    r"|\b(?:ceiling|cap|limit) of\s*[$€£]\s?\d"
+    r"|\b(?:under|max|maximum|up to|no more than|at most) (?:\w+ )?(?:thousand|hundred|grand)\b"
 )
 _AVAILABILITY = _rx(
     r"(?<!yesterday )(?<!today )(?<!this )(?<!last )(?<!since )"
@@ -310,8 +320,10 @@ _AVAILABILITY = _rx(
     r"|\b(?:don'?t|do not|never|can'?t|cannot) (?:book|schedule|come|call|visit|deliver)\b[^.?!]{0,25}\b(?:in the )?"
     r"(?:mornings?|afternoons?|evenings?|weekends?|weekdays|before \d|after \d)"
     r"|\b(?:deliver(?:y|ies)|appointments?|visits?|calls?|pick-?ups?|drop-?offs?) (?:only )?(?:after|before|between) \d"
-    r"|\b(?:it|appointments?|visits?|calls?) (?:has|have|needs?|need) to be (?:early|late|before \d|after \d"
-    r"|in the (?:morning|afternoon|evening))"
+    r"|(?:\b(?:it|appointments?|visits?|calls?) |^)(?:has|have|needs?|need) to be (?:early|late|before \d|after \d"
+    r"|in the (?:morning|afternoon|evening)|(?:a |on (?:a )?)?(?:monday|tuesday|wednesday|thursday|friday|saturday"
+    r"|sunday|weekend|weekday)s?)"
+    r"|\balways (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekday)s?\b"
     r"|\b(?:some|most|other) days\b[^.?!]*\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b"
 )
 _FINANCES = _rx(  # income and savings, said for a loan or a budget
@@ -329,6 +341,7 @@ _DRIVING = _rx(
 _LOSS = re.compile(
     r"\b(?:[Ww]e|I) (?:just |recently )?lost (?:(?:our|my) (?:\w+ )?)?(?:dog|cat|pet|puppy|kitten|[A-Z][a-z]+)\b"
     r"|\b(?:[Mm]y|[Oo]ur) (?:husband|wife|partner|dog|cat) (?:passed away|passed|died)\b"
+    r"|\b[A-Z][a-z]+ (?:passed away|died)\b"
     r"|\b(?:[Ss]ince|[Aa]fter|[Ww]hen) (?:my (?:husband|wife|partner) |[A-Z][a-z]+ )(?:passed away|passed|died)\b"
     r"|\b(?:I'?m|I am|[Ii]m) (?:a )?widow(?:ed|er)?\b"
 )
@@ -336,7 +349,8 @@ _ESTATE = _rx(r"\bin (?:my|our) will\b|\bbequest\b|\bestate plan\w*")
 _REQUIREMENT = _rx(r"\b(?:requires?|required|have to keep|must stay|must be kept)\b")
 _CHANNEL = _rx(
     r"\b(?:text|texts|txt|sms|e-?mails?|whatsapp|calls?|phone calls?|letters?|paper(?:less)?|by post|by mail"
-    r"|in the post|in the mail|internet|online|post it|mail it|computers?|smartphones?)\b"
+    r"|in the post|in the mail|internet|online|post it|mail it|computers?|smartphones?|mobile|cell|landline"
+    r"|ring me|ring my|in writing)\b"
 )
 _CHANNEL_CUE = _rx(
     r"\b(?:prefer\w*|only|rather|best|easier|instead|don'?t call|do not call"
@@ -346,7 +360,10 @@ _CHANNEL_CUE = _rx(
     r"|(?:don'?t|do not|never|rarely) (?:really )?(?:use|check|read|answer|pick up|want|like|do)"
     r"|(?:never|don'?t|do not|no more|no) (?:calls?|call me|ring me|phone me|emails?|email me|texts?|text me|letters)"
     r"|(?:call|text|reach|contact|ring) me (?:on|at) my (?:cell|mobile|landline|work|home|personal)"
-    r"|(?:e-?mail|text|texts|whatsapp|phone|calls?) (?:is|are|works) (?:fine|best|good|ok|okay|better|easiest)"
+    r"|(?:e-?mail|text|texts|whatsapp|phone|calls?)(?:'s| is| are| works)(?: just| much| way| a lot| so| far)*"
+    r" (?:fine|best|good|ok|okay|better|easiest|easier)"
+    r"|(?:terrible|bad|hopeless|awful|useless|not great|not good) (?:at|with) (?:phone calls|calls|the phone|e-?mails?"
+    r"|texting|texts)|send (?:me )?everything|(?:ring|call) (?:me on )?my (?:mobile|cell)"
     r"|not (?:much|big|great|good) (?:for|on|with) (?:the )?(?:computers?|internet|technology|tech|e-?mail)"
     r"|please (?:post|mail) it|i don'?t have (?:a |an )?(?:computer|smartphone|email|internet|mobile|cell)"
     r"|not (?:the|my) (?:landline|home phone|work phone|mobile|cell|work email|personal email)"
@@ -359,7 +376,9 @@ _LANGS = (
 )
 _LANGUAGE = _rx(
     rf"\b(?:in|speak|speaks|spoke|speaking|write|prefer)\b[^.]*\b(?:{_LANGS})\b|\b(?:first|native|main) language\b"
-    r"|\bmy language is\b|\b(?:my )?english (?:is )?(?:not|isn'?t|little|poor|bad|limited|not so good)\b"
+    r"|\bmy language is\b|\b(?:my )?(?:written |spoken )?english (?:on the phone |in writing )?(?:is )?(?:not|isn'?t"
+    r"|little|poor|bad|limited|not so good)\b"
+    rf"|\b(?:{_LANGS}) (?:is|would be) (?:much |a lot |far )?(?:easier|better|best|preferred)\b"
     rf"|\b(?:{_LANGS})\s+(?:please|only|pls|preferred|if possible)\b"
     r"|\bwrite (?:simple|simply|slowly)\b|\b(?:simple|plain|easy) (?:language|english|words)\b|\benglish learners?\b"
     r"|(?<!i'm an )(?<!i am an )(?<!i'm a )(?<!i am a )(?<!work as an )(?<!work as a )\b(?:interpreter|translator)\b"
@@ -399,6 +418,9 @@ _IDENTITY_JOB = _rx(
     r"|from home|nights|days|weekdays|weekends|remotely|night shifts"
     r"|[\w-]+-hour shifts|shifts)\b"
     r"|\b(?:i|we)\s+(?:run|own)\s+(?:a|an|my|our)\b|\bwork(?:s|ing)?\s+as\s+(?:a\s+|an\s+)?[\w-]{3,}"
+    rf"|\b(?:i was|i used to be)\s+(?:a|an)\s+(?:[\w-]+\s+){{0,3}}?(?:{_OCCUPATION})\b"
+    r"|\b(?:i|we)\s+(?:have|manage)\s+(?:a|an|my|our)\s+(?:small\s+|own\s+)?(?:[\w-]+\s+)?(?:office|firm|business"
+    r"|company|practice|shop|store|restaurant|cafe|café|bakery|farm|studio|salon|agency|clinic)\b"
     r"|\bi (?:teach|nurse|lecture|tutor|farm|freelance)\b"
     r"|\b(?:military|army|navy|air force) base\b|\bin the (?:military|army|navy|air force|marines|national guard"
     r"|reserves)\b|\b(?:on )?active duty\b"
@@ -419,7 +441,7 @@ _IDENTITY_JOB = _rx(
 _IDENTITY_PLACE = _rx(
     r"\b(?:i|we)\s+(?:have\s+|'ve\s+|had\s+|just\s+|recently\s+|finally\s+)*(?:live|lived|moved|relocated)\b"
     r"|\b(?:i|we)'ve\s+(?:just\s+|recently\s+)?(?:moved|relocated)\b|\b(?:i'?m|im|i am|we'?re|we are)\s+based in\b"
-    r"|\b(?:i|we)\s+move (?:to|into)\b(?=.*\b(?:last|ago|yesterday)\b)"
+    r"|\b(?:i|we)\s+move\b(?=[^.]*\b(?:last|ago|yesterday)\b)"
     r"|\b(?:my|our) new (?:home )?address\b|\b(?:i|we) (?:have|'ve got) a new address\b"
     r"|(?:^|,\s*)(?:just |recently )?(?:moved|relocated) (?:to|into|in)\b"
     r"|\b(?:my|our) address (?:has )?changed\b"
@@ -441,6 +463,7 @@ _HOUSEHOLD = _rx(
     r"(?!\s+(?:bed|food|toy|toys|leash|collar|bowl|treats|crate|seat|clothes|shoes|stroller|insurance|gate|door|hair))"
     r"|\bfamily of (?:\w+)\b|\bwith (?:my )?(?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
     r"|\b(?:me|myself) (?:\+|and|&|with) (?:my )?(?:\d+|two|three|four|five) (?:kids|children)\b"
+    r"|\b(?:me|myself|us)\b[^.]{0,30}\b(?:\d+|two|three|four|five) (?:kids|children)\b"
     r"|\b(?:i|we) (?:have|'ve got|got) a (?:\d+|[a-z]+)[- ](?:day|week|month|year)[- ]old\b"
     r"|\b(?:my|our) (?:little one|baby|newborn|toddler) (?:is|'s) (?:\d+|[a-z]+) (?:days?|weeks?|months?)\b"
     r"|\b(?:i'?m|i am) (?:\w+ )?breastfeeding\b|\b(?:our|my) first (?:home|house|flat|apartment)\b"
@@ -482,6 +505,8 @@ _FAULT = _rx(
     r"|charged twice|double[- ]charged|frozen|freez\w*|declined|stolen|lost|damaged|wrong|incorrect|logged out"
     r"|low|weak|poor|intermittent|noisy|no hot water|cold|crack\w*|shatter\w*|water (?:in|coming into|leaking into)"
     r"|missed|no-show|never showed|didn'?t show|threw|thrown|rude|ignored|banned|suspended|blocked|locked|hacked"
+    r"|ripped|torn|scratched|dented|smashed|chipped|stained|buffer\w*|lag\w*|fault\w*|error codes?"
+    r"|(?:taken|took|charged|billed|debited) (?:me|my|£|\$|€|\d)"
     r"|log(?:ged|s)? (?:me )?out|flood\w*|mou?ld|pests?|no (?:hot )?water|no power|no signal|no service"
     r"|stall\w*|squeak\w*|rattl\w*|grind\w*|clunk\w*|burst|cuts? out|cutting out|(?:gone|goes|went|going) out"
     r"|(?:heat(?:er|ing)?|power|boiler|internet|wi-?fi|signal|electricity|lights?|water|cable|tv|phone|service)"
@@ -681,7 +706,11 @@ _BUSINESS = _rx(
     r"|\b(?:started|start|starting|run|own|opened|launched) (?:my|our) own (?:[\w-]+ )?(?:business|company|practice"
     r"|shop|firm|store|restaurant|agency|studio|salon|clinic|bakery)\b"
 )
-_ON_BEHALF = re.compile(r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+")  # a named business, not "my mother"
+_ON_BEHALF = re.compile(  # a named business, not "my mother"; "this is Hugh Penrose at Penrose Farm"
+    r"\b[Oo]n behalf of (?!My\b|Our\b|The\b|A\b)[A-Z][\w&'-]+"
+    r"|\b(?:[Tt]his is|[Ii]t'?s|[Ii]ts|I'?m)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?,?\s+(?:at|from)\s+(?:[Tt]he\s+)?"
+    r"[A-Z][\w&'-]+"
+)
 _SCHEDULE_WISH = _rx(
     r"\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
     r"\b(?:please|best|prefer\w*|ideally|quietest|works best|better)\b[^.?!]*\b(?:mondays|tuesdays|wednesdays|thursdays"
@@ -695,6 +724,10 @@ _ASKS_TO_DO = _rx(
 )
 # A time clause about someone else before an instruction: the instruction is what counts.
 _SUBORDINATE = _rx(r"^(?:when|whenever|once|after|before)\s+(?:you|they|he|she|it)\b[^,]{3,60},\s*(?=\S)")
+_REPORTED = _rx(
+    r"^(?:the|my|our) (?:vet|doctor|dentist|gp|allergist|pediatrician|paediatrician|physio|nurse|specialist|surgeon)"
+    r" (?:said|says|thinks|told (?:me|us))(?: that)?\s+"
+)
 _REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
 _NOW_ONLY = _rx(
     r"(?:ideally|preferably|best|if possible)?\s*(?:the same day|today|tomorrow|tonight|asap|as soon as possible|now"
@@ -760,7 +793,7 @@ _ABOUT_IT = _rx(  # a complaint that points back: "this is the second time I've 
 _DEICTIC_PLAN = _rx(
     r"\b(?:push|move|change|reschedule|postpone|bring forward|shift|put off|delay)\s+(?:it|that|this)\b"
 )
-_DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+)?decided\s+(?:to|not to|against)\b")
+_DECIDED = _rx(r"\b(?:i|we)\s+(?:have\s+|'ve\s+|just\s+|also\s+|finally\s+|now\s+)*decided\s+(?:to|not to|against)\b")
 _TONE_DELIVERY = _rx(
     r"\b(?:light|heavy) sleeper\b|\b(?:early riser|night owl)\b|"
     r"\bring the (?:door ?)?bell\b|\bknock\b"
@@ -865,6 +898,17 @@ class _Hit:
     subject: str
 
 
+def _problem(clause: str, strict: bool = False) -> bool:
+    """A lasting problem: a dispute, an unrecognised charge, or a fault that recurs (not one begun today); `strict`:
+    not merely something that "keeps happening" ("your app keeps recommending me veggie stuff")."""
+    return bool(
+        _DISPUTE.search(clause)
+        or _UNRECOGNISED.search(clause)
+        or (_KEEPS_HAPPENING.search(clause) and not strict)
+        or (_FAULT.search(clause) and _RECURRENCE.search(clause) and not _JUST_BEGUN.search(clause))
+    )
+
+
 def _classify(clause: str, at) -> _Hit | None:
     if _CANT_ANSWER.search(clause) and not _THIRD_PARTY.search(clause):  # why calls do not reach them
         return _Hit("preference", "contact_channel")
@@ -872,6 +916,8 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "household")
     if _MEMBER_FACT.search(clause) and not _HYPOTHETICAL.search(clause):  # "our son starts kindergarten next fall"
         return _Hit("identity", "household")
+    if _ADDRESSEE.search(clause) and _problem(clause, strict=True):  # "you've taken £39.99 off me AGAIN"
+        return _Hit("problem", "")
     if _THIRD_PARTY.search(clause) or _ADDRESSEE.search(clause):  # about someone else, or about the business
         return None
     if _THEIR_TRAIT.search(clause) and not re.search(r"\b(?:i|i'm|im|i've|we|we're|we've)\b", clause, re.I):
@@ -956,12 +1002,7 @@ def _classify(clause: str, at) -> _Hit | None:
         return _Hit("identity", "pet")
     if _HOME.search(clause):
         return _Hit("identity", "home")
-    if (
-        _DISPUTE.search(clause)
-        or _UNRECOGNISED.search(clause)
-        or _KEEPS_HAPPENING.search(clause)
-        or (_FAULT.search(clause) and _RECURRENCE.search(clause) and not _JUST_BEGUN.search(clause))
-    ):
+    if _problem(clause):
         return _Hit("problem", "")
     thing = _OWNED_THING.search(clause) or _YEAR_MODEL.search(clause)
     if thing:
@@ -1212,6 +1253,7 @@ class BuiltinExtractor:
             for raw in _clauses(sentence):
                 clause = _question_part(raw.strip())
                 if clause is None or conditional:
+                    conditional = False
                     continue
                 corrected = _CORRECTION.search(clause)
                 clause = _SUBORDINATE.sub("", _clean(clause))  # "when you send the documents, write in Portuguese"
@@ -1220,8 +1262,10 @@ class BuiltinExtractor:
                     continue
                 if len(clause.split()) < 2 - bool(corrected) or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
+                clause = _REPORTED.sub("", clause)  # "the vet said she's allergic to chicken": what was said
                 request = _REQUEST_PREFIX.match(clause)
-                if request and (_TONE_DELIVERY.search(clause) or _STANDING.search(clause)):
+                standing = bool(request and (_TONE_DELIVERY.search(clause) or _STANDING.search(clause)))
+                if standing:
                     clause = clause[request.end() :]  # "can you leave it at the back door" is a standing instruction
                 if _QUESTION_START.search(clause) or _HYPOTHETICAL.search(clause) or _HEDGE.search(clause):
                     continue
@@ -1240,6 +1284,14 @@ class BuiltinExtractor:
                         if not member and referent in before and len(before.split()) >= 4:
                             clause = f"{_clean(before).rstrip('.!')}; {clause}"  # "Leo passed his egg challenge; …"
                 hit = _classify(clause, message.at)
+                if hit is None and standing and _STANDING.search(clause):
+                    hit = _Hit(
+                        "preference", subject_of(clause) or "preference"
+                    )  # "change my autoship to every 6 weeks"
+                    if (
+                        re.search(r"\b(?:that|this|it)\b", clause, re.I) and index
+                    ):  # "put that on my account permanently"
+                        clause = f"{_clean(sentences[index - 1]).rstrip('.!')}; {clause}"
                 if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
                     hit = None  # "ideally the same day": this errand's timing, not a lasting wish
                 if hit is None:
