@@ -464,6 +464,7 @@ _HOUSEHOLD = _rx(
     r"|\bfamily of (?:\w+)\b|\bwith (?:my )?(?:\d+|two|three|four) (?:kids|children|sons|daughters)\b"
     r"|\b(?:me|myself) (?:\+|and|&|with) (?:my )?(?:\d+|two|three|four|five) (?:kids|children)\b"
     r"|\b(?:me|myself|us)\b[^.]{0,30}\b(?:\d+|two|three|four|five) (?:kids|children)\b"
+    r"|\b(?:my|our) (?:husband|wife|partner),?\s+(?:and\s+)?(?:\d+|two|three|four|five) (?:kids|children)\b"
     r"|\b(?:i|we) (?:have|'ve got|got) a (?:\d+|[a-z]+)[- ](?:day|week|month|year)[- ]old\b"
     r"|\b(?:my|our) (?:little one|baby|newborn|toddler) (?:is|'s) (?:\d+|[a-z]+) (?:days?|weeks?|months?)\b"
     r"|\b(?:i'?m|i am) (?:\w+ )?breastfeeding\b|\b(?:our|my) first (?:home|house|flat|apartment)\b"
@@ -748,6 +749,7 @@ _HOUSEHOLD_MENTION = re.compile(
     r"(mom|mum|dad|mother|father|owner)\b"
     r"|\b(?:since|after) (?:having|we had|i had) (?:the|a|our|my) (baby)\b"
 )
+_COUNTED_MENTION = _rx(r"\b(?:my|our)\s+(\d+|two|three|four|five|six)\s+(kids|children|sons|daughters|dogs|cats)\b")
 _NOT_HOUSEHOLD = _rx(r"\b(?:ex|late|former|ex-)[- ]?(?:husband|wife|partner)\b")
 _HE_SHE = _rx(r"^(?:she|he)(?=(?:'s|'ll|\s+(?:is|has|just|now|starts|will|can'?t|cannot|needs))\b)")
 # A name the customer gives as the subject of what follows ("Yes, Ava.", "Leo passed his egg challenge"): "she", "he"
@@ -846,7 +848,7 @@ _THIRD_PARTY = _rx(
     r"^(?:my|our)\s+(?:\d+-year-old\s+|elderly\s+|older\s+|younger\s+|little\s+|teenage\s+)?(?:mother|mom|mum|father|dad|daughter|son|wife|husband|partner|friend|sister"
     r"|brother|neighbou?r|colleague|boss|kid|child|grandmother|grandma|grandfather|grandpa|aunt|uncle|cousin|roommate"
     r"|grandson|granddaughter|grandkids?|grandchild(?:ren)?|nephew|niece|fiancée?|girlfriend|boyfriend"
-    r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b)"
+    r"|landlord|tenant|employee)\b(?!'s|\s+and\s+(?:i|me)\b|,?\s+(?:and\s+)?(?:\d+|two|three|four|five)\s+(?:kids|children)\b)"
 )
 _ADDRESS_ME = re.compile(
     r"\b(?:[Pp]lease )?[Cc]all me (?=[A-Z][a-z]+\b)(?!Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -1284,7 +1286,7 @@ class BuiltinExtractor:
                         if not member and referent in before and len(before.split()) >= 4:
                             clause = f"{_clean(before).rstrip('.!')}; {clause}"  # "Leo passed his egg challenge; …"
                 hit = _classify(clause, message.at)
-                if hit is None and standing and _STANDING.search(clause):
+                if hit is None and standing and _STANDING.search(clause) and len(clause.split()) > 1:
                     hit = _Hit(
                         "preference", subject_of(clause) or "preference"
                     )  # "change my autoship to every 6 weeks"
@@ -1292,6 +1294,18 @@ class BuiltinExtractor:
                         re.search(r"\b(?:that|this|it)\b", clause, re.I) and index
                     ):  # "put that on my account permanently"
                         clause = f"{_clean(sentences[index - 1]).rstrip('.!')}; {clause}"
+                if (
+                    hit
+                    and found
+                    and found[-1][2] == index
+                    and re.fullmatch(
+                        r"(?:i'?d|i would|we'?d|we would)?\s*(?:prefer|rather|like|love)\s+(?:this|that|it)",
+                        clause,
+                        re.I,
+                    )
+                ):  # "if you have a colleague who speaks German, I would prefer this": the wish is what was just said
+                    found[-1][1] = f"{found[-1][1]}, {clause}"
+                    continue
                 if hit and hit.kind == "preference" and _NOW_ONLY.fullmatch(clause):
                     hit = None  # "ideally the same day": this errand's timing, not a lasting wish
                 if hit is None:
@@ -1306,6 +1320,23 @@ class BuiltinExtractor:
                         and _SELF.search(clause)
                     ):  # "off from the 21st until the 4th, we're visiting my parents in Poland": what the plan is
                         found[-1][1] = f"{found[-1][1]}, {clause}"
+                        continue
+                    if (
+                        undated
+                        and len(clause.split()) <= 6
+                        and re.match(r"(?:from|starting|on|in|by|until|next|this)\b", clause, re.I)
+                        and not _SELF.search(clause)
+                        and any(_days_from(iso, message.at) > 0 for _, _, iso in dates.find(clause, message.at, True))
+                    ):  # "need to freeze my membership" … "from next monday. 6 wks": the plan's date, said as an answer
+                        earlier_id, earlier = undated.pop()
+                        found.append(
+                            [
+                                _Hit("plan", subject_of(earlier) or "plan"),
+                                f"{earlier}: {clause}",
+                                index,
+                                (earlier_id, message.id),
+                            ]
+                        )
                         continue
                     if _PLAN_VERB.search(clause) and _SELF.search(clause) and not _PAST.search(clause):
                         undated[:] = [(message.id, clause)]
@@ -1378,6 +1409,14 @@ class BuiltinExtractor:
         out: list[Candidate] = []
         said = " ".join(clause for _, clause, _, _ in found).casefold()
         sentences_text = " ".join(sentences)
+        counted = _COUNTED_MENTION.search(sentences_text)
+        if counted and not any(hit.subject in ("household", "pet") for hit, _, _, _ in found):
+            out.append(  # "can I book eye tests for my 3 kids": said in a question, still the household
+                Candidate(
+                    f"Has {counted.group(1)} {counted.group(2)}", "identity", (message.id,), message.at, "household"
+                )
+            )
+            said += f" {counted.group(2)}"
         for mention in _HOUSEHOLD_MENTION.finditer(sentences_text):
             member, name, child, parent, baby = mention.groups()
             listed = (

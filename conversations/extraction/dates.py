@@ -80,14 +80,28 @@ _ORD = r"(\d{1,2}(?=st|nd|rd|th)|" + "|".join(sorted(_ORDINAL_WORDS, key=len, re
 _MONTH_SHORT = r"(jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # "mar" and "may" are words too
 
 
+# A day said as a cardinal, as second-language speakers often do ("on fifteen of next month").
+_CARDINAL_DAYS = {
+    word: i + 1
+    for i, word in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+        "eighteen nineteen twenty".split()
+    )
+}
+_CARDINAL_DAYS |= {f"twenty-{w}": 20 + n for w, n in list(_CARDINAL_DAYS.items())[:9]} | {"thirty": 30}
+_CARDINAL = "|".join(sorted(_CARDINAL_DAYS, key=len, reverse=True))
+
+
 def _day(word: str) -> int:
-    return int(word) if word.isdigit() else _ORDINAL_WORDS[word.lower()]
+    word = word.lower()
+    return int(word) if word.isdigit() else _ORDINAL_WORDS.get(word) or _CARDINAL_DAYS[word]
 
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         ("day_of_relative_month", rf"\b(?:the )?{_ORD} of (next|this) month\b"),
+        ("day_of_relative_month", rf"\b(?:on )?(?:the )?({_CARDINAL}) of (next|this) month\b"),
         ("nth_weekday", rf"\bthe (first|second|third|fourth|last) {_WEEKDAY} (?:in|of) {_FULL_MONTH}\b"),
         ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
