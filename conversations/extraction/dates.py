@@ -84,8 +84,28 @@ _MONTH_SHORT = r"(jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # "mar" and "m
 _CARDINAL_DAYS = {
     word: i + 1
     for i, word in enumerate(
-        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-        "eighteen nineteen twenty".split()
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _CARDINAL_DAYS |= {f"twenty-{w}": 20 + n for w, n in list(_CARDINAL_DAYS.items())[:9]} | {"thirty": 30}
