@@ -583,6 +583,13 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         ),
         (r"\blanguage\b", "preference", "language", "Preferred language"),
         (r"\bwhere (?:do|are) you (?:live|living|located|based)\b|\bwhat city\b", "identity", "location", "Lives in"),
+        (
+            r"\b(?:what'?s|what is|can i (?:have|get)|could i (?:have|get)|may i have)\b[^?]*\b(?:your |the |new |home )+"
+            r"address\b(?! on (?:the|your) (?:order|account|card))",
+            "identity",
+            "location",
+            "Address",
+        ),
         (r"\bwhere (?:are|will) you (?:be )?(?:moving|relocating)\b", "plan", "location", "Moving to"),
         (
             r"\bwhere (?:are|will) you (?:be )?(?:headed|heading|going|travel\w*|flying|off to)\b",
@@ -725,6 +732,16 @@ _ASKS_TO_DO = _rx(
 )
 # A time clause about someone else before an instruction: the instruction is what counts.
 _SUBORDINATE = _rx(r"^(?:when|whenever|once|after|before)\s+(?:you|they|he|she|it)\b[^,]{3,60},\s*(?=\S)")
+# Asked to be reached a certain way ("could you email me", "will somebody ring me?", "can you text me the day before?").
+_CHANNEL_ASK = _rx(
+    r"\b(?:can|could|would|will)\s+(?:you|u|somebody|someone|they),?\s+(?:(?:please|just|like),?\s+)*"
+    r"((?:e-?mail|text|txt|mail|post|ring|call|phone|whatsapp)\s+(?:me|it|them|us)\b"
+    r"|send (?:it|them|that|everything)\s+(?:by|via|on|through) (?:e-?mail|text|post|mail|whatsapp)\b)"
+)
+_CHANNEL_REASON = _rx(
+    r"\b(?:always forget|i forget|deaf|hard of hearing|hearing|dyslexi\w+|can'?t read|eyesight|never (?:check|pick up"
+    r"|answer)|don'?t do (?:the )?(?:e-?mail|computer|internet|phone)|phone calls are)\b"
+)
 _REPORTED = _rx(
     r"^(?:the|my|our) (?:vet|doctor|dentist|gp|allergist|pediatrician|paediatrician|physio|nurse|specialist|surgeon)"
     r" (?:said|says|thinks|told (?:me|us))(?: that)?\s+"
@@ -1183,6 +1200,14 @@ class BuiltinExtractor:
             found = self._from_message(message, undated)
             if not found and asked:
                 found = self._answer(asked, message)
+                place = next((c for c in reversed(candidates) if c.subject == "location"), None)
+                if found and found[0].subject == "location" and place:  # "moved to sheffield" … "14 Ecclesall Rd"
+                    evidence = tuple(sorted({*place.evidence, message.id}))
+                    merged = replace(
+                        place, content=f"{place.content}; {found[0].content}"[:MAX_CONTENT], evidence=evidence
+                    )
+                    candidates[candidates.index(place)] = merged
+                    found = []
             asked = None
             correcting = _CORRECTION.search(_strip_symbols(message.text))
             for candidate in found:
@@ -1224,6 +1249,8 @@ class BuiltinExtractor:
                     head.append(sentence)
             if head and dated:
                 answer = ", ".join([*head, dated[0]])
+        if kind != "plan" and len(answer.split()) > 8:  # "418 Maple Avenue. Maple. By the corner with Birch."
+            answer = _clean(self._sentences(answer)[0]).rstrip(".!")
         words = answer.split()
         if not words or len(words) > (20 if kind == "plan" else 8) or _NO_ANSWER.fullmatch(answer):
             return []
@@ -1406,6 +1433,13 @@ class BuiltinExtractor:
                     and not re.search(r"\b(?:sold|switched|bought)\b", clause, re.I)
                 ):
                     owned[len(found) - 1] = thing.group(1).strip()
+        asks = self._channel_asks(sentences, message, found)
+        if asks:  # "could you email me the confirmation? I'm deaf in my left ear": a lasting wish, with its reason
+            channel = next((f for f in found if f[0].subject == "contact_channel"), None)
+            if channel:
+                channel[1] = f"{channel[1]}; {asks}"
+            else:
+                found.append([_Hit("preference", "contact_channel"), f"Asks to be contacted: {asks}", 0, (message.id,)])
         out: list[Candidate] = []
         said = " ".join(clause for _, clause, _, _ in found).casefold()
         sentences_text = " ".join(sentences)
@@ -1450,6 +1484,24 @@ class BuiltinExtractor:
                 )
             out.append(Candidate(_content(clause, hit, message.at), hit.kind, evidence, message.at, hit.subject))
         return out
+
+    @staticmethod
+    def _channel_asks(sentences: list[str], message: Message, found: list[list]) -> str:
+        """A question asking to be reached by a channel ("can you mail it? Regular mail?"), when the message also
+        says why (a channel refused or hard, hearing, reading, forgetting); "" otherwise."""
+        reason = any(f[0].subject in ("contact_channel", "health") for f in found) or _CHANNEL_REASON.search(
+            " ".join(sentences)
+        )
+        if not reason:
+            return ""
+        for index, sentence in enumerate(sentences):
+            ask = _CHANNEL_ASK.search(sentence) if sentence.rstrip().endswith("?") else None
+            if ask:
+                tail = [
+                    s.rstrip("?") for s in sentences[index + 1 : index + 3] if len(s.split()) <= 3 and s.endswith("?")
+                ]
+                return ", ".join([_clean(sentence[ask.start(1) :].rstrip(" ?")), *tail])
+        return ""
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
         """Reason: the customer's first substantive sentence (no greeting, small talk or bare id); outcome: the
