@@ -584,8 +584,8 @@ _ASKED: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
         (r"\blanguage\b", "preference", "language", "Preferred language"),
         (r"\bwhere (?:do|are) you (?:live|living|located|based)\b|\bwhat city\b", "identity", "location", "Lives in"),
         (
-            r"\b(?:what'?s|what is|can i (?:have|get)|could i (?:have|get)|may i have)\b[^?]*\b(?:your |the |new |home )+"
-            r"address\b(?! on (?:the|your) (?:order|account|card))",
+            r"\b(?:what'?s|what is|can i (?:have|get)|could i (?:have|get)|may i have)\b[^?]*"
+            r"\b(?:your |the |new |home )+address\b(?! on (?:the|your) (?:order|account|card))",
             "identity",
             "location",
             "Address",
