@@ -230,7 +230,7 @@ def _question_part(clause: str) -> str | None:
 _SELF = _rx(r"\b(?:i|i'm|im|i am|i've|ive|i'd|i'll|me|my|mine|we|we're|we've|we'll|our|us)\b")
 _PAST = _rx(
     r"\b(?:had|was|were|did|got|bought|sold|moved|relocated|switched|since|ago|last|cancell?ed|started|came|went"
-    r"|began|arrived|received|swapped|ordered|used to)\b"
+    r"|began|arrived|received|swapped|ordered|used to|lost|passed away|died)\b"
 )
 _PLAN_VERB = _rx(
     r"\b(?:mov(?:e|es|ing)|relocat\w+|fly|flying|travel\w*|going to|go to|visit\w*|trip|vacation|holiday|wedding"
@@ -1157,7 +1157,7 @@ class BuiltinExtractor:
     """Rule-based, deterministic, offline. See the module docstring for the rules."""
 
     name = "builtin"
-    version = "1.1"  # the rules made general against the tune split (1.0: written against dev)
+    version = "1.2"  # the rules made general against tune2 (1.1: against tune; 1.0: written against dev)
 
     def __init__(self):
         self._segmenter = pysbd.Segmenter(language="en", clean=False)
@@ -1436,7 +1436,9 @@ class BuiltinExtractor:
         asks = self._channel_asks(sentences, message, found)
         if asks:  # "could you email me the confirmation? I'm deaf in my left ear": a lasting wish, with its reason
             channel = next((f for f in found if f[0].subject == "contact_channel"), None)
-            if channel:
+            if channel and asks.casefold() in channel[1].casefold():
+                pass  # already said as a wish ("could someone ring me instead?")
+            elif channel:
                 channel[1] = f"{channel[1]}; {asks}"
             else:
                 found.append([_Hit("preference", "contact_channel"), f"Asks to be contacted: {asks}", 0, (message.id,)])
@@ -1470,7 +1472,8 @@ class BuiltinExtractor:
             elif baby:
                 content = "Recently had a baby"
             else:
-                content = f"Has a {member.lower()}" + (f" ({name})" if name else "")
+                plural = member.lower() in ("kids", "children", "twins")
+                content = f"Has {'' if plural else 'a '}{member.lower()}" + (f" ({name})" if name else "")
             key = (child or member or baby).casefold()
             if key in said or any(key in c.content.casefold() for c in out):
                 continue  # a fact about them is already a candidate

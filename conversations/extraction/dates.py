@@ -123,7 +123,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("day_of_relative_month", rf"\b(?:the )?{_ORD} of (next|this) month\b"),
         ("day_of_relative_month", rf"\b(?:on )?(?:the )?({_CARDINAL}) of (next|this) month\b"),
         ("nth_weekday", rf"\bthe (first|second|third|fourth|last) {_WEEKDAY} (?:in|of) {_FULL_MONTH}\b"),
-        ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b"),
+        ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b(?! on\b)"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("quarter", r"\b(next|this|last) quarter\b|\b[Qq]([1-4])(?: ((?:20)\d\d))?\b"),
