@@ -1,56 +1,82 @@
 """The built-in extractor: deterministic rules over the customer's own messages (no network, no model).
 
-How a conversation becomes candidates:
+How a conversation becomes candidates (1.2; the causes each rule covers, and what is still missed, are
+in docs/PERFORMANCE.md, "Memory extraction quality"):
 
 1. Only **customer** messages are read (an agent's "I love Denver" is never about the customer);
-   emoji and spoken fillers ("um", "uh") are dropped, an emoji between two words ends a statement
-   as a full stop would, and a voice transcript's stutters ("the, the", "I, I've") and the commas a
-   filler leaves ("expecting twins in, uh, March") go.
+   emoji and spoken fillers ("um", "uh", "eh") are dropped, an emoji between two words ends a
+   statement as a full stop would, a voice transcript's stutters ("the, the", "I, I've") and the
+   commas a filler leaves ("expecting twins in, uh, March") go, and so do discourse frames ("the
+   thing is, I'm retiring in June") and reported speech ("the vet said she's allergic to chicken").
 2. Each line of a message (a bullet is a line) is cut into sentences by `pysbd`, and each sentence into
-   clauses at the joints
-   where a second statement starts (";", ", so I…", ", and we…", ", because…", "… so can we…",
-   "… and wanted to know…").
+   clauses at the joints where a second statement starts (";", ", so I…", ", and we…", ", because…",
+   "… so can we…", "… and wanted to know…", "… and cannot take calls", ", and the water heater … is
+   leaking"); a time clause about someone else before an instruction goes ("when you send the
+   documents, write in Portuguese").
 3. A clause is skipped when it is a question (a question keeps the statement before its last comma,
-   "I graduate in June, does it stop then?", or a standing wish, "can you use UPS from now on?"), a
-   hypothetical ("if I were…"), a hedge ("maybe", "not sure", "I think I'll"; "maybe six times" is an
-   approximate number, no hedge), only a greeting, thanks or filler, a compliment ("I love your
-   store"), about someone else ("my mother uses a wheelchair", "your account…"; but see 6 for the
-   household), or an errand within the week ("cancel my cleaning tomorrow", "I'll take the 3pm slot").
+   "I graduate in June, does it stop then?", a standing wish, "can you use UPS from now on?", or a
+   channel asked for instead of another, "can reminders come by text instead of email?"), a
+   hypothetical ("if I were…"; an "if they…" condition takes its main clause with it; "if you have a
+   colleague who speaks German" and "if it is available" are requests, not conditions), a hedge
+   ("maybe", "not sure", "I think I'll"; "maybe six times" is an approximate number, no hedge), only
+   a greeting, thanks or filler, a compliment ("I love your store"), about someone else ("my mother
+   uses a wheelchair", "your account…"; but a complaint addressed to the business, "you've charged me
+   again, second time", is a problem, and see 6 for the household), or an errand within the week
+   ("cancel my cleaning tomorrow", "I'll take the 3pm slot").
 4. Otherwise the first rule that fits decides its kind, roughly in this order: **plan** (a plan verb
-   or a first-person future — moving, flying, renewing, due, "I'll be in Tokyo" — with a date not in
-   the past; or a big plan without one, "we want to do the honeymoon in Bali"), **constraint**
-   (allergy, diet, health, medical history or accessibility, budget, availability "mornings only",
-   "sat only", "mornings are a no go"), **preference**
-   (a contact channel with "only / by / rather / best / don't", a language, "I prefer", "I always
+   or a first-person future — moving, flying, renewing, due, freezing, deferring, "I'll be in Tokyo" —
+   with a date not in the past, also said of the customer's own agreement, "the lease expires in
+   three months"; a big plan without one, "we want to do the honeymoon in Bali"; a bequest),
+   **constraint** (allergy, diet, health, a named condition or operation, "had my hip done", medical
+   history or accessibility, budget, "a hard ceiling of $6,000", income and savings, can't drive a
+   manual, availability "mornings only", "sat only", "mornings are a no go", "has to be a Saturday",
+   "Saturdays are the only days I can do", "don't book anything in the morning", "I can't leave school
+   during the day"), **preference** (a contact channel with "only / by / rather / best / don't", "email's
+   way better", "terrible at phone calls", a language, "German is easier", "I prefer", "I always
    order…", "ideally", "works better", "from now on", size, tone, delivery instructions, schedule
-   wishes, "X would be better for me", seats, "light sleeper"), **identity** (occupation, "I work…",
-   "I teach", "I work 2 jobs", on leave, where they live or are based and on which floor, household
-   and pets, a baby's age, the vehicle or computer they have, business size, tenure, habits "every
-   month"), **problem** (a fault, an outage or a noise, with a recurrence — "keeps dropping", "every
-   Monday", "third time", "whenever", "for two weeks", "lately" — unless it began today or yesterday;
-   a dispute, an unrecognised charge, a complaint). The subject ("location", "diet", "pet"…, see
-   `subjects.py`) is tagged for reconciliation.
+   wishes, "X would be better for me", seats, "light sleeper"; a wish about the matter at hand, "I'd
+   prefer to resolve this first", is none), **identity** (occupation now or before, "I work…", "I
+   teach", "I was an electrical engineer", "I have an architecture office", "this is Hugh at Penrose
+   Farm", on leave, where they live or are based and on which floor, household and pets, a death in
+   the household, a baby's age, the vehicle or computer they have, business size, tenure, habits
+   "every month", "30 parcels a week"), **problem** (a fault — an outage, a noise, damage, buffering, a
+   ban, a fault code, money taken — with a recurrence — "keeps dropping", "every Monday", "third time",
+   "whenever", "for two weeks", "over the last month", "three of my parcels" — unless it began today
+   or yesterday; a dispute, an unrecognised charge, a complaint, "the third ticket I've opened"). The
+   subject ("location", "diet", "pet"…, see `subjects.py`) is tagged for reconciliation.
 5. The clause becomes the content: fillers trimmed, the leading "I'm"/"I" turned into a third-person
    statement ("I work from home" → "Works from home"), dates made absolute in ISO from the message
    time ("due in April (2027-04)"), quantities kept as written. Clauses of one sentence with the same
    kind and subject are merged ("I'm not vegetarian anymore, I eat fish now" is one observation); a
    short clause without a rule just before one with a rule is kept as its context ("no more
-   mushrooms in the box, I've developed an intolerance"); a terse fragment without a subject completes
-   the statement before it ("i work nights. afternoon only").
+   mushrooms in the box, I've developed an intolerance"), and an undated plan clause just after a
+   dated one is what the plan is ("off from the 21st, we're visiting my parents in Poland"); a terse
+   fragment without a subject completes the statement before it ("i work nights. afternoon only");
+   a complaint that points back ("this is the second time I've called about it") takes the sentence
+   it points at; a standing request about "that" takes the sentence before it ("put that on my
+   account permanently").
 6. What the conversation says later counts: a message that corrects ("scratch that", "sorry, I meant",
    "correction") supersedes the earlier candidate of the same subject (the last value wins); a plan
-   said without a date ("we're moving house") is replaced by its dated restatement (an answer to
-   "Where are you moving to?": "Leeds. We get the keys on the twelfth of next month"), both messages
-   as evidence; a household member's fact that changes the service (a child's age, school start or
-   licence, a partner's due date or allergy) is kept, and "she's 16" after "my daughter" is about her;
-   a request that is a standing instruction ("can you leave it at the back door?", "send everything
-   by post") is kept as the instruction; "then" points at the date just said; a contact wish said
-   over short sentences ("stop sending emails. text only from now on") is one statement; "as before"
-   marks a restatement for reconciliation.
+   said without a date ("we're moving house", "need to freeze my membership") is replaced by its
+   dated restatement (an answer to "Where are you moving to?": "Leeds. We get the keys on the twelfth
+   of next month"; a bare "from next monday"), both messages as evidence; a household member's fact
+   that changes the service (a child's age, school start or licence, a partner's due date or allergy)
+   is kept, and "she" or "he" is the member or the child last named ("she's 16" after "my daughter";
+   "Yes, Ava. She has a peanut allergy" → "Ava has a peanut allergy"); a request that is a standing
+   instruction ("can you leave it at the back door?", "send everything by post", "change my autoship
+   to every 6 weeks") is kept as the instruction; "then" points at the date just said; a contact or
+   schedule wish said over a few sentences ("stop sending emails. text only from now on"; "it has to
+   be early. I can't leave school during the day") is one statement; "as before" marks a restatement
+   for reconciliation.
 7. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
-   identity candidate of its own ("Has a 2018 F-150"); a short answer to an agent's question about a
-   lasting subject keeps the question's topic ("Any allergies?" "Shellfish." → "Allergies:
-   shellfish"); a later "push it to next month" completes a plan said without a date; the same
+   identity candidate of its own ("Has a 2018 F-150"), and so does the household said in passing, as
+   the customer's party, by count or by name ("me, my husband and our toddler", "my wife and I", "my 3
+   kids", "my partner Jess", "it's Carla, Mateo's mom"; not "my daughter can drive me"); a short
+   answer to an agent's question about a lasting subject keeps the question's topic ("Any
+   allergies?" "Shellfish." → "Allergies: shellfish"; an address given after a move joins the move),
+   but not an answer to a request ("Could you send us the note?" "Sure, sending now"); a channel asked
+   for in a question is kept when the message says why ("could you text me the day before? I always
+   forget"); a later "push it to next month" completes a plan said without a date; the same
    statement said twice is one candidate with both messages as evidence.
 
 The summary is extractive: the customer's first substantive sentence (reason), the last agent
