@@ -574,3 +574,35 @@ def test_a_candidate_that_says_a_known_observations_words_restates_it_across_sub
     changed = Candidate("We now expect 90 guests rather than 150", "plan", (1,), FRIDAY, "plan")
     (decision,) = reconcile([changed], [("k2", "Expecting about 150 wedding guests")])
     assert decision.action != "discard"
+
+
+def test_a_pet_just_named_is_she_or_he_even_in_what_the_vet_said():
+    said = contents(("customer", "We just adopted a beagle puppy. The vet says he's allergic to beef."))
+    assert any("allergic to beef" in content and "beagle" in content.lower() for content in said), said
+
+
+def test_a_change_of_that_completes_the_statement_before_it():
+    (content,) = contents(("customer", "My box comes every Monday. Could we change that to Wednesday please?"))
+    assert "Monday" in content and "Wednesday" in content
+
+
+def test_a_condition_with_its_own_main_clause_does_not_silence_the_next_statement():
+    said = contents(
+        ("customer", "If it's not fixed by Friday I'm complaining to the ombudsman, I don't want calls, only email.")
+    )
+    assert any("email" in content for content in said), said
+
+
+def test_the_same_contact_wish_said_again_later_is_one_observation():
+    candidates, _ = extract(
+        ("customer", "No more phone calls please. Letters are much better for me."),
+        ("agent", "Of course. Shall we write to you?"),
+        ("customer", "Yes, by letter please."),
+    )
+    assert [c.evidence for c in candidates if c.subject == "contact_channel"] == [(1, 3)]
+
+
+def test_monday_week_is_the_monday_after_the_coming_one():
+    assert any(
+        "2026-12-07" in content for content in contents(("customer", "I'm away from Monday week for a fortnight."))
+    )

@@ -20,7 +20,7 @@ dev and tune checked at every step; then the 301-series, first measured at 0.650
 
     dev       35 conversations  precision 0.985 (67/68)   recall 0.971 (67/69)
     tune      40 conversations  precision 0.914 (106/116) recall 0.891 (106/119)
-    tune2     72 conversations  precision 0.865 (135/156) recall 0.771 (135/175)  (first sight, 1.1: 0.687 / 0.389)
+    tune2     72 conversations  precision 0.886 (140/158) recall 0.800 (140/175)  (first sight, 1.1: 0.687 / 0.389)
 
 Every floor is the latest measurement minus 0.05. Dev and tune overstate (the rules were written,
 then tuned, against them); heldout is written blind by someone else and never tuned on, so it is the
@@ -38,7 +38,7 @@ from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matc
 FLOORS = {  # split: (precision, recall)
     "dev": (0.93, 0.92),  # 1.2 and 1.1: 0.985 / 0.971, minus 0.05
     "tune": (0.86, 0.84),  # 1.2: 0.914 / 0.891 (1.1: 0.910 / 0.849; first sight, 1.0: 0.725 / 0.487), minus 0.05
-    "tune2": (0.81, 0.72),  # 1.2: 0.865 / 0.771 (first sight, 1.1: 0.687 / 0.389), minus 0.05
+    "tune2": (0.83, 0.75),  # 1.2: 0.886 / 0.800 (first sight, 1.1: 0.687 / 0.389), minus 0.05
     "heldout": (0.64, 0.46),  # 1.1: 0.694 / 0.515 (1.0: 0.682 / 0.455, floor was 0.63 / 0.40), minus 0.05
 }
 PRESENT = [split for split in SPLITS if load(split)]

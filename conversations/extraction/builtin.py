@@ -56,18 +56,21 @@ in docs/PERFORMANCE.md, "Memory extraction quality"):
    it points at; a standing request about "that" takes the sentence before it ("put that on my
    account permanently").
 6. What the conversation says later counts: a message that corrects ("scratch that", "sorry, I meant",
-   "correction") supersedes the earlier candidate of the same subject (the last value wins); a plan
-   said without a date ("we're moving house", "need to freeze my membership") is replaced by its
-   dated restatement (an answer to "Where are you moving to?": "Leeds. We get the keys on the twelfth
-   of next month"; a bare "from next monday"), both messages as evidence; a household member's fact
-   that changes the service (a child's age, school start or licence, a partner's due date or allergy)
-   is kept, and "she" or "he" is the member or the child last named ("she's 16" after "my daughter";
-   "Yes, Ava. She has a peanut allergy" → "Ava has a peanut allergy"); a request that is a standing
-   instruction ("can you leave it at the back door?", "send everything by post", "change my autoship
-   to every 6 weeks") is kept as the instruction; "then" points at the date just said; a contact or
-   schedule wish said over a few sentences ("stop sending emails. text only from now on"; "it has to
-   be early. I can't leave school during the day") is one statement; "as before" marks a restatement
-   for reconciliation.
+   "correction") supersedes the earlier candidate of the same subject (the last value wins); a plan said
+   without a date ("we're moving house", "need to freeze my membership") is replaced by its dated
+   restatement (an answer to "Where are you moving to?": "Leeds. We get the keys on the twelfth of next
+   month"; a bare "from next monday"), both messages as evidence; a household member's fact that changes
+   the service (a child's age, school start or licence, a partner's due date or allergy) is kept, and
+   "she" or "he" is the member or the child last named ("she's 16" after "my daughter"; "Yes, Ava. She
+   has a peanut allergy" → "Ava has a peanut allergy"; a pet just named, "we got a puppy … the vet said
+   she's allergic to chicken"); a change of "that" completes the statement before it ("I have my
+   groceries delivered every Thursday. I'd like to change that to Friday"); a request that is a standing
+   instruction ("can you leave it at the back door?", "send everything by post", "change my autoship to
+   every 6 weeks") is kept as the instruction; "then" points at the date just said; a contact or schedule
+   wish said over a few sentences ("stop sending emails. text only from now on"; "it has to be early. I
+   can't leave school during the day") is one statement; "as before" marks a restatement for
+   reconciliation; a contact wish said again in fewer words later ("By letter, please") is the same
+   candidate, with both messages as evidence.
 7. A vehicle or phone named in passing ("my 2018 F-150's check engine light…") also yields an
    identity candidate of its own ("Has a 2018 F-150"), and so does the household said in passing, as
    the customer's party, by count or by name ("me, my husband and our toddler", "my wife and I", "my 3
@@ -96,7 +99,7 @@ import pysbd
 
 from conversations.extraction import dates
 from conversations.extraction.base import MAX_CONTENT, Candidate, Message, SummaryDraft
-from conversations.extraction.subjects import AS_BEFORE, subject_of
+from conversations.extraction.subjects import AS_BEFORE, subject_of, value_tokens
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -241,6 +244,10 @@ def _question_part(clause: str) -> str | None:
     if _CHANNEL.search(clause) and re.search(r"\b(?:instead|rather than|only)\b", clause, re.I):
         return re.sub(  # "can reminders come by text instead of email?": a standing wish
             r"^(?:can|could|would|will)\s+(?:you\s+|u\s+)?(?:please\s+)?", "", _clean(clause.rstrip(" ?")), flags=re.I
+        )
+    if _CHANGE_THAT.search(clause):  # "could we change that to Wednesday?": a change to what was just said
+        return re.sub(
+            r"^(?:can|could|would|will)\s+(?:you|u|we|i)\s+(?:please\s+)?", "", _clean(clause.rstrip(" ?")), flags=re.I
         )
     if _REQUEST.search(clause) or _TONE_DELIVERY.search(clause):  # "could you leave parcels with the neighbour?"
         return re.sub(r"^(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?", "", clause.rstrip(" ?"), flags=re.I)
@@ -747,6 +754,8 @@ _ON_BEHALF = re.compile(  # a named business, not "my mother"; "this is Hugh Pen
 )
 _SCHEDULE_WISH = _rx(
     r"\bevery (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+    r"\b(?:change|move|switch|swap)\s+(?:it|that|this|them|my \w+|the \w+)\s+(?:to|over to)\s+(?:a\s+)?(?:monday"
+    r"|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b|"
     r"\b(?:please|best|prefer\w*|ideally|quietest|works best|better)\b[^.?!]*\b(?:mondays|tuesdays|wednesdays|thursdays"
     r"|fridays|saturdays|sundays|weekends|weekdays)\b"
     r"|\b(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)\b[^.?!]*\b(?:best|better"
@@ -768,8 +777,10 @@ _CHANNEL_REASON = _rx(
     r"\b(?:always forget|i forget|deaf|hard of hearing|hearing|dyslexi\w+|can'?t read|eyesight|never (?:check|pick up"
     r"|answer)|don'?t do (?:the )?(?:e-?mail|computer|internet|phone)|phone calls are)\b"
 )
+_CHANGE_THAT = _rx(r"\b(?:change|move|switch|swap|make)\s+(?:it|that|this|them)\s+(?:to|over to|into)\b")
 _REPORTED = _rx(
-    r"^(?:the|my|our) (?:vet|doctor|dentist|gp|allergist|pediatrician|paediatrician|physio|nurse|specialist|surgeon)"
+    r"^(?:[^.!?]*[.!?]+\s+)?(?:the|my|our) (?:vet|doctor|dentist|gp|allergist|pediatrician|paediatrician|physio"
+    r"|nurse|specialist|surgeon)"
     r" (?:said|says|thinks|told (?:me|us))(?: that)?\s+"
 )
 _REQUEST_PREFIX = _rx(r"^(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|plz)\s+(?:please\s+|pls\s+|also\s+)*")
@@ -1249,6 +1260,16 @@ class BuiltinExtractor:
                 same = next(
                     (i for i, c in enumerate(candidates) if " ".join(c.content.casefold().split()) == key), None
                 )
+                if same is None and candidate.subject in _ELABORATED:  # "Letters are much better" … "By letter"
+                    words = value_tokens(candidate.content)
+                    same = next(
+                        (
+                            i
+                            for i, c in enumerate(candidates)
+                            if c.subject == candidate.subject and words and words <= value_tokens(c.content)
+                        ),
+                        None,
+                    )
                 if same is None:
                     candidates.append(candidate)
                 else:
@@ -1313,7 +1334,9 @@ class BuiltinExtractor:
                 corrected = _CORRECTION.search(clause)
                 clause = _SUBORDINATE.sub("", _clean(clause))  # "when you send the documents, write in Portuguese"
                 if re.match(r"if\b", clause, re.I) and _HYPOTHETICAL.search(clause):
-                    conditional = True
+                    # "if they still say I owe it, | I'm gonna dispute it": the main clause goes with it, unless the
+                    # if-clause has its own ("if it's not back by Friday I'm doing a chargeback")
+                    conditional = not re.search(r"\b(?:i'?m|i'?ll|i will|i am|we'?ll|we'?re|then)\b", clause[3:], re.I)
                     continue
                 if len(clause.split()) < 2 - bool(corrected) or _FILLER_ONLY.fullmatch(clause.rstrip("!. ")):
                     continue
@@ -1347,6 +1370,11 @@ class BuiltinExtractor:
                         re.search(r"\b(?:that|this|it)\b", clause, re.I) and index
                     ):  # "put that on my account permanently"
                         clause = f"{_clean(sentences[index - 1]).rstrip('.!')}; {clause}"
+                if (
+                    hit and found and found[-1][2] == index - 1 and _CHANGE_THAT.search(clause)
+                ):  # "I have my groceries delivered every Thursday. I'd like to change that to Friday": one statement
+                    found[-1][1] = f"{found[-1][1]}; {clause}"
+                    continue
                 if (
                     hit
                     and found
@@ -1452,6 +1480,9 @@ class BuiltinExtractor:
                 if AS_BEFORE.search(sentence) and not AS_BEFORE.search(clause):
                     clause = f"{clause} (as before)"  # "As before, I need…": reconciliation reads it as known
                 found.append([hit, clause, index, evidence])
+                pet = re.search(rf"\b({_PETS})\b", clause, re.I) if hit.subject == "pet" else None
+                if pet:  # "we just got a puppy" … "the vet said she's allergic to chicken": she is the puppy
+                    self._referent = f"My {pet.group(1).lower()}"
                 thing = _OWNED_THING.search(clause)
                 if (
                     thing

@@ -9,7 +9,8 @@ Phrases are found with the patterns below and resolved with `dateparser` (relati
 `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar arithmetic); a bare month or
 weekday is taken in the future for plans (so is a bare day, "until the 10th") and in the past for
 what already happened ("we had a baby in September"); a season in its last month is next year's ("in
-the fall" said in November); "the first Monday in January" is that day.
+the fall" said in November); "the first Monday in January" is that day; "Monday week" (British) is
+the Monday after the coming one.
 """
 
 from __future__ import annotations
@@ -138,12 +139,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
         ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
         ("day_month", rf"\b(?:the )?{_ORD} of {_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
+        ("weekday_week", rf"\b({_WEEKDAY}) week\b|\ba week on ({_WEEKDAY})\b"),  # British: the one after next
         ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
         ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
         ("relative_month", rf"\b(next|this|last|coming) {_FULL_MONTH}\b"),
         (
             "month",
-            rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of)"
+            rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of|to)"
             rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
         ),
         ("month", rf"\b(?:early|late|mid)-?\s?{_FULL_MONTH}\b"),
@@ -276,6 +278,10 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return date(year, month, day).isoformat()
         except ValueError:
             return None
+    if kind == "weekday_week":  # "Monday week": the Monday after the coming one
+        index = list(_WEEKDAY_FULL.values()).index((g[0] or g[1]).lower())
+        ahead = (index - day0.weekday()) % 7 or 7
+        return (day0 + timedelta(days=ahead + 7)).isoformat()
     if kind in ("relative_weekday", "weekday"):
         direction = g[0].lower() if kind == "relative_weekday" else ""
         name = (g[1] if kind == "relative_weekday" else g[0]).lower()
