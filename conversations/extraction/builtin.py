@@ -688,6 +688,22 @@ def _completes(previous: _Hit, hit: _Hit, clause: str) -> bool:
     )
 
 
+def _channel_asks(sentences: list[str], message: Message, found: list[list]) -> str:
+    """A question asking to be reached by a channel ("can you mail it? Regular mail?"), when the message also
+    says why (a channel refused or hard, hearing, reading, forgetting); "" otherwise."""
+    reason = any(f[0].subject in ("contact_channel", "health") for f in found) or _CHANNEL_REASON.search(
+        " ".join(sentences)
+    )
+    if not reason:
+        return ""
+    for index, sentence in enumerate(sentences):
+        ask = _CHANNEL_ASK.search(sentence) if sentence.rstrip().endswith("?") else None
+        if ask:
+            tail = [s.rstrip("?") for s in sentences[index + 1 : index + 3] if len(s.split()) <= 3 and s.endswith("?")]
+            return ", ".join([_clean(sentence[ask.start(1) :].rstrip(" ?")), *tail])
+    return ""
+
+
 def _undated(candidate: Candidate) -> bool:
     """A candidate whose content carries no absolute date (the renderer writes one in brackets)."""
     return not re.search(r"\((?:[^()]*\b)?(?:19|20)\d\d\b", candidate.content)
@@ -1490,7 +1506,7 @@ class BuiltinExtractor:
                     and not re.search(r"\b(?:sold|switched|bought)\b", clause, re.I)
                 ):
                     owned[len(found) - 1] = thing.group(1).strip()
-        asks = self._channel_asks(sentences, message, found)
+        asks = _channel_asks(sentences, message, found)
         if asks:  # "could you email me the confirmation? I'm deaf in my left ear": a lasting wish, with its reason
             channel = next((f for f in found if f[0].subject == "contact_channel"), None)
             if channel and asks.casefold() in channel[1].casefold():
@@ -1544,24 +1560,6 @@ class BuiltinExtractor:
                 )
             out.append(Candidate(_content(clause, hit, message.at), hit.kind, evidence, message.at, hit.subject))
         return out
-
-    @staticmethod
-    def _channel_asks(sentences: list[str], message: Message, found: list[list]) -> str:
-        """A question asking to be reached by a channel ("can you mail it? Regular mail?"), when the message also
-        says why (a channel refused or hard, hearing, reading, forgetting); "" otherwise."""
-        reason = any(f[0].subject in ("contact_channel", "health") for f in found) or _CHANNEL_REASON.search(
-            " ".join(sentences)
-        )
-        if not reason:
-            return ""
-        for index, sentence in enumerate(sentences):
-            ask = _CHANNEL_ASK.search(sentence) if sentence.rstrip().endswith("?") else None
-            if ask:
-                tail = [
-                    s.rstrip("?") for s in sentences[index + 1 : index + 3] if len(s.split()) <= 3 and s.endswith("?")
-                ]
-                return ", ".join([_clean(sentence[ask.start(1) :].rstrip(" ?")), *tail])
-        return ""
 
     def _summary(self, messages: Sequence[Message]) -> SummaryDraft | None:
         """Reason: the customer's first substantive sentence (no greeting, small talk or bare id); outcome: the
