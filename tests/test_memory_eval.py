@@ -14,6 +14,15 @@ heldout measured once, after the last rule change, for its aggregates only):
     tune      40 conversations  precision 0.910 (101/111) recall 0.849 (101/119)
     heldout   30 conversations  precision 0.694 (34/49)   recall 0.515 (34/66)
 
+Built-in extractor 1.2 (the rules made general against tune2's misses: first the 201-series only, with
+dev and tune checked at every step; then the 301-series, first measured at 0.650 / 0.342 after the
+201-series round, then all of tune2; heldout measured once, after the last rule change, aggregates only):
+
+    dev       35 conversations  precision 0.985 (67/68)   recall 0.971 (67/69)
+    tune      40 conversations  precision 0.914 (106/116) recall 0.891 (106/119)
+    tune2     72 conversations  precision 0.886 (140/158) recall 0.800 (140/175)  (first sight, 1.1: 0.687 / 0.389)
+    heldout   30 conversations  precision 0.655 (36/55)   recall 0.545 (36/66)
+
 Every floor is the latest measurement minus 0.05. Dev and tune overstate (the rules were written,
 then tuned, against them); heldout is written blind by someone else and never tuned on, so it is the
 honest figure, and it is below the issue's goal (docs/PERFORMANCE.md says so). The issue's goal
@@ -28,10 +37,10 @@ import pytest
 from conversations.extraction.evaluate import DATA, SPLITS, evaluate, load, matches
 
 FLOORS = {  # split: (precision, recall)
-    "dev": (0.93, 0.92),
-    "tune": (0.86, 0.79),  # 1.1: 0.910 / 0.849 (first sight, 1.0: 0.725 / 0.487), minus 0.05
-    "tune2": (0.0, 0.0),  # written blind on 2026-12-01; floor set once it is measured
-    "heldout": (0.64, 0.46),  # 1.1: 0.694 / 0.515 (1.0: 0.682 / 0.455, floor was 0.63 / 0.40), minus 0.05
+    "dev": (0.93, 0.92),  # 1.2 and 1.1: 0.985 / 0.971, minus 0.05
+    "tune": (0.86, 0.84),  # 1.2: 0.914 / 0.891 (1.1: 0.910 / 0.849; first sight, 1.0: 0.725 / 0.487), minus 0.05
+    "tune2": (0.83, 0.75),  # 1.2: 0.886 / 0.800 (first sight, 1.1: 0.687 / 0.389), minus 0.05
+    "heldout": (0.60, 0.49),  # 1.2: 0.655 / 0.545 (1.1: 0.694 / 0.515, floor 0.64 / 0.46; 1.0: 0.682 / 0.455)
 }
 PRESENT = [split for split in SPLITS if load(split)]
 
@@ -45,7 +54,7 @@ def test_the_builtin_extractor_stays_above_its_floor(split):
     assert score.recall >= recall_floor, f"{split} recall {score.recall:.3f}"
 
 
-@pytest.mark.parametrize(("split", "size", "long"), [("dev", 35, 1), ("tune", 40, 0)])
+@pytest.mark.parametrize(("split", "size", "long"), [("dev", 35, 1), ("tune", 40, 0), ("tune2", 72, 2)])
 def test_a_split_we_tune_on_has_its_share_of_the_mix(split, size, long):
     """The README's mix, per split: every channel, several industries, no-fact and known-contradicting cases."""
     cases = load(split)

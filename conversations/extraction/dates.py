@@ -7,8 +7,10 @@ spelled as said on the phone ("the twelfth of next month"), months shortened aft
 ("in jan"; not "mar" or "may", which are words), and counted from today ("3 weeks from today").
 Phrases are found with the patterns below and resolved with `dateparser` (relative words, weekdays;
 `RELATIVE_BASE` = the message time) and `python-dateutil` (calendar arithmetic); a bare month or
-weekday is taken in the future for plans and in the past for what already happened ("we had a baby
-in September"); a season in its last month is next year's ("in the fall" said in November).
+weekday is taken in the future for plans (so is a bare day, "until the 10th") and in the past for
+what already happened ("we had a baby in September"); a season in its last month is next year's ("in
+the fall" said in November); "the first Monday in January" is that day; "Monday week" (British) is
+the Monday after the coming one.
 """
 
 from __future__ import annotations
@@ -79,15 +81,50 @@ _ORD = r"(\d{1,2}(?=st|nd|rd|th)|" + "|".join(sorted(_ORDINAL_WORDS, key=len, re
 _MONTH_SHORT = r"(jan|feb|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # "mar" and "may" are words too
 
 
+# A day said as a cardinal, as second-language speakers often do ("on fifteen of next month").
+_CARDINAL_DAYS = {
+    word: i + 1
+    for i, word in enumerate(
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_CARDINAL_DAYS |= {f"twenty-{w}": 20 + n for w, n in list(_CARDINAL_DAYS.items())[:9]} | {"thirty": 30}
+_CARDINAL = "|".join(sorted(_CARDINAL_DAYS, key=len, reverse=True))
+
+
 def _day(word: str) -> int:
-    return int(word) if word.isdigit() else _ORDINAL_WORDS[word.lower()]
+    word = word.lower()
+    return int(word) if word.isdigit() else _ORDINAL_WORDS.get(word) or _CARDINAL_DAYS[word]
 
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         ("day_of_relative_month", rf"\b(?:the )?{_ORD} of (next|this) month\b"),
-        ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b"),
+        ("day_of_relative_month", rf"\b(?:on )?(?:the )?({_CARDINAL}) of (next|this) month\b"),
+        ("nth_weekday", rf"\bthe (first|second|third|fourth|last) {_WEEKDAY} (?:in|of) {_FULL_MONTH}\b"),
+        ("from_now", rf"\b{_AMOUNT} (days?|weeks?|months?|years?) (?:from (?:today|now)|later)\b(?! on\b)"),
         ("season", r"\b(?:in the|this|next|by the|until the|over the) (spring|summer|fall|autumn|winter)\b"),
         ("end_of", r"\b(?:the )?end of (the|this|next) (month|year)\b"),
         ("quarter", r"\b(next|this|last) quarter\b|\b[Qq]([1-4])(?: ((?:20)\d\d))?\b"),
@@ -102,12 +139,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_day", rf"\b{_MONTH}\.? (\d{{1,2}})(?:st|nd|rd|th)?(?:,? ((?:19|20)\d\d))?\b"),
         ("day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
         ("day_month", rf"\b(?:the )?{_ORD} of {_MONTH}\b(?:,? ((?:19|20)\d\d))?"),
+        ("weekday_week", rf"\b({_WEEKDAY}) week\b|\ba week on ({_WEEKDAY})\b"),  # British: the one after next
         ("relative_weekday", rf"\b(next|this|last|on|by|until|from|coming) ({_WEEKDAY}|{_WEEKDAY_ABBR})\b"),
         ("month_year", rf"\b{_FULL_MONTH} ((?:19|20)\d\d)\b"),
         ("relative_month", rf"\b(next|this|last|coming) {_FULL_MONTH}\b"),
         (
             "month",
-            rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of)"
+            rf"\b(?:in|by|since|until|till|from|before|after|during|early|late|mid|end of|beginning of|start of|to)"
             rf" (?:early |late |mid-?)?{_FULL_MONTH}\b",
         ),
         ("month", rf"\b(?:early|late|mid)-?\s?{_FULL_MONTH}\b"),
@@ -118,7 +156,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("month_may", r"\b(?:in|by|since|until|from|early|late|end of) may\b"),
         (
             "ordinal_day",
-            r"\b(?:on|starting) the (\d{1,2})(?:st|nd|rd|th)\b(?! of (?:each|every|the) month)",  # digits only
+            r"\b(?:on|starting|from|until|till|through|by) the (\d{1,2})(?:st|nd|rd|th)\b"  # digits only
+            r"(?! of (?:each|every|the) month)",
         ),
         (
             "holiday",
@@ -170,6 +209,15 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return first.replace(day=_day(g[0])).isoformat()
         except ValueError:
             return None
+    if kind == "nth_weekday":  # "the first Monday in January"
+        month, weekday = _month_number(g[2]), list(_WEEKDAY_FULL.values()).index(g[1].lower())
+        year = _year_for(month, 0, at, future)
+        if g[0].lower() == "last":
+            last = date(year, month, 1) + relativedelta(months=1, days=-1)
+            return (last - timedelta(days=(last.weekday() - weekday) % 7)).isoformat()
+        first = date(year, month, 1)
+        nth = ["first", "second", "third", "fourth"].index(g[0].lower())
+        return (first + timedelta(days=(weekday - first.weekday()) % 7, weeks=nth)).isoformat()
     if kind == "season":
         start_month = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[g[0].lower()]
         year = day0.year
@@ -230,6 +278,10 @@ def resolve(kind: str, match: re.Match[str], at: datetime, future: bool) -> str 
             return date(year, month, day).isoformat()
         except ValueError:
             return None
+    if kind == "weekday_week":  # "Monday week": the Monday after the coming one
+        index = list(_WEEKDAY_FULL.values()).index((g[0] or g[1]).lower())
+        ahead = (index - day0.weekday()) % 7 or 7
+        return (day0 + timedelta(days=ahead + 7)).isoformat()
     if kind in ("relative_weekday", "weekday"):
         direction = g[0].lower() if kind == "relative_weekday" else ""
         name = (g[1] if kind == "relative_weekday" else g[0]).lower()

@@ -26,7 +26,11 @@ each one added joins what is known for the next ones):
      value of that subject ("moved to Austin" against "Lives in Denver"): **update** it;
    - a subject that holds several facts at once (allergy, health, household, schedule) with a
      different value is a new fact: go on.
-3. Otherwise **add**.
+3. **Its words → discard.** A candidate that says at least three quarters of a known observation's value
+   words (two at least), with no negation, change word or new count or number, restates it even when the two were
+   tagged with different subjects ("it's Sunil from The Copper Kettle café again" against "Owns The
+   Copper Kettle café").
+4. Otherwise **add**.
 
 Within one conversation, candidates never update each other (they are facts of the same moment);
 they only discard near-duplicates of one another.
@@ -118,6 +122,22 @@ def reconcile(candidates: Sequence[Candidate], known: Sequence[tuple[str, str]])
                     decision = Decision(
                         "update", candidate, key, f"New {subject.replace('_', ' ')}: supersedes “{_short(content)}”"
                     )
+                    break
+        if decision is None:  # tagged apart, said the same: "it's Sunil from The Copper Kettle café" against its owner
+            said = value_tokens(candidate.content)
+            for key, content, _, new in saved:
+                known_values = value_tokens(content)
+                shared = said & known_values
+                if (
+                    not new
+                    and len(shared) >= 2
+                    and len(shared) * 4 >= len(known_values) * 3
+                    and not negated_tokens(candidate.content)
+                    and not CHANGE.search(candidate.content)
+                    and not counts(candidate.content) - counts(content)
+                    and not {w for w in said if w[:1].isdigit()} - known_values  # "90 guests rather than 150"
+                ):
+                    decision = Decision("discard", candidate, key, f"Restates “{_short(content)}” (its words)")
                     break
         if decision is None:
             decision = Decision("add", candidate, None, f"New {subject.replace('_', ' ') or candidate.kind}")
