@@ -2,6 +2,7 @@
 
 import gc
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -51,6 +52,7 @@ def test_an_error_while_finishing_marks_the_import_failed_not_running(store, mon
     assert done.status == ImportStatus.FAILED
     assert "No space left on device" in done.failure_reason
     assert not Profile.objects.filter(store=store).exists()
+    assert not Path(queued.file_path).exists()  # the upload does not stay behind on this path either
 
 
 def test_the_worker_collects_garbage_again_after_an_import_completes_or_fails(store, monkeypatch):

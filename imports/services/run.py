@@ -118,7 +118,10 @@ def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
                 ImportCounts(),
                 0,
             )
-        return ProfileImport.objects.filter(pk=import_id).first()
+        ended = ProfileImport.objects.filter(pk=import_id).first()
+        if ended is not None and ended.status == ImportStatus.FAILED and ended.attempt == attempt:
+            storage.file_delete(profile_import.file_path)  # every failure path leaves no upload behind
+        return ended
     if done is None:
         return None
     storage.file_delete(profile_import.file_path)
