@@ -1,8 +1,11 @@
-"""Scale-out, proven as an operator runs it (issue 18): gunicorn, three qclusters of two workers on
-PostgreSQL, on the ORM broker and on Redis; concurrent imports uploaded through the API; one cluster
-killed (SIGKILL, its whole process group) while it holds imports Running and taken ahead of its
-workers. Every import must end Completed exactly once, with exact profile and identifier counts,
-within 5 minutes: the imports the dead cluster ran are sent again because their worker is gone,
+"""Scale-out, proven as an operator runs it (issue 18): gunicorn, three qclusters of one worker each on
+PostgreSQL, on the ORM broker and on Redis; concurrent imports uploaded through the API, and, once
+the kill is done, 30 two-hour-old conversations (the communications API) that the lifecycle
+schedule closes and memory
+extraction reads; one cluster killed (SIGKILL, its whole process group) while it holds
+imports Running and taken ahead of its workers. Every import must end Completed exactly once, with
+exact profile and identifier counts, and every conversation closed once with its memory extracted
+once, within 5 minutes: the imports the dead cluster ran are sent again because their worker is gone,
 those it had only taken because nothing waits anywhere else (imports.services.recovery).
 
 Also the readiness check (/api/v1/health/ready) and `manage.py queue_status` against real clusters.
@@ -16,11 +19,23 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from accounts.services import account_create, api_key_create
+from conversations.models import (
+    Conversation,
+    ConversationStatus,
+    ExtractionRequest,
+    ExtractionStatus,
+    LifecycleEvent,
+    LifecycleEventKind,
+    Observation,
+    Summary,
+)
+from conversations.services import ConfigurationInput, conversation_configuration_create
 from identity.models import Identifier
 from imports.models import ImportStatus, ProfileImport
 from profiles.models import Profile
@@ -29,8 +44,10 @@ from workspace.services import store_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-STORES = 9
+STORES = 9  # three times the workers: every cluster takes imports ahead of its one worker
 ROWS = 40_000
+CUSTOMERS = 30  # conversations the lifecycle closes and memory extraction reads during the kill
+BUSINESS = "+14155550100"
 REDIS = ("127.0.0.1", 6379)
 
 
@@ -132,6 +149,17 @@ def _post_raw(base: str, path: str, data: bytes, headers: dict) -> tuple[int, st
         return error.code, error.read().decode()
 
 
+def _post_json(base: str, key: str, path: str, body) -> tuple[int, str]:
+    data = json.dumps(body).encode()
+    return _post_raw(base, path, data, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+
+
+def store_model(pk: int):
+    from stores.models import Store
+
+    return Store.objects.get(pk=pk)
+
+
 def _queue_status(url: str, extra: dict) -> dict:
     """`manage.py queue_status --json` with the deployment's settings: what an operator reads."""
     done = subprocess.run(
@@ -164,13 +192,23 @@ def test_a_killed_cluster_loses_no_import_and_every_import_completes_exactly_onc
     account = account_create(name="Scale", admin_email="ops@example.com", admin_password="x9-pass-long")
     _, key = api_key_create(account=account, actor=None, name="loader")
     stores = [store_create(account=account, actor=None, name=f"Region {n}").pk for n in range(STORES)]
+    talk_store = store_create(account=account, actor=None, name="Support").pk  # no import: its own profiles
+    data = ConfigurationInput(name="Support line", captures=[("sms", BUSINESS)], observations_enabled=True)
+    conversation_configuration_create(store=store_model(talk_store), actor=None, data=data)
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    talk = [
+        {"channel": "sms", "from": f"+1415222{n:04d}", "to": BUSINESS, "direction": "inbound",
+         "body": f"Hi, I'm allergic to peanuts and I prefer texts, never calls. Order {n} is late.",
+         "timestamp": two_hours_ago, "external_id": f"SMscale{n:04d}"}
+        for n in range(CUSTOMERS)
+    ]  # fmt: skip
     csv = people_csv(ROWS).encode()
     logs = [tmp_path / f"qcluster-{n}.log" for n in range(3)]
     clusters: dict[int, subprocess.Popen] = {}
     with _gunicorn(url, imports_dir, tmp_path / "gunicorn.log", extra) as base:
         try:
             for log in logs:
-                process = qcluster(imports_dir, log, url, workers=2, **extra)
+                process = qcluster(imports_dir, log, url, workers=1, **extra)
                 clusters[process.pid] = process
             status = wait_for(
                 lambda: (s := _queue_status(url, extra))["exit"] == 0 and len(s["clusters"]) == 3 and s,
@@ -179,7 +217,7 @@ def test_a_killed_cluster_loses_no_import_and_every_import_completes_exactly_onc
             assert {c["pid"] for c in status["clusters"]} == set(clusters)
             ready = Http(base).request("GET", "/api/v1/health/ready")
             assert ready.status == 200 and ready.json()["clusters"] == 3, ready.body
-            assert ready.json()["workers"] == 6
+            assert ready.json()["workers"] == 3
 
             started = time.monotonic()
             uploaded = [_upload(base, key, store, csv) for store in stores]
@@ -189,8 +227,10 @@ def test_a_killed_cluster_loses_no_import_and_every_import_completes_exactly_onc
                 """A cluster running imports that reports tasks taken ahead of its workers, while
                 imports still wait Queued: killed, it takes those along. (The reports first: they
                 take a process to read, and the imports read after them are current at the kill.)"""
-                holding = {c["pid"] for c in _queue_status(url, extra)["clusters"] if c["waiting"]}
+                status = _queue_status(url, extra)
+                holding = {c["pid"] for c in status["clusters"] if c["waiting"]}
                 imports = list(ProfileImport.objects.all())
+                seen.append((status, [(i.pk, i.status, i.worker) for i in imports]))
                 if not any(i.status == ImportStatus.QUEUED for i in imports):
                     return None
                 runs: dict[int, list[int]] = {}
@@ -200,9 +240,15 @@ def test_a_killed_cluster_loses_no_import_and_every_import_completes_exactly_onc
                         runs.setdefault(owner, []).append(i.pk)
                 return next(iter(runs.items()), None)
 
-            victim, its_imports = wait_for(
-                holding_cluster, 120, "a busy cluster holding imports taken ahead", logs[0], every=0.3
-            )
+            seen: list = []
+            try:
+                victim, its_imports = wait_for(
+                    holding_cluster, 120, "a busy cluster holding imports taken ahead", logs[0], every=0.3
+                )
+            except AssertionError as timed_out:
+                waiting = [[c["waiting"] for c in st["clusters"]] for st, _ in seen]
+                states = [sorted(i[1] for i in imports) for _, imports in seen]
+                raise AssertionError(f"{timed_out}\nwaiting seen: {waiting}\nstatuses seen: {states}") from None
             kill(clusters.pop(victim))
             interrupted = set(
                 ProfileImport.objects.filter(pk__in=its_imports, status=ImportStatus.RUNNING).values_list(
@@ -210,22 +256,38 @@ def test_a_killed_cluster_loses_no_import_and_every_import_completes_exactly_onc
                 )
             )
             queued_at_kill = ProfileImport.objects.filter(status=ImportStatus.QUEUED).count()
+            # Conversations two hours old: the surviving clusters' lifecycle schedule closes them all
+            # and queues their memory extraction, beside the imports being recovered.
+            sent = _post_json(base, key, f"/api/v1/stores/{talk_store}/communications/batch", {"items": talk})
+            assert sent[0] == 200, sent
 
             def all_ended():
                 statuses = list(ProfileImport.objects.values_list("status", flat=True))
-                return all(s in (ImportStatus.COMPLETED, ImportStatus.FAILED) for s in statuses) and statuses
+                imports_ended = all(s in (ImportStatus.COMPLETED, ImportStatus.FAILED) for s in statuses)
+                closed = Conversation.objects.filter(status=ConversationStatus.CLOSED).count() == CUSTOMERS
+                extracted = ExtractionRequest.objects.exclude(status=ExtractionStatus.PENDING).count() >= CUSTOMERS
+                return imports_ended and closed and extracted and statuses
 
             wait_for(all_ended, 300, "every import to end within 5 minutes of the kill", logs[1], every=1)
             elapsed = time.monotonic() - started
         finally:
             for process in clusters.values():
                 kill(process)
-    imports = list(ProfileImport.objects.order_by("store_id"))
+    imports = list(ProfileImport.objects.order_by("store_id"))  # the support store has none
     assert [i.status for i in imports] == [ImportStatus.COMPLETED] * STORES, [i.failure_reason for i in imports]
     for profile_import in imports:
         assert profile_import.rows_ingested == ROWS and profile_import.profiles_created == ROWS
         assert Profile.objects.filter(store_id=profile_import.store_id).count() == ROWS
         assert Identifier.objects.filter(store_id=profile_import.store_id, kind="email").count() == ROWS
+    # The conversations: each closed once, its memory extracted once, on the right profile.
+    assert Conversation.objects.filter(status=ConversationStatus.CLOSED).count() == CUSTOMERS
+    assert LifecycleEvent.objects.filter(kind=LifecycleEventKind.CLOSED).count() == CUSTOMERS
+    requests = list(ExtractionRequest.objects.values_list("conversation_id", "status"))
+    assert len(requests) == CUSTOMERS and {s for _, s in requests} == {ExtractionStatus.DONE}, requests
+    assert len({c for c, _ in requests}) == CUSTOMERS
+    assert Summary.objects.count() == CUSTOMERS
+    allergies = Observation.objects.filter(content__icontains="peanut")
+    assert allergies.count() == CUSTOMERS and len({o.profile_id for o in allergies}) == CUSTOMERS
     assert queued_at_kill >= 1 and interrupted  # the kill caught imports running and others taken or waiting
     assert all(i.attempt > 1 for i in imports if i.pk in interrupted)  # those it ran went again, from the start
     assert elapsed < 300
