@@ -30,7 +30,12 @@ def uploads_marker_ensure() -> None:
     in the database), written once. A worker checks it at start (uploads_dir_problem)."""
     from .models import UploadsMarker
 
-    marker = UploadsMarker.objects.order_by("pk").first() or UploadsMarker.objects.create(token=uuid.uuid4().hex)
+    marker = UploadsMarker.objects.order_by("pk").first()
+    if marker is None:
+        UploadsMarker.objects.create(token=uuid.uuid4().hex)
+        # Two first uploads at once may each create a row: every process writes the first row's
+        # token, the one a worker compares with (uploads_dir_problem), never its own.
+        marker = UploadsMarker.objects.order_by("pk").first()
     path = Path(settings.IMPORTS_DIR) / MARKER
     with contextlib.suppress(OSError):
         if path.read_text().strip() == marker.token:
