@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "memory_console.metrics_middleware.RequestMetricsMiddleware",  # first: times the whole answer
+    "memory_console.probes.ProbesMiddleware",  # health checks and /metrics: any Host, plain HTTP
     "django.middleware.security.SecurityMiddleware",
     "memory_console.api_errors.ApiErrorsAsJson",  # /api/: every error answer is JSON
     "whitenoise.middleware.WhiteNoiseMiddleware",
