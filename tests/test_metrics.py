@@ -89,3 +89,11 @@ def test_only_loopback_or_the_metrics_token_may_read(client, settings, db):
     assert (
         client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token", REMOTE_ADDR="203.0.113.9").status_code == 200
     )
+
+
+def test_a_request_a_proxy_on_this_host_forwarded_is_not_loopback(client, db):
+    """nginx on the web host passes every visitor's request on from 127.0.0.1: without a token, such
+    a request is refused, whatever its connection's address."""
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: "203.0.113.9"}).status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
