@@ -63,3 +63,12 @@ def test_two_first_uploads_at_once_write_the_token_a_worker_compares_with(store,
     assert UploadsMarker.objects.count() == 2
     assert (tmp_path / "shared" / storage.MARKER).read_text().strip() == "from-the-other-web-process"
     assert storage.uploads_dir_problem() is None
+
+
+def test_a_marker_that_cannot_be_read_is_said_so_not_called_another_token(store, settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path / "web"
+    upload(store, "Email\r\na@example.com\r\n")
+    settings.IMPORTS_DIR = tmp_path / "worker"
+    (tmp_path / "worker" / storage.MARKER).mkdir(parents=True)  # something of that name it cannot read
+    problem = storage.uploads_dir_problem()
+    assert "unreadable" in problem and "another token" not in problem
