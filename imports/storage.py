@@ -30,7 +30,12 @@ def uploads_marker_ensure() -> None:
     in the database), written once. A worker checks it at start (uploads_dir_problem)."""
     from .models import UploadsMarker
 
-    marker = UploadsMarker.objects.order_by("pk").first() or UploadsMarker.objects.create(token=uuid.uuid4().hex)
+    marker = UploadsMarker.objects.order_by("pk").first()
+    if marker is None:
+        UploadsMarker.objects.create(token=uuid.uuid4().hex)
+        # Two first uploads at once may each create a row: every process writes the first row's
+        # token, the one a worker compares with (uploads_dir_problem), never its own.
+        marker = UploadsMarker.objects.order_by("pk").first()
     path = Path(settings.IMPORTS_DIR) / MARKER
     with contextlib.suppress(OSError):
         if path.read_text().strip() == marker.token:
@@ -55,13 +60,17 @@ def uploads_dir_problem() -> str | None:
     path = Path(settings.IMPORTS_DIR) / MARKER
     try:
         found = path.read_text().strip()
-    except OSError as exc:
-        found = f"unreadable ({exc.strerror or type(exc).__name__})"
-    if found == marker.token:
-        return None
+    except FileNotFoundError:
+        state = "missing"
+    except OSError as exc:  # a directory of that name, no permission to read it...
+        state = f"unreadable: {exc.strerror or type(exc).__name__}"
+    else:
+        if found == marker.token:
+            return None
+        state = "another token"
     return (
         f"This worker cannot see the uploaded files: IMPORTS_DIR ({settings.IMPORTS_DIR}) does not hold the "
-        f"marker the web servers wrote ({MARKER}: {'missing' if not path.exists() else 'another token'}). "
+        f"marker the web servers wrote ({MARKER}: {state}). "
         "Give every web and worker process the same directory (a shared volume) and the same IMPORTS_DIR."
     )
 

@@ -5,12 +5,17 @@ route as declared, `api/v1/stores/<int:store_id>/profiles`, never the path with 
 label set stays small), method and status class (`2xx`...); paths no pattern matches count as
 `route="unmatched"`. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (an empty
 directory, emptied at each start) so a scrape sums every worker's (prometheus_client's multiprocess
-mode); without it each worker answers its own.
+mode); without it each worker answers its own. A histogram that cannot be written (that directory
+missing or read-only) is logged once and the request answered as usual.
 """
 
+import logging
 import time
 
 from prometheus_client import Histogram
+
+logger = logging.getLogger(__name__)
+_warned = False  # the failure is logged once per process, not once per request
 
 REQUEST_SECONDS = Histogram(
     "memory_console_request_duration_seconds",
@@ -31,5 +36,13 @@ class RequestMetricsMiddleware:
         match = getattr(request, "resolver_match", None)
         route = (match.route or match.view_name or "unnamed") if match else "unmatched"
         method = request.method if request.method in METHODS else "other"  # a client picks the method
-        REQUEST_SECONDS.labels(route, method, f"{response.status_code // 100}xx").observe(time.perf_counter() - started)
+        try:
+            REQUEST_SECONDS.labels(route, method, f"{response.status_code // 100}xx").observe(
+                time.perf_counter() - started
+            )
+        except Exception:  # noqa: BLE001 - a metric never costs the answer (e.g. PROMETHEUS_MULTIPROC_DIR missing)
+            global _warned
+            if not _warned:
+                _warned = True
+                logger.warning("request metrics cannot be recorded (PROMETHEUS_MULTIPROC_DIR?)", exc_info=True)
         return response

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "memory_console.metrics_middleware.RequestMetricsMiddleware",  # first: times the whole answer
+    "memory_console.probes.ProbesMiddleware",  # health checks and /metrics: any Host, plain HTTP
     "django.middleware.security.SecurityMiddleware",
     "memory_console.api_errors.ApiErrorsAsJson",  # /api/: every error answer is JSON
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -284,7 +285,9 @@ if os.environ.get("REDIS_URL"):
 
 # The `cluster` cache holds the clusters' reports (above), shared by every process of the deployment:
 # in Redis with the Redis broker; else in a PostgreSQL table (`createcachetable`, run by migrate);
-# else, on SQLite (one host), in files beside the database.
+# else, on SQLite (one host), in files beside the data file (var/db.sqlite3 -> var/db.cluster-cache),
+# so two SQLite consoles run from one checkout (a test's workers and `make run`'s) never read each
+# other's workers.
 if os.environ.get("REDIS_URL"):
     _CLUSTER_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -292,7 +295,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     _CLUSTER_CACHE = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("Q_CLUSTER_CACHE_DIR") or str(BASE_DIR / "var" / "cluster-cache"),
+        "LOCATION": os.environ.get("Q_CLUSTER_CACHE_DIR")
+        or (
+            str(BASE_DIR / "var" / "cluster-cache")
+            if DATABASES["default"]["NAME"] == ":memory:"
+            else str(Path(DATABASES["default"]["NAME"]).with_suffix(".cluster-cache"))
+        ),
     }
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

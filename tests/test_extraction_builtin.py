@@ -606,3 +606,13 @@ def test_monday_week_is_the_monday_after_the_coming_one():
     assert any(
         "2026-12-07" in content for content in contents(("customer", "I'm away from Monday week for a fortnight."))
     )
+
+
+def test_a_long_run_of_letters_costs_linear_time():
+    """A customer may paste anything (a token, a base64 blob): the voice-stutter rule read a long word
+    in quadratic time (8,000 letters: about 20 seconds of a worker; 100,000: hours)."""
+    import time
+
+    started = time.perf_counter()
+    extract(("customer", "to September " + "a" * 8000))
+    assert time.perf_counter() - started < 2

@@ -401,3 +401,20 @@ def test_a_cancel_after_the_hundredth_failed_row_stops_the_import_at_once(store,
     assert (done.status, done.worker) == (ImportStatus.CANCELLED, "")
     assert not done.row_errors.exists()
     assert not Profile.objects.filter(store=store).exists()
+
+
+def test_an_import_failed_by_an_internal_error_leaves_no_upload_behind(store, monkeypatch):
+    """Issue 18: every failure path cleans up. An error around the import itself (the disk, the
+    database) fails it with "Internal error"; its file is deleted, as a finished import's is."""
+    from pathlib import Path
+
+    queued = queue(upload(store, csv_text(*ROWS)), CONTACT)
+
+    def disk_gone(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr("imports.services.run._run_claimed", disk_gone)
+    finished = import_run(import_id=queued.pk, attempt=queued.attempt)
+    assert finished.status == ImportStatus.FAILED
+    assert finished.failure_reason.startswith("Internal error (OSError: disk gone)")
+    assert not Path(finished.file_path).exists()

@@ -89,3 +89,24 @@ def test_only_loopback_or_the_metrics_token_may_read(client, settings, db):
     assert (
         client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token", REMOTE_ADDR="203.0.113.9").status_code == 200
     )
+
+
+def test_a_request_a_proxy_on_this_host_forwarded_is_not_loopback(client, db):
+    """nginx on the web host passes every visitor's request on from 127.0.0.1: without a token, such
+    a request is refused, whatever its connection's address."""
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: "203.0.113.9"}).status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+
+
+def test_a_missing_multiprocess_directory_never_fails_a_request(client, db, tmp_path, monkeypatch):
+    """PROMETHEUS_MULTIPROC_DIR names a directory that is not there (a gunicorn started by hand with
+    the deployment's env file): the request histogram cannot be written, the console still answers."""
+    from prometheus_client import Histogram, values
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "not-there"))
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())  # multiprocess mode, as at gunicorn's start
+    histogram = Histogram("multiprocess_seconds", "In multiprocess mode.", ["route", "method", "status"], registry=None)
+    monkeypatch.setattr("memory_console.metrics_middleware.REQUEST_SECONDS", histogram)
+    assert client.get("/api/v1/health").status_code == 200
+    assert client.get("/accounts/login/").status_code == 200

@@ -204,3 +204,25 @@ def test_the_queue_takes_and_finishes_tasks_while_an_import_holds_the_data_file(
     assert done[0] == 1 and done[1] is not None  # succeeded, and its result was recorded
     assert took < busy_timeout / 3, f"{took:.1f} s from queueing to a recorded result behind the data lock"
     assert "database is locked" not in log.read_text()
+
+
+def test_each_sqlite_console_keeps_its_workers_reports_beside_its_own_data_file(tmp_path):
+    """Two SQLite consoles run from one checkout (a test's workers, `make run`'s) must not read each
+    other's qclusters: readiness and import recovery would count a worker another console runs."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.worker_helpers import ROOT
+
+    def location(url: str) -> str:
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "memory_console.settings"}
+        env.pop("Q_CLUSTER_CACHE_DIR", None)
+        env.pop("REDIS_URL", None)
+        code = "from django.conf import settings; print(settings.CACHES['cluster']['LOCATION'])"
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert location(f"sqlite:///{tmp_path / 'a' / 'console.sqlite3'}") == str(tmp_path / "a" / "console.cluster-cache")
+    assert location(f"sqlite:///{tmp_path / 'b' / 'console.sqlite3'}") == str(tmp_path / "b" / "console.cluster-cache")

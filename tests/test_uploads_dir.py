@@ -45,3 +45,30 @@ def test_qcluster_refuses_to_start_without_the_uploads_directory(tmp_path):
     )
     assert done.returncode == 1
     assert "cannot see the uploaded files" in done.stderr and str(tmp_path / "elsewhere") in done.stderr
+
+
+def test_two_first_uploads_at_once_write_the_token_a_worker_compares_with(store, settings, tmp_path, monkeypatch):
+    """Another web process created its row between this one's look and its own create: the file
+    holds the first row's token, so a worker on this directory may start."""
+    settings.IMPORTS_DIR = tmp_path / "shared"
+    create = UploadsMarker.objects.create
+
+    def create_after_another_process(**fields):
+        monkeypatch.setattr(UploadsMarker.objects, "create", create)
+        create(token="from-the-other-web-process")
+        return create(**fields)
+
+    monkeypatch.setattr(UploadsMarker.objects, "create", create_after_another_process)
+    upload(store, "Email\r\na@example.com\r\n")
+    assert UploadsMarker.objects.count() == 2
+    assert (tmp_path / "shared" / storage.MARKER).read_text().strip() == "from-the-other-web-process"
+    assert storage.uploads_dir_problem() is None
+
+
+def test_a_marker_that_cannot_be_read_is_said_so_not_called_another_token(store, settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path / "web"
+    upload(store, "Email\r\na@example.com\r\n")
+    settings.IMPORTS_DIR = tmp_path / "worker"
+    (tmp_path / "worker" / storage.MARKER).mkdir(parents=True)  # something of that name it cannot read
+    problem = storage.uploads_dir_problem()
+    assert "unreadable" in problem and "another token" not in problem

@@ -15,7 +15,8 @@ restarts), plus the web processes' request histogram (memory_console.metrics_mid
 - `memory_console_conversations{status}`; `memory_console_extractions_pending` and
   `memory_console_extraction_lag_seconds`: memory extraction requests waiting, and the oldest one's age.
 
-Counts span every account: the endpoint answers loopback clients, or anyone with
+Counts span every account: the endpoint answers loopback clients whose request no proxy forwarded
+(no X-Forwarded-For, X-Real-IP or Forwarded header), or anyone with
 `Authorization: Bearer $METRICS_TOKEN` when that is set (403 otherwise).
 """
 
@@ -39,10 +40,17 @@ from memory_console.cluster import broker_waiting, clusters_alive
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)  # seconds
 
 
+# Set by a reverse proxy (nginx, Caddy, HAProxy...) that forwards a client's request: through one on
+# the same host every client would otherwise look like loopback.
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
 def _allowed(request) -> bool:
     token = getattr(settings, "METRICS_TOKEN", "")
     if token:
         return constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}")
+    if any(header in request.META for header in FORWARDED_HEADERS):
+        return False  # a reverse proxy on this host passed it on: the client is not local
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:

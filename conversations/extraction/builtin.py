@@ -126,7 +126,8 @@ def _is_symbol(ch: str) -> bool:
 _EMOJI_BREAK = re.compile(r"(?<=[\w)])\s+\x00+\s+(?=\w)")
 # Voice transcripts: a word said twice ("the, the", "I, I") and a comma left after a preposition or article
 # once a filler is gone ("expecting twins in, uh, March" → "in, March").
-_STUTTER = re.compile(r"\b((?:\w+'?\w*\s+){0,2}\w+'?\w*),\s+(?:like,\s+)?\1\b", re.IGNORECASE)
+# Possessive (`\w++`): a word is taken whole, so a long run of letters costs linear time, not quadratic.
+_STUTTER = re.compile(r"\b((?:\w++(?:'\w*+)?\s+){0,2}\w++(?:'\w*+)?),\s+(?:like,\s+)?\1\b", re.IGNORECASE)
 _DANGLING_COMMA = re.compile(
     r"(?:\b|')(in|on|at|to|for|of|with|from|by|the|a|an|my|our|your|is|was|i'm|we're|and|about|like|because|cause|cos)"
     r",(?=\s)",

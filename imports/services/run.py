@@ -109,7 +109,7 @@ def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
         if not connection.in_atomic_block:  # a broken connection is replaced by the next query
             connection.close_if_unusable_or_obsolete()
         with contextlib.suppress(Exception):
-            _finish(
+            if _finish(
                 import_id,
                 attempt,
                 worker,
@@ -117,11 +117,11 @@ def _import_run(import_id: int, attempt: int) -> ProfileImport | None:
                 f"Internal error ({type(exc).__name__}: {exc}); nothing from the file was applied.",
                 ImportCounts(),
                 0,
-            )
-        ended = ProfileImport.objects.filter(pk=import_id).first()
-        if ended is not None and ended.status == ImportStatus.FAILED and ended.attempt == attempt:
-            storage.file_delete(profile_import.file_path)  # every failure path leaves no upload behind
-        return ended
+            ):
+                # Failed for good: its upload (up to IMPORT_MAX_UPLOAD_BYTES) would stay on disk
+                # forever. Left Running (the database gone), recovery runs it again from the file.
+                storage.file_delete(profile_import.file_path)
+        return ProfileImport.objects.filter(pk=import_id).first()
     if done is None:
         return None
     storage.file_delete(profile_import.file_path)
