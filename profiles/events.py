@@ -1,4 +1,5 @@
-"""The one rule for an event's fields, on every path that records events (identify, identify-batch).
+"""The one rule for an event's fields, on every path that records events (identify, identify-batch,
+a profile's events through the API).
 
 - **name**: text by `memory_console.text.text_clean` (NFC; control characters and lone surrogates
   refused, named by code point), trimmed, required, at most `EVENT_NAME_MAX` characters (refused
