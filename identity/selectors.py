@@ -53,5 +53,17 @@ def profile_merges(*, profile, limit: int = 50):
     return list(MergeRecord.objects.filter(into_profile=profile).order_by("-created_at", "-id")[:limit])
 
 
+def profile_merges_page(*, profile, after: int | None = None, limit: int = 50) -> tuple[list[MergeRecord], int | None]:
+    """One page of the merges into this profile, newest first, as the profile page lists them
+    (`profile_merges`), by keyset on the merge record's id: ``(records, next)``, `next` the id to
+    pass as `after` for the following page (None on the last). Merges into profiles that were
+    themselves merged into this one later stay on those profiles' histories, as on the page."""
+    records = MergeRecord.objects.filter(into_profile=profile)
+    if after is not None:
+        records = records.filter(pk__lt=after)
+    rows = list(records.order_by("-id")[: limit + 1])
+    return rows[:limit], rows[limit - 1].pk if len(rows) > limit else None
+
+
 def profile_identifiers(*, profile):
     return list(Identifier.objects.filter(profile=profile).order_by("kind", "id"))

@@ -3,20 +3,21 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import field_validator
 
 from identity.models import Identifier
 from identity.normalization import identifier_reference
-from identity.selectors import profile_identifiers, profile_merges
-from identity.services import profile_identify, profiles_identify_batch
+from identity.search import PAGE_SIZE, profile_search
+from identity.selectors import profile_identifiers, profile_merges, profile_merges_page
+from identity.services import profile_identify, profile_traits_update, profiles_identify_batch
 from memory_console.errors import FieldError, error_items
 from memory_console.timestamps import TimestampError, timestamp_parse
 from stores.api import api_store
 
 from .selectors import profile_events, profile_resolve
-from .services import Source
+from .services import EVENTS_MAX, Source, profile_events_add
 
 router = Router(tags=["Profiles"])
 
@@ -227,10 +228,92 @@ def _query_error(name: str, message: str) -> NinjaValidationError:
     return NinjaValidationError([{"loc": ["query", name], "msg": message}])
 
 
-@router.get("/{store_id}/profiles", response=ProfileOut, summary="Find the profile holding an identifier")
-def find_profile(request, store_id: int, identifier: str):
-    """`identifier` is `kind:value`, e.g. `email:ada@example.com` or `phone:+14155552671`."""
+class ProfileSummaryOut(Schema):
+    """A profile in a list: its traits and identifiers (events and merges: get the profile)."""
+
+    id: int
+    traits: dict[str, dict[str, Any]]
+    identifiers: list[IdentifierOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchOut(Schema):
+    mode: str = Field(
+        description="How `q` was read: `all` (no q), `identifier` (any kind, or the one `kind:` named) or "
+        "`trait` (`group.trait = value`)"
+    )
+    description: str = Field(description="The search as understood, e.g. `identifier = +14155550150`; empty for all")
+
+
+class ProfilePageOut(Schema):
+    """One page of live profiles (merged-away ones never appear), newest first."""
+
+    profiles: list[ProfileSummaryOut]
+    search: SearchOut
+    next: int | None = Field(description="Pass as `after` for the next page; null on the last page")
+
+
+PAGE_MAX = 100
+ID_MAX = 2**63 - 1  # the largest id a database row can have (PostgreSQL bigint)
+
+
+@router.get(
+    "/{store_id}/profiles",
+    response=ProfileOut | ProfilePageOut,
+    summary="List and search profiles, or find the one holding an identifier",
+)
+def find_profile(
+    request,
+    store_id: int,
+    identifier: str | None = Query(
+        None,
+        description="`kind:value`, e.g. `email:ada@example.com`: answers that one profile (a `ProfileOut`), or 404. "
+        "Not with `q`, `after` or `limit`.",
+    ),
+    q: str = Query(
+        "",
+        description="The console's Profiles search: an identifier in any format (`(415) 555-0150`, "
+        "`Ada@Example.com`), `kind:value`, or `group.trait = value` (the value read by the trait's rule). "
+        "Empty: every profile.",
+    ),
+    after: int | None = Query(None, ge=1, le=ID_MAX, description="The `next` of the previous page"),
+    limit: int = Query(PAGE_SIZE, ge=1, le=PAGE_MAX, description=f"Profiles per page, at most {PAGE_MAX}"),
+):
+    """Without `identifier`: a page of the store's live profiles, newest first (keyset pagination:
+    pass the answer's `next` as `after`), all of them or those `q` finds, as the console's Profiles
+    search reads it (`identity.search`). A `q` that cannot match (a malformed `kind:value`, a value
+    the trait's type refuses) answers 422 at `["query", "q"]`.
+
+    With `identifier` (`kind:value`): the profile holding it, as one `ProfileOut` (404 when none).
+    """
     store = api_store(request, store_id)
+    if identifier is not None:
+        given = request.GET
+        for name in ("q", "after", "limit"):
+            if name in given:
+                raise _query_error(name, f"`{name}` lists profiles; `identifier` finds one: send one or the other.")
+        return _profile_by_identifier(store, identifier)
+    page = profile_search(store=store, q=q, after=after, limit=limit)
+    if page.search.mode == "invalid":
+        raise _query_error("q", page.search.error)
+    return {
+        "profiles": [
+            {
+                "id": profile.pk,
+                "traits": profile.traits,
+                "identifiers": profile.identifier_list,
+                "created_at": profile.created_at,
+                "updated_at": profile.updated_at,
+            }
+            for profile in page.profiles
+        ],
+        "search": {"mode": page.search.mode, "description": page.search.description},
+        "next": page.next_after,
+    }
+
+
+def _profile_by_identifier(store, identifier: str) -> dict:
     try:
         kind, value = identifier_reference(identifier, region=store.default_region)
     except ValueError as exc:
@@ -249,3 +332,122 @@ def get_profile(request, store_id: int, profile_id: int):
     if profile is None:
         raise Http404("No such profile in this memory store.")
     return _profile_out(profile, profile_id)
+
+
+def _live_profile(request, store_id: int, profile_id: int):
+    """The live profile for an id of the key's store (a merged-away id: the profile it was merged
+    into); 404 for another account's store or no such profile in this one."""
+    profile = profile_resolve(store=api_store(request, store_id), profile_id=profile_id)
+    if profile is None:
+        raise Http404("No such profile in this memory store.")
+    return profile
+
+
+class TraitsUpdateOut(Schema):
+    profile_id: int = Field(description="The profile changed (a merged-away id's primary)")
+    changed_traits: list[str] = Field(description="`group.trait` of each value set, changed or removed")
+    added_identifiers: list[str] = Field(description="`kind:value` identifiers mapped traits added")
+    dropped_identifiers: list[NoteOut]
+    ignored_identifiers: list[NoteOut]
+    traits: dict[str, dict[str, Any]] = Field(description="Every trait value of the profile after the change")
+
+
+TRAITS_BODY = Body(
+    ...,
+    description="`{group: {trait: value}}`: each value typed by its trait's rule (as identify's `traits`); "
+    "`null` removes the trait. Traits not named keep their values. "
+    'Example: `{"Contact": {"firstName": "Ada", "lastName": null}}`.',
+)
+
+
+@router.patch(
+    "/{store_id}/profiles/{profile_id}", response=TraitsUpdateOut, summary="Set or remove trait values of a profile"
+)
+def update_profile_traits(request, store_id: int, profile_id: int, payload: dict[str, Any] = TRAITS_BODY):
+    """Set the traits named, as the console's inline edit does: the same value rules, a value
+    changed records the key as its source, a mapped trait's value also identifies the profile
+    (`added_identifiers`; one held by another profile or over the rule's limit is reported in
+    `dropped_identifiers`, never merged). All or nothing: an unknown group or trait, a group that is
+    not an object, a value its type refuses answers 422 at `["body", group, trait]`. A merged-away
+    id changes the profile it was merged into. Recorded on the Activity page (names, not values).
+    """
+    profile = _live_profile(request, store_id, profile_id)
+    try:
+        changed, result = profile_traits_update(
+            profile=profile, values=payload, actor=request.auth, source=Source.api_key(request.auth.name)
+        )
+    except ValidationError as exc:  # the service locates errors at ("traits", ...): here the body is the traits
+        raise ValidationError(
+            [FieldError(item["msg"], _traits_loc(item["loc"])) for item in error_items(exc)]
+        ) from None
+    return {
+        "profile_id": profile.pk,
+        "changed_traits": changed,
+        "added_identifiers": [f"{k}:{v}" for k, v in result.added],
+        "dropped_identifiers": [_note_out(note) for note in result.dropped],
+        "ignored_identifiers": [_note_out(note) for note in result.ignored],
+        "traits": profile.traits,
+    }
+
+
+def _traits_loc(loc: list) -> tuple:
+    return tuple(loc[1:]) if loc[:1] == ["traits"] else tuple(loc)
+
+
+class EventsIn(Schema):
+    events: list[EventIn] = Field(description=f"1 to {EVENTS_MAX:,} events, identify's event shape, stored in order")
+
+
+class EventsOut(Schema):
+    profile_id: int = Field(description="The profile the events were added to (a merged-away id's primary)")
+    events: list[EventOut] = Field(description="The events as stored (names in NFC, timestamps in UTC)")
+
+
+@router.post(
+    "/{store_id}/profiles/{profile_id}/events",
+    response={201: EventsOut},
+    summary=f"Add up to {EVENTS_MAX:,} events to a profile",
+)
+def add_profile_events(request, store_id: int, profile_id: int, payload: EventsIn):
+    """Append events to a known profile, by the rule identify's `events` follow. All or nothing: no
+    events, more than 1,000, or an invalid one answers 422 naming each (`["body", "events", 3,
+    "name"]`). A merged-away id adds them to the profile it was merged into. Recorded on the
+    Activity page (count and names, not properties)."""
+    profile = _live_profile(request, store_id, profile_id)
+    stored = profile_events_add(
+        profile=profile,
+        events=[event.dict() for event in payload.events],
+        actor=request.auth,
+        source=Source.api_key(request.auth.name),
+    )
+    return Status(201, {"profile_id": profile.pk, "events": stored})
+
+
+class MergeRecordOut(MergeOut):
+    id: int = Field(description="The merge record's id: the cursor `after` takes")
+
+
+class MergesPageOut(Schema):
+    profile_id: int = Field(description="The profile whose history this is (a merged-away id's primary)")
+    merges: list[MergeRecordOut] = Field(description="Profiles merged into this one, newest first")
+    next: int | None = Field(description="Pass as `after` for the next page; null on the last page")
+
+
+@router.get(
+    "/{store_id}/profiles/{profile_id}/merges",
+    response=MergesPageOut,
+    summary="A profile's merge history: the profiles merged into it",
+)
+def list_profile_merges(
+    request,
+    store_id: int,
+    profile_id: int,
+    after: int | None = Query(None, ge=1, le=ID_MAX, description="The `next` of the previous page"),
+    limit: int = Query(PAGE_SIZE, ge=1, le=PAGE_MAX, description=f"Merges per page, at most {PAGE_MAX}"),
+):
+    """What the profile page's merge history shows: each profile merged into this one, the
+    identifiers that matched, the source that caused it and when, newest first. A merged-away id
+    answers the history of the profile it was merged into."""
+    profile = _live_profile(request, store_id, profile_id)
+    records, following = profile_merges_page(profile=profile, after=after, limit=limit)
+    return {"profile_id": profile.pk, "merges": records, "next": following}

@@ -1,4 +1,5 @@
-"""The one rule for an event's fields, on every path that records events (identify, identify-batch).
+"""The one rule for an event's fields, on every path that records events (identify, identify-batch,
+a profile's events through the API).
 
 - **name**: text by `memory_console.text.text_clean` (NFC; control characters and lone surrogates
   refused, named by code point), trimmed, required, at most `EVENT_NAME_MAX` characters (refused
@@ -58,6 +59,29 @@ def event_clean(*, name, timestamp=None, properties=None) -> dict:
     if errors:
         raise ValidationError(errors)
     return {"name": clean_name, "timestamp": when, "properties": clean_properties}
+
+
+def events_clean(events) -> tuple[list[dict], list[FieldError]]:
+    """`event_clean` for each event of a list: ``(cleaned events, errors)``, each error located at
+    ``("events", position, field, ...)`` and its message starting ``events[position]:``, so every
+    path that takes a list of events (identify, a profile's events) names a bad one alike."""
+    cleaned, errors = [], []
+    for position, event in enumerate(events or []):
+        if not isinstance(event, dict):
+            errors.append(FieldError(f"events[{position}]: an event is a JSON object.", ("events", position)))
+            continue
+        try:
+            cleaned.append(
+                event_clean(
+                    name=event.get("name"), timestamp=event.get("timestamp"), properties=event.get("properties")
+                )
+            )
+        except ValidationError as exc:
+            errors += [
+                FieldError(f"events[{position}]: {error.message}", ("events", position, *error.message.loc))
+                for error in exc.error_list
+            ]
+    return cleaned, errors
 
 
 def _clean_json(value, loc: tuple, errors: list):

@@ -11,12 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.services import audit_record
 from memory_console.errors import FieldError
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
 from traits.selectors import name_key, trait_schema
 
-from .events import event_clean
+from .events import event_clean, events_clean
 from .models import Event, Profile
 from .selectors import holding_condition
 from .stamps import trait_stamp, trait_stamp_set, trait_stamps_share
@@ -165,6 +166,46 @@ def event_record(*, profile: Profile, name: str, timestamp: datetime, properties
     """Append an event; its fields pass `profiles.events.event_clean` (ValidationError otherwise)."""
     event = event_clean(name=name, timestamp=timestamp, properties=properties)
     return Event.objects.create(store_id=profile.store_id, profile=profile, source=source, **event)
+
+
+EVENTS_MAX = 1000
+
+
+@transaction.atomic
+def profile_events_add(*, profile: Profile, events, actor, source: str) -> list[Event]:
+    """Append up to `EVENTS_MAX` (1,000) events to one profile, in the order given; all or nothing.
+
+    `events`: a list of ``{"name", "timestamp" (optional), "properties" (optional)}``, identify's
+    event shape, each passing `profiles.events.event_clean` (the one rule every path records events
+    by). `source`: stored on each event (`Source`); `actor`: who asked, for the Activity trail
+    (``profile.events_add``, with the count and the distinct names, never the properties). Raises
+    ValidationError of `FieldError`s: ``("events",)`` for no events or more than `EVENTS_MAX`,
+    ``("events", position, field, ...)`` for each bad event (every problem listed). Returns the
+    stored events.
+    """
+    if not isinstance(events, list | tuple) or not events:
+        raise ValidationError([FieldError("Send at least one event.", ("events",))])
+    if len(events) > EVENTS_MAX:
+        raise ValidationError(
+            [FieldError(f"At most {EVENTS_MAX:,} events per call; {len(events):,} were sent.", ("events",))]
+        )
+    cleaned, errors = events_clean(events)
+    if errors:
+        raise ValidationError(errors)
+    stored = Event.objects.bulk_create(
+        [Event(store_id=profile.store_id, profile=profile, source=source, **event) for event in cleaned]
+    )
+    names = sorted({event["name"] for event in cleaned})
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    audit_record(
+        account=profile.store.account,
+        actor=actor,
+        action="profile.events_add",
+        store_id=profile.store_id,
+        summary=f"Added {len(stored):,} event{'s' if len(stored) != 1 else ''} ({shown}) to profile #{profile.pk}",
+        details={"profile": profile.pk, "events": len(stored), "names": names[:50]},
+    )
+    return stored
 
 
 def profile_traits_remove(*, store: Store, group: str, trait: str | None = None) -> int:

@@ -58,6 +58,7 @@ ANY_VALID_BODY = {
     "direction": "inbound",
     "token": "0123456789abcdef0123456789abcdef",  # a Twilio auth token
     "content": "Prefers SMS",  # an observation
+    "events": [{"name": "x"}],  # a profile's events
 }
 
 

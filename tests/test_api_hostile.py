@@ -429,7 +429,8 @@ def test_a_database_error_that_is_not_busy_answers_json_500(api, world, monkeypa
 # --- 8. query-parameter errors name the query parameter -----------------------------------------
 
 
-@pytest.mark.parametrize("query", ["identifier=no-colon", "identifier=email:", "identifier=phone:not-a-phone", ""])
+# (No identifier at all lists the store's profiles since issue 19: tests/test_api_profiles_parity.py.)
+@pytest.mark.parametrize("query", ["identifier=no-colon", "identifier=email:", "identifier=phone:not-a-phone"])
 def test_identifier_query_errors_name_the_query_parameter(api, world, query):
     response = api.call("get", f"/stores/{world.store.pk}/profiles", QUERY_STRING=query)
     _refused(response, ["query", "identifier"])
@@ -715,6 +716,8 @@ def _valid_bodies(world):
         ("post", "/stores/{store_id}/communications"): communication,
         ("post", "/stores/{store_id}/communications/batch"): {"items": [communication]},
         ("patch", "/stores/{store_id}/profiles/{profile_id}/observations/{observation_id}"): {"content": "Prefers SMS"},
+        ("patch", "/stores/{store_id}/profiles/{profile_id}"): {"Contact": {"firstName": "Ann", "lastName": None}},
+        ("post", "/stores/{store_id}/profiles/{profile_id}/events"): {"events": identify["events"]},
         ("post", "/stores/{store_id}/profiles/{profile_id}/recall"): {
             "query": "peanuts",
             "observationsLimit": 5,

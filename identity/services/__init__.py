@@ -15,6 +15,7 @@ from .identify import (
     merge_rows_move,
     profile_identify,
     profile_traits_identify,
+    profile_traits_update,
 )
 from .rules import (
     identity_rule_create,
@@ -39,5 +40,6 @@ __all__ = [
     "merge_create",
     "merge_rows_move",
     "profile_traits_identify",
+    "profile_traits_update",
     "profiles_identify_batch",
 ]

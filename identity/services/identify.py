@@ -9,10 +9,11 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.services import audit_record
 from memory_console import rawsql
 from memory_console.errors import FieldError
 from memory_console.text import text_visible
-from profiles.events import event_clean
+from profiles.events import events_clean
 from profiles.models import Profile
 from profiles.services import (
     event_record,
@@ -101,19 +102,8 @@ def identify_input_prepare(*, store: Store, ruleset: RuleSet, identifiers, trait
             errors.append(FieldError(f"{group}.{trait} as identifier {exc}", _given_loc(traits, group, trait)))
 
     pairs, notes = identifiers_prepare(ruleset=ruleset, raw_pairs=raw_pairs, on_error=problem)
-    checked_events = []
-    for position, event in enumerate(events or []):
-        try:
-            checked_events.append(
-                event_clean(
-                    name=event.get("name"), timestamp=event.get("timestamp"), properties=event.get("properties")
-                )
-            )
-        except ValidationError as exc:
-            errors += [
-                FieldError(f"events[{position}]: {error.message}", ("events", position, *error.message.loc))
-                for error in exc.error_list
-            ]
+    checked_events, event_errors = events_clean(events)
+    errors += event_errors
     if not pairs and not errors:
         blocked = [note for note in notes if note.code is Code.BLOCKED_VALUE]
         errors += [
@@ -280,7 +270,8 @@ def profile_traits_identify(*, profile: Profile, values: dict, source: str) -> t
         raise ValidationError(errors)
 
     def problem(kind, mapped_from, exc):
-        raise ValidationError(str(exc)) from exc
+        # Located at the trait as the caller spelled it (the API's PATCH answers 422 naming it).
+        raise ValidationError([FieldError(str(exc), _given_loc(values, *mapped_from))]) from exc
 
     pairs, notes = identifiers_prepare(ruleset=ruleset, raw_pairs=ruleset.mapped_identifiers(typed), on_error=problem)
     changed = profile_traits_set(profile=profile, values=values, source=source, schema=config.schema)
@@ -295,6 +286,36 @@ def profile_traits_identify(*, profile: Profile, values: dict, source: str) -> t
     )
     result = IdentifyResult(profile=profile, created=False, notes=[*notes, *plan.notes])
     result.added = plan_identifiers_write(store=store, profile=profile, plan=plan, at=None)
+    return changed, result
+
+
+@transaction.atomic
+def profile_traits_update(*, profile: Profile, values: dict, actor, source: str) -> tuple[list[str], IdentifyResult]:
+    """`profile_traits_identify` (the console's trait edit: the one trait rule, mapped traits
+    identify) with the change recorded in the account's Activity trail as ``profile.traits_update``.
+
+    `values`: ``{group: {trait: raw value}}``, a JSON ``null`` (or ``\\N``) removing the trait;
+    `actor`: who asked (an ``ApiKey`` for the API). All or nothing: ValidationError of `FieldError`s
+    located at ``("traits", group, trait)`` as the names were given (unknown group or trait, a value
+    the trait's type refuses, a mapped value that is no valid identifier). The audit event names the
+    changed traits and identifiers, never the values (personal data). Returns
+    ``(changed trait paths, IdentifyResult)``; nothing is audited when nothing changed.
+    """
+    changed, result = profile_traits_identify(profile=profile, values=values, source=source)
+    if changed or result.added or result.dropped:
+        what = ", ".join(changed) or "no trait"
+        audit_record(
+            account=profile.store.account,
+            actor=actor,
+            action="profile.traits_update",
+            store_id=profile.store_id,
+            summary=f"Updated {what} of profile #{profile.pk}",
+            details={
+                "profile": profile.pk,
+                "traits": changed,
+                "identifiers_added": [kind for kind, _ in result.added],
+            },
+        )
     return changed, result
 
 
