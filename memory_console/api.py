@@ -43,6 +43,7 @@ from conversations.api import communications_router
 from conversations.api import router as conversations_router
 from identity.api import router as identity_router
 from imports.api import router as imports_router
+from memory_console.api_docs import LocalSwagger
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, json_problems, loads
@@ -169,6 +170,7 @@ api = NinjaAPI(
     auth=ApiKeyAuth(),
     parser=ExactJSONParser(),
     renderer=ExactJSONRenderer(),
+    docs=LocalSwagger(),  # Swagger UI from static/vendor, not a CDN
 )
 api.add_decorator(_mark_writes, mode="view")  # "view": before authentication and parsing
 
