@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Role
+from .models import ApiKeyScope, Role
 
 
 class MemberCreateForm(forms.Form):
@@ -25,3 +25,9 @@ class MemberRoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, label="Key name", help_text="Where the key will be used, e.g. “CRM sync”.")
+    scope = forms.ChoiceField(
+        choices=ApiKeyScope.choices,
+        initial=ApiKeyScope.FULL,
+        label="Access",
+        help_text="A read-only key can read everything but is refused (403) on every change.",
+    )

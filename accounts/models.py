@@ -60,8 +60,19 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label}: {self.summary}"
 
 
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do, chosen when it is created (it never changes: create another key)."""
+
+    FULL = "full", "Full access"
+    READ_ONLY = "read_only", "Read-only"
+
+
 class ApiKey(models.Model):
-    """A secret for the JSON API. Only its SHA-256 is stored; the key is shown once, at creation."""
+    """A secret for the JSON API. Only its SHA-256 is stored; the key is shown once, at creation.
+
+    ``scope``: ``full`` may call every route; ``read_only`` is refused (403) on every route that
+    changes data (memory_console.openapi.operation_writes decides which those are).
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
@@ -73,12 +84,17 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return self.audit_label
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.scope == ApiKeyScope.READ_ONLY
 
     @property
     def audit_label(self) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from memory_console.busy import skipped_when_busy
 
-from .models import Account, ApiKey, AuditEvent, Membership, Role
+from .models import Account, ApiKey, ApiKeyScope, AuditEvent, Membership, Role
 
 User = get_user_model()
 
@@ -181,11 +181,20 @@ def _hash_key(raw: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, account: Account, actor, name: str) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the secret, which is never stored or shown again."""
+def api_key_create(*, account: Account, actor, name: str, scope: str = ApiKeyScope.FULL) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the secret, which is never stored or shown again.
+
+    ``scope``: ``"full"`` (every route) or ``"read_only"`` (refused with 403 on every route that
+    changes data). Anything else raises ValidationError on ``scope``. The Activity trail records the
+    creation with the scope (``details["scope"]``).
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the key a name, e.g. the system that will use it."})
+    if scope not in ApiKeyScope.values:
+        choices = " or ".join(f"“{value}”" for value in ApiKeyScope.values)
+        raise ValidationError({"scope": f"Choose the key's scope: {choices}."})
+    scope = ApiKeyScope(scope)
     raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         account=account,
@@ -193,8 +202,15 @@ def api_key_create(*, account: Account, actor, name: str) -> tuple[ApiKey, str]:
         prefix=raw[:11],
         key_hash=_hash_key(raw),
         created_by=actor if getattr(actor, "pk", None) else None,
+        scope=scope,
     )
-    audit_record(account=account, actor=actor, action="api_key.create", summary=f"Created API key {key.name}")
+    audit_record(
+        account=account,
+        actor=actor,
+        action="api_key.create",
+        summary=f"Created API key {key.name} ({scope.label.lower()})",
+        details={"scope": scope.value},
+    )
     return key, raw
 
 

@@ -1,8 +1,10 @@
 """The JSON API root (django-ninja): authentication, body parsing, error shapes, and each app's router.
 
 Every endpoint authenticates with ``Authorization: Bearer <API key>``; a key sees only its
-account's stores (any other store id answers 404). Everything a client sends is treated as hostile;
-every answer, errors included, is JSON:
+account's stores (any other store id answers 404). A read-only key is refused with **403**
+``{"detail": "..."}`` on every route that writes (`memory_console.openapi.operation_writes`: every
+POST, PUT, PATCH and DELETE but the POSTs that only read, such as recall), before its input is read.
+Everything a client sends is treated as hostile; every answer, errors included, is JSON:
 
 - **422** ``{"detail": [{"loc": [...], "msg": "..."}]}`` (ninja's shape for schema errors) for
   invalid input. ``loc`` starts with where the value was: ``"body"`` (then the path inside the JSON
@@ -41,10 +43,11 @@ from conversations.api import communications_router
 from conversations.api import router as conversations_router
 from identity.api import router as identity_router
 from imports.api import router as imports_router
+from memory_console.api_docs import LocalSwagger
 from memory_console.busy import busy_api_response, is_database_busy
 from memory_console.errors import error_items
 from memory_console.jsonvalues import MAX_DEPTH, JSONTooDeep, json_problem, json_problems, loads
-from memory_console.openapi import openapi_add_error_responses
+from memory_console.openapi import openapi_add_error_responses, operation_writes
 from memory_console.renderers import ExactJSONRenderer
 from memory_console.text import describe_char, never_storable
 from profiles.api import router as profiles_router
@@ -123,11 +126,39 @@ def _json_type(value) -> str:
 
 
 class ApiKeyAuth(HttpBearer):
+    """The active key of ``Authorization: Bearer <key>`` (else 401); a read-only key on a route
+    that writes raises the 403 (`HttpError`, answered by `http_error`)."""
+
     def authenticate(self, request, token):
         key = api_key_authenticate(token)
         if key is not None:
+            # No mark (a route outside the API's routers) counts as a write: refused, never let through.
+            if key.is_read_only and getattr(request, WRITES_MARK, True):
+                raise HttpError(403, READ_ONLY_REFUSED.format(method=request.method, path=request.path))
             request.api_key = key
         return key
+
+
+WRITES_MARK = "api_operation_writes"
+READ_ONLY_REFUSED = (
+    "This API key is read-only: it can read but not change data, so {method} {path} is refused. "
+    "Use a key with full access (Account > API keys)."
+)
+
+
+def _mark_writes(run):
+    """Applied by ninja to each operation's ``run`` (a bound method) when the routers are bound:
+    marks the request with whether the operation writes, for `ApiKeyAuth`, which runs inside."""
+    operation = getattr(run, "__self__", None)
+    if operation is None:  # another view decorator wrapped it first: this one must come first
+        raise TypeError(f"_mark_writes must be the first view decorator of an API operation, not {run!r}.")
+    writes = any(operation_writes(method, api.get_openapi_operation_id(operation)) for method in operation.methods)
+
+    def marked(request, *args, **kwargs):
+        setattr(request, WRITES_MARK, writes)
+        return run(request, *args, **kwargs)
+
+    return marked
 
 
 api = NinjaAPI(
@@ -139,7 +170,9 @@ api = NinjaAPI(
     auth=ApiKeyAuth(),
     parser=ExactJSONParser(),
     renderer=ExactJSONRenderer(),
+    docs=LocalSwagger(),  # Swagger UI from static/vendor, not a CDN
 )
+api.add_decorator(_mark_writes, mode="view")  # "view": before authentication and parsing
 
 
 @api.exception_handler(Exception)

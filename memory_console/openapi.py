@@ -5,6 +5,7 @@ post-processes the document ninja builds (``memory_console.api`` wraps ``api.get
 with it) and adds, per operation, every error status the route can answer, with its body schema:
 
 - 401 on every authenticated route (no, unknown or revoked ``Authorization: Bearer`` key);
+- 403 on every route that writes (`operation_writes`: a read-only API key is refused there);
 - 404 on every route under ``/stores/{store_id}`` (another account's store, or an unknown store,
   profile, group, trait, rule or import id: the tenant wall);
 - 413 on every route that takes a request body (a body over the server's size limit,
@@ -12,7 +13,7 @@ with it) and adds, per operation, every error status the route can answer, with 
 - 422 on every route that takes a body, path or query parameters (invalid input with the location
   of each bad value: a body that is not a JSON object or not readable, a field of the wrong type or
   breaking a rule, a store id that is not an integer);
-- 503 with ``Retry-After`` on every route that writes (SQLite only: another writer, such as an
+- 503 with ``Retry-After`` on every POST, PUT, PATCH and DELETE route (SQLite only: another writer, such as an
   import, held the database longer than ``SQLITE_BUSY_TIMEOUT``).
 
 Bodies: 422 is ``{"detail": [{"loc": ["body" | "query" | "path", ...], "msg": "..."}]}`` (ninja's
@@ -63,6 +64,7 @@ SCHEMAS = {
 
 DESCRIPTIONS = {
     401: "No valid API key: send `Authorization: Bearer <key>` with an active key.",
+    403: "The API key is read-only: it can read but not change data; use a key with full access.",
     404: "No such store in the key's account (another account's store answers the same), or no such item in the store.",
     413: "The request body is larger than the server accepts; the message says the limit.",
     422: "Invalid input: `detail` lists each problem with the location of the field.",
@@ -71,6 +73,19 @@ DESCRIPTIONS = {
 }
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+# POST routes that only read (their body is a question, not a change): a read-only API key may call
+# them. By operation id (``<module>_<function>``, as in the document); every other POST, PUT, PATCH
+# and DELETE writes. Recall marks the observations it returns as recalled (bookkeeping for pruning),
+# which changes nothing a client sees.
+READ_ONLY_POSTS = frozenset({"conversations_api_recall_profile"})
+
+
+def operation_writes(method: str, operation_id: str) -> bool:
+    """Whether an operation changes data, so a read-only API key is refused it (403): every POST,
+    PUT, PATCH and DELETE (``method`` in any case) except the `READ_ONLY_POSTS`."""
+    method = method.lower()
+    return method in WRITE_METHODS and not (method == "post" and operation_id in READ_ONLY_POSTS)
 
 
 def _response(status: int) -> dict:
@@ -93,6 +108,8 @@ def error_statuses(path: str, method: str, operation: dict) -> list[int]:
     has_params = bool(operation.get("parameters"))
     if operation.get("security"):
         statuses.append(401)
+        if operation_writes(method, operation.get("operationId", "")):
+            statuses.append(403)
     if "{store_id}" in path:
         statuses.append(404)
     if has_body:

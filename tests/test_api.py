@@ -202,7 +202,7 @@ def test_create_api_key_command_prints_a_working_key(client, account, store):
 
 
 def test_console_shows_a_new_key_once_and_revokes_it(admin_client, account, client):
-    response = admin_client.post(reverse("accounts:api_key_create"), {"name": "Zapier"})
+    response = admin_client.post(reverse("accounts:api_key_create"), {"name": "Zapier", "scope": "full"})
     raw = re.search(rb'data-testid="raw-key">(mc_[^<]+)<', response.content).group(1).decode()
     page = admin_client.get(reverse("accounts:api_keys"))
     assert raw.encode() not in page.content and b"Zapier" in page.content
