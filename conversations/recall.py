@@ -644,7 +644,8 @@ def _summaries_ranked(rows, options: RecallOptions, now) -> tuple[list, dict[int
     patterns = [re.compile(r"(?<!\w)" + re.escape(needle), re.IGNORECASE) for needle in needles]
     scores: dict[int, float] = {}
     for s in candidates:
-        held = sum(1 for pattern in patterns if pattern.search(s.content)) / len(patterns)
+        # A query of stop words or punctuation only ("the", "?") holds no word to look for: no match.
+        held = sum(1 for pattern in patterns if pattern.search(s.content)) / len(patterns) if patterns else 0
         if held:
             score = round(min(max(_blend(held, _similar(options.query, s.content), s.created_at, now), 0.0), 1.0), 4)
             if score >= options.relevance_threshold and score > 0:

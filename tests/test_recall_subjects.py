@@ -145,6 +145,15 @@ def test_summaries_are_ranked_by_the_query_with_a_score(remembered):
     assert [s.id for s in one.summaries] == [router.id]
 
 
+@pytest.mark.parametrize("query", ["the", "?", "!!!", "to be or not", "of"])
+def test_a_query_of_stop_words_or_punctuation_matches_no_summary_and_never_fails(api, store, remembered, query):
+    """Found by a new user's trial: such a query divided by its zero words (a 500 on the API)."""
+    result = recall(profile=remembered, options=RecallOptions(query=query), count=False)
+    assert [s.score for s in result.summaries] == [0, 0] and "billing address" in result.summaries[0].content
+    answer = api.call("post", f"/stores/{store.pk}/profiles/{remembered.pk}/recall", {"query": query})
+    assert answer.status_code == 200 and len(answer.json()["summaries"]) == 2
+
+
 def test_without_a_query_summaries_come_newest_first_without_scores(remembered):
     result = recall(profile=remembered, options=RecallOptions(), count=False)
     assert [s.created_at for s in result.summaries] == sorted((s.created_at for s in result.summaries), reverse=True)
