@@ -48,6 +48,9 @@ from .selectors import configuration_capturing, configuration_timeouts
 logger = logging.getLogger(__name__)
 
 MEDIA_MAX = 10  # media a communication carries at most: Twilio's limit for an MMS
+# Characters a communication's body holds at most: far above a message's (Twilio: 1,600 for SMS, 4,096
+# for WhatsApp) and a voice turn's transcript, and what memory extraction reads in well under a second.
+BODY_MAX = 32_768
 CAPTURES_MAX = 100  # capture rules a configuration has at most (a `*` pattern covers ranges)
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks differ: a communication may be dated this far ahead
 NAME_MAX = 32  # the seed's friendly name
@@ -337,7 +340,8 @@ def communication_ingest(
     communication belongs to whatever its state (a call's transcript, sent after the call ended).
 
     Raises ValidationError naming the field: `channel`, `direction`, `from`/`to` (an address that is
-    not one of its kind), `to`/`from` (no configuration captures the business address), `body`,
+    not one of its kind, or the customer's the same as the business's), `to`/`from` (no
+    configuration captures the business address), `body` (over BODY_MAX characters),
     `timestamp`, `external_id`, `author_name`, `media`.
     """
     errors: dict[str, str] = {}
@@ -363,6 +367,11 @@ def communication_ingest(
     business_field = "to" if inbound else "from"
     business = addresses[business_field]
     customer = addresses["from" if inbound else "to"]
+    if customer == business:  # the business writing to itself would become its own customer's profile
+        customer_field = "from" if inbound else "to"
+        raise ValidationError(
+            {customer_field: f"{customer} is this communication's business address: it cannot be the customer too."}
+        )
     if configuration is None or configuration.store_id != store.pk:
         configuration = configuration_capturing(store=store, channel=channel, address=business)
     if configuration is None:
@@ -450,7 +459,7 @@ def _content_clean(body, occurred_at, external_id, media, errors: dict) -> tuple
     and media URLs by their one rule each: (body, occurred_at, external_id, media), with what is
     wrong added to `errors` under `body`, `timestamp`, `external_id`, `media`."""
     try:
-        body = text_clean(body or "", multiline=True)
+        body = text_clean(body or "", multiline=True, max_length=BODY_MAX)
     except TextError as exc:
         errors["body"] = f"The body {exc.reason}."
     now = timezone.now()
