@@ -207,6 +207,7 @@ def main() -> int:
     imports_dir.mkdir(parents=True, exist_ok=True)
     os.environ["IMPORTS_DIR"] = str(imports_dir)
     os.environ["SECRET_KEY"] = SECRET
+    os.environ["Q_CLUSTER_NAME"] = f"bench-scale-{os.getpid()}"  # never another console's queue on a shared Redis
     from _setup import django_on_bench_database
 
     django_on_bench_database()

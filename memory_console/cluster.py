@@ -19,10 +19,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ClusterReport:
-    """One living qcluster: `name` is django-q2's cluster id (a uuid), `waiting` the tasks it has
-    taken from the broker that no worker runs yet (its local queue), `reported_at` its report's time."""
+    """One living qcluster: `name` is django-q2's cluster id (a uuid), `label` the words its log
+    calls it by ("tennessee-crazy-paris-queen"), `waiting` the tasks it has taken from the broker that
+    no worker runs yet (its local queue), `reported_at` its report's time."""
 
     name: str
+    label: str
     host: str
     pid: int
     status: str
@@ -36,11 +38,13 @@ def clusters_alive() -> list[ClusterReport]:
 
     Raises whatever the cache raises when it cannot be read (the caller decides: readiness reports
     it, recovery then assumes nothing is known)."""
+    from django_q.humanhash import humanize
     from django_q.status import Stat
 
     reports = [
         ClusterReport(
             name=str(stat.cluster_id),
+            label=humanize(stat.cluster_id.hex),
             host=stat.host,
             pid=stat.pid,
             status=str(stat.status),

@@ -1,4 +1,4 @@
-"""`manage.py queue_status [--json]`: the task broker and the qclusters that report to it.
+"""`manage.py queue_status [--json] [--this-host]`: the task broker and the qclusters that report to it.
 
 What an operator asks before stopping a worker or when imports wait: how many tasks wait in the
 broker, which clusters live (host, pid, workers, tasks in their local queue). Exit status 1 when
@@ -6,10 +6,11 @@ the broker cannot be reached or no cluster reports (as the readiness check, /api
 """
 
 import json
+import socket
 
 from django.core.management.base import BaseCommand
 
-from memory_console.cluster import broker_check, broker_waiting, workers_check
+from memory_console.cluster import Check, broker_check, broker_waiting, workers_check
 
 
 class Command(BaseCommand):
@@ -17,11 +18,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+        parser.add_argument(
+            "--this-host",
+            action="store_true",
+            help="only the clusters of this host, and exit 1 unless one reports (a worker unit's check)",
+        )
 
     def handle(self, *args, **options):
         broker = broker_check()
         waiting = broker_waiting() if broker.ok else None
         workers, clusters = workers_check()
+        if options["this_host"]:
+            host = socket.gethostname()
+            clusters = [c for c in clusters if c.host == host]
+            if not clusters:
+                workers = Check(False, workers.ms, f"No worker (qcluster) on this host ({host}) has reported.")
         if options["json"]:
             self.stdout.write(
                 json.dumps(
@@ -30,6 +41,7 @@ class Command(BaseCommand):
                         "clusters": [
                             {
                                 "name": c.name,
+                                "label": c.label,
                                 "host": c.host,
                                 "pid": c.pid,
                                 "status": c.status,
@@ -52,7 +64,7 @@ class Command(BaseCommand):
                 self.stdout.write(workers.detail)
             for c in clusters:
                 self.stdout.write(
-                    f"cluster {c.name} on {c.host} pid {c.pid}: {c.status}, {c.workers} worker(s), "
+                    f"cluster {c.label} ({c.name}) on {c.host} pid {c.pid}: {c.status}, {c.workers} worker(s), "
                     f"{c.waiting} task(s) taken and waiting"
                 )
         if not (broker.ok and workers.ok):
