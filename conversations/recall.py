@@ -410,12 +410,12 @@ ORDER BY score DESC, occurred_at DESC, id DESC
 LIMIT %(limit)s
 """
 # Misspellings: when full-text search found fewer than asked, the profile's observations whose
-# words are like the query's (pg_trgm's <% operator, word_similarity >= 0.6; the trigram GIN
-# index, or the profile's rows when they are few).
+# words are like the query's, as typed (pg_trgm's <% operator, word_similarity >= 0.6; the trigram
+# GIN index, or the profile's rows when they are few).
 _PG_TRIGRAM = """
-SELECT o.id, {w_trigram} * word_similarity(%(q)s, o.content) + {w_recency} * {recency} AS score
+SELECT o.id, {w_trigram} * word_similarity(%(phrase)s, o.content) + {w_recency} * {recency} AS score
 FROM conversations_observation o
-WHERE o.profile_id = %(profile)s {dates} AND %(q)s <%% o.content AND NOT (o.id = ANY(%(seen)s))
+WHERE o.profile_id = %(profile)s {dates} AND %(phrase)s <%% o.content AND NOT (o.id = ANY(%(seen)s))
 ORDER BY score DESC, o.occurred_at DESC, o.id DESC
 LIMIT %(limit)s
 """
@@ -460,7 +460,9 @@ def _lexical_postgres(profile_id, options, now, *, limit, asked) -> dict[int, fl
     if options.end:
         dates += " AND o.occurred_at < %(end)s"
     params = {
-        "q": " ".join(_content_tokens(options.query)),  # trigram similarity: stop words out
+        "q": " ".join(_content_tokens(options.query)),  # the candidates' trigram similarity: stop words out
+        # Misspellings: the whole phrase, as typed ("movng to Denvr" is like "Moving to Denver" whole).
+        "phrase": options.query,
         "now": now,
         "half_life": HALF_LIFE_DAYS * 86400.0,
         "profile": profile_id,
