@@ -741,7 +741,11 @@ class RecalledSummaryOut(Schema):
     outcome: str
     followUps: list[str]
     content: str
-    createdAt: datetime
+    createdAt: datetime = Field(description="When the summary was written")
+    conversationAt: datetime = Field(
+        description="When its conversation happened: its last communication, else its close; summaries are "
+        "newest first by it, and beginDate/endDate bound it"
+    )
     score: float | None = Field(description="0-1 when a query ranked it, else null")
 
 
@@ -824,6 +828,7 @@ def _recall_out(result) -> dict:
                 "followUps": s.follow_ups,
                 "content": s.content,
                 "createdAt": s.created_at,
+                "conversationAt": s.conversation_at,
                 "score": s.score,
             }
             for s in result.summaries

@@ -31,6 +31,7 @@ from .extraction import (
     reconcile,
 )
 from .extraction.llm import endpoint_host
+from .extraction.summary import follow_ups_new
 from .models import (
     Communication,
     ConversationStatus,
@@ -348,6 +349,7 @@ def _summary_write(conversation, draft, extractor, now) -> None:
     follow_ups = [text_clean(f, multiline=True, max_length=MAX_CONTENT) for f in draft.follow_ups]
     reason = text_clean(draft.reason, multiline=True, max_length=MAX_CONTENT)
     outcome = text_clean(draft.outcome, multiline=True, max_length=MAX_CONTENT)
+    follow_ups = follow_ups_new(outcome, follow_ups)  # any extractor's: never a sentence twice
     content = " ".join(part for part in (reason, outcome, *follow_ups) if part)
     summary, _ = Summary.objects.update_or_create(
         conversation=conversation,

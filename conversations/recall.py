@@ -22,6 +22,8 @@ Ranking (docs/ARCHITECTURE.md, "Recall"), no model needed:
   observation_profile_subject), and a subject match counts ``SUBJECT_SHARE`` (0.5) of a query
   word: ``terms = (held + 0.5 × subject) / (words + 0.5)``, below any observation holding the
   query's own words. Without subject words in the query, or with a negation (PostgreSQL), as above.
+- Summaries are dated, ordered and bounded by ``beginDate``/``endDate`` by when their conversation
+  happened (``conversation_at``: its last communication, else its close), not when written.
 - Summaries, with a query: the newest ``SUMMARY_CANDIDATES`` holding a query word (SQL), scored
   ``0.55 × terms + 0.35 × rapidfuzz + 0.10 × recency`` in Python, best first; then the newest
   others with score 0 while the limit allows (none when ``relevance_threshold`` is above 0).
@@ -44,7 +46,8 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rapidfuzz import fuzz
 
@@ -69,6 +72,12 @@ SEMANTIC_WEIGHT = 0.6  # with embeddings: score = 0.4 × lexical + 0.6 × cosine
 # counts as holding this many of the query's words: terms = (stems held + 0.5) / (stems + 0.5).
 SUBJECT_SHARE = 0.5
 SUMMARY_CANDIDATES = 200  # with a query: summaries read (those holding a query word first), scored one by one
+# A query's words that never count as matched for an observation ("how to contact": "to" and "how"
+# match nothing): the extraction's STOPWORDS without the words that carry meaning in a question
+# ("allergic", "live", "drive", "prefer"…), plus the question words PostgreSQL's 'english' drops.
+_MEANINGFUL = "need want like prefer prefers preferred lives live living drives drive allergic allergy looking look"
+_QUESTION = {"how", "what", "when", "where", "which", "who", "whom", "why"}
+QUERY_STOPWORDS = (STOPWORDS - set(_MEANINGFUL.split())) | _QUESTION
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,10 @@ class RecalledSummary:
     outcome: str
     follow_ups: list[str]
     content: str
-    created_at: datetime
+    created_at: datetime  # when the summary was written
     score: float | None = None  # 0-1 when a query ranked it, else None
+    # When its conversation happened: its last communication, else its close, else `created_at`.
+    conversation_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -277,16 +288,16 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
         for o in chosen
     ]
 
-    summaries_rows = Summary.objects.filter(profile_id=profile.pk)
+    summaries_rows = Summary.objects.filter(profile_id=profile.pk).annotate(conversation_at=_conversation_at())
     if options.begin:
-        summaries_rows = summaries_rows.filter(created_at__gte=options.begin)
+        summaries_rows = summaries_rows.filter(conversation_at__gte=options.begin)
     if options.end:
-        summaries_rows = summaries_rows.filter(created_at__lt=options.end)
+        summaries_rows = summaries_rows.filter(conversation_at__lt=options.end)
     summary_scores: dict[int, float] = {}
     if options.query and options.summaries_limit:
         summary_rows, summary_scores = _summaries_ranked(summaries_rows, options, now)
     else:
-        summary_rows = list(summaries_rows.order_by("-created_at", "-id")[: options.summaries_limit])
+        summary_rows = list(summaries_rows.order_by("-conversation_at", "-id")[: options.summaries_limit])
     summaries = [
         RecalledSummary(
             s.pk,
@@ -297,6 +308,7 @@ def recall(*, profile, options: RecallOptions | None = None, count: bool = True,
             s.content,
             s.created_at,
             summary_scores.get(s.pk),
+            conversation_at=s.conversation_at,
         )
         for s in summary_rows
     ]
@@ -398,12 +410,12 @@ ORDER BY score DESC, occurred_at DESC, id DESC
 LIMIT %(limit)s
 """
 # Misspellings: when full-text search found fewer than asked, the profile's observations whose
-# words are like the query's (pg_trgm's <% operator, word_similarity >= 0.6; the trigram GIN
-# index, or the profile's rows when they are few).
+# words are like the query's, as typed (pg_trgm's <% operator, word_similarity >= 0.6; the trigram
+# GIN index, or the profile's rows when they are few).
 _PG_TRIGRAM = """
-SELECT o.id, {w_trigram} * word_similarity(%(q)s, o.content) + {w_recency} * {recency} AS score
+SELECT o.id, {w_trigram} * word_similarity(%(phrase)s, o.content) + {w_recency} * {recency} AS score
 FROM conversations_observation o
-WHERE o.profile_id = %(profile)s {dates} AND %(q)s <%% o.content AND NOT (o.id = ANY(%(seen)s))
+WHERE o.profile_id = %(profile)s {dates} AND %(phrase)s <%% o.content AND NOT (o.id = ANY(%(seen)s))
 ORDER BY score DESC, o.occurred_at DESC, o.id DESC
 LIMIT %(limit)s
 """
@@ -448,7 +460,9 @@ def _lexical_postgres(profile_id, options, now, *, limit, asked) -> dict[int, fl
     if options.end:
         dates += " AND o.occurred_at < %(end)s"
     params = {
-        "q": options.query,
+        "q": " ".join(_content_tokens(options.query)),  # the candidates' trigram similarity: stop words out
+        # Misspellings: the whole phrase, as typed ("movng to Denvr" is like "Moving to Denver" whole).
+        "phrase": options.query,
         "now": now,
         "half_life": HALF_LIFE_DAYS * 86400.0,
         "profile": profile_id,
@@ -484,12 +498,12 @@ def _lexical_postgres(profile_id, options, now, *, limit, asked) -> dict[int, fl
                 w_terms=weights["terms"],
                 w_trigram=weights["trigram"],
                 w_recency=weights["recency"],
-                similarity="word_similarity(%(q)s, pool.content)" if trigram else "0",
+                similarity="word_similarity(%(q)s, pool.content)" if trigram and params["q"] else "0",
                 recency=_PG_RECENCY.format(t="pool"),
             )
             cursor.execute(sql, params)
             scores = {pk: float(score) for pk, score in cursor.fetchall()}
-        if trigram and not negated and len(scores) < options.observations_limit:
+        if trigram and params["q"] and not negated and len(scores) < options.observations_limit:
             params["seen"] = list(scores)
             sql = _PG_TRIGRAM.format(
                 dates=dates,
@@ -557,23 +571,25 @@ def _dated(rows, options):
 def _lexical_sqlite(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     """FTS5 candidates (`terms`: bm25 over the best one's) and, when the query asks about subjects,
     the newest observations of those subjects (`terms` 0, plus the subject's share)."""
-    tokens = _tokens(options.query)
-    if not tokens:
-        return {}
+    tokens = _content_tokens(options.query)  # stop words never count as matched ("to")
     subjects = query_subjects(options.query)
+    if not tokens and not subjects:
+        return {}
     asked += subjects
-    words = max(len([t for t in tokens if t not in STOPWORDS]), 1)
-    _sqlite_fts_ensure()
-    match = " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)  # every word as a plain term
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT f.rowid, bm25(conversations_observation_fts) FROM conversations_observation_fts f "
-            "JOIN conversations_observation o ON o.id = f.rowid "
-            "WHERE conversations_observation_fts MATCH %s AND o.profile_id = %s "
-            "ORDER BY bm25(conversations_observation_fts) LIMIT %s",
-            [match, profile_id, limit * 4],
-        )
-        ranks = dict(cursor.fetchall())
+    words = max(len(tokens), 1)
+    ranks: dict[int, float] = {}
+    if tokens:
+        _sqlite_fts_ensure()
+        match = " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)  # every word as a plain term
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT f.rowid, bm25(conversations_observation_fts) FROM conversations_observation_fts f "
+                "JOIN conversations_observation o ON o.id = f.rowid "
+                "WHERE conversations_observation_fts MATCH %s AND o.profile_id = %s "
+                "ORDER BY bm25(conversations_observation_fts) LIMIT %s",
+                [match, profile_id, limit * 4],
+            )
+            ranks = dict(cursor.fetchall())
     rows = list(
         _dated(Observation.objects.filter(pk__in=list(ranks), profile_id=profile_id), options).values_list(
             "pk", "content", "occurred_at", "subject"
@@ -589,7 +605,7 @@ def _lexical_sqlite(profile_id, options, now, *, limit, asked) -> dict[int, floa
     scores = {
         pk: _blend(
             _with_subject(ranks[pk] / best if pk in ranks else 0.0, words, subject in subjects, bool(subjects)),
-            _similar(options.query, content),
+            _similar_words(options.query, content),
             occurred_at,
             now,
         )
@@ -602,9 +618,22 @@ def _similar(query: str, content: str) -> float:
     return fuzz.token_set_ratio(query.lower(), content.lower()) / 100.0
 
 
+def _content_tokens(query: str) -> list[str]:
+    """The query's distinct words, lower case, `QUERY_STOPWORDS` out: those an observation's terms
+    and similarity are counted against."""
+    return [token for token in _tokens(query) if token not in QUERY_STOPWORDS]
+
+
+def _similar_words(query: str, content: str) -> float:
+    """rapidfuzz's token-set ratio of the query's words, stop words out (`_content_tokens`), to
+    `content`, 0-1; 0 for a query of stop words only."""
+    words = " ".join(_content_tokens(query))
+    return _similar(words, content) if words else 0.0
+
+
 def _lexical_python(profile_id, options, now, *, limit, asked) -> dict[int, float]:
     """Another database: the terms in plain Python (no stemming) over the profile's observations."""
-    tokens = set(_tokens(options.query))
+    tokens = set(_content_tokens(options.query))
     subjects = query_subjects(options.query)
     asked += subjects
     scores = {}
@@ -613,7 +642,7 @@ def _lexical_python(profile_id, options, now, *, limit, asked) -> dict[int, floa
         share = len(tokens & set(_tokens(content))) / len(tokens) if tokens else 0.0
         if share or subject in subjects:
             terms = _with_subject(share, len(tokens), subject in subjects, bool(subjects))
-            scores[pk] = _blend(terms, _similar(options.query, content), occurred_at, now)
+            scores[pk] = _blend(terms, _similar_words(options.query, content), occurred_at, now)
     return dict(sorted(scores.items(), key=lambda item: -item[1])[:limit])
 
 
@@ -624,12 +653,24 @@ def _needle(word: str) -> str:
     return stemmed[:-1] if len(stemmed) > 5 else stemmed
 
 
+def _conversation_at():
+    """When a summary's conversation happened, as an annotation: its last communication's
+    `occurred_at`, else the conversation's `closed_at`, else the summary's `created_at`."""
+    last = (
+        Communication.objects.filter(conversation_id=OuterRef("conversation_id"))
+        .order_by("-occurred_at", "-id")
+        .values("occurred_at")[:1]
+    )
+    return Coalesce(Subquery(last), F("conversation__closed_at"), F("created_at"))
+
+
 def _summaries_ranked(rows, options: RecallOptions, now) -> tuple[list, dict[int, float]]:
     """The summaries of `rows` ranked by the query, in one statement: the newest SUMMARY_CANDIDATES,
     those holding one of its words (case-insensitive containment) first. Each of those is scored as
     an observation is on SQLite, ``0.55 × terms + 0.35 × similarity + 0.10 × recency`` (`terms`:
     the share of the query's words, stop words aside, that start a word of the content;
-    `similarity`: rapidfuzz's token-set ratio; `recency` of `created_at`), best first. Below them,
+    `similarity`: rapidfuzz's token-set ratio; `recency` of `conversation_at`, when its conversation happened), best
+    first (equals: the newer conversation first). Below them,
     while the limit allows, the newest others with score 0: a previous conversation is context even
     when the query names none of its words (a `relevanceThreshold` above 0 leaves them out, as it
     leaves out matches scored below it). Returns (summaries, {summary id: score})."""
@@ -640,23 +681,24 @@ def _summaries_ranked(rows, options: RecallOptions, now) -> tuple[list, dict[int
         for needle in needles:
             anywhere |= Q(content__icontains=needle)
         hit = Case(When(anywhere, then=Value(1)), default=Value(0), output_field=IntegerField())
-    candidates = list(rows.annotate(hit=hit).order_by("-hit", "-created_at", "-id")[:SUMMARY_CANDIDATES])
+    candidates = list(rows.annotate(hit=hit).order_by("-hit", "-conversation_at", "-id")[:SUMMARY_CANDIDATES])
     patterns = [re.compile(r"(?<!\w)" + re.escape(needle), re.IGNORECASE) for needle in needles]
     scores: dict[int, float] = {}
     for s in candidates:
         # A query of stop words or punctuation only ("the", "?") holds no word to look for: no match.
         held = sum(1 for pattern in patterns if pattern.search(s.content)) / len(patterns) if patterns else 0
         if held:
-            score = round(min(max(_blend(held, _similar(options.query, s.content), s.created_at, now), 0.0), 1.0), 4)
+            blended = _blend(held, _similar(options.query, s.content), s.conversation_at, now)
+            score = round(min(max(blended, 0.0), 1.0), 4)
             if score >= options.relevance_threshold and score > 0:
                 scores[s.pk] = score
     ranked = sorted(
         (s for s in candidates if s.pk in scores),
-        key=lambda s: (-scores[s.pk], -s.created_at.timestamp(), -s.pk),
+        key=lambda s: (-scores[s.pk], -s.conversation_at.timestamp(), -s.pk),
     )[: options.summaries_limit]
     if options.relevance_threshold == 0:
         others = [s for s in candidates if s.pk not in scores]
-        others.sort(key=lambda s: (-s.created_at.timestamp(), -s.pk))
+        others.sort(key=lambda s: (-s.conversation_at.timestamp(), -s.pk))
         others = others[: options.summaries_limit - len(ranked)]
         scores |= {s.pk: 0.0 for s in others}
         ranked += others
@@ -704,7 +746,7 @@ def recall_text(result: RecallResult, *, ranked: bool) -> str:
     lines += ["", "Previous conversations (most relevant first):" if ranked else "Previous conversations:"]
     for s in result.summaries:
         score = f" (score {s.score:.2f})" if s.score is not None else ""
-        lines.append(f"- [{s.created_at:%Y-%m-%d}] {s.content}{score}")
+        lines.append(f"- [{(s.conversation_at or s.created_at):%Y-%m-%d}] {s.content}{score}")
     if not result.summaries:
         lines.append("- (none)")
     if result.communications:

@@ -28,7 +28,8 @@ part is a sentence of the conversation, condensed, never invented.
   email, call back, follow up, ship, visit…; not one done "now", nor a standing "only by text"),
   a booking for a later day ("booked Saturday 2-4pm"), and the customer's own commitments ("I'll
   pay next week" → "Customer will pay next week"); dates made absolute from the message time
-  (`dates.render`: "tomorrow (2026-11-28)"), at most four, near duplicates once.
+  (`dates.render`: "tomorrow (2026-11-28)"), at most four, near duplicates once, and none that the
+  outcome already says (`follow_ups_new`: the summary's text never says a sentence twice).
 
 `evidence`: the messages the three parts come from.
 """
@@ -192,6 +193,36 @@ class _Said:
     message: Message
     index: int  # the sentence's place in its message
     text: str  # the sentence, fillers out
+
+
+def _compared(text: str) -> str:
+    """`text` as two sentences are compared: lower case, words only, single spaces."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def follow_ups_new(outcome: str, follow_ups: Sequence[str]) -> list[str]:
+    """The `follow_ups` (in order) that the `outcome` does not already say: a follow-up is dropped
+    when, compared lower case on its words only, the outcome (or one of its "; " parts) holds it
+    whole or is a near duplicate of it (rapidfuzz ratio ≥ 90, or, from 20 characters, partial ratio
+    ≥ 90 within a longer outcome). A follow-up that says more than the outcome is kept."""
+    whole = _compared(outcome)
+    parts = [whole, *(_compared(part) for part in outcome.split(";"))]
+    kept = []
+    for follow_up in follow_ups:
+        text = _compared(follow_up)
+        if (
+            text
+            and whole
+            and (
+                f" {text} " in f" {whole} "
+                or any(part and fuzz.ratio(text, part) >= 90 for part in parts)
+                or 20 <= len(text) <= len(whole)
+                and fuzz.partial_ratio(text, whole) >= 90
+            )
+        ):
+            continue
+        kept.append(follow_up)
+    return kept
 
 
 def _plain(sentence: str) -> str:
@@ -438,7 +469,8 @@ def summarize(messages: Sequence[Message], sentences: Callable[[str], list[str]]
         if any(fuzz.token_set_ratio(text, other) >= 90 for _, other in kept):
             continue
         kept.append((s, _end(text)))
-    kept = kept[-FOLLOW_UPS:]
+    new = set(follow_ups_new(outcome, [text for _, text in kept]))
+    kept = [(s, text) for s, text in kept if text in new][-FOLLOW_UPS:]
 
     evidence = sorted({reason_said.message.id, *(s.message.id for s in chosen), *(s.message.id for s, _ in kept)})
     return SummaryDraft(
