@@ -14,42 +14,18 @@ stays blind.
 """
 
 import argparse
-import fnmatch
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversations.extraction.builtin import BuiltinExtractor  # noqa: E402
 from conversations.extraction.evaluate import (  # noqa: E402
     SPLITS,
     SUMMARY_MATCH,
-    Score,
     evaluate,
-    load,
-    score_case,
     summary_score,
 )
-
-
-def _score(split: str, pattern: str | None) -> Score:
-    """The split's score, or that of its conversations whose id matches `pattern` (fnmatch)."""
-    if pattern is None:
-        return evaluate(split)
-    extractor = BuiltinExtractor()
-    results = [score_case(case, extractor) for case in load(split) if fnmatch.fnmatchcase(case["id"], pattern)]
-    return Score(
-        split=split,
-        cases=len(results),
-        predictions=sum(len(r.predictions) for r in results),
-        gold=sum(r.gold for r in results),
-        matched=sum(r.matched for r in results),
-        decisions_right=sum(r.decisions_right for r in results),
-        restatements=sum(r.restatements for r in results),
-        restatements_discarded=sum(r.restatements_discarded for r in results),
-        results=results,
-    )
 
 
 def main() -> int:
@@ -61,7 +37,7 @@ def main() -> int:
     splits = [*SPLITS, "all"] if args.split == "all" else [args.split]
     for split in splits:
         started = time.perf_counter()
-        score = _score(split, args.glob)
+        score = evaluate(split, pattern=args.glob)
         elapsed = time.perf_counter() - started
         if not score.cases:
             print(f"{split:8} no conversations")

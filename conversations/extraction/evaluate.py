@@ -23,6 +23,7 @@ observation: the observation figures above are unchanged by it.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import unicodedata
 from dataclasses import dataclass, field
@@ -138,9 +139,11 @@ def score_case(case: dict, extractor: Extractor) -> CaseResult:
     return result
 
 
-def evaluate(split: str = "dev", extractor: Extractor | None = None) -> Score:
+def evaluate(split: str = "dev", extractor: Extractor | None = None, pattern: str | None = None) -> Score:
+    """The split's score; with `pattern` (fnmatch), only its conversations whose id matches it."""
     extractor = extractor or BuiltinExtractor()
-    results = [score_case(case, extractor) for case in load(split)]
+    cases = [case for case in load(split) if pattern is None or fnmatch.fnmatchcase(case["id"], pattern)]
+    results = [score_case(case, extractor) for case in cases]
     return Score(
         split=split,
         cases=len(results),
