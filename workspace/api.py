@@ -75,14 +75,17 @@ def update_store(request, store_id: int, payload: StorePatchIn):
 def delete_store(
     request,
     store_id: int,
-    confirm_name: str = Query(
-        ..., description="The store's name, exactly, as the console's delete asks: a script cannot delete by a wrong id"
+    confirm_name: str | None = Query(
+        None,
+        description="Required: the store's name, exactly, as the console's delete asks (a script cannot delete "
+        "a store by a wrong id)",
     ),
 ):
     """Delete the store and everything in it (`workspace.services.store_delete`, as the console's
     Delete): profiles with their identifiers, traits, events, merges, observations and summaries;
     traits, identity rules, conversations, imports and their files. `confirm_name` must be the
-    store's name exactly, or 422 at `["query", "confirm_name"]` and nothing is deleted. Answers 204;
+    store's name exactly (checked after the tenant wall, so another account's store answers 404), or
+    422 at `["query", "confirm_name"]` and nothing is deleted. Answers 204;
     recorded on the Activity page."""
     store = api_store(request, store_id)
     if (confirm_name or "").strip() != store.name:
