@@ -275,3 +275,11 @@ def test_the_new_routes_are_documented(client, db):
     assert {"200", "401", "403", "404"} <= set(erase["responses"])
     assert {"200", "403", "404", "422"} <= set(paths["/api/v1/stores/{store_id}"]["patch"]["responses"])
     assert {"204", "403", "404", "422"} <= set(paths["/api/v1/stores/{store_id}"]["delete"]["responses"])
+
+
+def test_the_console_delete_stops_at_the_tenant_wall(world, admin_client, store):
+    outsider = world["outsider"]
+    for store_id in (store.pk, outsider.store_id):
+        url = reverse("profiles:delete", args=[store_id, outsider.pk])
+        assert admin_client.post(url, {"confirm": str(outsider.pk)}).status_code == 404
+    assert Profile.objects.filter(pk=outsider.pk).exists()
