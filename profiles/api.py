@@ -15,6 +15,7 @@ from identity.services import profile_identify, profile_traits_update, profiles_
 from memory_console.errors import FieldError, error_items
 from memory_console.timestamps import TimestampError, timestamp_parse
 from stores.api import api_store
+from workspace.services import profile_erase
 
 from .selectors import profile_events, profile_resolve
 from .services import EVENTS_MAX, Source, profile_events_add
@@ -451,3 +452,29 @@ def list_profile_merges(
     profile = _live_profile(request, store_id, profile_id)
     records, following = profile_merges_page(profile=profile, after=after, limit=limit)
     return {"profile_id": profile.pk, "merges": records, "next": following}
+
+
+class DeletionReceiptOut(Schema):
+    profile_id: int = Field(description="The profile deleted (a merged-away id's primary: its tombstones went with it)")
+    store_id: int
+    deleted_at: datetime = Field(description="When, in UTC")
+    counts: dict[str, int] = Field(
+        description="Rows removed per kind: profiles (with merged_away_profiles), trait_values, identifiers, "
+        "events, merge_records, observations, observation_revisions, extraction_decisions, summaries, "
+        "evidence_links; conversations_unlinked counts the conversations kept without the profile"
+    )
+
+
+@router.delete(
+    "/{store_id}/profiles/{profile_id}",
+    response=DeletionReceiptOut,
+    summary="Delete a profile and everything about it (right to erasure)",
+)
+def delete_profile(request, store_id: int, profile_id: int):
+    """Erase a profile (`workspace.services.profile_erase`): its traits, identifiers, events, merge
+    records, the profiles merged into it, its observations and summaries; its conversations stay,
+    without it. A merged-away id erases the profile it was merged into. Answers the deletion receipt
+    (ids and counts, no personal data), also kept on the Activity page. 404 for an unknown profile
+    or another account's store."""
+    profile = _live_profile(request, store_id, profile_id)
+    return profile_erase(profile=profile, actor=request.auth).as_dict()

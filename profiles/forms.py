@@ -15,3 +15,19 @@ class TraitValueForm(forms.Form):
         super().__init__(*args, **kwargs)
         if multiline:
             self.fields["value"].widget = forms.Textarea(attrs={"rows": 4})
+
+
+class ProfileDeleteForm(forms.Form):
+    """Typed confirmation of a profile's deletion: its id (as the store delete asks for its name)."""
+
+    confirm = forms.CharField(label="Type the profile's id to confirm", required=True)
+
+    def __init__(self, *args, profile_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.profile_id = profile_id
+
+    def clean_confirm(self):
+        typed = self.cleaned_data["confirm"].strip().removeprefix("#")
+        if typed != str(self.profile_id):
+            raise forms.ValidationError(f"Type the profile's id “{self.profile_id}” exactly to delete it.")
+        return typed

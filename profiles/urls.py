@@ -7,6 +7,7 @@ app_name = "profiles"
 urlpatterns = [
     path("stores/<int:store_id>/profiles/", views.profile_list, name="list"),
     path("stores/<int:store_id>/profiles/<int:profile_id>/", views.profile_detail, name="detail"),
+    path("stores/<int:store_id>/profiles/<int:profile_id>/delete/", views.profile_delete, name="delete"),
     path(
         "stores/<int:store_id>/profiles/<int:profile_id>/traits/<int:trait_id>/",
         views.trait_row,

@@ -13,8 +13,9 @@ from identity.services import profile_traits_identify
 from memory_console.jsonvalues import dumps
 from stores.access import store_view
 from traits.selectors import trait_get
+from workspace.services import profile_erase
 
-from .forms import TraitValueForm
+from .forms import ProfileDeleteForm, TraitValueForm
 from .selectors import profile_events, profile_get, profile_resolve, profile_trait_row, profile_trait_rows
 from .services import Source
 
@@ -59,6 +60,36 @@ def profile_detail(request, store, profile_id):
             "conversations": profile_conversations(profile=profile),
             "observations": profile_observations(profile=profile),
             "summaries": profile_summaries(profile=profile),
+        },
+    )
+
+
+@store_view(write=True)
+@require_http_methods(["GET", "POST"])
+def profile_delete(request, store, profile_id):
+    """Administrators only: erase a profile after typing its id; a merged-away id goes to its primary."""
+    profile = _profile_or_404(store, profile_id)
+    if profile.merged_into_id:
+        return redirect("profiles:delete", store.pk, profile_resolve(store=store, profile_id=profile.pk).pk)
+    form = ProfileDeleteForm(request.POST if request.method == "POST" else None, profile_id=profile.pk)
+    if request.method == "POST" and form.is_valid():
+        receipt = profile_erase(profile=profile, actor=request.user)
+        removed = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in receipt.counts.items() if n)
+        messages.success(
+            request,
+            f"Deleted profile #{receipt.profile_id} at {receipt.deleted_at:%Y-%m-%d %H:%M:%S} UTC: removed {removed}. "
+            "The receipt is kept on the Activity page.",
+        )
+        return redirect("profiles:list", store.pk)
+    return render(
+        request,
+        "profiles/delete.html",
+        {
+            "form": form,
+            "profile": profile,
+            "identifier_count": len(profile_identifiers(profile=profile)),
+            "observation_count": len(profile_observations(profile=profile)),
+            "summary_count": len(profile_summaries(profile=profile)),
         },
     )
 

@@ -691,6 +691,7 @@ def _valid_bodies(world):
     }
     return {
         ("post", "/stores"): {"name": "Fuzz", "description": "d"},
+        ("patch", "/stores/{store_id}"): {"name": "Fuzz store", "description": "d", "default_region": "US"},
         ("post", "/stores/{store_id}/trait-groups"): {"name": "Fuzz", "description": "d"},
         ("post", "/stores/{store_id}/trait-groups/{group_id}/traits"): {
             "name": "fuzz",

@@ -4,12 +4,18 @@
 - Deleting a store deletes the rows of every app that belong to it, then its uploaded files
   (`imports`).
 - Deleting a trait or a trait group removes its values from every profile (`profiles`).
+- Deleting a profile (right to erasure) removes what every app holds about it and answers a receipt
+  (`profile_erase`).
 
 Each calls the owning apps' services explicitly, in one transaction; no signals.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import audit_record
@@ -125,6 +131,127 @@ def _delete_store_rows(store: Store) -> None:
                     [store.pk],
                 )
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE store_id = %s", [store.pk])
+
+
+@dataclass(frozen=True)
+class DeletionReceipt:
+    """What a profile deletion removed: no personal data (no identifier or trait value, no name).
+
+    ``profile_id``: the live profile deleted (its merged-away ids went with it); ``store_id``;
+    ``deleted_at``: when (UTC); ``counts``: rows removed (or, for ``conversations_unlinked``,
+    conversations kept without the profile) per kind, every kind of `RECEIPT_KINDS` present.
+    """
+
+    profile_id: int
+    store_id: int
+    deleted_at: datetime
+    counts: dict[str, int]
+
+    def as_dict(self) -> dict:
+        return {
+            "profile_id": self.profile_id,
+            "store_id": self.store_id,
+            "deleted_at": self.deleted_at.isoformat(),
+            "counts": dict(self.counts),
+        }
+
+
+RECEIPT_KINDS = (
+    "profiles",  # the profile and its merged-away tombstones
+    "merged_away_profiles",  # of which tombstones
+    "trait_values",
+    "identifiers",
+    "events",
+    "merge_records",
+    "observations",
+    "observation_revisions",
+    "extraction_decisions",
+    "summaries",
+    "evidence_links",
+    "conversations_unlinked",
+)
+
+
+@transaction.atomic
+def profile_erase(*, profile: Profile, actor) -> DeletionReceipt:
+    """Delete a live profile and everything about it (right to erasure), in one transaction.
+
+    Removed: the profile and every profile merged into it (tombstones, however chained), their
+    trait values, identifiers, events, the merge records between them, their observations (with
+    revisions, the extraction decisions that produced them, and evidence links) and summaries (with
+    evidence links). Their conversations stay, without the profile (`Conversation.profile` emptied).
+    Other profiles are untouched. Recorded in the Activity trail as ``profile.delete`` with the
+    receipt (ids and counts only: no value the profile held). Raises ValueError for a tombstone
+    (resolve it to its live profile first).
+    """
+    if profile.merged_into_id:
+        raise ValueError("A merged-away profile is erased through the profile it was merged into.")
+    store = profile.store
+    # As store_delete: lock the store first, as the profile delete trigger does (identity migration
+    # 0006), so a writer in this store waits for the erasure, or the erasure for it.
+    Store.objects.select_for_update().filter(pk=store.pk).first()
+    ids = {profile.pk}
+    frontier = [profile.pk]
+    while frontier:
+        frontier = list(
+            Profile.objects.filter(store=store, merged_into_id__in=frontier)
+            .exclude(pk__in=ids)
+            .values_list("pk", flat=True)
+        )
+        ids.update(frontier)
+    trait_values = sum(len(group) for group in (profile.traits or {}).values() if isinstance(group, dict))
+    observations = Observation.objects.filter(store=store, profile_id__in=ids)
+    observation_ids = list(observations.values_list("pk", flat=True))
+    counts = dict.fromkeys(RECEIPT_KINDS, 0)
+    counts["profiles"] = len(ids)
+    counts["merged_away_profiles"] = len(ids) - 1
+    counts["trait_values"] = trait_values
+    counts["extraction_decisions"] = _deleted(
+        ExtractionDecision.objects.filter(store=store, observation_id__in=observation_ids)
+    )
+    for label, n in _delete_counted(observations).items():
+        counts[_KIND_OF[label]] += n
+    for label, n in _delete_counted(Summary.objects.filter(store=store, profile_id__in=ids)).items():
+        counts[_KIND_OF[label]] += n
+    counts["conversations_unlinked"] = Conversation.objects.filter(store=store, profile_id__in=ids).update(profile=None)
+    counts["merge_records"] = _deleted(
+        MergeRecord.objects.filter(store=store, from_profile_id__in=ids)
+        | MergeRecord.objects.filter(store=store, into_profile_id__in=ids)
+    )
+    counts["events"] = _deleted(Event.objects.filter(store=store, profile_id__in=ids))
+    counts["identifiers"] = _deleted(Identifier.objects.filter(store=store, profile_id__in=ids))
+    # Children first, so no row is left pointing at a deleted one.
+    Profile.objects.filter(pk__in=ids).update(merged_into=None)
+    Profile.objects.filter(pk__in=ids).delete()
+    receipt = DeletionReceipt(profile_id=profile.pk, store_id=store.pk, deleted_at=timezone.now(), counts=counts)
+    audit_record(
+        account=store.account,
+        actor=actor,
+        action="profile.delete",
+        summary=f"Deleted profile #{profile.pk} and everything about it (right to erasure)",
+        store_id=store.pk,
+        details=receipt.as_dict(),
+    )
+    return receipt
+
+
+_KIND_OF = {
+    Observation._meta.label: "observations",
+    ObservationRevision._meta.label: "observation_revisions",
+    Summary._meta.label: "summaries",
+    Observation.evidence.through._meta.label: "evidence_links",
+    ObservationRevision.evidence.through._meta.label: "evidence_links",
+    Summary.evidence.through._meta.label: "evidence_links",
+}
+
+
+def _delete_counted(queryset) -> dict[str, int]:
+    """Django's delete (it follows the cascades: revisions, evidence links): rows per model label."""
+    return queryset.delete()[1]
+
+
+def _deleted(queryset) -> int:
+    return queryset.delete()[0]
 
 
 @transaction.atomic
