@@ -69,8 +69,8 @@ def test_store_routes_document_404_and_bodies_413_and_422(document):
             assert _schema_of(responses["503"]) == {"$ref": "#/components/schemas/Readiness"}
         else:
             assert "503" not in responses, (method, path)
-    # 31 + the memory routes (4) + recall (issue 17) + a profile's PATCH, events and merges (issue 19)
-    assert store_routes == 39
+    # 31 + the memory routes (4) + recall (issue 17) + a profile's PATCH, events and merges (issue 19), its CSV export
+    assert store_routes == 40
     # Success answers are still the routes' own.
     assert "201" in document["paths"]["/api/v1/stores"]["post"]["responses"]
     assert "204" in document["paths"]["/api/v1/stores/{store_id}/identity-rules/{rule_id}"]["delete"]["responses"]
