@@ -261,3 +261,14 @@ def test_openapi_documents_the_export_as_csv(client):
     operation = document["paths"]["/api/v1/stores/{store_id}/profiles/export.csv"]["get"]
     assert "text/csv" in operation["responses"]["200"]["content"]
     assert {"404", "422"} <= set(operation["responses"])
+
+
+def test_a_read_only_key_may_export(client, account, api):
+    from accounts.services import api_key_create
+
+    store = StoreFactory(account=account)
+    _seed(api, store)
+    read_only = api_key_create(account=account, actor=None, name="BI export", scope="read_only")[1]
+    response = _export(client, read_only, store)
+    assert response.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(_body(response))))) == len(PEOPLE)
