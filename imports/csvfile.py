@@ -32,6 +32,10 @@ download's own ``line, kind, column, value, reason``, or the same prefixed with 
 back to the values of the original file: the one ``'`` the download put before a cell starting with
 ``= + - @``, a tab or a carriage return (possibly after other ``'``) is removed, and its note lines
 (kind ``note``) are not rows.
+
+A profiles export (`imports.export`; recognised by `profiles_export`: an ``identifier:KIND`` header
+and every other header a ``Group.trait`` path) is read back the same way: the one ``'`` its
+`formula_escape` put before a cell is removed (`formula_unescape`), with a notice.
 """
 
 import codecs

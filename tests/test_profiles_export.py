@@ -272,3 +272,17 @@ def test_a_read_only_key_may_export(client, account, api):
     response = _export(client, read_only, store)
     assert response.status_code == 200
     assert len(list(csv.DictReader(io.StringIO(_body(response))))) == len(PEOPLE)
+
+
+def test_only_an_export_loses_its_escapes(account, tmp_path):
+    """A file without the export's headers keeps a leading ' as part of the value, as before."""
+    from tests.imports_helpers import run
+
+    store = StoreFactory(account=account)
+    text = "Email,First,Last\r\nada@example.com,'=x,'-5\r\n"
+    done = run(store, text, ["Email=identifier:email", "First=Contact.firstName", "Last=Contact.lastName"])
+    assert done.rows_ingested == 1
+    assert Profile.objects.get(store=store).traits["Contact"] == {"firstName": "'=x", "lastName": "'-5"}
+    path = tmp_path / "plain.csv"
+    path.write_text(text, encoding="utf-8")
+    assert not any("profiles export" in note for note in csv_file_check(path).notes)
