@@ -32,6 +32,10 @@ download's own ``line, kind, column, value, reason``, or the same prefixed with 
 back to the values of the original file: the one ``'`` the download put before a cell starting with
 ``= + - @``, a tab or a carriage return (possibly after other ``'``) is removed, and its note lines
 (kind ``note``) are not rows.
+
+A profiles export (`imports.export`; recognised by `profiles_export`: an ``identifier:KIND`` header
+and every other header a ``Group.trait`` path) is read back the same way: the one ``'`` its
+`formula_escape` put before a cell is removed (`formula_unescape`), with a notice.
 """
 
 import codecs
@@ -83,6 +87,7 @@ class CsvLayout:
     declared: bool = False
     width: int | None = None
     download: bool = False  # a failed-rows download uploaded again: see `failed_rows_download`
+    export: bool = False  # a profiles export (imports/export.py): its ' escapes are removed, see `profiles_export`
 
 
 COMMA = CsvLayout()  # a plain comma separated file
@@ -332,8 +337,20 @@ def failed_rows_download(headers: list[str]) -> bool:
     )
 
 
+EXPORT_IDENTIFIER = "identifier:"  # a profiles export's identifier headers: identifier:KIND, identifier:KIND 2, ...
+
+
+def profiles_export(headers: list[str]) -> bool:
+    """Whether a file with these headers is a profiles export (`imports.export`): at least one header
+    ``identifier:KIND`` (or ``identifier:KIND N``) and every other header a trait path ``Group.trait``
+    (a dot after its first character). Its cells are read back without the ``'`` escapes the export
+    wrote by the failed-rows download's rule (`formula_escape`, `formula_unescape`)."""
+    identifiers = [header for header in headers if header.startswith(EXPORT_IDENTIFIER)]
+    return bool(identifiers) and all(header.startswith(EXPORT_IDENTIFIER) or "." in header[1:-1] for header in headers)
+
+
 def formula_escape(cell: str) -> str:
-    """A cell as the failed-rows download writes it: with a ``'`` before it when it starts with
+    """A cell as the failed-rows download and the profiles export write it: with a ``'`` before it when it starts with
     ``= + - @``, a tab or a carriage return, possibly after ``'`` (so spreadsheets do not run it,
     and so `formula_unescape` gives back exactly the cell)."""
     return "'" + cell if cell[:1] in FORMULA_STARTS or _ESCAPED.match(cell) else cell
@@ -372,6 +389,8 @@ def read_rows(
                     continue  # the header, or a blank line (nothing, or only spaces)
                 if width is not None and len(cells) > width and not any(cells[width:]):
                     del cells[width:]  # a trailing separator, or empty columns without a header
+                if layout.export:
+                    cells = [formula_unescape(cell) for cell in cells]
                 if kind is not None:
                     cells = [formula_unescape(cell) for cell in cells]
                     if len(cells) > kind and cells[kind] == DOWNLOAD_NOTE:
@@ -440,6 +459,13 @@ DOWNLOAD_NOTICE = (
 )
 
 
+EXPORT_NOTICE = (
+    "This is a profiles export (identifier:KIND and Group.trait headers): the ' the export added before cells "
+    "starting with =, +, -, @ (or a tab or carriage return) is removed, so each cell reads as the "
+    "value it was exported from."
+)
+
+
 def csv_file_check(path: Path) -> CheckedFile:
     """Apply every file rule to the file at `path`; FileRuleError names the first broken one.
 
@@ -460,10 +486,11 @@ def csv_file_check(path: Path) -> CheckedFile:
     if problems:
         raise FileRuleError(" ".join(problems))
     download = failed_rows_download(headers)
+    export = not download and profiles_export(headers)
     samples: list[list[str]] = [[] for _ in headers]
     total = trailing_rows = 0
     skipped: list[int] = []
-    for line, cells in read_rows(path, replace(layout, download=download), notes=skipped):
+    for line, cells in read_rows(path, replace(layout, download=download, export=export), notes=skipped):
         total += 1
         if len(cells) > width:
             extra = cells[width:]
@@ -489,6 +516,8 @@ def csv_file_check(path: Path) -> CheckedFile:
         lines = ", and its note line is skipped (it is not a row)" if len(skipped) == 1 else lines
         columns = ", ".join(headers[-len(DOWNLOAD_COLUMNS) :])
         notes.append(DOWNLOAD_NOTICE.format(notes=lines, columns=columns))
+    if export:
+        notes.append(EXPORT_NOTICE)
     if width < len(raw_headers):
         span = f"{width + 1}" if width + 1 == len(raw_headers) else f"{width + 1}-{len(raw_headers)}"
         plural = "s" if width + 1 < len(raw_headers) else ""

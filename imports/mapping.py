@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from memory_console.text import text_nfc
 from traits.selectors import trait_by_path
 
-from .csvfile import DEFAULT_IDENTIFIER_KINDS
+from .csvfile import DEFAULT_IDENTIFIER_KINDS, EXPORT_IDENTIFIER
 
 MIN_TRAIT_COLUMNS = 2
 
@@ -48,14 +48,43 @@ def suggest_targets(*, headers: list[str], rules, schema) -> list[str]:
     for rule in rules:  # identifiers win over a trait of the same name (Contact.phone)
         by_key[_squash(rule.kind)] = f"identifier:{rule.kind}"
         by_key.setdefault(_squash(rule.name), f"identifier:{rule.kind}")
+    kinds = {rule.kind for rule in rules}
     suggestions, used = [], set()
     for header in headers:
-        target = by_key.get(_squash(header), "")
+        target = export_target(header, kinds=kinds, schema=schema) or by_key.get(_squash(header), "")
         if target.startswith("trait:") and target in used:
             target = ""  # a trait takes one column
         used.add(target)
         suggestions.append(target)
     return suggestions
+
+
+_NUMBERED = re.compile(r"(.+) [0-9]+")
+
+
+def export_target(header: str, *, kinds, schema) -> str:
+    """The target a profiles export's header names (``identifier:phone 2`` -> ``identifier:phone``,
+    ``Contact.firstName`` -> ``trait:<id>``), or "" when it names none of `kinds` or `schema`."""
+    if header.startswith(EXPORT_IDENTIFIER):
+        kind = header.removeprefix(EXPORT_IDENTIFIER)
+        numbered = _NUMBERED.fullmatch(kind)
+        kind = numbered.group(1) if numbered and kind not in kinds else kind
+        return f"identifier:{kind}" if kind in kinds else ""
+    trait = trait_by_path(schema, header)
+    return f"trait:{trait.pk}" if trait is not None else ""
+
+
+def export_mapping(headers: list[str]) -> dict[str, str]:
+    """The API's ``mapping`` for a profiles export's headers: ``{"identifier:phone 2": "identifier:phone",
+    "Contact.firstName": "Contact.firstName"}`` (each header names its own target)."""
+    mapping = {}
+    for header in headers:
+        if header.startswith(EXPORT_IDENTIFIER):
+            numbered = _NUMBERED.fullmatch(header)
+            mapping[header] = numbered.group(1) if numbered else header
+        else:
+            mapping[header] = header
+    return mapping
 
 
 def mapping_from_targets(*, headers: list[str], targets: dict[int, str], schema) -> list[dict]:

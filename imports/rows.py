@@ -11,7 +11,8 @@
   identifier values are normalised (an invalid phone or email fails the row);
 - trait cells are typed by the trait's data type (a wrong type fails the row); an empty cell
   (empty or ``""``) sets the empty string, ``\\N`` deletes the trait; array cells are
-  ``|``-separated;
+  ``|``-separated, or a JSON array when the cell starts with ``[`` (the profiles export writes one for
+  an array the ``|`` form cannot keep: numbers, booleans, items holding ``|``, empty or padded items);
 - a value of a trait mapped by an identity rule is also an identifier of the rule's kind;
 - each identifier goes through `identity.resolution.RuleSet.identifier` (blocked values, then the
   normaliser), the one rule every path uses.
@@ -126,9 +127,10 @@ class RowValidator:
         for column, header, group, trait, label, data_type in self.trait_columns:
             cell = cells[column]
             # Every type goes through the one value rule shared with the API and the console ("" sets
-            # the empty string, \N deletes). Array items are |-separated, trimmed, empty ones dropped.
+            # the empty string, \N deletes). Array items are |-separated, trimmed, empty ones dropped;
+            # a cell starting with [ is a JSON array, read by the same rule as the API's.
             raw = cell
-            if data_type == "array" and cell and cell != DELETE_MARKER:
+            if data_type == "array" and cell and cell != DELETE_MARKER and not cell.lstrip().startswith("["):
                 raw = [part.strip() for part in cell.split("|") if part.strip()]
             try:
                 value = coerce_trait_value(data_type, raw, label=label)

@@ -14,5 +14,6 @@ urlpatterns = [
     path(f"{prefix}csv/<int:import_id>/discard/", views.import_discard, name="discard"),
     path(f"{prefix}csv/<int:import_id>/cancel/", views.import_cancel, name="cancel"),
     path(f"{prefix}csv/<int:import_id>/progress/", views.import_progress_partial, name="progress"),
+    path("stores/<int:store_id>/profiles/export.csv", views.profiles_export_csv, name="profiles_export"),
     path(f"{prefix}csv/<int:import_id>/failed-rows.csv", views.import_failed_rows_csv, name="failed_rows_csv"),
 ]

@@ -3,7 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
+from django.urls import reverse
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -14,6 +15,7 @@ from stores.access import store_view
 
 from . import services
 from .csvfile import DOWNLOAD_COLUMNS, MAX_COLUMNS, MAX_ROWS, failed_rows_download, separator_label, template_csv
+from .export import ExportQueryError, export_csv_lines
 from .forms import MappingForm, UploadForm
 from .mapping import MIN_TRAIT_COLUMNS, mapping_from_targets, suggest_targets, target_choices
 from .models import ImportStatus
@@ -224,3 +226,18 @@ def import_failed_rows_csv(request, store, import_id):
     )
     stem = profile_import.file_name.removesuffix(".csv")
     return _attachment(response, f"{stem}-failed-rows.csv")
+
+
+@store_view()
+def profiles_export_csv(request, store):
+    """The Profiles page's Export CSV (Administrators and Support): every profile, or those the
+    search ``q`` finds, streamed (`imports.export`). A search that cannot match goes back to the
+    Profiles page, which says why."""
+    q = request.GET.get("q", "")
+    try:
+        lines = export_csv_lines(store=store, q=q)
+    except ExportQueryError as exc:
+        messages.error(request, f"Nothing exported: {exc}")
+        return redirect(f"{reverse('profiles:list', args=[store.pk])}?{urlencode({'q': q})}")
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    return _attachment(response, f"{store.name} profiles.csv" if not q else f"{store.name} profiles (search).csv")

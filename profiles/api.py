@@ -326,6 +326,53 @@ def _profile_by_identifier(store, identifier: str) -> dict:
     return _profile_out(profile, profile.pk)
 
 
+EXPORT_DESCRIPTION = (
+    "The store's live profiles (all, or those `q` finds, as the Profiles search reads it) as a CSV file with "
+    "the columns the CSV import takes: `identifier:KIND` (`identifier:KIND 2`, ... for further values of a kind) "
+    "and `Group.trait`, one row per profile, newest first. Importing it (into this store or another with the "
+    "same traits and identity rules) gives the same identifiers and trait values; see the README's CSV import "
+    "and export section for the value rules and the formula escaping. Streamed (chunked transfer). A `q` that "
+    'cannot match answers 422 at `["query", "q"]`.'
+)
+
+
+@router.get(
+    "/{store_id}/profiles/export.csv",
+    summary="Export profiles as CSV (all, or a search's matches)",
+    description=EXPORT_DESCRIPTION,
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The CSV file (UTF-8, comma separated, CRLF line ends)",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def export_profiles_csv(
+    request,
+    store_id: int,
+    q: str = Query(
+        "",
+        description="The console's Profiles search (as for the profiles list); empty: every profile.",
+    ),
+):
+    """`imports.export.export_csv_lines`, streamed as ``text/csv`` with a file name. Declared before
+    ``/profiles/{profile_id}``, which would otherwise take ``export.csv`` for an id (422)."""
+    from django.http import StreamingHttpResponse
+
+    from imports.export import ExportQueryError, export_csv_lines
+
+    store = api_store(request, store_id)
+    try:
+        lines = export_csv_lines(store=store, q=q)
+    except ExportQueryError as exc:
+        raise _query_error("q", str(exc)) from None
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="profiles-store-{store.pk}.csv"'
+    return response
+
+
 @router.get("/{store_id}/profiles/{profile_id}", response=ProfileOut, summary="Get a profile (tombstones resolve)")
 def get_profile(request, store_id: int, profile_id: int):
     """A merged-away id answers the primary profile, with `merged_into` set to its id."""

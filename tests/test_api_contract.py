@@ -70,8 +70,8 @@ def test_store_routes_document_404_and_bodies_413_and_422(document):
         else:
             assert "503" not in responses, (method, path)
     # 31 + the memory routes (4) + recall (issue 17) + a profile's PATCH, events and merges (issue 19)
-    # + a profile's DELETE (erasure) and a store's PATCH and DELETE (issue 19)
-    assert store_routes == 42
+    # + a profile's DELETE (erasure) and a store's PATCH and DELETE + the profiles CSV export (issue 19)
+    assert store_routes == 43
     # Success answers are still the routes' own.
     assert "201" in document["paths"]["/api/v1/stores"]["post"]["responses"]
     assert "204" in document["paths"]["/api/v1/stores/{store_id}/identity-rules/{rule_id}"]["delete"]["responses"]

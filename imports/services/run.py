@@ -32,7 +32,7 @@ from identity.models import Identifier
 from profiles.services import Source
 
 from .. import storage
-from ..csvfile import CsvLayout, FileRuleError, failed_rows_download
+from ..csvfile import CsvLayout, FileRuleError, failed_rows_download, profiles_export
 from ..engine import ChunkResolver, PairFilter
 from ..mapping import mapping_validate
 from ..models import FAILED_ROWS_LIMIT, ImportRowError, ImportStatus, ProfileImport
@@ -416,6 +416,7 @@ def _checked_chunks(
         declared=profile_import.separator_declared,
         width=len(profile_import.headers),
         download=failed_rows_download(profile_import.headers),
+        export=not failed_rows_download(profile_import.headers) and profiles_export(profile_import.headers),
     )
     chunk: list = []
     rows = checked_rows(Path(path), validator, total_rows=profile_import.total_rows, layout=layout)
