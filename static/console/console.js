@@ -156,3 +156,23 @@ htmx.onLoad(function (root) {
     show("The console could not reach the server. Check the connection and try again.");
   });
 })();
+
+// The identity rule form: the mapped-traits picker shows only while "Mapped traits" is chosen as
+// the rule's source; hidden, it is disabled (so nothing picked is sent) and its choice cleared.
+htmx.onLoad(function (root) {
+  root.querySelectorAll("[data-shown-when-source]").forEach(function (picker) {
+    var form = picker.form;
+    if (!form || picker.dataset.sourceReady) { return; }
+    picker.dataset.sourceReady = "1";
+    var wrapper = picker.closest(".mb-3") || picker.parentNode;
+    function sync() {
+      var chosen = form.querySelector("input[name=source]:checked");
+      var shown = !!chosen && chosen.value === picker.dataset.shownWhenSource;
+      wrapper.hidden = !shown;
+      picker.disabled = !shown;
+      if (!shown) { Array.prototype.forEach.call(picker.options, function (option) { option.selected = false; }); }
+    }
+    form.querySelectorAll("input[name=source]").forEach(function (radio) { radio.addEventListener("change", sync); });
+    sync();
+  });
+});
