@@ -12,6 +12,11 @@ from workspace.services import store_create
 WIDTH = 390
 
 
+@pytest.fixture(autouse=True)
+def _imports_dir(settings, tmp_path):
+    settings.IMPORTS_DIR = tmp_path / "imports"
+
+
 @pytest.fixture
 def phone(page):
     page.set_viewport_size({"width": WIDTH, "height": 844})
