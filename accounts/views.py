@@ -86,6 +86,15 @@ def activity(request):
         selected = stores[int(store_id)]
     events = audit_events(account_id=request.account.pk, store_id=selected.pk if selected else None)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    for event in page:
+        # Which store each event is about: its name, "Deleted memory store #N" once the store is gone
+        # (the trail outlives it), "Account" for account-wide changes (members, API keys).
+        if event.store_id is None:
+            event.store_label, event.store_link = "Account", None
+        elif event.store_id in stores:
+            event.store_label, event.store_link = stores[event.store_id].name, stores[event.store_id]
+        else:
+            event.store_label, event.store_link = f"Deleted memory store #{event.store_id}", None
     return render(
         request,
         "accounts/activity.html",
