@@ -176,3 +176,31 @@ htmx.onLoad(function (root) {
     sync();
   });
 });
+
+// A copy button (data-copy="#id"): copies that element's text to the clipboard and says so in the
+// nearby live region (data-copy-status). The Clipboard API needs a secure context (HTTPS or
+// localhost); elsewhere the text is selected and copied the old way, or left selected for Ctrl+C.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) { return; }
+  var source = document.querySelector(button.dataset.copy);
+  if (!source) { return; }
+  var text = source.textContent.trim();
+  var status = button.parentNode.parentNode.querySelector("[data-copy-status]");
+  function say(message) { if (status) { status.textContent = message; } }
+  function fallback() {
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    say(copied ? "Copied to the clipboard." : "Selected: press Ctrl+C (⌘C) to copy.");
+  }
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(function () { say("Copied to the clipboard."); }, fallback);
+  } else {
+    fallback();
+  }
+});
