@@ -36,7 +36,7 @@ def test_pages_fit_a_phone_and_the_menu_opens_the_navigation(phone):
     page = phone
     member = AdminMembershipFactory()
     store = store_create(account=member.account, actor=None, name="A memory store with a long name")
-    run(store, csv_text("ada@example.com,+442079460000,Ada,Lovelace"), CONTACT)
+    finished = run(store, csv_text("ada@example.com,+442079460000,Ada,Lovelace", "broken,,Bad,Row"), CONTACT)
     pending = upload(store, csv_text("bob@example.com,+442079460001,Bob,Builder"), name="people-to-map.csv")
     sign_in(page, member.user.email, PASSWORD)
 
@@ -47,6 +47,9 @@ def test_pages_fit_a_phone_and_the_menu_opens_the_navigation(phone):
         f"{base}/identifiers/",
         f"{base}/data-sources/",
         f"{base}/data-sources/csv/{pending.pk}/mapping/",
+        f"{base}/data-sources/csv/{finished.pk}/",
+        "/api-keys/",
+        "/activity/",
     ):
         response = page.goto(path)
         assert response.status == 200, path
