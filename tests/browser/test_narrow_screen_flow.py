@@ -76,3 +76,6 @@ def test_the_sidebar_stays_open_on_a_wide_screen(page):
     page.goto(f"/stores/{store.pk}/profiles/")
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     expect(page.get_by_role("navigation", name="Sections").get_by_role("link", name="Traits")).to_be_visible()
+    sidebar = page.locator("#mc-sidebar")
+    assert sidebar.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
+    assert sidebar.evaluate("e => e.getBoundingClientRect().width") >= 200
