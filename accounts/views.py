@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from stores.selectors import store_list
@@ -86,6 +87,15 @@ def activity(request):
         selected = stores[int(store_id)]
     events = audit_events(account_id=request.account.pk, store_id=selected.pk if selected else None)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    for event in page:
+        # Which store each event is about: its name, "Deleted memory store #N" once the store is gone
+        # (the trail outlives it), "Account" for account-wide changes (members, API keys).
+        if event.store_id is None:
+            event.store_label, event.store_link = "Account", None
+        elif event.store_id in stores:
+            event.store_label, event.store_link = stores[event.store_id].name, stores[event.store_id]
+        else:
+            event.store_label, event.store_link = f"Deleted memory store #{event.store_id}", None
     return render(
         request,
         "accounts/activity.html",
@@ -93,32 +103,43 @@ def activity(request):
     )
 
 
+# The session key under which a new key's secret waits for the page the creation redirects to.
+NEW_API_KEY = "new_api_key"
+
+
 @account_view()
 def api_keys(request):
+    """The API keys page. Right after a creation (POST-redirect-GET) it shows the new key's secret,
+    taken out of the session: shown on this one response, never in a URL, never again."""
     keys = api_key_list(account_id=request.account.pk)
-    return render(request, "accounts/api_keys.html", {"keys": keys, "form": ApiKeyForm()})
+    new_key = raw = None
+    waiting = request.session.pop(NEW_API_KEY, None)
+    if isinstance(waiting, dict):
+        new_key = api_key_get(account_id=request.account.pk, key_id=waiting.get("id"))
+        raw = waiting.get("raw") if new_key is not None else None
+    response = render(
+        request, "accounts/api_keys.html", {"keys": keys, "form": ApiKeyForm(), "new_key": new_key, "raw_key": raw}
+    )
+    if raw:
+        add_never_cache_headers(response)  # no copy of the secret in any cache, nor on Back
+    return response
 
 
 @account_view(write=True)
 @require_http_methods(["POST"])
 def api_key_create(request):
     form = ApiKeyForm(request.POST)
-    new_key = raw = None
     if form.is_valid():
         try:
             new_key, raw = services.api_key_create(account=request.account, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_validation_error(form, exc)
-    # The secret is rendered once, in this response, and never again: no redirect.
+        else:
+            # POST-redirect-GET: a reload does not post again; the secret goes through the session.
+            request.session[NEW_API_KEY] = {"id": new_key.pk, "raw": raw}
+            return redirect("accounts:api_keys")
     return render(
-        request,
-        "accounts/api_keys.html",
-        {
-            "keys": api_key_list(account_id=request.account.pk),
-            "form": ApiKeyForm() if raw else form,
-            "new_key": new_key,
-            "raw_key": raw,
-        },
+        request, "accounts/api_keys.html", {"keys": api_key_list(account_id=request.account.pk), "form": form}
     )
 
 

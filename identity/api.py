@@ -52,7 +52,13 @@ class RuleIn(Schema):
     kind: str
     limit: StrictInt = 1  # JSON integers only: pydantic's lax mode would read true as 1 and "5" as 5
     source: str = RuleSource.API
-    mapped_traits: list[str] = []
+    mapped_traits: list[str] = Field(
+        [],
+        description=(
+            "Group.trait paths whose values are also identifiers of this kind; at least one with source "
+            "`traits`, none with source `api` (422 on `mapped_traits` otherwise: never dropped)."
+        ),
+    )
     limit_policy: LimitPolicyValue = Field(LimitPolicy.LIFO.value, description=LIMIT_POLICY_HELP)
     blocked_values: list[str] = Field([], description=BLOCKED_VALUES_HELP)
 
@@ -60,7 +66,9 @@ class RuleIn(Schema):
 class RuleUpdate(Schema):
     name: str
     limit: StrictInt
-    mapped_traits: list[str] = []
+    mapped_traits: list[str] = Field(
+        [], description="Group.trait paths; a rule with source `api` takes none (422 on `mapped_traits` otherwise)."
+    )
     limit_policy: LimitPolicyValue | None = Field(None, description=LIMIT_POLICY_HELP + " Left out: unchanged.")
     blocked_values: list[str] | None = Field(
         None, description=BLOCKED_VALUES_HELP + " Left out: unchanged; `[]` removes them all."

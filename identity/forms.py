@@ -96,6 +96,9 @@ class RuleCreateForm(_RuleSettingsForm):
     def __init__(self, *args, store, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mapped_traits"] = _trait_field(store)
+        # console.js shows (and enables) the picker only while "Mapped traits" is chosen; without
+        # JavaScript, traits picked for an API rule are refused by the service, never dropped.
+        self.fields["mapped_traits"].widget.attrs["data-shown-when-source"] = RuleSource.TRAITS
         self.fields["limit_policy"] = _limit_policy_field()
         self.fields["blocked_values"] = BlockedValuesField()
         self.order_fields(["name", "kind", "source", "mapped_traits", "limit", "limit_policy", "blocked_values"])

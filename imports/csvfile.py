@@ -40,6 +40,7 @@ and every other header a ``Group.trait`` path) is read back the same way: the on
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -535,7 +536,24 @@ def csv_file_check(path: Path) -> CheckedFile:
     )
 
 
+# The template's one example row, by header: a fictional customer (an example.com address; the
+# phone number of Twilio's documentation examples, valid so the row imports as it is).
+TEMPLATE_EXAMPLE = {
+    "phone": "+14155552671",
+    "email": "ada@example.com",
+    "whatsappid": "+14155552671",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "address": "12 Example Street, London",
+}
+
+
 def template_csv() -> str:
-    """The CSV template offered on the upload page: the default identifiers and Contact traits."""
+    """The CSV template offered on the upload page: the default identifiers and Contact traits as the
+    header, then one example row (`TEMPLATE_EXAMPLE`; cells quoted where they hold a comma)."""
     headers = list(DEFAULT_IDENTIFIER_KINDS) + [name for name, _, _ in DEFAULT_TRAITS if name != "phone"]
-    return ",".join(headers) + "\r\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerow([TEMPLATE_EXAMPLE[header] for header in headers])
+    return out.getvalue()

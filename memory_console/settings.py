@@ -314,8 +314,11 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"expected_403": {"()": "memory_console.logfilters.ExpectedForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # A refusal by the access rules (PermissionDenied, 403) is logged on one line, not a traceback.
+    "loggers": {"django.request": {"filters": ["expected_403"]}},
 }
 
 # Sign-in throttling (django-axes, https://django-axes.readthedocs.io/): after AXES_FAILURE_LIMIT

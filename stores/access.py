@@ -24,6 +24,9 @@ def store_view(write: bool = False):
                 raise Http404("No such memory store in your account.") from None
             request.store = store
             require_membership(request, write=write)
+            # The store last visited: home opens it, and the account's pages keep it in the header.
+            if request.session.get("last_store_id") != store.pk:  # a session saved on every visit is a write
+                request.session["last_store_id"] = store.pk
             return view(request, store, *args, **kwargs)
 
         return mark(wrapped, WRITE if write else READ)

@@ -202,10 +202,18 @@ def test_create_api_key_command_prints_a_working_key(client, account, store):
 
 
 def test_console_shows_a_new_key_once_and_revokes_it(admin_client, account, client):
+    # POST-redirect-GET: the secret is not in the POST's answer nor in the URL it redirects to, but on
+    # the redirected page, once (the session carries it there), uncached, with a copy button.
     response = admin_client.post(reverse("accounts:api_key_create"), {"name": "Zapier", "scope": "full"})
-    raw = re.search(rb'data-testid="raw-key">(mc_[^<]+)<', response.content).group(1).decode()
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:api_keys")
+    assert b"mc_" not in response.content
+    shown = admin_client.get(response["Location"])
+    raw = re.search(rb'data-testid="raw-key">(mc_[^<]+)<', shown.content).group(1).decode()
+    assert raw not in response["Location"] and "no-store" in shown["Cache-Control"]
+    assert b'data-copy="#raw-key"' in shown.content
     page = admin_client.get(reverse("accounts:api_keys"))
     assert raw.encode() not in page.content and b"Zapier" in page.content
+    assert "new_api_key" not in admin_client.session
     key = ApiKey.objects.get(name="Zapier")
     admin_client.post(reverse("accounts:api_key_revoke", args=[key.pk]))
     assert client.get("/api/v1/stores", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401

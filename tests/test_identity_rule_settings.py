@@ -390,6 +390,30 @@ def test_console_create_errors_show_next_to_the_field(admin_client, store):
     assert not IdentityRule.objects.filter(store=store, kind="user_id").exists()
 
 
+def test_traits_picked_for_an_api_rule_are_refused_not_dropped(admin_client, api, store):
+    from traits.services import trait_create, trait_group_create
+
+    group = trait_group_create(store=store, actor=None, name="Account")
+    user_id = trait_create(group=group, actor=None, name="userId", data_type="string")
+    form = admin_client.get(reverse("identity:rule_create", args=[store.pk])).content.decode()
+    assert 'data-shown-when-source="traits"' in form  # console.js shows the picker for "Mapped traits" only
+    response = admin_client.post(
+        reverse("identity:rule_create", args=[store.pk]),
+        {"name": "User ID", "kind": "user_id", "source": "api", "limit": "1", "mapped_traits": [str(user_id.pk)]},
+    )
+    assert response.status_code == 200
+    assert "Only a rule defined by “Mapped traits” maps traits" in _field_error(
+        response.content.decode(), "mapped_traits"
+    )
+    assert not IdentityRule.objects.filter(store=store, kind="user_id").exists()
+
+    refused = api.call(
+        "post", _rules_path(store), {"name": "User ID", "kind": "user_id", "mapped_traits": ["Account.userId"]}
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "mapped_traits"]
+    assert not IdentityRule.objects.filter(store=store, kind="user_id").exists()
+
+
 def test_support_sees_the_settings_but_cannot_change_them(support_client, store):
     rule = _rule(store, "email")
     page = support_client.get(reverse("identity:list", args=[store.pk])).content.decode()

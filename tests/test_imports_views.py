@@ -132,7 +132,16 @@ def test_template_download_is_a_csv_attachment_with_identifier_and_contact_heade
     response = admin_client.get(_url("template", store))
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment;")
-    assert response.content.decode().splitlines()[0] == "phone,email,whatsappid,firstName,lastName,address"
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "phone,email,whatsappid,firstName,lastName,address"
+    # One example row, which imports as one profile.
+    assert lines[1:] == ['+14155552671,ada@example.com,+14155552671,Ada,Lovelace,"12 Example Street, London"']
+    from tests.imports_helpers import run
+
+    specs = [f"{kind}=identifier:{kind}" for kind in ("phone", "email", "whatsappid")]
+    specs += [f"{name}=Contact.{name}" for name in ("firstName", "lastName", "address")]
+    finished = run(store, response.content, specs, name="profiles-template.csv")
+    assert (finished.profiles_created, finished.rows_failed, finished.identifiers_dropped) == (1, 0, 0)
 
 
 def test_upload_breaking_a_file_rule_shows_the_rule_in_an_alert_and_creates_nothing(admin_client, store, _imports_dir):

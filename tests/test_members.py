@@ -122,3 +122,48 @@ def test_activity_page_shows_the_account_trail_filtered_by_store(admin_client, a
     response = admin_client.get(reverse("accounts:activity"), {"store": store.pk})
     assert b"Edited settings of memory store Renamed" in response.content
     assert b"Foreign" not in response.content
+
+
+def test_account_pages_keep_the_store_last_visited_in_the_header_and_sidebar(admin_client, account, store):
+    import re
+
+    from tests.factories import StoreFactory
+
+    other = StoreFactory(account=account, name="Second shop")
+    admin_client.get(reverse("traits:list", args=[other.pk]))  # any page of a store makes it the current one
+    for name in ("accounts:api_keys", "accounts:members", "accounts:activity"):
+        html = admin_client.get(reverse(name)).content.decode()
+        current = re.search(r'data-testid="current-store-name">(.*?)</span>', html).group(1)
+        assert current == "Second shop", name
+        assert f'href="{reverse("profiles:list", args=[other.pk])}"' in html, name  # the store's sections
+    # A store since deleted is forgotten: no current store, no store sections.
+    admin_client.post(reverse("stores:delete", args=[other.pk]), {"confirm_name": "Second shop"})
+    html = admin_client.get(reverse("accounts:members")).content.decode()
+    assert 'data-testid="current-store-name">Choose a memory store</span>' in html
+    assert reverse("profiles:list", args=[other.pk]) not in html
+
+
+def test_activity_names_the_store_of_each_event(admin_client, account, store):
+    import re
+
+    from tests.factories import StoreFactory
+
+    gone = StoreFactory(account=account, name="Old shop")
+    admin_client.post(
+        reverse("stores:edit", args=[store.pk]), {"name": "Renamed", "description": "", "default_region": "US"}
+    )
+    admin_client.post(reverse("stores:delete", args=[gone.pk]), {"confirm_name": "Old shop"})
+    admin_client.post(
+        reverse("accounts:member_create"),
+        {"email": "agent@example.com", "role": "support", "password": "a-long-unusual-passphrase", "first_name": ""},
+    )
+    html = admin_client.get(reverse("accounts:activity")).content.decode()
+    rows = {}
+    for row in re.findall(r'<tr data-testid="activity-event">.*?</tr>', html, re.S):
+        when, where, who, what = (
+            re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        )
+        rows[what] = where
+    assert rows["Edited settings of memory store Renamed"] == "Renamed"
+    assert rows["Deleted memory store Old shop and everything in it"] == f"Deleted memory store #{gone.pk}"
+    assert any(store_label == "Account" and "agent@example.com" in what for what, store_label in rows.items())

@@ -61,8 +61,6 @@ def store_create(request):
 
 @store_view()
 def overview(request, store):
-    if request.session.get("last_store_id") != store.pk:  # a session saved on every visit is a write
-        request.session["last_store_id"] = store.pk
     steps = store_onboarding(store=store)
     return render(
         request,

@@ -59,6 +59,11 @@ def _clean_rule_fields(*, store: Store, name: str, limit, mapped_traits, source:
     traits = list(mapped_traits or [])
     if any(t.store_id != store.pk for t in traits):
         raise ValidationError({"mapped_traits": "Mapped traits must belong to this memory store."})
+    if source != RuleSource.TRAITS and traits:
+        # Never dropped silently: only a rule defined by mapped traits keeps them.
+        raise ValidationError(
+            {"mapped_traits": "Only a rule defined by “Mapped traits” maps traits: choose it, or pick no traits."}
+        )
     if source == RuleSource.TRAITS and not traits:
         raise ValidationError({"mapped_traits": "Pick at least one trait to map, or choose “API identifier”."})
     return name, limit, traits

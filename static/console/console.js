@@ -156,3 +156,51 @@ htmx.onLoad(function (root) {
     show("The console could not reach the server. Check the connection and try again.");
   });
 })();
+
+// The identity rule form: the mapped-traits picker shows only while "Mapped traits" is chosen as
+// the rule's source; hidden, it is disabled (so nothing picked is sent) and its choice cleared.
+htmx.onLoad(function (root) {
+  root.querySelectorAll("[data-shown-when-source]").forEach(function (picker) {
+    var form = picker.form;
+    if (!form || picker.dataset.sourceReady) { return; }
+    picker.dataset.sourceReady = "1";
+    var wrapper = picker.closest(".mb-3") || picker.parentNode;
+    function sync() {
+      var chosen = form.querySelector("input[name=source]:checked");
+      var shown = !!chosen && chosen.value === picker.dataset.shownWhenSource;
+      wrapper.hidden = !shown;
+      picker.disabled = !shown;
+      if (!shown) { Array.prototype.forEach.call(picker.options, function (option) { option.selected = false; }); }
+    }
+    form.querySelectorAll("input[name=source]").forEach(function (radio) { radio.addEventListener("change", sync); });
+    sync();
+  });
+});
+
+// A copy button (data-copy="#id"): copies that element's text to the clipboard and says so in the
+// nearby live region (data-copy-status). The Clipboard API needs a secure context (HTTPS or
+// localhost); elsewhere the text is selected and copied the old way, or left selected for Ctrl+C.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) { return; }
+  var source = document.querySelector(button.dataset.copy);
+  if (!source) { return; }
+  var text = source.textContent.trim();
+  var status = button.parentNode.parentNode.querySelector("[data-copy-status]");
+  function say(message) { if (status) { status.textContent = message; } }
+  function fallback() {
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    say(copied ? "Copied to the clipboard." : "Selected: press Ctrl+C (⌘C) to copy.");
+  }
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(function () { say("Copied to the clipboard."); }, fallback);
+  } else {
+    fallback();
+  }
+});

@@ -90,3 +90,30 @@ def test_priority_can_be_set_with_the_keyboard(page):
     expect(sheet).to_be_hidden()
     page.reload()
     assert _priorities(page) == ["chat", "phone", "email", "whatsappid"]
+
+
+def test_the_mapped_traits_picker_shows_only_for_mapped_traits_and_nothing_picked_is_dropped(page):
+    member, store = _store_with_user_id_trait()
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/identifiers/")
+    page.get_by_role("link", name="Add identity rule").click()
+    sheet = page.locator("#side-sheet")
+    expect(sheet).to_be_visible()
+    picker = sheet.locator("select[name=mapped_traits]")
+    expect(sheet.get_by_role("radio", name="API identifier")).to_be_checked()
+    expect(picker).to_be_hidden()
+
+    # Picked, then the user goes back to "API identifier": the picker hides, is disabled and cleared.
+    sheet.get_by_role("radio", name="Mapped traits").check()
+    expect(picker).to_be_visible()
+    picker.select_option(label="Account.userId")
+    sheet.get_by_role("radio", name="API identifier").check()
+    expect(picker).to_be_hidden()
+    expect(picker).to_be_disabled()
+    assert picker.evaluate("s => s.selectedOptions.length") == 0
+    sheet.get_by_label("Name").fill("User ID")
+    sheet.get_by_label("Identifier kind").fill("user_id")
+    sheet.get_by_role("button", name="Create rule").click()
+    expect(sheet).to_be_hidden()
+    rule = IdentityRule.objects.get(store=store, kind="user_id")
+    assert rule.source == "api" and not rule.mapped_traits.exists()

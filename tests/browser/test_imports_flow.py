@@ -155,3 +155,29 @@ def test_admin_cancels_a_queued_import_with_the_keyboard_after_confirming(page):
     expect(page.get_by_test_id("import-progress")).to_have_count(0)
     expect(page.get_by_role("link", name="Cancel import…")).to_have_count(0)
     assert ProfileImport.objects.get(pk=queued.pk).status == ImportStatus.CANCELLED
+
+
+def test_turning_import_off_disables_the_column_target_and_on_gives_it_back(page):
+    member, store = _admin_with_store()
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/data-sources/csv/upload/")
+    page.get_by_label("CSV file").set_input_files(files=[_csv("people.csv", PEOPLE)])
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Map CSV columns")).to_be_visible()
+
+    include, target = page.get_by_label("Import column address"), page.get_by_label("Map column address to")
+    expect(include).to_be_checked()
+    expect(target).to_be_enabled()
+    chosen = target.input_value()
+    include.uncheck()
+    expect(target).to_be_disabled()
+    include.check()
+    expect(target).to_be_enabled()
+    expect(target).to_have_value(chosen)
+
+    # Off, the column is left out of the import.
+    include.uncheck()
+    page.get_by_role("button", name="Complete").click()
+    expect(page.get_by_role("heading", name="people.csv")).to_be_visible()
+    mapped = ProfileImport.objects.get(store=store).mapping
+    assert "address" not in str(mapped) and "firstName" in str(mapped)
