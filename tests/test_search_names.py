@@ -12,6 +12,7 @@ Runs on SQLite and on PostgreSQL (DATABASE_URL=postgres://...).
 """
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from identity import search as search_module
@@ -150,14 +151,9 @@ def test_the_total_is_exact_on_one_page_and_capped_beyond(store, monkeypatch):
     assert profile_search(store=store, q="doe", limit=2, after=page.next_after).total is None
 
 
-def test_the_page_shows_a_capped_total_as_1000_plus(admin_client, store, monkeypatch):
-    for n in range(3):
-        _person(store, n, f"Jo{n}", "Doe")
-    monkeypatch.setattr(search_module, "COUNT_CAP", 1_000)
-    monkeypatch.setattr(search_module, "PAGE_SIZE", 1)
-    page = profile_search(store=store, q="doe", limit=1)
-    page.total, page.total_capped = 1_000, True
-    from django.template.loader import render_to_string
-
+def test_the_page_shows_a_capped_total_as_1000_plus(store):
+    _person(store, 1, "Jo", "Doe")
+    page = profile_search(store=store, q="doe")
+    page.total, page.total_capped = 1_000, True  # what COUNT_CAP + 1 matches give
     html = render_to_string("profiles/_results.html", {"page": page, "q": "doe", "current_store": store})
     assert "1,000+ profiles" in html
