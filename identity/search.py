@@ -1,12 +1,17 @@
 """Profile search (the Profiles page and the API's profile lookup): by identifier in any format,
-`kind:value`, or `group.trait = value`, with keyset pagination. Here, in identity, because it reads
-identifiers (and their normaliser) as well as profiles and traits.
+`kind:value`, `group.trait = value` (group and trait names in any case), or a name (the start of
+the Contact group's firstName or lastName, accents and case ignored), with keyset pagination.
+Here, in identity, because it reads identifiers (and their normaliser) as well as profiles and traits.
 
 Pagination is by id (newest first) with `after`/`before` cursors: each page is one index range
-scan of (store_id, id) and never a COUNT(*) of the store's profiles.
+scan of (store_id, id) and never a full COUNT(*) of the store's profiles: the first page says how
+many profiles a search matches when it is cheap to know (all of them fit the page, or a COUNT capped at
+COUNT_CAP + 1 rows, shown as "1,000+").
 """
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -15,16 +20,24 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTransform
 
 from memory_console.jsonvalues import dumps
+from memory_console.text import text_nfc
 from profiles.models import Profile
 from stores.models import Store
 from traits.coercion import DELETE, TraitValueError, coerce_trait_value
-from traits.selectors import trait_by_path, trait_schema
+from traits.selectors import name_key, trait_by_path, trait_schema
 
 from .models import Identifier, IdentityRule
-from .normalization import IdentifierError, normalize_identifier
+from .normalization import IdentifierError, normalize_email, normalize_identifier
 
 PAGE_SIZE = 50
 DEFAULT_KINDS = ("phone", "email", "whatsappid", "chat")
+# A capped count: up to this many matches are counted exactly, more are shown as "1,000+".
+COUNT_CAP = 1_000
+# The traits a name search reads (the default Contact traits, `traits.defaults`); the
+# PostgreSQL expression indexes of migration profiles 0008 are on exactly these paths.
+NAME_GROUP = "Contact"
+NAME_TRAITS = ("firstName", "lastName")
+NAME_MAX = 200  # a longer query is not searched as a name
 
 
 @dataclass
@@ -37,6 +50,9 @@ class ProfileSearch:
     identifier_terms: list[tuple[str, str]] = field(default_factory=list)
     trait: tuple[str, str, str] | None = None  # group, trait, data type
     trait_value: object = None
+    # Folded (`fold_name`) words a name search looks for: one word finds a firstName or lastName
+    # starting with it; several find firstName starting with the first and lastName with the rest.
+    name_words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +61,21 @@ class ProfilePage:
     search: ProfileSearch
     next_after: int | None
     prev_before: int | None
+    # On a first page only, when cheap (see the module docstring): how many profiles match, and
+    # whether that is a floor (more than COUNT_CAP). None when not counted.
+    total: int | None = None
+    total_capped: bool = False
+
+
+def fold_name(text: str) -> str:
+    """A name as a name search compares it: accents dropped (NFKD without combining marks) and
+    lower-cased, so ``"José"`` and ``"JOSE"`` are both ``"jose"``. PostgreSQL computes the same
+    with ``mc_fold`` (``lower(unaccent(...))``, migration profiles 0008); SQLite calls this
+    function (registered as ``mc_fold`` on each connection, `identity.apps`)."""
+    if not isinstance(text, str):
+        return None
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _strip_quotes(text: str) -> str:
@@ -61,6 +92,54 @@ def store_identifier_kinds(*, store: Store) -> list[str]:
     return kinds
 
 
+def _trait_by_path_any_case(schema, path: str):
+    """(trait, error) for ``"group.trait"`` as typed: the exact names first (`trait_by_path`),
+    else the names compared case-insensitively (NFC, `name_key`, then ``casefold``). The trait
+    services refuse a group or trait name that differs from another only by case (``iexact``), but
+    the database holds them unique only as spelled (and ``iexact`` on SQLite folds ASCII only), so
+    if two still match, the error names them and asks for the exact spelling. (None, "") when
+    nothing matches."""
+    trait = trait_by_path(schema, path)
+    if trait is not None:
+        return trait, ""
+    wanted = name_key(path)
+    if not isinstance(wanted, str):
+        return None, ""
+    wanted = wanted.casefold()
+    found = {}
+    for group_name, traits in schema.items():
+        for trait_name, candidate in traits.items():
+            if f"{group_name}.{trait_name}".casefold() == wanted:
+                found[candidate.pk] = candidate
+    if len(found) > 1:
+        names = ", ".join(sorted(t.path for t in found.values()))
+        return None, f"{path} could be any of {names}: write the name with its capitals."
+    return (next(iter(found.values())), "") if found else (None, "")
+
+
+def _looks_like_trait_path(path: str, q: str) -> bool:
+    """``Group.trait`` on the left of "=": a dot, no "@", and the whole query not an email
+    (``first.last=x@example.com`` is one)."""
+    if "." not in path or "@" in path or ":" in path:
+        return False
+    try:
+        normalize_email(q)
+    except (IdentifierError, ValueError):
+        return True
+    return False
+
+
+_NAME_CHARS = re.compile(r"[^\W\d_]", re.UNICODE)  # a letter
+
+
+def _name_words(q: str) -> list[str]:
+    """The folded words of a name search, or [] when `q` cannot be a name (no letter, a digit, "@",
+    longer than NAME_MAX characters)."""
+    if len(q) > NAME_MAX or "@" in q or any(c.isdigit() for c in q) or not _NAME_CHARS.search(q):
+        return []
+    return fold_name(text_nfc(q)).split()
+
+
 def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
     q = (q or "").strip()
     if not q:
@@ -70,7 +149,11 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
     given_path, equals, given_value = q.partition("=")
     if equals and given_path:
         path = given_path.strip()
-        trait = trait_by_path(trait_schema(store=store), path)
+        trait, ambiguous = _trait_by_path_any_case(trait_schema(store=store), path)
+        if ambiguous:
+            return ProfileSearch(mode="invalid", error=ambiguous)
+        if trait is None and _looks_like_trait_path(path, q):
+            return ProfileSearch(mode="invalid", error=f"No trait {path} in this store.")
         if trait is not None:
             group_name = trait.group.name
             path = trait.path
@@ -88,7 +171,7 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
                     return ProfileSearch(mode="invalid", error=f"Search {path} for one item at a time.")
             return ProfileSearch(
                 mode="trait",
-                description=f"{path} = {raw}",
+                description=f"{path} holds {raw}" if trait.data_type == "array" else f"{path} = {raw}",
                 trait=(group_name, trait.name, trait.data_type),
                 trait_value=value,
             )
@@ -112,7 +195,33 @@ def parse_profile_query(*, store: Store, q: str) -> ProfileSearch:
         except IdentifierError:
             continue
     shown = sorted({value for _, value in terms})
-    return ProfileSearch(mode="identifier", description="identifier = " + " or ".join(shown), identifier_terms=terms)
+    description = "identifier = " + " or ".join(shown)
+    words = _name_words(q)
+    if words:
+        description += f" or name starting with {' '.join(words)}"
+    return ProfileSearch(mode="identifier", description=description, identifier_terms=terms, name_words=words)
+
+
+def _like_prefix(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _name_condition(words: list[str], table: str) -> tuple[str, list]:
+    """SQL (and params) for a name search on profiles_profile (as `table`): the same expressions
+    as the PostgreSQL indexes of migration profiles 0008 (``mc_fold`` of the text at a JSON path)."""
+    if connection.vendor == "postgresql":
+        exprs = [f"mc_fold({table}.traits #>> '{{{NAME_GROUP},{name}}}')" for name in NAME_TRAITS]
+    else:
+        exprs = [f"mc_fold(json_extract({table}.traits, '$.{NAME_GROUP}.{name}'))" for name in NAME_TRAITS]
+    first, last = exprs
+    like = "{} LIKE %s ESCAPE '\\'"
+    whole = " ".join(words)
+    sql = f"({like.format(first)} OR {like.format(last)})"
+    params = [_like_prefix(whole), _like_prefix(whole)]
+    if len(words) > 1:
+        sql = f"({sql} OR ({like.format(first)} AND {like.format(last)}))"
+        params += [_like_prefix(words[0]), _like_prefix(" ".join(words[1:]))]
+    return sql, params
 
 
 def _trait_filter(queryset, search: ProfileSearch):
@@ -170,7 +279,21 @@ def profile_search_queryset(*, store: Store, search: ProfileSearch):
         for kind, value in search.identifier_terms:
             condition |= Q(kind=kind, value=value)
         ids = Identifier.objects.filter(condition, store=store).values("profile_id")
-        profiles = profiles.filter(pk__in=ids)
+        if search.name_words:
+            # id IN (identifier matches UNION name matches): each side an index lookup (an OR in
+            # the outer WHERE would make PostgreSQL walk the store's profiles newest first).
+            name_sql, name_params = _name_condition(search.name_words, "named")
+            named = (
+                "SELECT named.id FROM profiles_profile named"
+                f" WHERE named.store_id = %s AND named.merged_into_id IS NULL AND {name_sql}"
+            )
+            params = [store.pk, *name_params]
+            if search.identifier_terms:
+                id_sql, id_params = ids.order_by().query.sql_with_params()
+                named, params = f"{id_sql} UNION {named}", [*id_params, *params]
+            profiles = profiles.extra(where=[f"profiles_profile.id IN ({named})"], params=params)
+        else:
+            profiles = profiles.filter(pk__in=ids)
     elif search.mode == "trait":
         profiles = _trait_filter(profiles, search)
     return profiles
@@ -223,7 +346,11 @@ def profile_search(
         has_older = len(rows) > limit
         rows = rows[:limit]
         _attach_identifiers(rows)
-        return ProfilePage(rows, search, rows[-1].pk if rows and has_older else None, rows[0].pk if after else None)
+        # A trait count on PostgreSQL would read every GIN match: only when the page holds them all.
+        total = len(rows) if after is None and not has_older else None
+        return ProfilePage(
+            rows, search, rows[-1].pk if rows and has_older else None, rows[0].pk if after else None, total
+        )
     if before is not None:
         rows = list(profiles.filter(pk__gt=before).order_by("id")[: limit + 1])
         has_newer = len(rows) > limit
@@ -237,11 +364,21 @@ def profile_search(
         rows = rows[:limit]
         has_newer = after is not None
     _attach_identifiers(rows)
+    total, capped = None, False
+    if after is None and before is None:
+        if not has_older:
+            total = len(rows)
+        elif search.mode == "identifier" or (search.mode == "trait" and connection.vendor != "postgresql"):
+            counted = profiles.order_by()[: COUNT_CAP + 1].count()
+            total, capped = min(counted, COUNT_CAP), counted > COUNT_CAP
+        # Listing everything (no search) never counts: the store's size is not cheap to know.
     return ProfilePage(
         profiles=rows,
         search=search,
         next_after=rows[-1].pk if rows and has_older else None,
         prev_before=rows[0].pk if rows and has_newer else None,
+        total=total,
+        total_capped=capped,
     )
 
 

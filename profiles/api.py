@@ -241,8 +241,9 @@ class ProfileSummaryOut(Schema):
 
 class SearchOut(Schema):
     mode: str = Field(
-        description="How `q` was read: `all` (no q), `identifier` (any kind, or the one `kind:` named) or "
-        "`trait` (`group.trait = value`)"
+        description="How `q` was read: `all` (no q), `identifier` (any kind, or the one `kind:` named; plain "
+        "words also match the start of Contact.firstName/lastName, accents and case ignored) or "
+        "`trait` (`group.trait = value`, names in any case; an array trait matches by item)"
     )
     description: str = Field(description="The search as understood, e.g. `identifier = +14155550150`; empty for all")
 
@@ -275,7 +276,9 @@ def find_profile(
     q: str = Query(
         "",
         description="The console's Profiles search: an identifier in any format (`(415) 555-0150`, "
-        "`Ada@Example.com`), `kind:value`, or `group.trait = value` (the value read by the trait's rule). "
+        "`Ada@Example.com`), `kind:value`, `group.trait = value` (the value read by the trait's rule; group and "
+        "trait names in any case; an array trait holds the value as an item), or the start of a first or last "
+        "name (`jose` finds `José`). "
         "Empty: every profile.",
     ),
     after: int | None = Query(None, ge=1, le=ID_MAX, description="The `next` of the previous page"),
@@ -284,7 +287,8 @@ def find_profile(
     """Without `identifier`: a page of the store's live profiles, newest first (keyset pagination:
     pass the answer's `next` as `after`), all of them or those `q` finds, as the console's Profiles
     search reads it (`identity.search`). A `q` that cannot match (a malformed `kind:value`, a value
-    the trait's type refuses) answers 422 at `["query", "q"]`.
+    the trait's type refuses, `group.trait = value` naming no trait of the store: "No trait
+    Loyalty.nosuch in this store.") answers 422 at `["query", "q"]`.
 
     With `identifier` (`kind:value`): the profile holding it, as one `ProfileOut` (404 when none).
     """
