@@ -292,9 +292,11 @@ htmx.onLoad(function (root) {
     input.removeAttribute("autofocus");
     input.after(box);
 
+    // As the profile page shows an item: a string as itself unless it is empty or has spaces at an
+    // end (then as JSON, so it can be seen); numbers, true, false and null as written.
     function text(raw) {
       var value = JSON.parse(raw);
-      return typeof value === "string" ? value : raw;
+      return typeof value === "string" && value !== "" && value === value.trim() ? value : raw;
     }
     function write() { input.value = "[" + items.join(",") + "]"; }
     function chip(raw) {
@@ -305,8 +307,7 @@ htmx.onLoad(function (root) {
       label.style.whiteSpace = "pre-wrap";
       var remove = document.createElement("button");
       remove.type = "button";
-      remove.className = "btn-close btn-close-sm";
-      remove.style.fontSize = "0.6rem";
+      remove.className = "btn-close";
       remove.setAttribute("aria-label", "Remove " + text(raw));
       remove.addEventListener("click", function () {
         var index = Array.prototype.indexOf.call(list.children, li);
