@@ -80,6 +80,8 @@ def test_an_array_field_carries_the_token_list_marker_and_its_json(admin_client,
     url = reverse("profiles:trait_edit", args=[store.pk, profile.pk, tags.pk])
     html = admin_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'value="[&quot;a;b&quot;,2]" autofocus data-token-list="tags"' in html
+    page = admin_client.get(url).content.decode()  # the plain page (opened in a new tab)
+    assert 'data-token-list="tags"' in page and 'value="[&quot;a;b&quot;,2]"' in page
 
 
 def test_a_priority_move_without_javascript_is_said_in_the_live_region(admin_client, store):

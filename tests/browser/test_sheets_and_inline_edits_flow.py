@@ -202,3 +202,17 @@ def test_an_array_trait_without_a_value_starts_an_empty_token_list(page):
     expect(row.get_by_test_id("trait-value")).to_have_text("vip")
     profile.refresh_from_db()
     assert profile.traits["Loyalty"]["tags"] == ["vip"]
+
+
+def test_the_edit_page_opened_on_its_own_has_the_token_list_too(page):
+    member = AdminMembershipFactory()
+    store, profile = _profile_with(member, tags=("array", ["red", "green"]))
+    tags = profile.store.trait_groups.get(name="Loyalty").traits.get(name="tags")
+    sign_in(page, member.user.email, PASSWORD)
+    page.goto(f"/stores/{store.pk}/profiles/{profile.pk}/traits/{tags.pk}/edit/")
+    expect(page.get_by_test_id("token-items").locator("li")).to_have_text(["red", "green"])
+    page.get_by_role("button", name="Remove green").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator('tr[data-trait="Loyalty.tags"]').get_by_test_id("trait-value")).to_have_text("red")
+    profile.refresh_from_db()
+    assert profile.traits["Loyalty"]["tags"] == ["red"]
