@@ -126,7 +126,7 @@ def rule_delete(request, store, rule_id):
 def priority_edit(request, store):
     """Reorder rules: drag and drop or up/down buttons (JS), or one move per submit without JS."""
     rules = list(identity_rules(store=store))
-    error = None
+    error = moved = None
     if request.method == "POST":
         ids = [r.pk for r in rules]
         move = request.POST.get("move", "")
@@ -138,6 +138,7 @@ def priority_edit(request, store):
                 if 0 <= j < len(ids):
                     ids[i], ids[j] = ids[j], ids[i]
                     rules = services.identity_rules_reorder(store=store, actor=request.user, rule_ids=ids)
+                    moved = f"{rules[j].name} moved to priority {j + 1}."
         else:
             try:
                 services.identity_rules_reorder(store=store, actor=request.user, rule_ids=request.POST.getlist("order"))
@@ -148,6 +149,6 @@ def priority_edit(request, store):
     return render_sheet(
         request,
         "identity/_priority.html",
-        {"rules": rules, "error": error, "action": reverse("identity:priority", args=[store.pk])},
+        {"rules": rules, "error": error, "moved": moved, "action": reverse("identity:priority", args=[store.pk])},
         title="Edit priority",
     )

@@ -147,6 +147,8 @@ def trait_edit(request, store, profile_id, trait_id):
                 return redirect("profiles:detail", store.pk, profile.pk)
     else:
         form = TraitValueForm(initial={"value": _edit_value(row.value) if row.has_value else ""}, multiline=multiline)
+    if trait.data_type == "array":
+        form.fields["value"].widget.attrs["data-token-list"] = trait.name  # console.js: a token list
     template = "profiles/_trait_edit_row.html" if request.htmx else "profiles/trait_edit.html"
     return render(request, template, {"row": row, "profile": profile, "form": form, "multiline": multiline})
 

@@ -93,25 +93,43 @@
 })();
 
 // Edit priority: SortableJS drag and drop, plus up/down buttons that move the row in place
-// (without JavaScript those buttons submit and the server applies the move).
+// (without JavaScript those buttons submit and the server applies the move). Each move is said in
+// the form's polite live region ("Email moved to priority 2."), for screen readers that do not
+// see the row move; a move that cannot happen says where the rule stays.
+function announce(list, item, moved) {
+  var status = list.parentNode.querySelector("[data-priority-status]");
+  if (!status) { return; }
+  var position = Array.prototype.indexOf.call(list.children, item) + 1;
+  var name = item.dataset.ruleName || item.dataset.rule;
+  var text = moved ? name + " moved to priority " + position + "."
+    : name + " stays at priority " + position + (position === 1 ? " (the highest)." : " (the lowest).");
+  status.textContent = text;
+}
 htmx.onLoad(function (root) {
   root.querySelectorAll("[data-sortable]").forEach(function (list) {
     if (list.dataset.sortableReady) { return; }
     list.dataset.sortableReady = "1";
     if (window.Sortable) {
-      Sortable.create(list, { handle: ".mc-drag-handle", animation: 150, forceFallback: true });
+      Sortable.create(list, {
+        handle: ".mc-drag-handle", animation: 150, forceFallback: true,
+        onEnd: function (event) { if (event.oldIndex !== event.newIndex) { announce(list, event.item, true); } },
+      });
     }
     list.addEventListener("click", function (event) {
       var button = event.target.closest("[data-move]");
       if (!button) { return; }
       event.preventDefault();
       var item = button.closest("li");
+      var moved = false;
       if (button.dataset.move === "up" && item.previousElementSibling) {
         item.parentNode.insertBefore(item, item.previousElementSibling);
+        moved = true;
       } else if (button.dataset.move === "down" && item.nextElementSibling) {
         item.parentNode.insertBefore(item.nextElementSibling, item);
+        moved = true;
       }
       button.focus();
+      announce(list, item, moved);
     });
   });
 });
@@ -202,5 +220,148 @@ document.addEventListener("click", function (event) {
     navigator.clipboard.writeText(text).then(function () { say("Copied to the clipboard."); }, fallback);
   } else {
     fallback();
+  }
+});
+
+// Inline trait edits on the profile page (form[data-inline-edit] in a table row): Escape cancels
+// as the Cancel link does (the row shows the stored value again, nothing saved). Once the read-only
+// row is back (Cancel, Escape or a save), the keyboard goes to its Edit button, not to <body>.
+(function () {
+  var rowId = null;
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) { return; }
+    var form = event.target.closest && event.target.closest("form[data-inline-edit]");
+    var cancel = form && form.querySelector("[data-inline-cancel]");
+    if (!cancel) { return; }
+    event.preventDefault();
+    cancel.click();
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var form = elt && elt.closest && elt.closest("form[data-inline-edit]");
+    rowId = form ? form.closest("tr").id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!rowId) { return; }
+    var row = document.getElementById(rowId);
+    rowId = null;
+    var edit = row && !row.querySelector("form[data-inline-edit]") && row.querySelector("[data-inline-open]");
+    var active = document.activeElement;
+    if (edit && (!active || active === document.body || !active.isConnected)) { edit.focus(); }
+  });
+})();
+
+// An array trait's inline edit as a token list: each item a chip with its Remove button, a box and
+// an Add button (Enter in the box adds) for a new item. The value sent is the same JSON array the
+// plain box held (the trait rule reads it: `traits.coercion`): the items the page had keep their
+// exact JSON text (digits, types), a new item is a JSON string. The field is only rewritten once
+// the list changes, so saving an untouched list sends the value as it came. A value that is not a
+// JSON array (the empty string) starts an empty list; without JavaScript the JSON box stays.
+htmx.onLoad(function (root) {
+  var inputs = root.matches && root.matches("[data-token-list]") ? [root] : root.querySelectorAll("[data-token-list]");
+  Array.prototype.forEach.call(inputs, function (input) {
+    if (input.dataset.tokenReady) { return; }
+    var items = splitArray(input.value.trim());
+    if (items === null) { return; }
+    input.dataset.tokenReady = "1";
+    var name = input.dataset.tokenList;
+    var hadFocus = document.activeElement === input;
+    var box = document.createElement("div");
+    box.className = "mc-token-list";
+    var list = document.createElement("ul");
+    list.className = "list-unstyled d-flex flex-wrap gap-1 mb-1";
+    list.setAttribute("aria-label", "Items of " + name);
+    list.dataset.testid = "token-items";
+    var row = document.createElement("div");
+    row.className = "input-group input-group-sm";
+    var add = document.createElement("input");
+    add.type = "text";
+    add.className = "form-control";
+    add.setAttribute("aria-label", "New item of " + name);
+    add.placeholder = "New item";
+    var addButton = document.createElement("button");
+    addButton.type = "button";
+    addButton.className = "btn btn-outline-secondary";
+    addButton.textContent = "Add item";
+    var status = document.createElement("div");
+    status.className = "visually-hidden";
+    status.setAttribute("aria-live", "polite");
+    row.append(add, addButton);
+    box.append(list, row, status);
+    input.type = "hidden";
+    input.removeAttribute("autofocus");
+    input.after(box);
+
+    // As the profile page shows an item: a string as itself unless it is empty or has spaces at an
+    // end (then as JSON, so it can be seen); numbers, true, false and null as written.
+    function text(raw) {
+      var value = JSON.parse(raw);
+      return typeof value === "string" && value !== "" && value === value.trim() ? value : raw;
+    }
+    function write() { input.value = "[" + items.join(",") + "]"; }
+    function chip(raw) {
+      var li = document.createElement("li");
+      li.className = "badge text-bg-light border d-inline-flex align-items-center gap-1 fw-normal fs-6";
+      var label = document.createElement("span");
+      label.textContent = text(raw);
+      label.style.whiteSpace = "pre-wrap";
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn-close";
+      remove.setAttribute("aria-label", "Remove " + text(raw));
+      remove.addEventListener("click", function () {
+        var index = Array.prototype.indexOf.call(list.children, li);
+        items.splice(index, 1);
+        write();
+        li.remove();
+        status.textContent = "Removed " + text(raw) + ".";
+        var next = list.children[index] || list.children[index - 1];
+        (next ? next.querySelector("button") : add).focus();
+      });
+      li.append(label, remove);
+      return li;
+    }
+    items.forEach(function (raw) { list.appendChild(chip(raw)); });
+    function addItem() {
+      if (add.value === "") { return false; }
+      var raw = JSON.stringify(add.value);
+      items.push(raw);
+      write();
+      list.appendChild(chip(raw));
+      status.textContent = "Added " + add.value + ".";
+      add.value = "";
+      add.focus();
+      return true;
+    }
+    addButton.addEventListener("click", addItem);
+    add.addEventListener("keydown", function (event) {
+      // Enter adds what is typed; in an empty box it saves the form as before.
+      if (event.key === "Enter" && add.value !== "") { event.preventDefault(); addItem(); }
+    });
+    if (hadFocus) { add.focus(); }
+  });
+
+  // A JSON array of scalars as the JSON text of each item, split at the commas outside strings;
+  // "" as no items; anything else null (left as a plain box).
+  function splitArray(source) {
+    if (source === "") { return []; }
+    var parsed;
+    try { parsed = JSON.parse(source); } catch (e) { return null; }
+    if (!Array.isArray(parsed) || parsed.some(function (v) { return v !== null && typeof v === "object"; })) { return null; }
+    var out = [], start = 1, inString = false;
+    for (var i = 1; i < source.length - 1; i++) {
+      var c = source[i];
+      if (inString) {
+        if (c === "\\") { i++; } else if (c === '"') { inString = false; }
+      } else if (c === '"') {
+        inString = true;
+      } else if (c === ",") {
+        out.push(source.slice(start, i).trim());
+        start = i + 1;
+      }
+    }
+    var last = source.slice(start, source.length - 1).trim();
+    if (last !== "" || out.length) { out.push(last); }
+    return out.length === parsed.length ? out : null;
   }
 });
