@@ -37,7 +37,7 @@ COUNT_CAP = 1_000
 # PostgreSQL expression indexes of migration profiles 0008 are on exactly these paths.
 NAME_GROUP = "Contact"
 NAME_TRAITS = ("firstName", "lastName")
-NAME_MAX = 200  # a longer query is not searched as a name
+NAME_MAX = 100  # a longer query is not searched as a name; PostgreSQL indexes a name's first 100 characters
 
 
 @dataclass
@@ -210,7 +210,10 @@ def _name_condition(words: list[str], table: str) -> tuple[str, list]:
     """SQL (and params) for a name search on profiles_profile (as `table`): the same expressions
     as the PostgreSQL indexes of migration profiles 0008 (``mc_fold`` of the text at a JSON path)."""
     if connection.vendor == "postgresql":
-        exprs = [f"mc_fold({table}.traits #>> '{{{NAME_GROUP},{name}}}')" for name in NAME_TRAITS]
+        # The first NAME_MAX characters, as the indexes hold them: a btree entry has a size limit
+        # (about 2.7 kB), and a name may be up to 1 MB long. A prefix of at most NAME_MAX
+        # characters starts the name exactly when it starts those.
+        exprs = [f"left(mc_fold({table}.traits #>> '{{{NAME_GROUP},{name}}}'), {NAME_MAX})" for name in NAME_TRAITS]
     else:
         exprs = [f"mc_fold(json_extract({table}.traits, '$.{NAME_GROUP}.{name}'))" for name in NAME_TRAITS]
     first, last = exprs

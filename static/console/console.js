@@ -244,6 +244,8 @@ document.addEventListener("click", function (event) {
   document.addEventListener("htmx:afterSettle", function () {
     if (!rowId) { return; }
     var row = document.getElementById(rowId);
+    // Another request settled first (the row still holds its form): wait for the row's own answer.
+    if (row && row.querySelector("form[data-inline-edit]")) { return; }
     rowId = null;
     var edit = row && !row.querySelector("form[data-inline-edit]") && row.querySelector("[data-inline-open]");
     var active = document.activeElement;
